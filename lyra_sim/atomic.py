@@ -18,14 +18,15 @@ from typing import Iterator
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
-    The caller writes the whole file to the yielded path. On an exception the temporary
-    file is removed and ``path`` is left as it was.
+    The caller writes the whole file to the yielded path, which keeps the target's
+    extension (writers such as imageio pick the format from it). On an exception the
+    temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"{target}: the directory {parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -1,0 +1,99 @@
+"""``manifest.json``: what a scene directory holds, how it was made, and the sha256 of every file.
+
+A directory is complete only when its manifest verifies: every listed file exists with the
+recorded digest and no other file is present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_path
+
+MANIFEST = "manifest.json"
+FORMAT = "lyra-sim-scene"
+FORMAT_VERSION = 1
+
+_PACKAGES = ("lyra-sim", "torch", "numpy", "plyfile", "trimesh", "scipy", "pillow")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that shape the output (missing ones are left out)."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _listed_files(directory: Path) -> list[str]:
+    return sorted(
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    )
+
+
+def write_manifest(directory: str | os.PathLike, data: dict[str, Any]) -> dict[str, Any]:
+    """Write ``manifest.json`` with ``data`` plus the sha256 of every other file in ``directory``.
+
+    Returns the manifest as written. Keys are sorted so equal content gives equal bytes.
+    """
+    directory = Path(directory)
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **data}
+    manifest["files"] = {name: sha256_file(directory / name) for name in _listed_files(directory)}
+    with atomic_path(directory / MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: no {MANIFEST} (not a lyra-sim scene directory)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a lyra-sim manifest (expected \"format\": \"{FORMAT}\")")
+    return manifest
+
+
+def verify(directory: str | os.PathLike) -> list[str]:
+    """Problems found in ``directory`` against its manifest; an empty list means it verifies."""
+    directory = Path(directory)
+    try:
+        manifest = read_manifest(directory)
+    except (FileNotFoundError, ValueError) as exc:
+        return [str(exc)]
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return [f"{directory / MANIFEST}: no \"files\" table"]
+    problems = []
+    for name, digest in sorted(files.items()):
+        path = directory / name
+        if not path.is_file():
+            problems.append(f"{name}: listed in the manifest but missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{name}: sha256 differs from the manifest (modified or corrupt)")
+    for name in _listed_files(directory):
+        if name not in files:
+            problems.append(f"{name}: present but not listed in the manifest")
+    return problems
