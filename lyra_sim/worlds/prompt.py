@@ -1,0 +1,299 @@
+"""Prompt → `SceneSpec`: a small, predictable grammar over a fixed vocabulary.
+
+The grammar: modifiers (counts, colors, materials, sizes) bind to the next noun (an
+object, the room, or a room surface: floor / walls / ceiling); ``on`` between an object
+and another makes the first rest on the second ("a monitor on a desk"). Everything
+else is either grammar (stop words) or returned as *unknown*, never dropped silently.
+
+- counts: digits or words (``two``, ``a dozen``, ``a couple of``); a plural without a
+  count (``chairs``, ``several boxes``) becomes a seeded small number at generation.
+- colors (``red``, ``light blue``, ``walnut``...) and materials (``wooden``, ``metal``,
+  ``marble``...); wood tones set both (``oak`` = oak-colored wood).
+- sizes: ``small``/``large``... scale the next object or room.
+- a color before the room noun paints the walls; a material before it covers the floor.
+- no room noun: the room type is inferred from the objects (a bed → bedroom), else plain.
+
+Errors (``ValueError``): empty prompt, nothing recognizable, two room types, counts over
+the caps of `lyra_sim.worlds.spec`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from lyra_sim.worlds.materials import COLORS
+from lyra_sim.worlds.objects import OBJECT_KINDS
+from lyra_sim.worlds.rooms import ROOM_KINDS
+from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec
+
+STOP_WORDS = frozenset(
+    "a an the with and some in of on at to for there is are it its has have having plus containing featuring "
+    "inside near next by beside against along around under top also this that which filled full each "
+    "contains include includes including made atop onto into upon or as be".split()
+)
+"""Grammar words: understood, carry no content (``on`` and ``atop`` also link a stacked object)."""
+
+NUMBERS = {
+    **{w: i for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split())},
+    "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "dozen": 12, "couple": 2, "pair": 2,
+    "single": 1, "double": 2,
+}
+QUANTIFIERS = frozenset("several few many multiple lots numerous various".split())
+"""Words meaning "a seeded small number of"."""
+
+MATERIAL_WORDS = {
+    **{w: "wood" for w in ("wood", "wooden", "timber")},
+    **{w: "metal" for w in ("metal", "metallic", "iron", "aluminum", "aluminium", "chrome")},
+    **{w: "marble" for w in ("marble", "marbled")},
+    **{w: "fabric" for w in ("fabric", "cloth", "upholstered", "velvet", "linen", "cotton", "wool", "woolen")},
+    **{w: "plastic" for w in ("plastic",)},
+    **{w: "glass" for w in ("glass", "glazed")},
+    **{w: "leather" for w in ("leather",)},
+    **{w: "concrete" for w in ("concrete", "cement")},
+    **{w: "stone" for w in ("stone", "granite", "slate")},
+    **{w: "carpet" for w in ("carpeted",)},
+    **{w: "tile" for w in ("tile", "tiled")},
+    **{w: "ceramic" for w in ("ceramic", "porcelain")},
+    **{w: "plaster" for w in ("plaster", "painted")},
+    **{w: "cardboard" for w in ("cardboard",)},
+    **{w: "rubber" for w in ("rubber",)},
+}
+TONE_WORDS = {"oak": "wood", "walnut": "wood", "pine": "wood", "cherry": "wood", "steel": "metal", "gold": "metal"}
+"""Color names that also imply a material (an oak table is oak-colored wood)."""
+COLOR_SYNONYMS = {"golden": "gold", "crimson": "dark red", "violet": "purple", "ivory": "cream", "khaki": "tan",
+                  "turquoise": "teal", "grey": "gray", "light grey": "light gray", "dark grey": "dark gray"}
+SIZE_WORDS = {"tiny": 0.7, "small": 0.8, "little": 0.8, "compact": 0.85, "large": 1.25, "big": 1.25,
+              "spacious": 1.3, "huge": 1.5}
+SURFACE_WORDS = {"floor": "floor", "flooring": "floor", "ground": "floor", "wall": "walls", "walls": "walls",
+                 "ceiling": "ceiling"}
+ON_WORDS = frozenset({"on", "atop", "onto", "upon"})
+MAX_PHRASE = 4
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What `parse_prompt` made of a prompt.
+
+    Attributes:
+        spec: the scene spec (counts may be None = seeded at generation).
+        understood: matched words/phrases in prompt order (grammar words included).
+        unknown: words that were not understood, in prompt order (for the CLI and manifest).
+    """
+
+    spec: SceneSpec
+    understood: list[str]
+    unknown: list[str]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A lexicon entry: what a word or phrase means."""
+
+    kind: str  # "object" | "room" | "surface" | "color" | "material" | "size" | "number" | "quantifier" | "stop"
+    value: object = None
+    color: str | None = None  # tone words carry a color as well as a material
+
+
+def _lexicon() -> dict[str, _Entry]:
+    lex: dict[str, _Entry] = {}
+    for w in STOP_WORDS:
+        lex[w] = _Entry("stop")
+    for w, n in NUMBERS.items():
+        lex[w] = _Entry("number", n)
+    for w in QUANTIFIERS:
+        lex[w] = _Entry("quantifier")
+    for w, s in SIZE_WORDS.items():
+        lex[w] = _Entry("size", s)
+    for w, m in MATERIAL_WORDS.items():
+        lex[w] = _Entry("material", m)
+    for c in COLORS:
+        lex[c] = _Entry("color", c)
+    for w, c in COLOR_SYNONYMS.items():
+        lex[w] = _Entry("color", c)
+    for w, m in TONE_WORDS.items():
+        lex[w] = _Entry("material", m, color=w)
+    for w, s in SURFACE_WORDS.items():
+        lex[w] = _Entry("surface", s)
+    for name, room in ROOM_KINDS.items():
+        for w in (name.replace("_", " "),) + room.aliases:
+            lex[w] = _Entry("room", name)
+    for name, kind in OBJECT_KINDS.items():
+        for w in (name.replace("_", " "),) + kind.aliases:
+            lex[w] = _Entry("object", name)
+    return lex
+
+
+_LEXICON = _lexicon()  # immutable after import: built once from the registries
+
+
+def _singulars(word: str) -> list[str]:
+    """Candidate singular forms of a (possibly plural) word, most specific first."""
+    out = []
+    if word.endswith("ies") and len(word) > 4:
+        out.append(word[:-3] + "y")
+    if word.endswith("ves") and len(word) > 4:
+        out += [word[:-3] + "f", word[:-3] + "fe"]
+    if word.endswith("es") and len(word) > 3:
+        out.append(word[:-2])
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 2:
+        out.append(word[:-1])
+    return out
+
+
+def _match(tokens: list[str], i: int) -> tuple[int, str, _Entry, bool] | None:
+    """Longest lexicon phrase starting at ``tokens[i]``: ``(length, phrase, entry, plural)``.
+
+    A phrase whose last word is a plural of a noun in the lexicon matches that noun.
+    """
+    for n in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
+        words = tokens[i:i + n]
+        phrase = " ".join(words)
+        if phrase in _LEXICON:
+            return n, phrase, _LEXICON[phrase], phrase in _PLURAL_ALIASES
+        for s in _singulars(words[-1]):
+            single = " ".join(words[:-1] + [s])
+            if single in _LEXICON and _LEXICON[single].kind in ("object", "surface", "room"):
+                return n, phrase, _LEXICON[single], True
+    return None
+
+
+_PLURAL_ALIASES = frozenset({"shelves", "bookshelves", "shelving"})
+"""Aliases that are plurals themselves."""
+
+
+@dataclass
+class _Pending:
+    """Modifiers seen since the last noun; they bind to the next one."""
+
+    count: int | None = None
+    seeded: bool = False
+    color: str | None = None
+    material: str | None = None
+    scale: float | None = None
+    words: list[str] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not self.words
+
+
+def _tokens(prompt: str) -> list[str]:
+    return re.findall(r"[a-z]+|\d+", prompt.lower().replace("'s", ""))
+
+
+def parse_prompt(prompt: str) -> ParseResult:
+    """Parse a text prompt into a `SceneSpec`; see the module docstring for the grammar.
+
+    Raises:
+        ValueError: empty prompt, nothing recognizable, two room types, or counts over the caps.
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("prompt: empty; describe a room and/or objects, e.g. 'a kitchen with a red fridge'")
+    tokens = _tokens(prompt)
+    understood: list[str] = []
+    unknown: list[str] = []
+    objects: list[ObjectSpec] = []
+    room_type: str | None = None
+    room_scale = 1.0
+    surfaces: dict[str, SurfaceSpec] = {}
+    pending = _Pending()
+    last_object: int | None = None  # index in objects of the most recent object noun
+    stack_on: int | None = None  # object waiting for its support after "on"
+    content = False
+
+    def fail(message: str):
+        raise ValueError(f"prompt: {message} (in {prompt!r})")
+
+    i = 0
+    while i < len(tokens):
+        m = _match(tokens, i)
+        if m is None:
+            if tokens[i].isdigit():
+                pending.count = int(tokens[i])
+                pending.words.append(tokens[i])
+                understood.append(tokens[i])
+            else:
+                unknown.append(tokens[i])
+            i += 1
+            continue
+        n, phrase, entry, plural = m
+        i += n
+        understood.append(phrase)
+        if entry.kind == "stop":
+            if (phrase in ON_WORDS and last_object is not None and pending.empty()
+                    and OBJECT_KINDS[objects[last_object].kind].placement == "on_top"):
+                stack_on = last_object
+            continue
+        if entry.kind in ("number", "quantifier", "color", "material", "size"):
+            pending.words.append(phrase)
+            if entry.kind == "number":
+                pending.count = int(entry.value)
+            elif entry.kind == "quantifier":
+                pending.seeded = True
+            elif entry.kind == "color":
+                pending.color = entry.value
+            elif entry.kind == "material":
+                pending.material = entry.value
+                pending.color = entry.color or pending.color
+            else:
+                pending.scale = float(entry.value)
+            continue
+        content = True
+        if entry.kind == "room":
+            if room_type not in (None, "plain", entry.value) and entry.value != "plain":
+                fail(f"names two room types ({room_type} and {entry.value}); one room per scene")
+            if room_type in (None, "plain"):
+                room_type = entry.value
+            room_scale = pending.scale or room_scale
+            if pending.material:  # "a marble kitchen": the floor
+                surfaces["floor"] = SurfaceSpec(pending.material, pending.color)
+            elif pending.color:  # "a blue bedroom": the walls
+                surfaces["walls"] = SurfaceSpec(None, pending.color)
+        elif entry.kind == "surface":
+            surfaces[entry.value] = SurfaceSpec(pending.material, pending.color)
+        else:
+            kind = entry.value
+            count = pending.count if pending.count is not None else (None if plural or pending.seeded else 1)
+            try:
+                spec = ObjectSpec(kind, count, pending.color, pending.material, pending.scale or 1.0)
+            except ValueError as e:
+                fail(str(e))
+            if stack_on is not None and OBJECT_KINDS[kind].support:
+                objects[stack_on] = replace(objects[stack_on], on=kind)
+                if pending.empty() and any(o.kind == kind for o in objects):  # "on the desk" named before
+                    pending, stack_on = _Pending(), None
+                    continue
+            objects.append(spec)
+            last_object = len(objects) - 1
+        pending, stack_on = _Pending(), None
+    unknown += pending.words  # modifiers with no noun after them ("a sofa, red")
+    for w in pending.words:
+        understood.remove(w)
+    if not content:
+        fail("nothing recognizable; name a room (" + ", ".join(k.replace("_", " ") for k in ROOM_KINDS)
+             + ") and/or objects (e.g. table, chair, sofa); unknown words: " + (", ".join(unknown) or "none"))
+    room = RoomSpec(
+        type=room_type or _infer_room(objects),
+        scale=room_scale,
+        floor=surfaces.get("floor", SurfaceSpec()),
+        walls=surfaces.get("walls", SurfaceSpec()),
+        ceiling=surfaces.get("ceiling", SurfaceSpec()),
+    )
+    try:
+        spec = SceneSpec(room=room, objects=tuple(objects))
+    except ValueError as e:
+        fail(str(e))
+    return ParseResult(spec, understood, unknown)
+
+
+def _infer_room(objects: list[ObjectSpec]) -> str:
+    """The room type whose typical kinds the objects match most (ties: registry order); else plain."""
+    best, best_score = "plain", 0
+    kinds = [o.kind for o in objects]
+    for name, room in ROOM_KINDS.items():
+        score = sum(k in room.typical for k in kinds)
+        if score > best_score:
+            best, best_score = name, score
+    return best
