@@ -1,0 +1,152 @@
+"""`DecoderConfig`: every architectural choice of the 3DGS decoder, from tiny (tests) to Lyra-size."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+GAUSSIAN_CHANNELS = 12
+"""Raw values the head predicts per Gaussian: depth 1, RGB 3, scale 3, quaternion 4, opacity 1."""
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Architecture of `LyraDecoder` (Lyra, arXiv 2509.19296, section 3).
+
+    Latent layout (must match the codec that produced the latents):
+        latent_channels: C of the latents ``[B, V, C, T', h, w]``.
+        spatial_compression: frame pixels per latent pixel along each axis (s).
+        temporal_compression: frames per latent frame (t); the codecs are causal, so
+            ``T = 1 + t (T' - 1)`` frames (latent 0 holds frame 0 alone).
+
+    Backbone:
+        width: token dimension D.
+        num_blocks: number of blocks.
+        attention_blocks: indices of the blocks that are self-attention blocks; all other
+            blocks are bidirectional Mamba2 blocks. Lyra: 16 blocks, 2 of them attention.
+        num_heads: attention heads (``width % num_heads == 0``).
+        mlp_ratio: hidden width of the attention blocks' MLP, as a multiple of ``width``.
+        ssm_state: Mamba2 state size N.
+        ssm_expand: Mamba2 inner width as a multiple of ``width``.
+        ssm_head_dim: Mamba2 head dimension P (``ssm_expand * width % ssm_head_dim == 0``).
+        ssm_conv: kernel of Mamba2's depthwise causal convolution.
+        patch_size: spatial patch (tokens are ``patch_size x patch_size`` latent pixels, one latent frame).
+
+    Camera conditioning:
+        plucker_samples: rays per latent pixel along each axis for the Plücker embedding
+            (``spatial_compression`` = one ray per frame pixel, as in Lyra; fewer saves memory).
+
+    Head (pixel-aligned Gaussians):
+        gaussian_upsample: Gaussians per latent pixel along each axis
+            (``spatial_compression`` = one per frame pixel; 1 = one per 8x8 patch).
+        gaussian_frames: Gaussian frames per latent frame; divides ``temporal_compression``.
+        near, far, depth_shift: depth along the ray ``near (1 - w) + far w``,
+            ``w = sigmoid(x - depth_shift)`` (Lyra: 0.1, 500, 1.65).
+        init_depth: meters; the head's depth bias starts there (not part of the activation).
+        scale_cap: scale ``min(exp(x - (1 - ln cap)), cap)`` in meters (Lyra: 0.3).
+        opacity_shift: opacity ``sigmoid(x - shift)`` (Lyra: 2).
+        keep_ratio: fraction of Gaussians (top by opacity) kept at inference (Lyra: 0.2).
+    """
+
+    latent_channels: int = 16
+    spatial_compression: int = 8
+    temporal_compression: int = 8
+    width: int = 512
+    num_blocks: int = 16
+    attention_blocks: tuple[int, ...] = (7, 15)
+    num_heads: int = 8
+    mlp_ratio: float = 4.0
+    ssm_state: int = 64
+    ssm_expand: int = 2
+    ssm_head_dim: int = 64
+    ssm_conv: int = 4
+    patch_size: int = 2
+    plucker_samples: int = 2
+    gaussian_upsample: int = 8
+    gaussian_frames: int = 1
+    near: float = 0.1
+    far: float = 500.0
+    depth_shift: float = 1.65
+    init_depth: float = 3.0
+    scale_cap: float = 0.3
+    opacity_shift: float = 2.0
+    keep_ratio: float = 0.2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attention_blocks", tuple(int(i) for i in self.attention_blocks))
+        for name in ("latent_channels", "spatial_compression", "temporal_compression", "width", "num_blocks",
+                     "num_heads", "ssm_state", "ssm_expand", "ssm_head_dim", "ssm_conv", "patch_size",
+                     "plucker_samples", "gaussian_upsample", "gaussian_frames"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if self.width % self.num_heads:
+            raise ValueError(f"num_heads: {self.num_heads} does not divide width {self.width}")
+        if (self.ssm_expand * self.width) % self.ssm_head_dim:
+            raise ValueError(
+                f"ssm_head_dim: {self.ssm_head_dim} does not divide the Mamba2 inner width "
+                f"{self.ssm_expand * self.width} (ssm_expand * width)"
+            )
+        if any(not 0 <= i < self.num_blocks for i in self.attention_blocks):
+            raise ValueError(f"attention_blocks: indices must lie in 0..{self.num_blocks - 1}, got {self.attention_blocks}")
+        if len(set(self.attention_blocks)) != len(self.attention_blocks):
+            raise ValueError(f"attention_blocks: repeated index in {self.attention_blocks}")
+        if self.temporal_compression % self.gaussian_frames:
+            raise ValueError(
+                f"gaussian_frames: {self.gaussian_frames} does not divide temporal_compression {self.temporal_compression}"
+            )
+        if not 0 < self.near < self.far:
+            raise ValueError(f"near, far: expected 0 < near < far, got {self.near}, {self.far}")
+        if not self.near < self.init_depth < self.far:
+            raise ValueError(f"init_depth: expected a value in ({self.near}, {self.far}), got {self.init_depth}")
+        if self.scale_cap <= 0:
+            raise ValueError(f"scale_cap: expected > 0 meters, got {self.scale_cap}")
+        if not 0 < self.keep_ratio <= 1:
+            raise ValueError(f"keep_ratio: expected a fraction in (0, 1], got {self.keep_ratio}")
+
+    @property
+    def block_types(self) -> tuple[str, ...]:
+        """``"attention"`` or ``"mamba2"`` for each block, in order."""
+        return tuple("attention" if i in self.attention_blocks else "mamba2" for i in range(self.num_blocks))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["attention_blocks"] = list(self.attention_blocks)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DecoderConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"decoder config: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def diff(self, other: "DecoderConfig") -> dict[str, tuple[Any, Any]]:
+        """Fields whose values differ: ``name -> (self's, other's)``."""
+        a, b = self.to_dict(), other.to_dict()
+        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+PRESETS: dict[str, DecoderConfig] = {
+    # Unit tests on the CPU: a few thousand parameters' worth of everything.
+    "tiny": DecoderConfig(
+        latent_channels=192, spatial_compression=8, temporal_compression=1, width=32, num_blocks=3,
+        attention_blocks=(1,), num_heads=2, ssm_state=8, ssm_head_dim=16, plucker_samples=2,
+        gaussian_upsample=2, gaussian_frames=1,
+    ),
+    # The shipped model: space-to-depth codec with 4 frames per latent frame, 4 Gaussians
+    # per latent pixel, 8 blocks at width 256 (see configs/distill_small.json).
+    "small": DecoderConfig(
+        latent_channels=768, spatial_compression=8, temporal_compression=4, width=256, num_blocks=8,
+        attention_blocks=(3, 7), num_heads=4, ssm_state=32, ssm_head_dim=32, plucker_samples=4,
+        gaussian_upsample=4, gaussian_frames=1,
+    ),
+    # Lyra's decoder on Cosmos CV8x8x8 latents: 16 blocks at width 512, 14 Mamba2 + 2 attention.
+    "lyra": DecoderConfig(),
+}
+"""Named configurations (``DecoderConfig`` values); ``PRESETS["lyra"]`` is the paper's size."""

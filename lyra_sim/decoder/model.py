@@ -1,0 +1,267 @@
+"""`LyraDecoder`: multi-view video latents + cameras → pixel-aligned 3D Gaussians in one pass.
+
+The architecture of Lyra (arXiv 2509.19296, after Long-LRM):
+
+1. video tokens: a patch embedding (``patch_size`` spatial, 1 temporal) of the latents;
+2. camera tokens: per-pixel Plücker rays ``(o × d, d)`` of every frame, folded to latent
+   resolution exactly like the frames (``t`` frames, ``r x r`` rays per latent pixel), then a
+   *zero-initialized* patch embedding added to the video tokens, so at initialization the
+   cameras change nothing and training grows the conditioning from zero;
+3. all views' tokens in one sequence through attention and bidirectional Mamba2 blocks;
+4. a transposed 3D convolution back to a grid of Gaussians aligned with frame pixels, each
+   placed along its pixel's ray at a predicted depth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from ..codecs import latent_frame_groups
+from ..scene import GaussianScene
+from .blocks import AttentionBlock, MambaBlock
+from .config import GAUSSIAN_CHANNELS, DecoderConfig
+from .rays import camera_rays, plucker, sample_coords
+
+
+@dataclass(frozen=True)
+class GaussianBatch:
+    """Activated Gaussians of B samples with N each, world frame (Z up, meters).
+
+    Attributes:
+        means: ``[B, N, 3]``.
+        quats: ``[B, N, 4]`` unit quaternions, ``w, x, y, z``.
+        scales: ``[B, N, 3]`` standard deviations in meters, in ``(0, scale_cap]``.
+        opacities: ``[B, N]`` in (0, 1).
+        rgb: ``[B, N, 3]`` colors in [0, 1].
+    """
+
+    means: Tensor
+    quats: Tensor
+    scales: Tensor
+    opacities: Tensor
+    rgb: Tensor
+
+    def __len__(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def num_gaussians(self) -> int:
+        """N, Gaussians per sample."""
+        return self.means.shape[1]
+
+    def prune(self, keep_ratio: float) -> "GaussianBatch":
+        """Keep the ``ceil(keep_ratio · N)`` most opaque Gaussians of each sample (Long-LRM/Lyra pruning)."""
+        if not 0 < keep_ratio <= 1:
+            raise ValueError(f"keep_ratio: expected a fraction in (0, 1], got {keep_ratio}")
+        k = max(1, math.ceil(keep_ratio * self.num_gaussians))
+        if k == self.num_gaussians:
+            return self
+        idx = self.opacities.topk(k, dim=1).indices  # [B, k]
+
+        def take(x: Tensor) -> Tensor:
+            return x.gather(1, idx.reshape(*idx.shape, *([1] * (x.ndim - 2))).expand(*idx.shape, *x.shape[2:]))
+
+        return GaussianBatch(take(self.means), take(self.quats), take(self.scales), take(self.opacities), take(self.rgb))
+
+    def scene(self, index: int) -> GaussianScene:
+        """Sample ``index`` as a degree-0 `GaussianScene` (float32; keeps autograd)."""
+        return GaussianScene.from_rgb(
+            self.means[index].float(), self.quats[index].float(), self.scales[index].float(),
+            self.opacities[index].float(), self.rgb[index].float(),
+        )
+
+    def scenes(self) -> list[GaussianScene]:
+        return [self.scene(i) for i in range(len(self))]
+
+
+def activate_gaussians(raw: Tensor, origins: Tensor, directions: Tensor, config: DecoderConfig) -> GaussianBatch:
+    """Lyra's activations: raw head outputs ``[B, N, 12]`` + rays ``[B, N, 3]`` → `GaussianBatch`.
+
+    Channels: depth (1), RGB (3), scale (3), quaternion (4), opacity (1).
+
+    - depth along the unit ray: ``near (1 - w) + far w`` with ``w = sigmoid(x - depth_shift)``;
+    - RGB: ``0.5 tanh(x) + 0.5``;
+    - scale: ``min(exp(x - (1 - ln cap)), cap)``;
+    - rotation: the normalized quaternion;
+    - opacity: ``sigmoid(x - opacity_shift)``.
+    """
+    depth_x, rgb_x, scale_x, quat_x, opacity_x = raw.split([1, 3, 3, 4, 1], -1)
+    w = torch.sigmoid(depth_x - config.depth_shift)
+    depth = config.near * (1 - w) + config.far * w
+    cap = config.scale_cap
+    return GaussianBatch(
+        means=origins + directions * depth,
+        quats=F.normalize(quat_x, dim=-1),
+        scales=torch.exp(scale_x - (1 - math.log(cap))).clamp_max(cap),
+        opacities=torch.sigmoid(opacity_x[..., 0] - config.opacity_shift),
+        rgb=0.5 * torch.tanh(rgb_x) + 0.5,
+    )
+
+
+class LyraDecoder(nn.Module):
+    """The 3DGS decoder. See the module doc and `DecoderConfig`.
+
+    Args:
+        config: the architecture.
+        seed: when given, weights are initialized from this seed (the global RNG is left
+            untouched); same config + seed → identical weights.
+
+    Attributes:
+        gradient_checkpointing: recompute block activations in the backward pass (saves
+            memory on long token sequences; off by default).
+    """
+
+    def __init__(self, config: DecoderConfig, seed: int | None = None) -> None:
+        super().__init__()
+        if seed is None:
+            self._build(config)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self._build(config)
+        self.gradient_checkpointing = False
+
+    def _build(self, c: DecoderConfig) -> None:
+        self.config = c
+        p, t, r, u = c.patch_size, c.temporal_compression, c.plucker_samples, c.gaussian_upsample
+        self.patch_embed = nn.Conv3d(c.latent_channels, c.width, (1, p, p), stride=(1, p, p))
+        self.plucker_embed = nn.Conv3d(6 * t * r * r, c.width, (1, p, p), stride=(1, p, p))
+        blocks: list[nn.Module] = []
+        for kind in c.block_types:
+            if kind == "attention":
+                blocks.append(AttentionBlock(c.width, c.num_heads, c.mlp_ratio))
+            else:
+                blocks.append(MambaBlock(c.width, c.ssm_state, c.ssm_expand, c.ssm_head_dim, c.ssm_conv))
+        self.blocks = nn.ModuleList(blocks)
+        self.norm = nn.LayerNorm(c.width, eps=1e-6)
+        g = c.gaussian_frames
+        self.head = nn.ConvTranspose3d(c.width, GAUSSIAN_CHANNELS, (g, p * u, p * u), stride=(g, p * u, p * u))
+
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        # Camera conditioning starts as an exact no-op (Lyra's zero-initialized embedding).
+        nn.init.zeros_(self.plucker_embed.weight)
+        nn.init.zeros_(self.plucker_embed.bias)
+        # Small head weights so the first Gaussians sit near the biases: depth init_depth,
+        # identity rotation, scale cap/e, opacity sigmoid(-shift).
+        nn.init.normal_(self.head.weight, std=0.02 / math.sqrt(c.width / 64))
+        with torch.no_grad():
+            bias = torch.zeros(GAUSSIAN_CHANNELS)
+            w0 = (c.init_depth - c.near) / (c.far - c.near)
+            bias[0] = math.log(w0 / (1 - w0)) + c.depth_shift
+            bias[7] = 1.0  # quaternion w
+            self.head.bias.copy_(bias)
+
+    # ------------------------------------------------------------------ layout helpers
+    def num_frames(self, num_latent: int) -> int:
+        """Frames T per view that ``num_latent`` latent frames stand for."""
+        return 1 + self.config.temporal_compression * (num_latent - 1)
+
+    def gaussian_times(self, num_latent: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+        """Which head output frames are kept, and the video frame each is aligned with.
+
+        The head makes ``gaussian_frames`` (g) Gaussian frames per latent frame; sub-frame ``j``
+        of latent ``i`` sits on the frame in slot ``(j + 1) t / g - 1`` of that latent's group.
+        Latent 0's slots all hold frame 0, so only its last sub-frame is kept.
+
+        Returns:
+            ``(times [Tg], frames [Tg])`` int64: indices into the head's time axis and into
+            the video's frames.
+        """
+        c = self.config
+        g, t = c.gaussian_frames, c.temporal_compression
+        groups = latent_frame_groups(num_latent, t, device)  # [T', t]
+        slots = (torch.arange(g, device=device) + 1) * (t // g) - 1
+        frames = groups[:, slots].reshape(-1)
+        times = torch.arange(num_latent * g, device=device)
+        return times[g - 1 :], frames[g - 1 :]
+
+    def gaussians_per_view(self, num_latent: int, h: int, w: int) -> int:
+        """Gaussians per view (before pruning) for ``num_latent`` latent frames of ``h x w``."""
+        u = self.config.gaussian_upsample
+        return (1 + self.config.gaussian_frames * (num_latent - 1)) * h * u * w * u
+
+    def _check_inputs(self, latents: Tensor, viewmats: Tensor, Ks: Tensor) -> None:
+        c = self.config
+        if not isinstance(latents, Tensor) or latents.ndim != 6:
+            shape = list(latents.shape) if isinstance(latents, Tensor) else type(latents).__name__
+            raise ValueError(f"latents: expected [B, V, C, T', h, w], got {shape}")
+        b, v, ch, tl, h, w = latents.shape
+        if ch != c.latent_channels:
+            raise ValueError(
+                f"latents: {ch} channels, but the decoder was built for {c.latent_channels} "
+                "(a different codec?)"
+            )
+        if h % c.patch_size or w % c.patch_size:
+            raise ValueError(f"latents: spatial size {h}x{w} is not a multiple of the patch size {c.patch_size}")
+        t = self.num_frames(tl)
+        for name, value, tail in (("viewmats", viewmats, (4, 4)), ("Ks", Ks, (3, 3))):
+            if not isinstance(value, Tensor) or tuple(value.shape) != (b, v, t, *tail):
+                shape = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
+                raise ValueError(
+                    f"{name}: expected [{b}, {v}, {t}, {tail[0]}, {tail[1]}] (one camera per frame: {tl} latent "
+                    f"frames at temporal compression {c.temporal_compression} are {t} frames), got {shape}"
+                )
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, latents: Tensor, viewmats: Tensor, Ks: Tensor) -> GaussianBatch:
+        """Predict the Gaussians of B multi-view videos.
+
+        Args:
+            latents: ``[B, V, C, T', h, w]`` codec latents of V views (trajectories).
+            viewmats: ``[B, V, T, 4, 4]`` world-to-camera of every frame, ``T = 1 + t (T' - 1)``.
+            Ks: ``[B, V, T, 3, 3]`` intrinsics in pixels of the ``h s x w s`` frames.
+
+        Returns:
+            `GaussianBatch` with ``N = V · gaussians_per_view(T', h, w)`` Gaussians per sample
+            (unpruned; see `GaussianBatch.prune`), float32.
+        """
+        self._check_inputs(latents, viewmats, Ks)
+        c = self.config
+        b, v, ch, tl, h, w = latents.shape
+        s, t, p, r, u = c.spatial_compression, c.temporal_compression, c.patch_size, c.plucker_samples, c.gaussian_upsample
+        device = latents.device
+        viewmats, Ks = viewmats.float(), Ks.float()
+
+        x = self.patch_embed(latents.reshape(b * v, ch, tl, h, w))  # [BV, D, T', h/p, w/p]
+        # Plücker rays of every frame slot, folded like the codec folds frames.
+        slots = latent_frame_groups(tl, t, device).reshape(-1)
+        o, d = camera_rays(viewmats[:, :, slots], Ks[:, :, slots], sample_coords(w, s, r, device), sample_coords(h, s, r, device))
+        rays = plucker(o, d).reshape(b * v, tl, t, h, r, w, r, 6).permute(0, 2, 4, 6, 7, 1, 3, 5)
+        x = x + self.plucker_embed(rays.reshape(b * v, t * r * r * 6, tl, h, w).to(x.dtype))
+
+        dim, hp, wp = x.shape[1], h // p, w // p
+        tokens = x.reshape(b, v, dim, tl, hp, wp).permute(0, 1, 3, 4, 5, 2).reshape(b, v * tl * hp * wp, dim)
+        for block in self.blocks:
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                tokens = checkpoint(block, tokens, use_reentrant=False)
+            else:
+                tokens = block(tokens)
+        tokens = self.norm(tokens)
+
+        grid = tokens.reshape(b * v, tl, hp, wp, dim).permute(0, 4, 1, 2, 3)
+        times, frames = self.gaussian_times(tl, device)
+        raw = self.head(grid)[:, :, times].float()  # [BV, 12, Tg, h u, w u]
+        tg = times.numel()
+        raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2).reshape(b, -1, GAUSSIAN_CHANNELS)
+        o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], sample_coords(w, s, u, device), sample_coords(h, s, u, device))
+        return activate_gaussians(raw, o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
+
+    @torch.no_grad()
+    def decode(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, keep_ratio: float | None = None) -> list[GaussianScene]:
+        """Inference: one pruned `GaussianScene` per sample (``keep_ratio`` default: the config's)."""
+        batch = self(latents, viewmats, Ks)
+        return batch.prune(self.config.keep_ratio if keep_ratio is None else keep_ratio).scenes()
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
