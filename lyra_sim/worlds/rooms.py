@@ -19,6 +19,7 @@ class RoomKind:
         defaults: ``(kind, min_count, max_count)`` furniture added when a prompt names only the room.
         aliases: prompt words/phrases for the room type.
         typical: kinds that suggest this room type when a prompt names objects but no room.
+        rules: layout rule overrides by kind (warehouse shelves stand in aisles, not on walls).
     """
 
     width: tuple[float, float]
@@ -30,6 +31,7 @@ class RoomKind:
     defaults: tuple[tuple[str, int, int], ...]
     aliases: tuple[str, ...] = ()
     typical: tuple[str, ...] = ()
+    rules: tuple[tuple[str, str], ...] = ()
 
 
 PAINT = ("white", "cream", "beige", "light gray", "light blue")
@@ -85,6 +87,7 @@ ROOM_KINDS: dict[str, RoomKind] = {
                   ("cart", 0, 1), ("forklift", 0, 1), ("door", 1, 2)),
         aliases=("warehouse", "storage", "storehouse", "depot", "storeroom", "stockroom", "factory"),
         typical=("pallet", "crate", "barrel", "forklift", "cart"),
+        rules=(("shelf", "aisle"),),
     ),
     "corridor": RoomKind(
         (8.0, 12.0), (1.8, 2.4), (2.5, 2.8),

@@ -1,0 +1,440 @@
+"""The procedural world model: condition (prompt | spec) → a labeled Gaussian room.
+
+The offline default generator of lyra-sim (no weights, CPU only):
+prompt → `SceneSpec` → seeded choices (room size, colors, counts) → layout → closed
+primitives → ground-truth meshes + surface Gaussians with procedural textures and baked
+light.
+
+Determinism: every random choice comes from ``numpy.random.Generator`` streams derived
+from ``seed`` and a fixed stream id (and, per object, its index), so the same condition
+and seed give byte-identical outputs, and regenerating from the returned *resolved* spec
+with the same seed gives the same scene again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from lyra_sim.scene import GaussianScene, rotmat_to_quat
+from lyra_sim.worlds import geometry as geo
+from lyra_sim.worlds.layout import FreeSpace, Item, Placed, layout
+from lyra_sim.worlds.lighting import Lighting, bake
+from lyra_sim.worlds.materials import Noise, TextureInput, color_rgb, floor_texture, shade_materials
+from lyra_sim.worlds.objects import ACCENT, MAIN, OBJECT_KINDS, kind_size
+from lyra_sim.worlds.prompt import parse_prompt
+from lyra_sim.worlds.rooms import ROOM_KINDS
+from lyra_sim.worlds.sampling import SurfacePrimitive, sample_surfaces
+from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
+
+GENERATOR_VERSION = "1"
+"""Bumped whenever the same condition + seed would give a different scene."""
+
+SHELL_LABELS = ("floor", "wall", "ceiling")
+
+# Seed stream ids: one independent generator per purpose, so adding a draw to one purpose
+# never shifts the others.
+_ROOM, _OBJECTS, _LAYOUT, _NOISE, _BUILD, _KEYS, _SUPPORTS = range(7)
+
+
+def _stream(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+@dataclass(frozen=True)
+class ProceduralConfig:
+    """Settings of the procedural generator.
+
+    Attributes:
+        spacing: target surface sample spacing (m); one Gaussian per sample.
+        max_gaussians: budget; big rooms (warehouses) get a coarser spacing to stay within it.
+        tangent_scale: tangential σ / local sample spacing.
+        normal_scale: σ along the normal / spacing (thin, surface-aligned Gaussians).
+        opacity: opacity of every Gaussian.
+        wall_thickness: thickness (m) of the floor, wall and ceiling slabs (meshes).
+        agent_radius: radius (m) of the disk agent that must reach all free floor.
+        grid_resolution: cell (m) of the free-floor grid.
+        layout_candidates: poses tried per object and layout attempt.
+        layout_restarts: layout attempts before giving up.
+        lighting: baked lighting parameters.
+        device: torch device of the returned Gaussians.
+    """
+
+    spacing: float = 0.02
+    max_gaussians: int = 700_000
+    tangent_scale: float = 0.7
+    normal_scale: float = 0.08
+    opacity: float = 0.97
+    wall_thickness: float = 0.1
+    agent_radius: float = 0.25
+    grid_resolution: float = 0.05
+    layout_candidates: int = 160
+    layout_restarts: int = 6
+    lighting: Lighting = field(default_factory=Lighting)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not 0.003 <= self.spacing <= 0.5:
+            raise ValueError(f"spacing: expected 0.003..0.5 m, got {self.spacing}")
+        if self.max_gaussians < 1000:
+            raise ValueError(f"max_gaussians: expected >= 1000, got {self.max_gaussians}")
+        if not 0 < self.opacity <= 1:
+            raise ValueError(f"opacity: expected a value in (0, 1], got {self.opacity}")
+
+
+@dataclass(frozen=True)
+class LabeledMesh:
+    """Ground-truth triangle mesh of one labeled thing (world frame).
+
+    One closed mesh per primitive, concatenated: every edge is shared by exactly two faces.
+    Build a trimesh with ``process=False`` (`to_trimesh`): merging coincident vertices of
+    touching primitives would join their edges.
+
+    Attributes:
+        vertices: ``[V, 3]`` float64.
+        faces: ``[F, 3]`` int64, outward winding.
+        label: instance name (``chair_0``, ``floor``).
+        kind: object kind, or ``floor``/``wall``/``ceiling``.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    label: str
+    kind: str
+
+    def to_trimesh(self):
+        import trimesh
+
+        return trimesh.Trimesh(self.vertices, self.faces, process=False)
+
+
+@dataclass(frozen=True)
+class ProceduralScene:
+    """What `generate` returns.
+
+    Attributes:
+        gaussians: the labeled scene; ``labels`` index ``label_names`` = floor, wall,
+            ceiling, then object instances.
+        meshes: ground-truth meshes, one per label, same order as ``label_names``.
+        spec: the resolved spec (every seeded choice filled in; regenerates this scene).
+        understood, unknown: prompt words (empty for a spec condition).
+        room_bounds: interior box ``(lo [3], hi [3])``.
+        objects: per instance (JSON-able): name, kind, label (index), bbox ``[lo, hi]`` (world
+            AABB of its mesh), position (x, y, z of the footprint center), yaw_deg, size,
+            color (rgb), color_name, material, on (support name or None).
+        free_space: the free-floor grid (agent spawn region).
+        spacing: sample spacing actually used (m).
+    """
+
+    gaussians: GaussianScene
+    meshes: list[LabeledMesh]
+    spec: SceneSpec
+    understood: list[str]
+    unknown: list[str]
+    room_bounds: tuple[list[float], list[float]]
+    objects: list[dict]
+    free_space: FreeSpace
+    spacing: float
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """One resolved object: its name and a spec entry with every choice filled (count 1)."""
+
+    name: str
+    spec: ObjectSpec
+
+
+def _as_spec(condition) -> tuple[SceneSpec, list[str], list[str]]:
+    if isinstance(condition, str):
+        parsed = parse_prompt(condition)
+        return parsed.spec, parsed.understood, parsed.unknown
+    if isinstance(condition, SceneSpec):
+        return condition, [], []
+    if isinstance(condition, dict):
+        return SceneSpec.from_dict(condition), [], []
+    raise ValueError(f"condition: expected a prompt (str), a SceneSpec or a spec dict, got {type(condition).__name__}")
+
+
+def _resolve_room(room: RoomSpec, rng: np.random.Generator) -> RoomSpec:
+    kind = ROOM_KINDS[room.type]
+    if room.size is None:
+        size = tuple(round(rng.uniform(*r) * room.scale, 2) for r in (kind.width, kind.depth))
+        size += (round(rng.uniform(*kind.height), 2),)
+    else:
+        size = room.size
+    surfaces = {}
+    for name in ("floor", "walls", "ceiling"):
+        given: SurfaceSpec = getattr(room, name)
+        material, palette = getattr(kind, name)
+        color = given.color if given.color is not None else palette[int(rng.integers(len(palette)))]
+        surfaces[name] = SurfaceSpec(given.material or material, color)
+    return RoomSpec(room.type, size, 1.0, furnish=False, **surfaces)
+
+
+def _resolve_object(spec: ObjectSpec, room_type: str, rng: np.random.Generator) -> ObjectSpec:
+    kind = OBJECT_KINDS[spec.kind]
+    if spec.size is None:
+        base = np.array(kind_size(spec.kind, room_type)) * spec.scale
+        size = tuple(float(round(s, 3)) for s in base * (1 + kind.jitter * rng.uniform(-1, 1, 3)))
+    else:
+        size = spec.size
+    color = spec.color if spec.color is not None else kind.colors[int(rng.integers(len(kind.colors)))]
+    return replace(spec, count=1, color=color, material=spec.material or kind.material, scale=1.0, size=size)
+
+
+def _expand(spec: SceneSpec, room_type: str, rng: np.random.Generator) -> list[_Instance]:
+    """One resolved instance per object; the instances of one entry share its color ("two red chairs")."""
+    groups = [(o, o.count if o.count is not None else int(rng.integers(2, 5))) for o in spec.objects]
+    furnish = spec.room.furnish if spec.room.furnish is not None else not spec.objects
+    if furnish:
+        groups += [(ObjectSpec(kind), int(rng.integers(lo, hi + 1))) for kind, lo, hi in
+                   ROOM_KINDS[room_type].defaults]
+    check_caps([(o.kind, n) for o, n in groups], "objects")
+    entries: list[ObjectSpec] = []
+    for o, n in groups:
+        palette = OBJECT_KINDS[o.kind].colors
+        color = o.color if o.color is not None else palette[int(rng.integers(len(palette)))]
+        entries += [replace(o, count=1, color=color)] * n
+    counters: dict[str, int] = {}
+    out = []
+    for e in entries:
+        i = counters.get(e.kind, 0)
+        counters[e.kind] = i + 1
+        out.append(_Instance(f"{e.kind}_{i}", _resolve_object(e, room_type, rng)))
+    _check_supports(out)
+    return out
+
+
+def _check_supports(instances: list[_Instance]) -> None:
+    names = {inst.name: inst.spec.kind for inst in instances}
+    supports = sorted(k for k, v in OBJECT_KINDS.items() if v.support)
+    for inst in instances:
+        on = inst.spec.on
+        if on is None:
+            continue
+        kind = names.get(on, on)
+        if kind not in OBJECT_KINDS or not OBJECT_KINDS[kind].support:
+            raise ValueError(
+                f"{inst.name}.on: {on!r} is not something to rest on; accepted: an instance name of, or one of "
+                f"the kinds {', '.join(supports)}"
+            )
+
+
+def _item(inst: _Instance, room_type: str) -> Item:
+    s = inst.spec
+    kind = OBJECT_KINDS[s.kind]
+    rule = dict(ROOM_KINDS[room_type].rules).get(s.kind, kind.placement)
+    return Item(
+        name=inst.name,
+        kind=s.kind,
+        size=tuple(s.size),
+        rule=rule,
+        anchors=kind.anchors,
+        position=s.position,
+        yaw=None if s.yaw_deg is None else math.radians(s.yaw_deg),
+        on=s.on,
+        mount_height=kind.mount_height,
+        walkable=kind.walkable,
+        needs_support=kind.needs_support,
+    )
+
+
+def _shell(size, t: float, room: RoomSpec, keys: np.random.Generator) -> list[tuple[str, SurfacePrimitive]]:
+    """Floor, wall and ceiling slabs around the interior ``[-W/2, W/2] × [-D/2, D/2] × [0, H]``."""
+    W, D, H = size
+    slabs = [
+        ("floor", (W + 2 * t, D + 2 * t, t), (0, 0, -t / 2), room.floor, floor_texture(room.floor.material)),
+        ("ceiling", (W + 2 * t, D + 2 * t, t), (0, 0, H + t / 2), room.ceiling, room.ceiling.material),
+    ]
+    for sy in (-1, 1):
+        slabs.append(("wall", (W + 2 * t, t, H), (0, sy * (D + t) / 2, H / 2), room.walls, room.walls.material))
+    for sx in (-1, 1):
+        slabs.append(("wall", (t, D, H), (sx * (W + t) / 2, 0, H / 2), room.walls, room.walls.material))
+    out = []
+    for label, dims, center, surface, texture in slabs:
+        dims = np.array(dims)
+        order = np.argsort(-dims, kind="stable")
+        out.append((label, SurfacePrimitive(
+            geo.box(dims).transformed(np.eye(3), np.array(center)),
+            texture,
+            color_rgb(surface.color),
+            SHELL_LABELS.index(label),
+            np.eye(3)[order],
+            np.array(center) - dims / 2,
+            float(keys.random()),
+            shell=True,
+        )))
+    return out
+
+
+def _object_primitives(inst: _Instance, placed: Placed, label: int, seed: int, index: int,
+                       keys: np.random.Generator) -> list[SurfacePrimitive]:
+    kind = OBJECT_KINDS[inst.spec.kind]
+    rng = _stream(seed, _BUILD, index)
+    accent = color_rgb(kind.accent_colors[int(rng.integers(len(kind.accent_colors)))])
+    main = color_rgb(inst.spec.color)
+    r, t = placed.transform()
+    prims = []
+    for part in kind.build(np.array(inst.spec.size), rng):
+        if part.role == MAIN:
+            material, color = inst.spec.material, main
+        elif part.role == ACCENT:
+            material, color = kind.accent_material, accent
+        else:
+            material, color = part.material, part.color
+        prims.append(SurfacePrimitive(
+            part.mesh.transformed(r, t),
+            material,
+            np.clip(color * part.tint, 0, 1),
+            label,
+            part.tex_frame @ r.T,
+            r @ part.tex_origin + t,
+            float(keys.random()),
+            base_z=placed.z,
+        ))
+    return prims
+
+
+def _meshes(labeled: list[tuple[str, str, SurfacePrimitive]], names: list[str]) -> list[LabeledMesh]:
+    grouped: dict[str, tuple[str, list]] = {n: ("", []) for n in names}
+    for name, kind, prim in labeled:
+        grouped[name] = (kind, grouped[name][1] + [prim.mesh])
+    out = []
+    for name in names:
+        kind, meshes = grouped[name]
+        offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])
+        vertices = np.concatenate([m.vertices for m in meshes])
+        faces = np.concatenate([m.triangles() + o for m, o in zip(meshes, offsets)])
+        out.append(LabeledMesh(vertices, faces.astype(np.int64), name, kind))
+    return out
+
+
+def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralConfig | None = None) -> ProceduralScene:
+    """Generate a room from a prompt, a `SceneSpec`, or a spec dict.
+
+    Args:
+        condition: text prompt (see `lyra_sim.worlds.prompt`) or a scene spec.
+        seed: non-negative integer; same condition + seed → byte-identical outputs.
+        config: generator settings (`ProceduralConfig()` by default).
+
+    Raises:
+        ValueError: bad prompt/spec (names the problem), counts over the caps, or objects
+            that cannot all be placed (names which).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    cfg = config or ProceduralConfig()
+    spec, understood, unknown = _as_spec(condition)
+
+    room = _resolve_room(spec.room, _stream(seed, _ROOM))
+    instances = _expand(spec, room.type, _stream(seed, _OBJECTS))
+    support_rng = _stream(seed, _SUPPORTS)
+    added: dict[str, _Instance] = {}
+
+    def make_support(kind: str, name: str) -> Item:
+        inst = _Instance(name, _resolve_object(ObjectSpec(kind), room.type, support_rng))
+        added[name] = inst
+        return _item(inst, room.type)
+
+    result = layout(
+        room.size,
+        [_item(i, room.type) for i in instances],
+        _stream(seed, _LAYOUT),
+        make_support,
+        agent_radius=cfg.agent_radius,
+        resolution=cfg.grid_resolution,
+        candidates=cfg.layout_candidates,
+        restarts=cfg.layout_restarts,
+    )
+    instances += [added[item.name] for item in result.added]
+    check_caps([(i.spec.kind, 1) for i in instances], "objects (with the supports added for stacked objects)")
+    placed = {p.name: p for p in result.placed}
+
+    keys = _stream(seed, _KEYS)
+    names = list(SHELL_LABELS) + [i.name for i in instances]
+    labeled = [(label, label, prim) for label, prim in _shell(room.size, cfg.wall_thickness, room, keys)]
+    for index, inst in enumerate(instances):
+        label = len(SHELL_LABELS) + index
+        for prim in _object_primitives(inst, placed[inst.name], label, seed, index, keys):
+            labeled.append((inst.name, inst.spec.kind, prim))
+    prims = [p for _, _, p in labeled]
+
+    W, D, H = room.size
+    lo, hi = np.array([-W / 2, -D / 2, 0.0]), np.array([W / 2, D / 2, H])
+    samples = sample_surfaces(prims, cfg.spacing, cfg.max_gaussians, lo, hi, cfg.tangent_scale)
+    gaussians = _gaussians(samples, prims, names, seed, cfg, lo, hi, result.free_space)
+
+    meshes = _meshes(labeled, names)
+    final_objects = []
+    objects = []
+    for index, inst in enumerate(instances):
+        p = placed[inst.name]
+        final_objects.append(replace(inst.spec, position=(p.x, p.y), yaw_deg=math.degrees(p.yaw), on=p.support))
+        v = meshes[len(SHELL_LABELS) + index].vertices
+        objects.append({
+            "name": inst.name,
+            "kind": inst.spec.kind,
+            "label": len(SHELL_LABELS) + index,
+            "bbox": [v.min(0).tolist(), v.max(0).tolist()],
+            "position": [p.x, p.y, p.z],
+            "yaw_deg": math.degrees(p.yaw),
+            "size": list(inst.spec.size),
+            "color": color_rgb(inst.spec.color).tolist(),
+            "color_name": inst.spec.color if isinstance(inst.spec.color, str) else None,
+            "material": inst.spec.material,
+            "on": p.support,
+        })
+    return ProceduralScene(
+        gaussians=gaussians,
+        meshes=meshes,
+        spec=SceneSpec(room=room, objects=tuple(final_objects)),
+        understood=list(understood),
+        unknown=list(unknown),
+        room_bounds=(lo.tolist(), hi.tolist()),
+        objects=objects,
+        free_space=result.free_space,
+        spacing=samples.spacing,
+    )
+
+
+def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free: FreeSpace) -> GaussianScene:
+    owner = samples.primitive
+    textures = sorted({p.texture for p in prims})
+    tex_index = np.array([textures.index(p.texture) for p in prims])[owner]
+    frames = np.stack([p.tex_frame for p in prims])[owner]
+    origins = np.stack([p.tex_origin for p in prims])[owner]
+    q = np.einsum("nij,nj->ni", frames, samples.points - origins)
+    base = np.stack([p.color for p in prims])[owner]
+    key = np.array([p.key for p in prims])[owner]
+    albedo = shade_materials(
+        textures, tex_index, TextureInput(q, samples.points, samples.normals, base, key, Noise(_stream(seed, _NOISE)))
+    )
+    shell = np.array([p.shell for p in prims])[owner]
+    light = bake(samples.points, samples.normals, shell, lo, hi, free.occupied, free.origin, free.resolution,
+                 cfg.lighting)
+    rgb = np.clip(albedo * light[:, None], 0, 1)
+
+    n, t = samples.normals, samples.tangents
+    rot = np.stack([t, np.cross(n, t), n], axis=-1)  # columns: local x, y, z (= normal)
+    quats = rotmat_to_quat(torch.from_numpy(rot.astype(np.float32)))
+    normal_sigma = np.full(len(n), cfg.normal_scale * samples.spacing)
+    scales = np.concatenate([samples.sigmas, normal_sigma[:, None]], 1)
+    labels = np.array([p.label for p in prims])[owner]
+    dev = cfg.device
+    return GaussianScene.from_rgb(
+        means=torch.from_numpy(samples.points.astype(np.float32)).to(dev),
+        quats=quats.to(dev),
+        scales=torch.from_numpy(scales.astype(np.float32)).to(dev),
+        opacities=torch.full((len(n),), cfg.opacity, dtype=torch.float32, device=dev),
+        rgb=torch.from_numpy(rgb.astype(np.float32)).to(dev),
+        labels=torch.from_numpy(labels.astype(np.int64)).to(dev),
+        label_names=names,
+    )
+
+
+__all__ = ["GENERATOR_VERSION", "LabeledMesh", "ProceduralConfig", "ProceduralScene", "generate"]
