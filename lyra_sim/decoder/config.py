@@ -139,12 +139,12 @@ PRESETS: dict[str, DecoderConfig] = {
         attention_blocks=(1,), num_heads=2, ssm_state=8, ssm_head_dim=16, plucker_samples=2,
         gaussian_upsample=2, gaussian_frames=1,
     ),
-    # The shipped model: space-to-depth codec with 4 frames per latent frame, 4 Gaussians
-    # per latent pixel, 8 blocks at width 256 (see configs/distill_small.json).
+    # The shipped model: space-to-depth codec with 4 frames per latent frame, pixel-aligned
+    # Gaussians on every 4th frame, 8 blocks at width 256 (see configs/distill_small.json).
     "small": DecoderConfig(
         latent_channels=768, spatial_compression=8, temporal_compression=4, width=256, num_blocks=8,
         attention_blocks=(3, 7), num_heads=4, ssm_state=32, ssm_head_dim=32, plucker_samples=4,
-        gaussian_upsample=4, gaussian_frames=1,
+        gaussian_upsample=8, gaussian_frames=1,
     ),
     # Lyra's decoder on Cosmos CV8x8x8 latents: 16 blocks at width 512, 14 Mamba2 + 2 attention.
     "lyra": DecoderConfig(),

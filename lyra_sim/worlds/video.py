@@ -174,6 +174,23 @@ def _jitter_rotation(rng: np.random.Generator, max_deg: float) -> Tensor:
     return r_pitch @ r_yaw
 
 
+@dataclass(frozen=True)
+class StagedScene:
+    """A procedural scene with its cameras placed, not yet rendered (see `ProceduralWorld.stage`).
+
+    Attributes:
+        gaussians: the room's `GaussianScene` (CPU).
+        trajectories: V trajectory names; cameras: V `Cameras` of T frames each.
+        holdout: K extra cameras, or None; info: as `MultiViewVideo.info`.
+    """
+
+    gaussians: Any
+    trajectories: tuple[str, ...]
+    cameras: list[Cameras]
+    holdout: Cameras | None
+    info: dict[str, Any]
+
+
 class ProceduralWorld:
     """The offline world model: procedural rooms rendered along Lyra's trajectories.
 
@@ -194,6 +211,16 @@ class ProceduralWorld:
     def imagine(
         self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int, spec: VideoSpec = VideoSpec()
     ) -> MultiViewVideo:
+        return self.shoot(self.stage(condition, trajectories, seed=seed, spec=spec))
+
+    def stage(
+        self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int, spec: VideoSpec = VideoSpec()
+    ) -> "StagedScene":
+        """The CPU half of `imagine`: build the room and place every camera (nothing rendered).
+
+        Separate so that data-loader workers can stage scenes on CPU cores while the main
+        process renders them on the GPU (`shoot`).
+        """
         from . import procedural
 
         trajectories = tuple(trajectories)
@@ -205,19 +232,8 @@ class ProceduralWorld:
         lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
         anchor, focus = self._anchor(world, lo, hi, spec, rng)
         travel = self._travel(anchor, focus, lo, hi, spec)
-
-        scene = world.gaussians.to(self.device)
         cams = [lyra_trajectory(anchor, k, spec.num_frames, focus, travel) for k in trajectories]
-        frames, depths = [], []
-        for c in cams:
-            out = render(scene, c.to(self.device), "RGB+ED")
-            frames.append(out.rgb.clamp(0, 1))
-            depths.append(out.depth)
-        holdout = None
-        if spec.num_holdout:
-            hcams = self._holdout_cameras(anchor, focus, travel, spec, rng)
-            out = render(scene, hcams.to(self.device), "RGB+ED")
-            holdout = HeldOutViews(out.rgb.clamp(0, 1), hcams.viewmats.to(self.device), hcams.Ks.to(self.device), out.depth)
+        holdout = self._holdout_cameras(anchor, focus, travel, spec, rng) if spec.num_holdout else None
         info = {
             "world_model": {"name": self.name, "version": procedural.GENERATOR_VERSION},
             "condition": condition if isinstance(condition, (str, dict)) else world.spec.to_dict(),
@@ -231,14 +247,29 @@ class ProceduralWorld:
             "focus_distance": focus,
             "travel": travel,
         }
+        return StagedScene(world.gaussians, trajectories, cams, holdout, info)
+
+    def shoot(self, staged: "StagedScene") -> MultiViewVideo:
+        """The rendering half of `imagine`, on this world's device."""
+        scene = staged.gaussians.to(self.device)
+        frames, depths = [], []
+        for c in staged.cameras:
+            out = render(scene, c.to(self.device), "RGB+ED")
+            frames.append(out.rgb.clamp(0, 1))
+            depths.append(out.depth)
+        holdout = None
+        if staged.holdout is not None:
+            hcams = staged.holdout.to(self.device)
+            out = render(scene, hcams, "RGB+ED")
+            holdout = HeldOutViews(out.rgb.clamp(0, 1), hcams.viewmats, hcams.Ks, out.depth)
         return MultiViewVideo(
             frames=torch.stack(frames),
-            viewmats=torch.stack([c.viewmats for c in cams]).to(self.device),
-            Ks=torch.stack([c.Ks for c in cams]).to(self.device),
-            trajectories=trajectories,
+            viewmats=torch.stack([c.viewmats for c in staged.cameras]).to(self.device),
+            Ks=torch.stack([c.Ks for c in staged.cameras]).to(self.device),
+            trajectories=staged.trajectories,
             depth=torch.stack(depths),
             holdout=holdout,
-            info=info,
+            info=staged.info,
         )
 
     # -------------------------------------------------------------- cameras
