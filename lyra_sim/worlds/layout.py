@@ -172,6 +172,7 @@ class _Grid:
     radius: float
     occ: np.ndarray = field(init=False)
     centers: np.ndarray = field(init=False)
+    wall_distance: np.ndarray = field(init=False)
 
     def __post_init__(self):
         nx, ny = max(1, math.ceil(self.width / self.res)), max(1, math.ceil(self.depth / self.res))
@@ -179,6 +180,9 @@ class _Grid:
         xs = -self.width / 2 + (np.arange(nx) + 0.5) * self.res
         ys = -self.depth / 2 + (np.arange(ny) + 0.5) * self.res
         self.centers = np.stack(np.meshgrid(xs, ys, indexing="xy"), -1)
+        # exact distance to the walls (the last row/column of cells may reach past them)
+        half = np.array([self.width / 2, self.depth / 2])
+        self.wall_distance = (half - np.abs(self.centers)).min(-1)
 
     def footprint(self, p: Placed) -> np.ndarray:
         """``[ny, nx]`` bool raster of a footprint (cells whose center it covers)."""
@@ -191,9 +195,9 @@ class _Grid:
 
     def free(self, occ: np.ndarray) -> np.ndarray:
         """Cells at least the agent radius from obstacles and walls."""
-        padded = np.pad(~occ, 1, constant_values=False)  # the walls are obstacles
+        padded = np.pad(~occ, 1, constant_values=False)  # keeps the transform finite in an empty room
         dist = ndimage.distance_transform_edt(padded)[1:-1, 1:-1] * self.res - self.res / 2
-        return dist >= self.radius
+        return (dist >= self.radius) & (self.wall_distance >= self.radius)
 
     def connected(self, occ: np.ndarray) -> bool:
         free = self.free(occ)
@@ -511,8 +515,11 @@ def _order(items: list[Item]) -> list[Item]:
     by_kind = {}
     for it in items:
         by_kind.setdefault(it.kind, it)
+    # fixed poses first, in spec order (supports before what rests on them); then by rule,
+    # anchor depth and size, biggest first
     keyed = [
-        (it.position is None, rank[it.rule], _depth(it, by_kind), -it.size[0] * it.size[1], i, it)
+        (False, it.rule == "on_top", 0, 0.0, i, it) if it.position is not None else
+        (True, rank[it.rule], _depth(it, by_kind), -it.size[0] * it.size[1], i, it)
         for i, it in enumerate(items)
     ]
     return [k[-1] for k in sorted(keyed, key=lambda k: k[:-1])]

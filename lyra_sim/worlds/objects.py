@@ -405,14 +405,18 @@ def build_plant(s, rng):
     stem_top = pot_h + 0.45 * (h - pot_h)
     parts.append(cylinder(0.015, stem_top - pot_h + 0.02, (0, 0, pot_h - 0.02), role=FIXED, material="wood",
                           color="brown"))
+    crown = h - stem_top + 0.1 * h  # leaves from a little below the stem top up to h
     leaves = int(rng.integers(4, 8))
-    for _ in range(leaves):
-        rad = np.array([rng.uniform(0.35, 0.55) * r, rng.uniform(0.35, 0.55) * r, rng.uniform(0.12, 0.2) * h])
-        rad[2] = min(rad[2], (h - pot_h) / 2 - 0.01)
-        cx = rng.uniform(-1, 1) * (r - rad[0])
-        cy = rng.uniform(-1, 1) * (r - rad[1])
-        cz = rng.uniform(max(stem_top - 0.1 * h, pot_h + rad[2] + 0.02), h - rad[2])
-        parts.append(ellipsoid(rad, (cx, cy, cz), role=FIXED, material="foliage", color="green"))
+    phase = rng.uniform(0, 2 * math.pi)
+    for k in range(leaves):  # a ring of leaf clusters reaching the footprint's edge, seeded sizes
+        rad = np.array([rng.uniform(0.35, 0.5) * r, rng.uniform(0.35, 0.5) * r, rng.uniform(0.25, 0.4) * crown])
+        a = phase + k * 2 * math.pi / leaves
+        reach = r - rad[:2].max()
+        cz = rng.uniform(h - crown + rad[2], h - rad[2])
+        parts.append(ellipsoid(rad, (reach * math.cos(a), reach * math.sin(a), cz), role=FIXED, material="foliage",
+                               color="green"))
+    top = np.array([0.45 * r, 0.45 * r, 0.3 * crown])
+    parts.append(ellipsoid(top, (0, 0, h - top[2]), role=FIXED, material="foliage", color="green"))
     return parts
 
 

@@ -422,7 +422,8 @@ def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free:
     n, t = samples.normals, samples.tangents
     rot = np.stack([t, np.cross(n, t), n], axis=-1)  # columns: local x, y, z (= normal)
     quats = rotmat_to_quat(torch.from_numpy(rot.astype(np.float32)))
-    normal_sigma = np.full(len(n), cfg.normal_scale * samples.spacing)
+    # thin along the normal, also on narrow strips (a 3 mm plate's rim) whose cells are thin
+    normal_sigma = np.minimum(cfg.normal_scale * samples.spacing, 0.25 * samples.sigmas.min(1))
     scales = np.concatenate([samples.sigmas, normal_sigma[:, None]], 1)
     labels = np.array([p.label for p in prims])[owner]
     dev = cfg.device
