@@ -233,11 +233,13 @@ class LyraDecoder(nn.Module):
         viewmats, Ks = viewmats.float(), Ks.float()
 
         x = self.patch_embed(latents.reshape(b * v, ch, tl, h, w))  # [BV, D, T', h/p, w/p]
-        # Plücker rays of every frame slot, folded like the codec folds frames.
-        slots = latent_frame_groups(tl, t, device).reshape(-1)
-        o, d = camera_rays(viewmats[:, :, slots], Ks[:, :, slots], sample_coords(w, s, r, device), sample_coords(h, s, r, device))
-        rays = plucker(o, d).reshape(b * v, tl, t, h, r, w, r, 6).permute(0, 2, 4, 6, 7, 1, 3, 5)
-        x = x + self.plucker_embed(rays.reshape(b * v, t * r * r * 6, tl, h, w).to(x.dtype))
+        with torch.autocast(device_type=device.type, enabled=False):  # rays in float32 even under bf16 autocast
+            # Plücker rays of every frame slot, folded like the codec folds frames.
+            slots = latent_frame_groups(tl, t, device).reshape(-1)
+            o, d = camera_rays(viewmats[:, :, slots], Ks[:, :, slots], sample_coords(w, s, r, device), sample_coords(h, s, r, device))
+            rays = plucker(o, d).reshape(b * v, tl, t, h, r, w, r, 6).permute(0, 2, 4, 6, 7, 1, 3, 5)
+            rays = rays.reshape(b * v, t * r * r * 6, tl, h, w)
+        x = x + self.plucker_embed(rays.to(x.dtype))
 
         dim, hp, wp = x.shape[1], h // p, w // p
         tokens = x.reshape(b, v, dim, tl, hp, wp).permute(0, 1, 3, 4, 5, 2).reshape(b, v * tl * hp * wp, dim)
@@ -248,13 +250,15 @@ class LyraDecoder(nn.Module):
                 tokens = block(tokens)
         tokens = self.norm(tokens)
 
-        grid = tokens.reshape(b * v, tl, hp, wp, dim).permute(0, 4, 1, 2, 3)
-        times, frames = self.gaussian_times(tl, device)
-        raw = self.head(grid)[:, :, times].float()  # [BV, 12, Tg, h u, w u]
-        tg = times.numel()
-        raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2).reshape(b, -1, GAUSSIAN_CHANNELS)
-        o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], sample_coords(w, s, u, device), sample_coords(h, s, u, device))
-        return activate_gaussians(raw, o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
+        # The head and the Gaussians in float32: bf16 would quantize depth along the ray to ~1 %.
+        with torch.autocast(device_type=device.type, enabled=False):
+            grid = tokens.float().reshape(b * v, tl, hp, wp, dim).permute(0, 4, 1, 2, 3)
+            times, frames = self.gaussian_times(tl, device)
+            raw = self.head(grid)[:, :, times]  # [BV, 12, Tg, h u, w u]
+            tg = times.numel()
+            raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
+            o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], sample_coords(w, s, u, device), sample_coords(h, s, u, device))
+            return activate_gaussians(raw.reshape(b, -1, GAUSSIAN_CHANNELS), o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
 
     @torch.no_grad()
     def decode(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, keep_ratio: float | None = None) -> list[GaussianScene]:

@@ -1,0 +1,128 @@
+"""Lyra's inference path: condition → world model → codec latents → 3DGS decoder → `GaussianScene`.
+
+`generate_with_decoder` is what ``lyra-sim generate PROMPT --decoder CKPT`` runs; the caller
+writes the bundle (PLY, preview, manifest) exactly as for the procedural world's own Gaussians.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .cameras import TRAJECTORIES
+from .codecs import make_codec
+from .decoder import LyraDecoder, load_decoder, read_decoder_metadata
+from .scene import GaussianScene
+from .worlds.video import MultiViewVideo, VideoSpec, WorldModel
+
+DEFAULT_CHECKPOINT = Path(__file__).parent / "decoder" / "weights" / "lyra_small.safetensors"
+"""Where the shipped decoder lives inside the package (``--decoder default``)."""
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
+    """``"default"`` → the shipped checkpoint; anything else → that path. Raises if the file is missing."""
+    if str(checkpoint) == "default":
+        if not DEFAULT_CHECKPOINT.is_file():
+            raise FileNotFoundError(
+                f"{DEFAULT_CHECKPOINT}: the default decoder checkpoint is not installed. Train one with "
+                "scripts/distill_h100.sh (python -m lyra_sim.distill --config configs/distill_small.json) and copy "
+                f"RUN_DIR/decoder.safetensors to {DEFAULT_CHECKPOINT}, or pass a checkpoint path"
+            )
+        return DEFAULT_CHECKPOINT
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such decoder checkpoint")
+    return path
+
+
+@dataclass(frozen=True)
+class DecodedScene:
+    """What `generate_with_decoder` returns.
+
+    Attributes:
+        scene: the decoded Gaussians (world frame, pruned), on the requested device.
+        video: the world model's multi-view video the decoder read.
+        checkpoint: path of the decoder used; config: its `DecoderConfig` as a dict.
+        timings: seconds per stage: ``imagine``, ``encode``, ``decode``.
+    """
+
+    scene: GaussianScene
+    video: MultiViewVideo
+    checkpoint: str
+    config: dict[str, Any]
+    timings: dict[str, float]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def generate_with_decoder(
+    condition: Any,
+    seed: int,
+    checkpoint: str | os.PathLike = "default",
+    *,
+    device: str | torch.device = "cpu",
+    keep_ratio: float | None = None,
+    codec_path: str | os.PathLike | None = None,
+    world: WorldModel | None = None,
+    stage: Callable[[str], None] = lambda name: None,
+) -> DecodedScene:
+    """Imagine ``condition`` along Lyra's six trajectories and decode the latents into Gaussians.
+
+    Args:
+        condition: prompt or scene spec for the world model.
+        seed: same condition + seed + checkpoint → same scene.
+        checkpoint: a decoder checkpoint path, or ``"default"`` (the shipped one).
+        keep_ratio: fraction of Gaussians kept (default: the checkpoint's, Lyra's 0.2).
+        codec_path: local diffusers VAE directory when the checkpoint was trained on a VAE's latents.
+        world: the world model (default: the procedural world the checkpoint was trained on,
+            rendering on ``device``).
+        stage: called with a short description as each step starts.
+    """
+    device = torch.device(device)
+    path = resolve_checkpoint(checkpoint)
+    _, extra = read_decoder_metadata(path)
+    for key in ("codec", "video"):
+        if key not in extra:
+            raise ValueError(f"{path}: checkpoint metadata lacks {key!r} (not written by lyra_sim.distill?)")
+    codec_spec = dict(extra["codec"])
+    if codec_spec.get("name") != "s2d":
+        if codec_path is None:
+            raise ValueError(f"{path}: this decoder reads {codec_spec.get('name')} latents; pass codec_path (the local VAE)")
+        codec_spec["path"] = str(codec_path)
+    spec = replace(VideoSpec(**extra["video"]), num_holdout=0, anchor="corner")
+    if world is None:
+        from .distill import WorldSettings
+
+        world = WorldSettings(**extra.get("world", {})).build(device)
+
+    stage(f"loading the decoder ({path.name})")
+    model: LyraDecoder
+    model, _ = load_decoder(path, device=device)
+    codec = make_codec(codec_spec, device=device)
+
+    stage(f"imagining the scene along {len(TRAJECTORIES)} trajectories ({world.name} world model)")
+    t0 = time.perf_counter()
+    video = world.imagine(condition, TRAJECTORIES, seed=seed, spec=spec)
+    _sync(device)
+    t1 = time.perf_counter()
+    stage("encoding the video into latents")
+    v, t, h, w, _ = video.frames.shape
+    latents = video.latents
+    if latents is None:
+        latents = codec.encode(video.frames.to(device).reshape(v, t, h, w, 3))
+    _sync(device)
+    t2 = time.perf_counter()
+    stage("decoding latents into 3D Gaussians")
+    scene = model.decode(latents[None].to(device), video.viewmats[None].to(device), video.Ks[None].to(device), keep_ratio)[0]
+    _sync(device)
+    t3 = time.perf_counter()
+    return DecodedScene(scene, video, str(path), model.config.to_dict(),
+                        {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2})
