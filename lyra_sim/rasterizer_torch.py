@@ -1,0 +1,466 @@
+"""Pure-PyTorch 3D Gaussian rasterizer with the math of gsplat 1.5.3 (``rasterize_mode="classic"``).
+
+This is the CPU backend of `lyra_sim.render`. It reproduces, step for step, what gsplat's
+CUDA kernels compute, so that a scene looks the same on a laptop and on the GPU:
+
+- projection (``ProjectionEWA3DGS*.cu``): world → camera; cull centers outside
+  ``[near_plane, far_plane]``; EWA Jacobian with ``x/z, y/z`` clamped to the image's field
+  of view widened by 30 %; ``eps2d`` added to the 2D covariance; cull non-positive
+  determinants and opacities below 1/255; per-axis pixel radii
+  ``ceil(min(3.33, sqrt(2 ln(255 opacity))) * sqrt(cov2d_ii))``; cull boxes off the image;
+- colors: SH evaluated along ``mean - camera_center``, then ``max(rgb + 0.5, 0)``;
+- rasterization (``RasterizeToPixels3DGSFwd.cu``): per pixel, Gaussians front to back by
+  camera depth (ties by index); ``alpha = min(0.999, opacity · exp(-sigma))``; Gaussians with
+  ``alpha < 1/255`` are skipped; the pixel stops *before* the Gaussian that would bring the
+  transmittance to ``<= 1e-4``; ``color = Σ w c + T · background``; ``alpha = Σ w``.
+
+How it is fast on a CPU: Gaussian–tile pairs are sorted by (tile, depth) and every tile
+walks its list in chunks, all tiles of a round at once, carrying transmittance from chunk to
+chunk and leaving the round loop as soon as all its pixels are done. The Mahalanobis term of
+a chunk is one matrix product: ``log(opacity) - sigma`` is a quadratic polynomial in the
+pixel position, so ``[chunk, 6] @ [6, pixels]`` evaluates it for all pairs. Tile size does
+not change the image: a Gaussian's box covers every pixel where its alpha can reach 1/255, and
+a pixel never looks at Gaussians outside its tile's list.
+
+Everything is differentiable through torch autograd (means, quats, scales, opacities,
+colors / SH); when autograd is not recording, the hot loop switches to in-place operations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .scene import quat_to_rotmat
+from .sh import sh_to_color
+
+ALPHA_THRESHOLD = 1.0 / 255.0
+"""Contributions below this alpha are skipped (gsplat's ``ALPHA_THRESHOLD``)."""
+MAX_ALPHA = 0.999
+"""Per-Gaussian alpha is clamped to this, so no single Gaussian is fully opaque."""
+MIN_TRANSMITTANCE = 1e-4
+"""A pixel stops before the Gaussian that would bring its transmittance to this or below."""
+MAX_EXTENT_SIGMAS = 3.33
+"""Upper bound on the box half-size in standard deviations (gsplat's ``extend``)."""
+FOV_CLAMP_MARGIN = 0.3
+"""The Jacobian clamps ``x/z`` to the image edge plus this fraction of ``tan(fov/2)``."""
+
+RENDER_MODES = ("RGB", "ED", "RGB+ED")
+
+
+@dataclass(frozen=True)
+class RasterConfig:
+    """Settings of the PyTorch rasterizer.
+
+    Attributes:
+        eps2d: low-pass filter added to the 2D covariance diagonal, pixels².
+        near_plane, far_plane: camera-space depth range of Gaussian centers, meters.
+        tile_size: tile edge in pixels. Any value gives the same image; small tiles waste
+            less work on Gaussians that cover only part of a tile (CPU-friendly), big tiles
+            mean fewer Gaussian–tile pairs.
+        chunk_elements: upper bound on Gaussian × pixel evaluations held in memory at once;
+            bounds RAM for large images and many cameras.
+        min_chunk, max_chunk: fewest / most Gaussians a tile takes per round; the first
+            round takes at most ``min_chunk`` and the cap doubles every round.
+    """
+
+    eps2d: float = 0.3
+    near_plane: float = 0.01
+    far_plane: float = 1e10
+    tile_size: int = 8
+    chunk_elements: int = 1 << 22
+    min_chunk: int = 16
+    max_chunk: int = 512
+
+    def __post_init__(self) -> None:
+        if not self.eps2d >= 0:
+            raise ValueError(f"eps2d: expected >= 0 pixels², got {self.eps2d}")
+        if not 0 < self.near_plane < self.far_plane:
+            raise ValueError(
+                f"near_plane, far_plane: expected 0 < near_plane < far_plane, got {self.near_plane}, {self.far_plane}"
+            )
+        for name in ("tile_size", "chunk_elements", "min_chunk", "max_chunk"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Gaussians that survive projection, packed over (camera, Gaussian) pairs (gsplat's ``packed=True``).
+
+    Attributes:
+        camera_ids, gaussian_ids: ``[nnz]`` int64, ordered by camera then Gaussian.
+        means2d: ``[nnz, 2]`` pixel coordinates of the centers.
+        depths: ``[nnz]`` camera-space z, meters.
+        conics: ``[nnz, 3]`` inverse 2D covariance ``(a, b, c)`` of ``[[a, b], [b, c]]``.
+        radii: ``[nnz, 2]`` int64 box half-sizes in pixels (x, y).
+        opacities: ``[nnz]``.
+    """
+
+    camera_ids: Tensor
+    gaussian_ids: Tensor
+    means2d: Tensor
+    depths: Tensor
+    conics: Tensor
+    radii: Tensor
+    opacities: Tensor
+
+
+def _candidates(mean_c: Tensor, radius3d: Tensor, k: Tensor, width: int, height: int, config: RasterConfig) -> Tensor:
+    """Conservative pre-cull for one camera: indices of Gaussians that *may* pass projection.
+
+    Exact projection costs ~100 flops per Gaussian; this test costs ~20 and rejects what a
+    camera cannot see (inside a room, most of it). It bounds the 2D standard deviation by
+    ``|Jacobian row| · max scale`` and the box by 3.33 σ, with slack for rounding, so it
+    never rejects a Gaussian that the exact test keeps.
+
+    Args:
+        mean_c: ``[N, 3]`` camera-space centers; radius3d: ``[N]`` largest scale; k: ``[3, 3]``.
+    """
+    x, y, z = mean_c.unbind(-1)
+    ok = (z >= config.near_plane * (1 - 1e-5) - 1e-7) & (z <= config.far_plane * (1 + 1e-5))
+    zs = torch.where(ok, z, torch.ones_like(z))  # rejected anyway: any positive depth
+    for coord, f, c, size in ((x, k[0, 0], k[0, 2], width), (y, k[1, 1], k[1, 2], height)):
+        lim = torch.maximum(c, size - c) / f + FOV_CLAMP_MARGIN * 0.5 * size / f
+        center = f * coord / zs + c
+        std = torch.sqrt((f / zs * radius3d) ** 2 * (1 + lim**2) + config.eps2d)
+        reach = MAX_EXTENT_SIGMAS * std * (1 + 1e-5) + 1
+        ok &= (center + reach > 0) & (center - reach < size)
+    return torch.nonzero(ok).squeeze(1)
+
+
+def _project_camera(
+    means: Tensor, quats: Tensor, scales: Tensor, viewmat: Tensor, k: Tensor, width: int, height: int,
+    config: RasterConfig,
+) -> tuple[Tensor, ...]:
+    """EWA projection into one camera (gsplat's ``persp_proj`` + ``add_blur``).
+
+    Args: ``means: [n, 3]``, ``quats: [n, 4]``, ``scales: [n, 3]``, ``viewmat: [4, 4]``, ``k: [3, 3]``.
+
+    Returns:
+        ``means2d [n, 2]``, ``depths [n]``, ``(a, b, c) [n]`` each: the blurred 2D covariance
+        ``[[a, b], [b, c]]``.
+    """
+    rot_w2c = viewmat[:3, :3]
+    mean_c = means @ rot_w2c.T + viewmat[:3, 3]
+    x, y, z = mean_c.unbind(-1)
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    rz = 1.0 / z
+    # gsplat clamps the point used in the Jacobian (not the mean) to the field of view
+    # widened by 30 %, so Gaussians far off-screen do not get absurdly stretched footprints.
+    tan_fovx, tan_fovy = 0.5 * width / fx, 0.5 * height / fy
+    u = torch.clamp(x * rz, -(cx / fx + FOV_CLAMP_MARGIN * tan_fovx), (width - cx) / fx + FOV_CLAMP_MARGIN * tan_fovx)
+    v = torch.clamp(y * rz, -(cy / fy + FOV_CLAMP_MARGIN * tan_fovy), (height - cy) / fy + FOV_CLAMP_MARGIN * tan_fovy)
+    # Rows of J·W (Jacobian times world-to-camera rotation): (f/z) (W_i - (x/z) W_z).
+    jw0 = (fx * rz)[:, None] * (rot_w2c[0] - u[:, None] * rot_w2c[2])
+    jw1 = (fy * rz)[:, None] * (rot_w2c[1] - v[:, None] * rot_w2c[2])
+    # cov2d = J W Σ Wᵀ Jᵀ with Σ = M Mᵀ, M = R S: square the [2, 3] factor J W M.
+    m = quat_to_rotmat(quats) * scales[:, None, :]
+    f0 = (jw0[:, :, None] * m).sum(1)
+    f1 = (jw1[:, :, None] * m).sum(1)
+    a = (f0 * f0).sum(-1) + config.eps2d
+    b = (f0 * f1).sum(-1)
+    c = (f1 * f1).sum(-1) + config.eps2d
+    means2d = torch.stack([fx * x * rz + cx, fy * y * rz + cy], -1)
+    return means2d, z, a, b, c
+
+
+def project(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    config: RasterConfig = RasterConfig(),
+) -> Projection:
+    """EWA-project Gaussians into every camera and keep those gsplat would rasterize.
+
+    Args:
+        means: ``[N, 3]`` world centers.
+        quats: ``[N, 4]`` wxyz rotations, any non-zero norm.
+        scales: ``[N, 3]`` standard deviations.
+        opacities: ``[N]`` in [0, 1].
+        viewmats: ``[C, 4, 4]`` world-to-camera (OpenCV).
+        Ks: ``[C, 3, 3]`` pixel intrinsics.
+    """
+    with torch.no_grad():
+        vis_ids = torch.nonzero(opacities >= ALPHA_THRESHOLD).squeeze(1)  # gsplat culls the rest
+        vis_means = means[vis_ids]
+        radius3d = scales[vis_ids].amax(-1)
+        log_extent = torch.log(opacities / ALPHA_THRESHOLD)
+    parts = []
+    for cam in range(viewmats.shape[0]):
+        with torch.no_grad():
+            mean_c = vis_means @ viewmats[cam, :3, :3].T + viewmats[cam, :3, 3]
+            gid = vis_ids[_candidates(mean_c, radius3d, Ks[cam], width, height, config)]
+        means2d, z, a, b, c = _project_camera(
+            means[gid], quats[gid], scales[gid], viewmats[cam], Ks[cam], width, height, config
+        )
+        det = a * c - b * b
+        with torch.no_grad():
+            # Opacity-aware box (gsplat 1.5, arXiv 2402.00525 B.2): outside it alpha < 1/255.
+            extend = torch.sqrt(2.0 * log_extent[gid]).clamp_max(MAX_EXTENT_SIGMAS)
+            rx = torch.ceil(extend * torch.sqrt(a.clamp_min(0)))
+            ry = torch.ceil(extend * torch.sqrt(c.clamp_min(0)))
+            mx, my = means2d.unbind(-1)
+            keep = (
+                (z >= config.near_plane) & (z <= config.far_plane) & (det > 0) & ((rx > 0) | (ry > 0))
+                & (mx + rx > 0) & (mx - rx < width) & (my + ry > 0) & (my - ry < height)
+            )
+            sel = torch.nonzero(keep).squeeze(1)
+        det = det[sel]
+        parts.append((
+            torch.full_like(sel, cam), gid[sel], means2d[sel], z[sel],
+            torch.stack([c[sel] / det, -b[sel] / det, a[sel] / det], -1),
+            torch.stack([rx[sel], ry[sel]], -1).long(),
+        ))
+    cam_ids, gids, means2d, depths, conics, radii = (torch.cat(x) for x in zip(*parts))
+    return Projection(cam_ids, gids, means2d, depths, conics, radii, opacities[gids])
+
+
+def _tile_pairs(proj: Projection, num_cams: int, tiles_x: int, tiles_y: int, tile_size: int) -> tuple[Tensor, Tensor]:
+    """Gaussian–tile pairs sorted by (image tile, depth, index), as gsplat's ``isect_tiles``.
+
+    Returns:
+        ``flat``: ``[M]`` indices into the projection's entries, and ``tile``: ``[M]`` global
+        tile ids ``camera * tiles_y * tiles_x + ty * tiles_x + tx``, both in sorted order.
+    """
+    with torch.no_grad():
+        m = proj.means2d / tile_size
+        r = proj.radii.to(m.dtype) / tile_size
+        lo = torch.floor(m - r).long()
+        hi = torch.ceil(m + r).long()
+        lo = torch.stack([lo[:, 0].clamp(0, tiles_x), lo[:, 1].clamp(0, tiles_y)], -1)
+        hi = torch.stack([hi[:, 0].clamp(0, tiles_x), hi[:, 1].clamp(0, tiles_y)], -1)
+        span = hi - lo  # [nnz, 2]
+        # Walk entries front to back, then stable-sort pairs by tile: depth order (ties by
+        # entry index, i.e. camera then Gaussian id) survives within each tile.
+        order = torch.sort(proj.depths.detach(), stable=True).indices
+        counts = (span[:, 0] * span[:, 1])[order]
+        entry = torch.repeat_interleave(order, counts)
+        first = torch.cumsum(counts, 0) - counts
+        local = torch.arange(entry.numel(), device=entry.device) - torch.repeat_interleave(first, counts)
+        # Row-major walk of each box; float division (exact here: values < 2^24) is much
+        # cheaper than int64 // and % on a CPU.
+        sx = span[entry, 0]
+        row = torch.floor((local.to(torch.float64) + 0.5) / sx).long()
+        tx = lo[entry, 0] + local - row * sx
+        ty = lo[entry, 1] + row
+        tile = (proj.camera_ids[entry] * tiles_y + ty) * tiles_x + tx
+        tile, perm = torch.sort(tile, stable=True)
+        return entry[perm], tile
+
+
+def _pixel_features(tile_size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``[6, P]`` monomials ``(u², uv, v², u, v, 1)`` of pixel centers relative to the tile center.
+
+    Centering keeps the monomials small, which keeps the expanded quadratic form accurate.
+    """
+    offs = torch.arange(tile_size, dtype=dtype, device=device) + 0.5 - tile_size / 2
+    v, u = torch.meshgrid(offs, offs, indexing="ij")
+    u, v = u.reshape(-1), v.reshape(-1)
+    return torch.stack([u * u, u * v, v * v, u, v, torch.ones_like(u)])
+
+
+def _log_weight_coefficients(means2d: Tensor, conics: Tensor, log_opacity: Tensor, centers: Tensor) -> Tensor:
+    """Coefficients ``[..., 6]`` so that ``coef · (u², uv, v², u, v, 1) = log(opacity) - sigma``.
+
+    ``sigma = ½ a du² + b du dv + ½ c dv²`` with ``d = pixel - mean``; ``means2d: [..., 2]``,
+    ``conics: [..., 3]``, ``log_opacity: [...]``, ``centers: [..., 2]`` tile centers.
+    """
+    a, b, c = conics.unbind(-1)
+    mu, mv = (means2d - centers).unbind(-1)
+    lin_u = a * mu + b * mv
+    lin_v = b * mu + c * mv
+    const = log_opacity - 0.5 * (mu * lin_u + mv * lin_v)
+    return torch.stack([-0.5 * a, -b, -0.5 * c, lin_u, lin_v, const], -1)
+
+
+def _composite(
+    log_w: Tensor, feats: Tensor, transmittance: Tensor, skip_below: float, inplace: bool
+) -> tuple[Tensor, Tensor]:
+    """Front-to-back compositing of one chunk of Gaussians per tile, gsplat's per-pixel rules.
+
+    Args:
+        log_w: ``[B, K, P]`` ``log(opacity) - sigma`` per Gaussian and pixel, in depth order.
+            Consumed (overwritten) when ``inplace``.
+        feats: ``[B, K, F]`` per-Gaussian features; the last one is 1 so that the weight sum
+            (alpha) comes out of the same product.
+        transmittance: ``[B, P]`` carried in; ``<= 1e-4`` means the pixel is done.
+        skip_below: alphas ``<= skip_below`` (the float below 1/255) are skipped.
+        inplace: reuse buffers (no autograd); the other branch is the same math, differentiable.
+
+    Returns:
+        ``(weighted feature sums [B, F, P], transmittance out [B, P])``. The outgoing
+        transmittance is <= 1e-4 for pixels that stopped in this chunk (0 when ``inplace``).
+    """
+    if inplace:
+        alpha = torch.nn.functional.threshold_(log_w.exp_().clamp_max_(MAX_ALPHA), skip_below, 0.0)
+        b, k, p = alpha.shape
+        # t[:, i] is the transmittance in front of Gaussian i, t[:, i + 1] behind it.
+        t = torch.empty(b, k + 1, p, dtype=alpha.dtype, device=alpha.device)
+        t[:, 0] = transmittance
+        torch.sub(alpha.new_ones(()), alpha, out=t[:, 1:])
+        ratio = alpha.div_(t[:, 1:])  # alpha / (1 - alpha); 1 - alpha >= 0.001
+        t.cumprod_(1)
+        # A pixel stops before the Gaussian that takes T to <= 1e-4: zeroing "T behind" there
+        # zeroes that weight (alpha/(1-alpha) · T behind = alpha · T in front) and all later ones.
+        behind = torch.nn.functional.threshold_(t[:, 1:], MIN_TRANSMITTANCE, 0.0)
+        weights = ratio.mul_(behind)
+    else:
+        alpha = torch.nn.functional.threshold(torch.exp(log_w).clamp_max(MAX_ALPHA), skip_below, 0.0)
+        t = torch.cat([transmittance[:, None], 1.0 - alpha], 1).cumprod(1)
+        weights = torch.where(t[:, 1:] > MIN_TRANSMITTANCE, alpha * t[:, :-1], 0.0)
+    return torch.bmm(feats.transpose(1, 2), weights), t[:, -1]
+
+
+def _rasterize_tiles(
+    proj: Projection,
+    feats: Tensor,
+    num_cams: int,
+    width: int,
+    height: int,
+    config: RasterConfig,
+) -> tuple[Tensor, Tensor]:
+    """Composite ``feats: [nnz, D]`` into ``([C, H, W, D] Σ w·feats, [C, H, W, 1] Σ w)`` (no background)."""
+    ts = config.tile_size
+    tiles_x, tiles_y = math.ceil(width / ts), math.ceil(height / ts)
+    num_tiles = num_cams * tiles_x * tiles_y
+    p = ts * ts
+    dtype, device = feats.dtype, feats.device
+    feats = torch.cat([feats, torch.ones_like(feats[:, :1])], 1)  # last feature: alpha
+    f = feats.shape[1]
+
+    flat, pair_tile = _tile_pairs(proj, num_cams, tiles_x, tiles_y, ts)
+    counts = torch.bincount(pair_tile, minlength=num_tiles)
+    starts = torch.cumsum(counts, 0) - counts
+    active = torch.nonzero(counts).squeeze(1)  # tile ids with work, in order
+    # Pixels of edge tiles that fall outside the image start "done" (T = 0): they take no
+    # weight and never keep a tile alive.
+    txy = torch.stack([active % tiles_x, (active // tiles_x) % tiles_y], -1)
+    offs = torch.arange(ts, device=device)
+    inside_x = (txy[:, 0, None] * ts + offs) < width  # [A, ts]
+    inside_y = (txy[:, 1, None] * ts + offs) < height
+
+    pixel_feats = _pixel_features(ts, dtype, device)
+    log_opacity = torch.log(proj.opacities)
+    skip_below = float(torch.nextafter(torch.tensor(ALPHA_THRESHOLD, dtype=dtype), torch.tensor(0.0, dtype=dtype)))
+    inplace = not torch.is_grad_enabled()
+    dead_row = torch.tensor([0, 0, 0, 0, 0, -1e4], dtype=dtype, device=device)  # padding: weight 0
+
+    # Per-tile state, row-aligned: tile id, list start, list length, Gaussians consumed,
+    # tile center [2], transmittance [P], accumulated features [F, P].
+    state = [
+        active, starts[active], counts[active], torch.zeros_like(active), (txy * ts + ts / 2).to(dtype),
+        (inside_y[:, :, None] & inside_x[:, None, :]).reshape(-1, p).to(dtype),
+        torch.zeros(active.numel(), f, p, dtype=dtype, device=device),
+    ]
+    finished: list[tuple[Tensor, Tensor]] = []
+    cap = config.min_chunk
+    while state[0].numel():
+        # Chunk length per tile: its remaining list rounded up to a power of two, capped by
+        # `cap`, which doubles every round: a short first chunk lets tiles that saturate
+        # early stop early, long later chunks keep the number of rounds small. Tiles with
+        # the same chunk length are processed together (sorted, so groups are contiguous).
+        remaining = (state[2] - state[3]).clamp_max(cap)
+        chunk = torch.pow(2, torch.ceil(torch.log2(remaining.to(torch.float64)))).long().clamp(config.min_chunk, cap)
+        chunk, order = torch.sort(chunk, descending=True, stable=True)
+        tile_ids, start, count, consumed, centers, transmittance, acc = (x[order] for x in state)
+        lengths, sizes = torch.unique_consecutive(chunk, return_counts=True)
+        parts, row = [], 0
+        for k, size in zip(lengths.tolist(), sizes.tolist()):
+            group = max(1, config.chunk_elements // (k * p))
+            for g0 in range(row, row + size, group):
+                sl = slice(g0, min(g0 + group, row + size))
+                pos = start[sl, None] + consumed[sl, None] + torch.arange(k, device=device)
+                entry = flat[pos.clamp_max(flat.numel() - 1)]
+                coef = _log_weight_coefficients(
+                    proj.means2d[entry], proj.conics[entry], log_opacity[entry], centers[sl, None, :]
+                )
+                coef = torch.where((pos < (start + count)[sl, None])[..., None], coef, dead_row)
+                log_w = (coef.reshape(-1, 6) @ pixel_feats).reshape(-1, k, p)
+                parts.append(_composite(log_w, feats[entry], transmittance[sl], skip_below, inplace))
+            row += size
+        chunk_acc, transmittance = (torch.cat(x) for x in zip(*parts))
+        consumed = consumed + chunk
+        state = [tile_ids, start, count, consumed, centers, transmittance, acc + chunk_acc]
+        done = (consumed >= count) | (transmittance <= MIN_TRANSMITTANCE).all(-1)
+        if bool(done.any()):
+            finished.append((tile_ids[done], state[-1][done]))
+            stay = torch.nonzero(~done).squeeze(1)
+            state = [x[stay] for x in state]
+        cap = min(2 * cap, config.max_chunk)
+
+    out = torch.zeros(num_tiles, f, p, dtype=dtype, device=device)
+    if finished:
+        ids, values = (torch.cat(x) for x in zip(*finished))
+        out = out.index_put((ids,), values)
+    # [C * ty * tx, F, ts * ts] -> [C, H, W, F]
+    out = out.reshape(num_cams, tiles_y, tiles_x, f, ts, ts).permute(0, 1, 4, 2, 5, 3)
+    out = out.reshape(num_cams, tiles_y * ts, tiles_x * ts, f)[:, :height, :width]
+    return out[..., :-1], out[..., -1:]
+
+
+def rasterization(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    *,
+    sh_degree: int | None = None,
+    backgrounds: Tensor | None = None,
+    render_mode: str = "RGB",
+    config: RasterConfig = RasterConfig(),
+) -> tuple[Tensor, Tensor]:
+    """Render Gaussians into C cameras; same inputs, outputs and math as ``gsplat.rasterization``.
+
+    Args:
+        means: ``[N, 3]``; quats: ``[N, 4]`` (wxyz); scales: ``[N, 3]``; opacities: ``[N]``.
+        colors: ``[N, K, 3]`` SH coefficients if ``sh_degree`` is given, else ``[N, D]`` colors.
+        viewmats: ``[C, 4, 4]`` world-to-camera; Ks: ``[C, 3, 3]``.
+        sh_degree: SH degree to evaluate (``(sh_degree + 1)**2 <= K``), or None.
+        backgrounds: ``[C, D]`` colors behind the Gaussians, or None for black.
+        render_mode: "RGB", "ED" (expected depth) or "RGB+ED" (depth as the last channel).
+
+    Returns:
+        ``(render_colors [C, H, W, X], render_alphas [C, H, W, 1])`` with X = D, 1 or D + 1.
+        Expected depth is ``Σ w z / max(Σ w, 1e-10)`` with z the camera-space depth; the
+        background does not enter it.
+    """
+    if render_mode not in RENDER_MODES:
+        raise ValueError(f"render_mode: unknown mode {render_mode!r}; accepted: {', '.join(RENDER_MODES)}")
+    num_cams = viewmats.shape[0]
+    proj = project(means, quats, scales, opacities, viewmats, Ks, width, height, config)
+    if render_mode != "ED":
+        if sh_degree is None:
+            rgb = colors[proj.gaussian_ids]
+        else:
+            campos = torch.linalg.inv(viewmats)[:, :3, 3]
+            dirs = means[proj.gaussian_ids] - campos[proj.camera_ids]
+            rgb = sh_to_color(sh_degree, colors[proj.gaussian_ids], dirs)
+    if render_mode == "RGB":
+        feats = rgb
+    elif render_mode == "ED":
+        feats = proj.depths[:, None]
+    else:
+        feats = torch.cat([rgb, proj.depths[:, None]], -1)
+    out, alphas = _rasterize_tiles(proj, feats, num_cams, width, height, config)
+    if render_mode != "ED" and backgrounds is not None:
+        n_rgb = rgb.shape[1]
+        out_rgb = out[..., :n_rgb] + (1.0 - alphas) * backgrounds[:, None, None, :]
+        out = torch.cat([out_rgb, out[..., n_rgb:]], -1) if render_mode == "RGB+ED" else out_rgb
+    if render_mode != "RGB":
+        out = torch.cat([out[..., :-1], out[..., -1:] / alphas.clamp_min(1e-10)], -1)
+    return out, alphas
