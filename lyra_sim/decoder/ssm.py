@@ -43,6 +43,7 @@ def ssd_scan(x: Tensor, a: Tensor, b: Tensor, c: Tensor, chunk: int = 64) -> Ten
         ``[B, L, H, P]``.
     """
     bsz, length, heads, p = x.shape
+    chunk = max(1, min(chunk, length))
     pad = (-length) % chunk
     if pad:  # zero inputs and zero log-decay at the end change no earlier output
         x = F.pad(x, (0, 0, 0, 0, 0, pad))

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Train, evaluate and package the default decoder (lyra_sim/decoder/weights/lyra_small.safetensors).
+#
+#   bash scripts/distill_h100.sh                      # one GPU
+#   NPROC=2 bash scripts/distill_h100.sh              # DDP over 2 GPUs (same global batch)
+#
+# Steps: teacher caches (train + held-out) → training → held-out table on the GPU and on the CPU.
+# Everything is resumable: rerunning skips cached scenes and resumes from runs/distill_small/latest.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CONFIG=${CONFIG:-configs/distill_small.json}
+NPROC=${NPROC:-1}
+PY=${PY:-python}
+RUN_DIR=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['run']['out_dir'])" "$CONFIG")
+export NCCL_NVLS_ENABLE=0
+
+launch() {
+  if [ "$NPROC" -gt 1 ]; then
+    $PY -m torch.distributed.run --standalone --nproc_per_node="$NPROC" -m lyra_sim.distill "$@"
+  else
+    $PY -m lyra_sim.distill "$@"
+  fi
+}
+
+launch --config "$CONFIG" --build-cache train
+launch --config "$CONFIG" --build-cache eval
+launch --config "$CONFIG"
+$PY -m lyra_sim.decoder.evaluate --config "$CONFIG" --checkpoint "$RUN_DIR/decoder.safetensors" --device cuda \
+  --json "$RUN_DIR/eval_cuda.json" | tee "$RUN_DIR/eval_cuda.md"
+$PY -m lyra_sim.decoder.evaluate --config "$CONFIG" --checkpoint "$RUN_DIR/decoder.safetensors" --device cpu \
+  --scenes 6 --json "$RUN_DIR/eval_cpu.json" | tee "$RUN_DIR/eval_cpu.md"
+ls -l "$RUN_DIR/decoder.safetensors"
+echo "ship it: cp $RUN_DIR/decoder.safetensors lyra_sim/decoder/weights/lyra_small.safetensors"
