@@ -1,0 +1,39 @@
+"""World models: imagine a scene from a condition (prompt | image | scene spec).
+
+The procedural world model is the offline default: ``generate(prompt_or_spec, seed)``
+returns a labeled `GaussianScene`, ground-truth meshes, the resolved `SceneSpec` and the
+free floor (see `lyra_sim.worlds.procedural`). Modules:
+
+- `spec`: `SceneSpec` / `RoomSpec` / `ObjectSpec` (JSON, validation, caps);
+- `prompt`: `parse_prompt` (text → spec, with understood / unknown words);
+- `rooms`, `objects`, `materials`: registries of room types, object kinds, textures;
+- `layout`: placement without overlaps, with a connected free floor;
+- `geometry`, `sampling`, `lighting`: primitives → meshes and surface Gaussians;
+- `video`: the world-model interface that renders multi-view videos.
+"""
+
+from lyra_sim.worlds.procedural import (
+    GENERATOR_VERSION,
+    LabeledMesh,
+    ProceduralConfig,
+    ProceduralScene,
+    generate,
+)
+from lyra_sim.worlds.prompt import ParseResult, parse_prompt
+from lyra_sim.worlds.spec import MAX_OBJECTS, MAX_PER_KIND, ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec
+
+__all__ = [
+    "GENERATOR_VERSION",
+    "LabeledMesh",
+    "MAX_OBJECTS",
+    "MAX_PER_KIND",
+    "ObjectSpec",
+    "ParseResult",
+    "ProceduralConfig",
+    "ProceduralScene",
+    "RoomSpec",
+    "SceneSpec",
+    "SurfaceSpec",
+    "generate",
+    "parse_prompt",
+]

@@ -623,9 +623,22 @@ def _place_on(L: _Layout, item: Item, supports: list[Placed], rng) -> bool:
     return False
 
 
+def _snap_to_wall(L: _Layout, item: Item, x: float, y: float) -> tuple[float, float, float]:
+    """A wall-mounted pose at ``(x, y)`` moved onto the nearest wall, facing the room."""
+    k = int(np.argmin([y + L.D / 2, L.W / 2 - x, L.D / 2 - y, x + L.W / 2]))  # wall order of _WALL_NORMALS
+    off = item.size[1] / 2 + 1e-4
+    x = {1: L.W / 2 - off, 3: -L.W / 2 + off}.get(k, x)
+    y = {0: -L.D / 2 + off, 2: L.D / 2 - off}.get(k, y)
+    return float(x), float(y), float(_WALL_YAWS[k])
+
+
 def _place_fixed(L: _Layout, item: Item) -> None:
     x, y = item.position
     yaw = 0.0 if item.yaw is None else item.yaw
+    if item.rule == "wall_mount":  # doors and windows belong on a wall surface
+        sx, sy, syaw = _snap_to_wall(L, item, x, y)
+        if math.hypot(sx - x, sy - y) > 1e-6 or item.yaw is None:
+            x, y, yaw = sx, sy, syaw
     if item.on is not None:
         if item.on not in L.placed:
             raise _Unplaceable(f"{item.name}: 'on' names {item.on!r}, which is not a placed object instance", True)
