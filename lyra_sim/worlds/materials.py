@@ -334,31 +334,34 @@ class Material:
 
     Attributes:
         texture: ``TextureInput → [N, 3]`` albedo (may leave [0, 1]; clamped after lighting).
+        colors: palette for an object made of this material when no color is given ("a
+            marble table" is white-ish stone, not the table's usual wood tones).
         floor_texture: what the material looks like as a room floor (wood → planks).
         public: accepted in specs and prompts (internal ones: screen, foliage, ...).
     """
 
     texture: Callable[[TextureInput], np.ndarray]
+    colors: tuple[str, ...] = ()
     floor_texture: str | None = None
     public: bool = True
 
 
 MATERIALS: dict[str, Material] = {
-    "wood": Material(wood, floor_texture="planks"),
-    "metal": Material(metal),
-    "marble": Material(marble, floor_texture="marble_tiles"),
-    "fabric": Material(fabric),
-    "leather": Material(leather),
-    "plastic": Material(plastic),
-    "glass": Material(glass),
-    "concrete": Material(concrete),
-    "stone": Material(stone),
-    "carpet": Material(carpet),
-    "tile": Material(tiles),
-    "plaster": Material(plaster),
-    "cardboard": Material(cardboard),
-    "ceramic": Material(ceramic),
-    "rubber": Material(rubber),
+    "wood": Material(wood, ("oak", "walnut", "pine", "cherry"), floor_texture="planks"),
+    "metal": Material(metal, ("steel", "silver", "dark gray", "black")),
+    "marble": Material(marble, ("white", "light gray", "cream", "black"), floor_texture="marble_tiles"),
+    "fabric": Material(fabric, ("gray", "navy", "beige", "dark green", "brown", "teal", "dark red")),
+    "leather": Material(leather, ("brown", "black", "tan", "dark red")),
+    "plastic": Material(plastic, ("white", "black", "gray", "red", "blue", "yellow")),
+    "glass": Material(glass, ("light blue", "white", "teal")),
+    "concrete": Material(concrete, ("gray", "light gray")),
+    "stone": Material(stone, ("gray", "beige", "dark gray")),
+    "carpet": Material(carpet, ("beige", "gray", "dark red", "navy")),
+    "tile": Material(tiles, ("white", "light gray", "beige")),
+    "plaster": Material(plaster, ("white", "cream", "beige")),
+    "cardboard": Material(cardboard, ("tan",)),
+    "ceramic": Material(ceramic, ("white", "terracotta", "light blue")),
+    "rubber": Material(rubber, ("black", "dark gray")),
     "planks": Material(planks, public=False),
     "marble_tiles": Material(marble_tiles, public=False),
     "screen": Material(screen, public=False),

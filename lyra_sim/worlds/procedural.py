@@ -19,15 +19,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from lyra_sim.scene import GaussianScene, rotmat_to_quat
+from lyra_sim.scene import GaussianScene
 from lyra_sim.worlds import geometry as geo
 from lyra_sim.worlds.layout import FreeSpace, Item, Placed, layout
 from lyra_sim.worlds.lighting import Lighting, bake
-from lyra_sim.worlds.materials import Noise, TextureInput, color_rgb, floor_texture, shade_materials
+from lyra_sim.worlds.materials import MATERIALS, Noise, TextureInput, color_rgb, floor_texture, shade_materials
 from lyra_sim.worlds.objects import ACCENT, MAIN, OBJECT_KINDS, kind_size
 from lyra_sim.worlds.prompt import parse_prompt
 from lyra_sim.worlds.rooms import ROOM_KINDS
-from lyra_sim.worlds.sampling import SurfacePrimitive, sample_surfaces
+from lyra_sim.worlds.sampling import SurfacePrimitive, frame_quats, sample_surfaces
 from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
 
 GENERATOR_VERSION = "1"
@@ -64,7 +64,7 @@ class ProceduralConfig:
     """
 
     spacing: float = 0.02
-    max_gaussians: int = 700_000
+    max_gaussians: int = 600_000
     tangent_scale: float = 0.7
     normal_scale: float = 0.08
     opacity: float = 0.97
@@ -196,7 +196,9 @@ def _expand(spec: SceneSpec, room_type: str, rng: np.random.Generator) -> list[_
     check_caps([(o.kind, n) for o, n in groups], "objects")
     entries: list[ObjectSpec] = []
     for o, n in groups:
-        palette = OBJECT_KINDS[o.kind].colors
+        kind = OBJECT_KINDS[o.kind]
+        # a named material brings its own colors (a marble table is not oak-colored)
+        palette = MATERIALS[o.material].colors if o.material not in (None, kind.material) else kind.colors
         color = o.color if o.color is not None else palette[int(rng.integers(len(palette)))]
         entries += [replace(o, count=1, color=color)] * n
     counters: dict[str, int] = {}
@@ -420,8 +422,7 @@ def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free:
     rgb = np.clip(albedo * light[:, None], 0, 1)
 
     n, t = samples.normals, samples.tangents
-    rot = np.stack([t, np.cross(n, t), n], axis=-1)  # columns: local x, y, z (= normal)
-    quats = rotmat_to_quat(torch.from_numpy(rot.astype(np.float32)))
+    quats = torch.from_numpy(frame_quats(t, n).astype(np.float32))  # local z → surface normal
     # thin along the normal, also on narrow strips (a 3 mm plate's rim) whose cells are thin
     normal_sigma = np.minimum(cfg.normal_scale * samples.spacing, 0.25 * samples.sigmas.min(1))
     scales = np.concatenate([samples.sigmas, normal_sigma[:, None]], 1)

@@ -173,7 +173,8 @@ class ObjectSpec:
         material: a public material name; None = the kind's default.
         scale: multiplies the seeded size ("a large table").
         size: exact ``(w, d, h)`` meters; overrides the seeded size and ``scale``.
-        position: exact floor (or support) position ``(x, y)`` of the footprint center, meters.
+        position: exact floor (or support) position ``(x, y)`` of the footprint center, meters;
+            wall-mounted kinds (door, window, painting, whiteboard) are moved onto the nearest wall.
         yaw_deg: rotation about +z, degrees (0 = front faces +y).
         on: instance name (``desk_0``) or kind (``desk``) to rest on; for ``on_top`` kinds.
     """

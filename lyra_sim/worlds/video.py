@@ -295,7 +295,7 @@ class ProceduralWorld:
             target[:2] = np.clip(target[:2], lo[:2] + 0.05, hi[:2] - 0.05)
             anchor = look_at_cameras(
                 torch.tensor([[xy[0], xy[1], eye_z]], dtype=torch.float32),
-                torch.tensor([target], dtype=torch.float32), spec.width, spec.height, spec.fov_y_deg,
+                torch.tensor(target[None], dtype=torch.float32), spec.width, spec.height, spec.fov_y_deg,
             )
         forward = anchor.camtoworlds[0, :3, 2].double().numpy()
         eye = anchor.centers[0].double().numpy()
