@@ -111,3 +111,10 @@ def test_over_caps_raise():
 def test_two_room_types_raise():
     with pytest.raises(ValueError, match="two room types"):
         parse_prompt("a kitchen and a bedroom")
+
+
+def test_replaced_modifiers_are_reported_in_prompt_order():
+    r = parse_prompt("a red and a blue sofa, green")
+    assert [(o.kind, o.color) for o in r.spec.objects] == [("sofa", "blue")]
+    assert r.unknown == ["red", "green"]
+    assert r.understood == ["a", "and", "a", "blue", "sofa"]

@@ -325,15 +325,8 @@ def rule_center(L, item, rng):
 
 
 def rule_rug(L, item, rng):
-    """Floor coverings: around the center, or in front of the sofa/under the table if present."""
-    near = L.by_kind(("sofa", "table", "bed"))
-    cands = []
-    for p in near:
-        n = np.array([-math.sin(p.yaw), math.cos(p.yaw)])
-        off = 0.0 if p.item.kind == "table" else p.item.size[1] / 2 + item.size[1] / 2 - 0.3
-        c = np.array([p.x, p.y]) + n * off
-        cands.append([c[0], c[1], p.yaw])
-    return np.concatenate([np.array(cands).reshape(-1, 3), rule_center(L, item, rng)])
+    """Floor coverings: around the room center (placed before furniture, which then stands on them)."""
+    return rule_center(L, item, rng)
 
 
 def _face(points: np.ndarray, target: np.ndarray) -> np.ndarray:

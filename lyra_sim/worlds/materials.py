@@ -12,11 +12,12 @@ Texture coordinates ``q`` are meters in a per-part frame whose first axis is the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 import numpy as np
 
-COLORS: dict[str, tuple[float, float, float]] = {
+COLORS: Mapping[str, tuple[float, float, float]] = MappingProxyType({
     "white": (0.92, 0.92, 0.90),
     "black": (0.08, 0.08, 0.09),
     "gray": (0.50, 0.50, 0.52),
@@ -49,7 +50,7 @@ COLORS: dict[str, tuple[float, float, float]] = {
     "cherry": (0.56, 0.27, 0.18),
     "terracotta": (0.72, 0.38, 0.24),
     "steel": (0.62, 0.64, 0.66),
-}
+})
 """Color names accepted in prompts and specs → sRGB in [0, 1] (specs also take ``[r, g, b]``)."""
 
 
@@ -346,7 +347,7 @@ class Material:
     public: bool = True
 
 
-MATERIALS: dict[str, Material] = {
+MATERIALS: Mapping[str, Material] = MappingProxyType({
     "wood": Material(wood, ("oak", "walnut", "pine", "cherry"), floor_texture="planks"),
     "metal": Material(metal, ("steel", "silver", "dark gray", "black")),
     "marble": Material(marble, ("white", "light gray", "cream", "black"), floor_texture="marble_tiles"),
@@ -369,7 +370,7 @@ MATERIALS: dict[str, Material] = {
     "soil": Material(soil, public=False),
     "canvas": Material(canvas, public=False),
     "sky": Material(sky, public=False),
-}
+})
 """Material name → `Material`. Only ``public`` names are accepted in specs."""
 
 PUBLIC_MATERIALS: tuple[str, ...] = tuple(name for name, m in MATERIALS.items() if m.public)

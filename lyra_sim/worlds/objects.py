@@ -14,8 +14,9 @@ counter's cupboards), ``fixed`` parts their own (a screen is always a screen).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -696,6 +697,7 @@ class ObjectKind:
         accent_material, accent_colors: look of the kind's ``accent`` parts.
         jitter: relative random size variation (± fraction per axis).
         walkable: a floor covering that agents walk over (rugs).
+        room_sizes: ``(room_type, size)`` overrides of the default size (warehouse racks).
     """
 
     build: Callable[[np.ndarray, np.random.Generator], list[Part]]
@@ -712,13 +714,13 @@ class ObjectKind:
     accent_colors: tuple[str, ...] = ("white",)
     jitter: float = 0.08
     walkable: bool = False
-    room_sizes: dict = field(default_factory=dict)
+    room_sizes: tuple[tuple[str, tuple[float, float, float]], ...] = ()
 
 
 WOODS = ("oak", "walnut", "pine", "cherry")
 FABRICS = ("gray", "navy", "beige", "dark green", "brown", "light gray", "teal", "dark red")
 
-OBJECT_KINDS: dict[str, ObjectKind] = {
+OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
     "table": ObjectKind(build_table, (1.4, 0.8, 0.75), "wood", WOODS, "center", support=True,
                         aliases=("dining table", "kitchen table")),
     "coffee_table": ObjectKind(build_coffee_table, (1.0, 0.55, 0.42), "wood", WOODS, "front", support=True,
@@ -746,7 +748,7 @@ OBJECT_KINDS: dict[str, ObjectKind] = {
                            aliases=("bookshelf", "book shelf", "bookshelves")),
     "shelf": ObjectKind(build_shelf, (1.2, 0.45, 1.9), "metal", ("steel", "gray", "blue", "dark gray"), "wall",
                         aliases=("shelves", "shelving", "shelving unit", "rack", "storage rack", "pallet rack"),
-                        room_sizes={"warehouse": (2.4, 0.8, 2.6)}),
+                        room_sizes=(("warehouse", (2.4, 0.8, 2.6)),)),
     "counter": ObjectKind(build_counter, (1.8, 0.62, 0.9), "marble", ("white", "light gray", "beige", "black"),
                           "wall", support=True, accent_colors=("white", "oak", "light gray", "navy"),
                           aliases=("countertop", "kitchen counter", "worktop", "kitchen island"), jitter=0.05),
@@ -797,11 +799,11 @@ OBJECT_KINDS: dict[str, ObjectKind] = {
                        aliases=("trolley", "hand cart", "platform cart", "pushcart")),
     "forklift": ObjectKind(build_forklift, (1.1, 2.6, 2.1), "metal", ("yellow", "orange", "red"), "free",
                            aliases=("fork lift", "lift truck"), jitter=0.0),
-}
+})
 """Every object kind, by canonical name."""
 
 
 def kind_size(kind: str, room_type: str) -> tuple[float, float, float]:
     """Default size of ``kind`` in a room of ``room_type`` (warehouse shelves are pallet racks)."""
     k = OBJECT_KINDS[kind]
-    return k.room_sizes.get(room_type, k.size)
+    return dict(k.room_sizes).get(room_type, k.size)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from lyra_sim.worlds.materials import COLORS
 from lyra_sim.worlds.objects import OBJECT_KINDS
@@ -126,7 +127,7 @@ def _lexicon() -> dict[str, _Entry]:
     return lex
 
 
-_LEXICON = _lexicon()  # immutable after import: built once from the registries
+_LEXICON = MappingProxyType(_lexicon())  # built once from the registries
 
 
 def _singulars(word: str) -> list[str]:
@@ -166,17 +167,29 @@ _PLURAL_ALIASES = frozenset({"shelves", "bookshelves", "shelving"})
 
 @dataclass
 class _Pending:
-    """Modifiers seen since the last noun; they bind to the next one."""
+    """Modifiers seen since the last noun; they bind to the next one.
 
-    count: int | None = None
-    seeded: bool = False
-    color: str | None = None
-    material: str | None = None
-    scale: float | None = None
-    words: list[str] = field(default_factory=list)
+    ``slots`` maps a modifier type (count, color, material, scale, seeded) to
+    ``(value, position, phrase)``; a second modifier of a type replaces the first, which
+    is then reported as not understood ("a red and a blue sofa": the sofa is blue).
+    """
+
+    slots: dict[str, tuple[object, int, str]] = field(default_factory=dict)
+
+    def set(self, slot: str, value, position: int, phrase: str, dropped: list[tuple[int, str]]) -> None:
+        if slot in self.slots:
+            _, pos, old = self.slots[slot]
+            dropped.append((pos, old))
+        self.slots[slot] = (value, position, phrase)
+
+    def get(self, slot: str, default=None):
+        return self.slots[slot][0] if slot in self.slots else default
 
     def empty(self) -> bool:
-        return not self.words
+        return not self.slots
+
+    def words(self) -> list[tuple[int, str]]:
+        return sorted({(pos, phrase) for _, pos, phrase in self.slots.values()})  # a tone fills two slots
 
 
 def _tokens(prompt: str) -> list[str]:
@@ -192,8 +205,8 @@ def parse_prompt(prompt: str) -> ParseResult:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt: empty; describe a room and/or objects, e.g. 'a kitchen with a red fridge'")
     tokens = _tokens(prompt)
-    understood: list[str] = []
-    unknown: list[str] = []
+    understood: list[tuple[int, str]] = []  # (token position, phrase), to report in prompt order
+    unknown: list[tuple[int, str]] = []
     objects: list[ObjectSpec] = []
     room_type: str | None = None
     room_scale = 1.0
@@ -208,56 +221,58 @@ def parse_prompt(prompt: str) -> ParseResult:
 
     i = 0
     while i < len(tokens):
+        at = i
         m = _match(tokens, i)
         if m is None:
             if tokens[i].isdigit():
-                pending.count = int(tokens[i])
-                pending.words.append(tokens[i])
-                understood.append(tokens[i])
+                pending.set("count", int(tokens[i]), at, tokens[i], unknown)
             else:
-                unknown.append(tokens[i])
+                unknown.append((at, tokens[i]))
             i += 1
             continue
         n, phrase, entry, plural = m
         i += n
-        understood.append(phrase)
         if entry.kind == "stop":
+            understood.append((at, phrase))
             if (phrase in ON_WORDS and last_object is not None and pending.empty()
                     and OBJECT_KINDS[objects[last_object].kind].placement == "on_top"):
                 stack_on = last_object
             continue
         if entry.kind in ("number", "quantifier", "color", "material", "size"):
-            pending.words.append(phrase)
             if entry.kind == "number":
-                pending.count = int(entry.value)
+                pending.set("count", int(entry.value), at, phrase, unknown)
             elif entry.kind == "quantifier":
-                pending.seeded = True
+                pending.set("seeded", True, at, phrase, unknown)
             elif entry.kind == "color":
-                pending.color = entry.value
+                pending.set("color", entry.value, at, phrase, unknown)
+            elif entry.kind == "material" and entry.color is not None:  # a tone: color and material
+                pending.set("material", entry.value, at, phrase, unknown)
+                pending.set("color", entry.color, at, phrase, unknown)
             elif entry.kind == "material":
-                pending.material = entry.value
-                pending.color = entry.color or pending.color
+                pending.set("material", entry.value, at, phrase, unknown)
             else:
-                pending.scale = float(entry.value)
+                pending.set("scale", float(entry.value), at, phrase, unknown)
             continue
         content = True
+        understood += [(at, phrase)] + pending.words()
+        color, material, scale = pending.get("color"), pending.get("material"), pending.get("scale")
         if entry.kind == "room":
             if room_type not in (None, "plain", entry.value) and entry.value != "plain":
                 fail(f"names two room types ({room_type} and {entry.value}); one room per scene")
             if room_type in (None, "plain"):
                 room_type = entry.value
-            room_scale = pending.scale or room_scale
-            if pending.material:  # "a marble kitchen": the floor
-                surfaces["floor"] = SurfaceSpec(pending.material, pending.color)
-            elif pending.color:  # "a blue bedroom": the walls
-                surfaces["walls"] = SurfaceSpec(None, pending.color)
+            room_scale = scale or room_scale
+            if material:  # "a marble kitchen": the floor
+                surfaces["floor"] = SurfaceSpec(material, color)
+            elif color:  # "a blue bedroom": the walls
+                surfaces["walls"] = SurfaceSpec(None, color)
         elif entry.kind == "surface":
-            surfaces[entry.value] = SurfaceSpec(pending.material, pending.color)
+            surfaces[entry.value] = SurfaceSpec(material, color)
         else:
             kind = entry.value
-            count = pending.count if pending.count is not None else (None if plural or pending.seeded else 1)
+            count = pending.get("count", None if plural or pending.get("seeded") else 1)
             try:
-                spec = ObjectSpec(kind, count, pending.color, pending.material, pending.scale or 1.0)
+                spec = ObjectSpec(kind, count, color, material, scale or 1.0)
             except ValueError as e:
                 fail(str(e))
             if stack_on is not None and OBJECT_KINDS[kind].support:
@@ -268,12 +283,11 @@ def parse_prompt(prompt: str) -> ParseResult:
             objects.append(spec)
             last_object = len(objects) - 1
         pending, stack_on = _Pending(), None
-    unknown += pending.words  # modifiers with no noun after them ("a sofa, red")
-    for w in pending.words:
-        understood.remove(w)
+    unknown += pending.words()  # modifiers with no noun after them ("a sofa, red")
+    unknown_words = [w for _, w in sorted(unknown)]
     if not content:
         fail("nothing recognizable; name a room (" + ", ".join(k.replace("_", " ") for k in ROOM_KINDS)
-             + ") and/or objects (e.g. table, chair, sofa); unknown words: " + (", ".join(unknown) or "none"))
+             + ") and/or objects (e.g. table, chair, sofa); unknown words: " + (", ".join(unknown_words) or "none"))
     room = RoomSpec(
         type=room_type or _infer_room(objects),
         scale=room_scale,
@@ -285,7 +299,7 @@ def parse_prompt(prompt: str) -> ParseResult:
         spec = SceneSpec(room=room, objects=tuple(objects))
     except ValueError as e:
         fail(str(e))
-    return ParseResult(spec, understood, unknown)
+    return ParseResult(spec, [w for _, w in sorted(understood)], unknown_words)
 
 
 def _infer_room(objects: list[ObjectSpec]) -> str:

@@ -7,6 +7,8 @@ A room is a closed box: its interior spans ``x ∈ [-w/2, w/2]``, ``y ∈ [-d/2,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class RoomKind:
 
 PAINT = ("white", "cream", "beige", "light gray", "light blue")
 
-ROOM_KINDS: dict[str, RoomKind] = {
+ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
     "plain": RoomKind(
         (4.0, 5.0), (3.5, 4.5), (2.6, 2.8),
         floor=("wood", ("oak", "pine", "walnut")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
@@ -95,7 +97,7 @@ ROOM_KINDS: dict[str, RoomKind] = {
         defaults=(("door", 2, 4), ("bench", 0, 1), ("plant", 1, 2), ("trash_can", 0, 1), ("painting", 1, 2)),
         aliases=("corridor", "hallway", "hall", "passage", "passageway", "hall way"),
     ),
-}
+})
 """Every room type; ``plain`` is the fallback for unknown or unnamed rooms."""
 
 ROOM_TYPES: tuple[str, ...] = tuple(ROOM_KINDS)
