@@ -621,10 +621,20 @@ def _resume(out_dir: Path, model: LyraDecoder, opt: torch.optim.Optimizer, env: 
     return int(meta["step"]), int(meta["samples_seen"])
 
 
-def _rank_seeds(config: DistillConfig, step: int, env: DistEnv) -> list[int]:
+def _rank_samples(config: DistillConfig, step: int, env: DistEnv) -> list[int]:
+    """Indices (in the run) of the samples this rank trains on at ``step``."""
     local = config.train.batch_size // env.world_size
     first = step * config.train.batch_size + env.rank * local
-    return [config.data.train_seed(first + i, config.train.seed) for i in range(local)]
+    return list(range(first, first + local))
+
+
+def _rank_seeds(config: DistillConfig, step: int, env: DistEnv) -> list[int]:
+    return [config.data.train_seed(g, config.train.seed) for g in _rank_samples(config, step, env)]
+
+
+def _sample_generator(config: DistillConfig, sample: int) -> torch.Generator:
+    state = np.random.SeedSequence(config.train.seed, spawn_key=(1, sample)).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
 
 
 class _SeedSampler(torch.utils.data.Sampler):
@@ -662,9 +672,13 @@ def _render_targets(sample: TeacherSample, teacher: Tensor, count: int, gen: tor
 
 def distill_step_loss(
     model: torch.nn.Module, samples: Sequence[TeacherSample], codec: LatentCodec, config: DistillConfig,
-    step: int, gen: torch.Generator, perceptual: PerceptualLoss | None, device: torch.device,
+    step: int, gens: Sequence[torch.Generator], perceptual: PerceptualLoss | None, device: torch.device,
 ) -> tuple[Tensor, dict[str, float]]:
-    """Forward pass and loss of one step on this rank's samples; returns ``(loss, scalar metrics)``."""
+    """Forward pass and loss of one step on this rank's samples; returns ``(loss, scalar metrics)``.
+
+    ``gens`` holds one generator per sample (which frames it renders), seeded by the sample's
+    index in the run so that the choice does not depend on how samples are spread over ranks.
+    """
     frames = torch.stack([s.frames for s in samples])  # [b, V, T, H, W, 3]
     b, v, t, h, w, _ = frames.shape
     with torch.no_grad():
@@ -690,7 +704,7 @@ def distill_step_loss(
     sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0}
     for i, s in enumerate(samples):
         sample = replace(s, hold_frames=hold_teacher[i])
-        cams, rgb_t, depth_t = _render_targets(sample, teacher[i], config.train.render_views, gen)
+        cams, rgb_t, depth_t = _render_targets(sample, teacher[i], config.train.render_views, gens[i])
         want_depth = lw.depth > 0 and depth_t is not None
         out = render(gaussians.scene(i), cams, "RGB+ED" if want_depth else "RGB")
         sq = (out.rgb - rgb_t).pow(2)
@@ -762,10 +776,10 @@ def train(config: DistillConfig, *, log: Callable[[str], None] = print, env: Dis
     t_last = time.perf_counter()
     for items in loader:
         samples = [materialize(it, world, device) for it in items]
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence(tc.seed, spawn_key=(step, env.rank)).generate_state(1)[0]))
+        gens = [_sample_generator(config, g) for g in _rank_samples(config, step, env)]
         for group in opt.param_groups:
             group["lr"] = tc.lr_at(step)
-        loss, m = distill_step_loss(ddp, samples, codec, config, step, gen, perceptual, device)
+        loss, m = distill_step_loss(ddp, samples, codec, config, step, gens, perceptual, device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
