@@ -313,3 +313,9 @@ def test_bad_conditions_raise():
         generate("kitchen", -1)
     with pytest.raises(ValueError, match="not something to rest on"):
         generate({"objects": [{"kind": "lamp", "on": "chair"}]}, 0)
+
+
+def test_stacked_object_too_big_for_its_support_raises():
+    spec = {"room": {"type": "office"}, "objects": [{"kind": "tv", "size": [1.5, 0.2, 0.8], "on": "nightstand"}]}
+    with pytest.raises(ValueError, match=r"could not place tv_0 .* on a nightstand .* does not fit"):
+        generate(spec, 0, FAST)

@@ -571,19 +571,26 @@ def _attempt(W, D, H, items, rng, make_support, radius, res, candidates) -> Layo
         raise _Unplaceable("the given object positions leave the free floor disconnected (or leave none) for an "
                            f"agent of radius {radius} m", True)
     queue = queue[len(fixed):]
+    helped: dict[str, Item] = {}  # item name -> the support added for it
     while queue:
         item = queue.pop(0)
         if item.rule == "on_top":
             supports = _supports(L, item)
             if _place_on(L, item, supports, rng):
                 continue
+            if item.name in helped:  # not even on an empty support of its own: too big for it
+                s = helped[item.name]
+                raise _Unplaceable(
+                    f"could not place {item.name} ({item.kind}, {item.size[0]:.2f} x {item.size[1]:.2f} m) on a "
+                    f"{s.kind} (top {s.size[0]:.2f} x {s.size[1]:.2f} m): it does not fit", True)
             if item.needs_support or (item.on is not None and item.on not in L.placed):
-                if item.on is not None and any(p.name == item.on for p in L.placed.values()):
+                if item.on is not None and item.on in L.placed:
                     raise _Unplaceable(f"could not place {item.name} ({item.kind}) on {item.on}: no room left on it")
                 kind = item.on or item.anchors[0]
                 count = sum(it.kind == kind for it in list(items) + added)
                 new = make_support(kind, f"{kind}_{count}")
                 added.append(new)
+                helped[item.name] = new
                 queue[:0] = [new, item]  # place the new support, then retry
                 continue
         if not _place_search(L, item, rng):
