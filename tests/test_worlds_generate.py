@@ -319,3 +319,28 @@ def test_stacked_object_too_big_for_its_support_raises():
     spec = {"room": {"type": "office"}, "objects": [{"kind": "tv", "size": [1.5, 0.2, 0.8], "on": "nightstand"}]}
     with pytest.raises(ValueError, match=r"could not place tv_0 .* on a nightstand .* does not fit"):
         generate(spec, 0, FAST)
+
+
+def _forward(o):
+    yaw = math.radians(o["yaw_deg"])
+    return np.array([-math.sin(yaw), math.cos(yaw)])
+
+
+def test_chairs_face_their_table_and_wall_furniture_backs_onto_walls(scenes):
+    kitchen = scenes["kitchen"]
+    tables = [o for o in kitchen.objects if o["kind"] == "table"]
+    chairs = [o for o in kitchen.objects if o["kind"] == "chair"]
+    assert tables and len(chairs) >= 2
+    for c in chairs:
+        t = min(tables, key=lambda t: np.hypot(*(np.array(t["position"][:2]) - c["position"][:2])))
+        to_table = np.array(t["position"][:2]) - c["position"][:2]
+        assert np.linalg.norm(to_table) < 1.2, f"{c['name']} is not at the table"
+        assert _forward(c) @ to_table / np.linalg.norm(to_table) > 0.5, f"{c['name']} does not face the table"
+    for scene in scenes.values():
+        lo, hi = np.array(scene.room_bounds[0]), np.array(scene.room_bounds[1])
+        for o in scene.objects:
+            if o["kind"] not in ("bed", "bookcase", "fridge", "counter", "tv_stand", "wardrobe"):
+                continue
+            back = np.array(o["position"][:2]) - _forward(o) * o["size"][1] / 2
+            gap = min(back[0] - lo[0], hi[0] - back[0], back[1] - lo[1], hi[1] - back[1])
+            assert gap < 0.03, f"{o['name']} does not stand against a wall"
