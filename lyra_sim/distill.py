@@ -696,6 +696,9 @@ def distill_step_loss(
         gaussians = model(latents, viewmats, ks)
     pruning = config.train.prune_start is not None and step >= config.train.prune_start
     unwrapped = model.module if hasattr(model, "module") else model
+    # Opacity regularization acts on all Gaussians, so the ones pruning drops fade out, while
+    # the renders see only the kept ones, as at inference.
+    opacity = gaussians.opacities.mean()
     if pruning:
         gaussians = gaussians.prune(unwrapped.config.keep_ratio)
 
@@ -723,7 +726,6 @@ def distill_step_loss(
             loss = loss + lw.lpips * p
             sums["lpips"] += float(p.detach())
         total = total + loss / len(samples)
-    opacity = gaussians.opacities.mean()
     if pruning and lw.opacity > 0:
         total = total + lw.opacity * opacity
     metrics = {k: v / len(samples) for k, v in sums.items()}

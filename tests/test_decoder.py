@@ -256,3 +256,18 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
         load_decoder(truncated)
     with pytest.raises(FileNotFoundError):
         load_decoder(tmp_path / "missing.safetensors")
+
+
+def test_bf16_autocast_keeps_gaussians_in_float32():
+    model = LyraDecoder(TINY, seed=0)
+    latents, viewmats, ks = _inputs(TINY, v=1)
+    ref = model(latents, viewmats, ks)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = model(latents, viewmats, ks)
+    assert out.means.dtype == torch.float32 and out.opacities.dtype == torch.float32
+    # Ray geometry is computed in float32 even under autocast: the Gaussians stay on their pixel rays.
+    origin = torch.linalg.inv(viewmats[0, 0, 0])[:3, 3]
+    ray_ref = torch.nn.functional.normalize(ref.means[0] - origin, dim=-1)
+    ray_bf16 = torch.nn.functional.normalize(out.means[0] - origin, dim=-1)
+    n = ray_ref.shape[0] // 2  # latent frame 0 ↔ frame 0
+    assert float((ray_ref[:n] - ray_bf16[:n]).abs().max()) < 1e-5

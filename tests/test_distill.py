@@ -173,3 +173,15 @@ def test_ddp_two_processes_match_one(cache, tmp_path):
     _assert_same_weights(_weights(resumed.model), _weights(single.model), atol=1e-5)
     lines = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert lines[0]["world_size"] == 2 and len(lines[0]["rank_seeds"]) == 2 and lines[-1]["world_size"] == 1
+
+
+def test_perceptual_term_says_what_it_needs():
+    try:
+        import lpips  # noqa: F401
+    except ImportError:
+        from lyra_sim.distill import PerceptualLoss
+
+        with pytest.raises(ImportError, match="pip install lpips.*vgg16"):
+            PerceptualLoss(torch.device("cpu"))
+    else:
+        pytest.skip("lpips is installed; its VGG weights may be missing offline")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -24,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..cameras import TRAJECTORIES, Cameras
+from ..cameras import Cameras
 from ..codecs import make_codec
 from ..render import render
 from .checkpoint import load_decoder
