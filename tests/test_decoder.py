@@ -271,3 +271,13 @@ def test_bf16_autocast_keeps_gaussians_in_float32():
     ray_bf16 = torch.nn.functional.normalize(out.means[0] - origin, dim=-1)
     n = ray_ref.shape[0] // 2  # latent frame 0 ↔ frame 0
     assert float((ray_ref[:n] - ray_bf16[:n]).abs().max()) < 1e-5
+
+
+@pytest.mark.gpu
+def test_cuda_forward_matches_cpu():
+    model = LyraDecoder(TINY, seed=0)
+    latents, viewmats, ks = _inputs(TINY)
+    ref = model(latents, viewmats, ks)
+    out = model.to("cuda")(latents.cuda(), viewmats.cuda(), ks.cuda())
+    torch.testing.assert_close(out.means.cpu(), ref.means, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(out.rgb.cpu(), ref.rgb, atol=1e-3, rtol=1e-3)

@@ -185,3 +185,16 @@ def test_perceptual_term_says_what_it_needs():
             PerceptualLoss(torch.device("cpu"))
     else:
         pytest.skip("lpips is installed; its VGG weights may be missing offline")
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_training_with_gsplat(cache, tmp_path):
+    """On the H100: bf16 autocast, gsplat renders, fused AdamW; a few steps, finite and falling."""
+    pytest.importorskip("gsplat")
+    env = DistEnv(0, 1, 0, torch.device("cuda", 0))
+    cfg = tiny_config(tmp_path, cache, steps=8, bf16=True, device="cuda")
+    cfg = replace(cfg, data=replace(cfg.data, train_scenes=1))
+    result = train(cfg, log=lambda s: None, env=env)
+    losses = [r["loss"] for r in result.history]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
+    assert next(result.model.parameters()).device.type == "cuda"
