@@ -72,7 +72,7 @@ def room_view(room_lo: list[float], room_hi: list[float], blocked: list[tuple[li
     elif size[1] > 2.5 * size[0]:
         x, y, target[1] = (lo[0] + hi[0]) / 2, lo[1] + inset[1], hi[1]
     eye = torch.tensor([[x, y, eye_z]], dtype=torch.float32)
-    return look_at_cameras(eye, torch.tensor([target], dtype=torch.float32), view.width, view.height, view.fov_y_deg)
+    return look_at_cameras(eye, torch.from_numpy(target[None].astype(np.float32)), view.width, view.height, view.fov_y_deg)
 
 
 def _blocked_boxes(objects: list[dict[str, Any]]) -> list[tuple[list[float], list[float]]]:
@@ -189,9 +189,10 @@ def render_video(
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out}: the directory {out.parent} does not exist")
     with atomic_path(out) as tmp:
-        kwargs = {"fps": fps}
-        if out.suffix.lower() in (".mp4", ".mkv", ".mov", ".avi"):
-            kwargs.update(codec="libx264", quality=8, macro_block_size=2)
+        if out.suffix.lower() == ".gif":
+            kwargs = {"duration": 1000 / fps, "loop": 0}  # pillow's GIF writer takes ms per frame
+        else:
+            kwargs = {"fps": fps, "codec": "libx264", "quality": 8, "macro_block_size": 2}
         with imageio.get_writer(tmp, **kwargs) as writer:
             for i in range(len(cams)):
                 writer.append_data(to_uint8(render(scene, cams[i], mode="RGB").rgb[0]))
