@@ -30,4 +30,4 @@ $PY -m lyra_sim.decoder.evaluate --config "$CONFIG" --checkpoint "$RUN_DIR/decod
 $PY -m lyra_sim.decoder.evaluate --config "$CONFIG" --checkpoint "$RUN_DIR/decoder.safetensors" --device cpu \
   --scenes 6 --json "$RUN_DIR/eval_cpu.json" | tee "$RUN_DIR/eval_cpu.md"
 ls -l "$RUN_DIR/decoder.safetensors"
-echo "ship it: cp $RUN_DIR/decoder.safetensors lyra_sim/decoder/weights/lyra_small.safetensors"
+echo "ship it: mkdir -p lyra_sim/decoder/weights && cp $RUN_DIR/decoder.safetensors lyra_sim/decoder/weights/lyra_small.safetensors"
