@@ -4,7 +4,7 @@
 #   bash scripts/distill_h100.sh                      # one GPU
 #   NPROC=2 bash scripts/distill_h100.sh              # DDP over 2 GPUs (same global batch)
 #
-# Steps: teacher caches (train + held-out) → training → held-out table on the GPU and on the CPU.
+# Steps: CUDA smoke tests → teacher caches (train + held-out) → training → held-out table on the GPU and on the CPU.
 # Everything is resumable: rerunning skips cached scenes and resumes from runs/distill_small/latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ launch() {
   fi
 }
 
+# One-minute smoke test of the CUDA path (bf16 autocast, gsplat renders, fused AdamW).
+$PY -m pytest -q -m gpu tests/test_decoder.py tests/test_distill.py
 launch --config "$CONFIG" --build-cache train
 launch --config "$CONFIG" --build-cache eval
 launch --config "$CONFIG"
