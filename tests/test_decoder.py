@@ -281,3 +281,18 @@ def test_cuda_forward_matches_cpu():
     out = model.to("cuda")(latents.cuda(), viewmats.cuda(), ks.cuda())
     torch.testing.assert_close(out.means.cpu(), ref.means, atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(out.rgb.cpu(), ref.rgb, atol=1e-3, rtol=1e-3)
+
+
+def test_rgb_skip_starts_as_a_no_op_and_feeds_colors_only():
+    cfg = DecoderConfig(**{**TINY.to_dict(), "rgb_skip": True})
+    model = LyraDecoder(cfg, seed=0)
+    latents, viewmats, ks = _inputs(cfg)
+    before = model(latents, viewmats, ks)
+    skip, model.rgb_skip = model.rgb_skip, None
+    torch.testing.assert_close(model(latents, viewmats, ks).rgb, before.rgb, atol=0, rtol=0)
+    model.rgb_skip = skip
+    with torch.no_grad():
+        skip.weight.normal_(0, 0.1)
+    after = model(latents, viewmats, ks)
+    assert not torch.allclose(after.rgb, before.rgb, atol=1e-3)
+    torch.testing.assert_close(after.means, before.means, atol=0, rtol=0)

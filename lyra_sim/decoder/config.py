@@ -44,6 +44,10 @@ class DecoderConfig:
         near, far, depth_shift: depth along the ray ``near (1 - w) + far w``,
             ``w = sigmoid(x - depth_shift)`` (Lyra: 0.1, 500, 1.65).
         init_depth: meters; the head's depth bias starts there (not part of the activation).
+        rgb_skip: add a zero-initialized linear map from the latents straight to the Gaussians'
+            raw RGB (an addition to Lyra). Tokens of width D summarize ``patch_size²`` latent pixels,
+            so fine color detail must squeeze through D numbers; with a lossless codec (hundreds of
+            channels per latent pixel) the shortcut carries it past that bottleneck.
         scale_cap: scale ``min(exp(x - (1 - ln cap)), cap)`` in meters (Lyra: 0.3).
         opacity_shift: opacity ``sigmoid(x - shift)`` (Lyra: 2).
         keep_ratio: fraction of Gaussians (top by opacity) kept at inference (Lyra: 0.2).
@@ -69,6 +73,7 @@ class DecoderConfig:
     far: float = 500.0
     depth_shift: float = 1.65
     init_depth: float = 3.0
+    rgb_skip: bool = False
     scale_cap: float = 0.3
     opacity_shift: float = 2.0
     keep_ratio: float = 0.2
@@ -144,7 +149,7 @@ PRESETS: dict[str, DecoderConfig] = {
     "small": DecoderConfig(
         latent_channels=768, spatial_compression=8, temporal_compression=4, width=256, num_blocks=8,
         attention_blocks=(3, 7), num_heads=4, ssm_state=32, ssm_head_dim=32, plucker_samples=4,
-        gaussian_upsample=8, gaussian_frames=1,
+        gaussian_upsample=8, gaussian_frames=1, rgb_skip=True,
     ),
     # Lyra's decoder on Cosmos CV8x8x8 latents: 16 blocks at width 512, 14 Mamba2 + 2 attention.
     "lyra": DecoderConfig(),

@@ -142,6 +142,7 @@ class LyraDecoder(nn.Module):
         self.norm = nn.LayerNorm(c.width, eps=1e-6)
         g = c.gaussian_frames
         self.head = nn.ConvTranspose3d(c.width, GAUSSIAN_CHANNELS, (g, p * u, p * u), stride=(g, p * u, p * u))
+        self.rgb_skip = nn.ConvTranspose3d(c.latent_channels, 3, (g, u, u), stride=(g, u, u)) if c.rgb_skip else None
 
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -151,6 +152,9 @@ class LyraDecoder(nn.Module):
         # Camera conditioning starts as an exact no-op (Lyra's zero-initialized embedding).
         nn.init.zeros_(self.plucker_embed.weight)
         nn.init.zeros_(self.plucker_embed.bias)
+        if self.rgb_skip is not None:  # starts as a no-op, like the camera embedding
+            nn.init.zeros_(self.rgb_skip.weight)
+            nn.init.zeros_(self.rgb_skip.bias)
         # Small head weights so the first Gaussians sit near the biases: depth init_depth,
         # identity rotation, scale cap/e, opacity sigmoid(-shift).
         nn.init.normal_(self.head.weight, std=0.02 / math.sqrt(c.width / 64))
@@ -255,6 +259,9 @@ class LyraDecoder(nn.Module):
             grid = tokens.float().reshape(b * v, tl, hp, wp, dim).permute(0, 4, 1, 2, 3)
             times, frames = self.gaussian_times(tl, device)
             raw = self.head(grid)[:, :, times]  # [BV, 12, Tg, h u, w u]
+            if self.rgb_skip is not None:
+                skip = self.rgb_skip(latents.reshape(b * v, ch, tl, h, w).float())[:, :, times]
+                raw = torch.cat([raw[:, :1], raw[:, 1:4] + skip, raw[:, 4:]], 1)
             tg = times.numel()
             raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
             o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], sample_coords(w, s, u, device), sample_coords(h, s, u, device))
