@@ -61,8 +61,11 @@ class RasterConfig:
         tile_size: tile edge in pixels. Any value gives the same image; small tiles waste
             less work on Gaussians that cover only part of a tile (CPU-friendly), big tiles
             mean fewer Gaussian–tile pairs.
-        chunk_elements: upper bound on Gaussian × pixel evaluations held in memory at once;
+        chunk_elements: most Gaussian × pixel evaluations composited in one vectorized step;
             bounds RAM for large images and many cameras.
+        block_elements: most Gaussians (or Gaussian–tile pairs) handled in one vectorized
+            step of projection, colors and tiling. Cache-sized steps are several times
+            faster on a CPU than whole-scene tensors.
         min_chunk, max_chunk: fewest / most Gaussians a tile takes per round; the first
             round takes at most ``min_chunk`` and the cap doubles every round.
     """
@@ -71,7 +74,8 @@ class RasterConfig:
     near_plane: float = 0.01
     far_plane: float = 1e10
     tile_size: int = 8
-    chunk_elements: int = 1 << 22
+    chunk_elements: int = 1 << 18
+    block_elements: int = 1 << 16
     min_chunk: int = 16
     max_chunk: int = 512
 
@@ -82,7 +86,7 @@ class RasterConfig:
             raise ValueError(
                 f"near_plane, far_plane: expected 0 < near_plane < far_plane, got {self.near_plane}, {self.far_plane}"
             )
-        for name in ("tile_size", "chunk_elements", "min_chunk", "max_chunk"):
+        for name in ("tile_size", "chunk_elements", "block_elements", "min_chunk", "max_chunk"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
@@ -133,7 +137,7 @@ def _candidates(mean_c: Tensor, radius3d: Tensor, k: Tensor, width: int, height:
     return torch.nonzero(ok).squeeze(1)
 
 
-def _project_camera(
+def _ewa_project(
     means: Tensor, quats: Tensor, scales: Tensor, viewmat: Tensor, k: Tensor, width: int, height: int,
     config: RasterConfig,
 ) -> tuple[Tensor, ...]:
@@ -158,15 +162,20 @@ def _project_camera(
     # Rows of J·W (Jacobian times world-to-camera rotation): (f/z) (W_i - (x/z) W_z).
     jw0 = (fx * rz)[:, None] * (rot_w2c[0] - u[:, None] * rot_w2c[2])
     jw1 = (fy * rz)[:, None] * (rot_w2c[1] - v[:, None] * rot_w2c[2])
-    # cov2d = J W Σ Wᵀ Jᵀ with Σ = M Mᵀ, M = R S: square the [2, 3] factor J W M.
-    m = quat_to_rotmat(quats) * scales[:, None, :]
-    f0 = (jw0[:, :, None] * m).sum(1)
-    f1 = (jw1[:, :, None] * m).sum(1)
+    # cov2d = J W Σ Wᵀ Jᵀ with Σ = R S² Rᵀ: square the [2, 3] factor J W R S, written out
+    # (several times faster on a CPU than a broadcast product and a sum over [n, 3, 3]).
+    rot = quat_to_rotmat(quats)
+    f0 = (jw0[:, 0:1] * rot[:, 0] + jw0[:, 1:2] * rot[:, 1] + jw0[:, 2:3] * rot[:, 2]) * scales
+    f1 = (jw1[:, 0:1] * rot[:, 0] + jw1[:, 1:2] * rot[:, 1] + jw1[:, 2:3] * rot[:, 2]) * scales
     a = (f0 * f0).sum(-1) + config.eps2d
     b = (f0 * f1).sum(-1)
     c = (f1 * f1).sum(-1) + config.eps2d
     means2d = torch.stack([fx * x * rz + cx, fy * y * rz + cy], -1)
     return means2d, z, a, b, c
+
+
+def _blocks(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def project(
@@ -192,70 +201,144 @@ def project(
     """
     with torch.no_grad():
         vis_ids = torch.nonzero(opacities >= ALPHA_THRESHOLD).squeeze(1)  # gsplat culls the rest
-        vis_means = means[vis_ids]
-        radius3d = scales[vis_ids].amax(-1)
-        log_extent = torch.log(opacities / ALPHA_THRESHOLD)
     parts = []
     for cam in range(viewmats.shape[0]):
-        with torch.no_grad():
-            mean_c = vis_means @ viewmats[cam, :3, :3].T + viewmats[cam, :3, 3]
-            gid = vis_ids[_candidates(mean_c, radius3d, Ks[cam], width, height, config)]
-        means2d, z, a, b, c = _project_camera(
-            means[gid], quats[gid], scales[gid], viewmats[cam], Ks[cam], width, height, config
-        )
-        det = a * c - b * b
-        with torch.no_grad():
-            # Opacity-aware box (gsplat 1.5, arXiv 2402.00525 B.2): outside it alpha < 1/255.
-            extend = torch.sqrt(2.0 * log_extent[gid]).clamp_max(MAX_EXTENT_SIGMAS)
-            rx = torch.ceil(extend * torch.sqrt(a.clamp_min(0)))
-            ry = torch.ceil(extend * torch.sqrt(c.clamp_min(0)))
-            mx, my = means2d.unbind(-1)
-            keep = (
-                (z >= config.near_plane) & (z <= config.far_plane) & (det > 0) & ((rx > 0) | (ry > 0))
-                & (mx + rx > 0) & (mx - rx < width) & (my + ry > 0) & (my - ry < height)
-            )
-            sel = torch.nonzero(keep).squeeze(1)
-        det = det[sel]
-        parts.append((
-            torch.full_like(sel, cam), gid[sel], means2d[sel], z[sel],
-            torch.stack([c[sel] / det, -b[sel] / det, a[sel] / det], -1),
-            torch.stack([rx[sel], ry[sel]], -1).long(),
-        ))
+        for blk in _blocks(len(vis_ids), config.block_elements):
+            ids = vis_ids[blk]
+            with torch.no_grad():
+                mean_c = means.index_select(0, ids) @ viewmats[cam, :3, :3].T + viewmats[cam, :3, 3]
+                radius3d = scales.index_select(0, ids).amax(-1)
+                gid = ids.index_select(0, _candidates(mean_c, radius3d, Ks[cam], width, height, config))
+            parts.append(_project_exact(means, quats, scales, opacities, gid, cam, viewmats[cam], Ks[cam], width, height, config))
     cam_ids, gids, means2d, depths, conics, radii = (torch.cat(x) for x in zip(*parts))
-    return Projection(cam_ids, gids, means2d, depths, conics, radii, opacities[gids])
+    return Projection(cam_ids, gids, means2d, depths, conics, radii, opacities.index_select(0, gids))
 
 
-def _tile_pairs(proj: Projection, num_cams: int, tiles_x: int, tiles_y: int, tile_size: int) -> tuple[Tensor, Tensor]:
+def _project_exact(
+    means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor, gid: Tensor, cam: int, viewmat: Tensor, k: Tensor,
+    width: int, height: int, config: RasterConfig,
+) -> tuple[Tensor, ...]:
+    """Project Gaussians ``gid: [n]`` into camera ``cam`` and apply gsplat's culling tests.
+
+    Returns ``(camera_ids, gaussian_ids, means2d, depths, conics, radii)`` of the survivors.
+    """
+    means2d, z, a, b, c = _ewa_project(
+        *(x.index_select(0, gid) for x in (means, quats, scales)), viewmat, k, width, height, config
+    )
+    det = a * c - b * b
+    with torch.no_grad():
+        # Opacity-aware box (gsplat 1.5, arXiv 2402.00525 B.2): outside it alpha < 1/255.
+        log_ratio = torch.log(opacities.index_select(0, gid) / ALPHA_THRESHOLD)
+        extend = torch.sqrt(2.0 * log_ratio).clamp_max(MAX_EXTENT_SIGMAS)
+        rx = torch.ceil(extend * torch.sqrt(a.clamp_min(0)))
+        ry = torch.ceil(extend * torch.sqrt(c.clamp_min(0)))
+        mx, my = means2d.unbind(-1)
+        keep = (
+            (z >= config.near_plane) & (z <= config.far_plane) & (det > 0) & ((rx > 0) | (ry > 0))
+            & (mx + rx > 0) & (mx - rx < width) & (my + ry > 0) & (my - ry < height)
+        )
+        sel = torch.nonzero(keep).squeeze(1)
+    a, b, c, det, z = (x.index_select(0, sel) for x in (a, b, c, det, z))
+    return (
+        torch.full_like(sel, cam), gid.index_select(0, sel), means2d.index_select(0, sel), z,
+        torch.stack([c / det, -b / det, a / det], -1),
+        torch.stack([rx.index_select(0, sel), ry.index_select(0, sel)], -1).long(),
+    )
+
+
+def _tile_pairs(
+    proj: Projection, tiles_x: int, tiles_y: int, tile_size: int, block_elements: int
+) -> tuple[Tensor, Tensor]:
     """Gaussian–tile pairs sorted by (image tile, depth, index), as gsplat's ``isect_tiles``.
 
     Returns:
         ``flat``: ``[M]`` indices into the projection's entries, and ``tile``: ``[M]`` global
         tile ids ``camera * tiles_y * tiles_x + ty * tiles_x + tx``, both in sorted order.
     """
+    if not len(proj.depths):
+        empty = torch.zeros(0, dtype=torch.long, device=proj.depths.device)
+        return empty, empty
     with torch.no_grad():
         m = proj.means2d / tile_size
         r = proj.radii.to(m.dtype) / tile_size
-        lo = torch.floor(m - r).long()
-        hi = torch.ceil(m + r).long()
-        lo = torch.stack([lo[:, 0].clamp(0, tiles_x), lo[:, 1].clamp(0, tiles_y)], -1)
-        hi = torch.stack([hi[:, 0].clamp(0, tiles_x), hi[:, 1].clamp(0, tiles_y)], -1)
-        span = hi - lo  # [nnz, 2]
+        lo = torch.stack([torch.floor(m[:, 0] - r[:, 0]).clamp(0, tiles_x), torch.floor(m[:, 1] - r[:, 1]).clamp(0, tiles_y)], -1)
+        hi = torch.stack([torch.ceil(m[:, 0] + r[:, 0]).clamp(0, tiles_x), torch.ceil(m[:, 1] + r[:, 1]).clamp(0, tiles_y)], -1)
+        span = hi - lo  # [nnz, 2], whole numbers
         # Walk entries front to back, then stable-sort pairs by tile: depth order (ties by
         # entry index, i.e. camera then Gaussian id) survives within each tile.
         order = torch.sort(proj.depths.detach(), stable=True).indices
-        counts = (span[:, 0] * span[:, 1])[order]
-        entry = torch.repeat_interleave(order, counts)
-        first = torch.cumsum(counts, 0) - counts
-        local = torch.arange(entry.numel(), device=entry.device) - torch.repeat_interleave(first, counts)
-        # Row-major walk of each box; float division (exact here: values < 2^24) is much
-        # cheaper than int64 // and % on a CPU.
-        sx = span[entry, 0]
-        row = torch.floor((local.to(torch.float64) + 0.5) / sx).long()
-        tx = lo[entry, 0] + local - row * sx
-        ty = lo[entry, 1] + row
-        tile = (proj.camera_ids[entry] * tiles_y + ty) * tiles_x + tx
-        tile, perm = torch.sort(tile, stable=True)
-        return entry[perm], tile
+        # Everything a pair needs about its entry, as one row per entry: a single gather.
+        # Tile numbers and counts are small whole numbers, exact in float32.
+        table = torch.cat([
+            proj.means2d.detach(), proj.conics.detach(),
+            torch.log(proj.opacities.detach() / ALPHA_THRESHOLD)[:, None],  # sigma where alpha = 1/255
+            lo, span[:, :1], proj.camera_ids[:, None].to(m.dtype),
+        ], 1).to(torch.float32).index_select(0, order)
+        counts = (span[:, 0] * span[:, 1]).long().index_select(0, order)
+        ends = torch.cumsum(counts, 0)
+        # Blocks of consecutive entries with about `block_elements` pairs each.
+        total = int(ends[-1]) if len(ends) else 0
+        targets = torch.arange(1, max(total - 1, 0) // block_elements + 1, device=ends.device) * block_elements
+        cuts = torch.searchsorted(ends, targets, right=True).tolist()
+        bounds = sorted({0, len(order), *cuts})
+        entries, tiles = [], []
+        for e0, e1 in zip(bounds[:-1], bounds[1:]):
+            rank, tile = _block_pairs(table[e0:e1], counts[e0:e1], tiles_x, tiles_y, tile_size)
+            entries.append(order.index_select(0, rank + e0))
+            tiles.append(tile)
+        tile, perm = torch.sort(torch.cat(tiles), stable=True)
+        return torch.cat(entries).index_select(0, perm), tile
+
+
+def _block_pairs(table: Tensor, counts: Tensor, tiles_x: int, tiles_y: int, tile_size: int) -> tuple[Tensor, Tensor]:
+    """The Gaussian–tile pairs of a block of entries, in entry order.
+
+    Args:
+        table: ``[n, 10]`` per entry: mean (2), conic (3), max sigma, box corner (2, tiles),
+            box width (tiles), camera.
+        counts: ``[n]`` tiles in each entry's box.
+
+    Returns:
+        ``(rank [M], tile [M])``: the entry (row of ``table``) and global tile id of each pair.
+    """
+    rank = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
+    pair = table.index_select(0, rank)
+    first = (torch.cumsum(counts, 0) - counts).index_select(0, rank)
+    local = (torch.arange(rank.numel(), device=rank.device) - first).to(torch.float32)
+    mx, my, ca, cb, cc, max_sigma, lo_x, lo_y, span_x, cam = pair.unbind(1)
+    row = torch.floor((local + 0.5) / span_x)  # row-major walk of each box
+    tx = lo_x + local - row * span_x
+    ty = lo_y + row
+    # The box is axis-aligned, the footprint an ellipse: drop the pairs whose tile has no
+    # pixel center where this Gaussian's alpha reaches 1/255 (often a third of them).
+    # They would be skipped pixel by pixel anyway, so the image does not change; the slack
+    # covers float32 rounding here and in the rasterizer.
+    dx0 = tx * tile_size + 0.5 - mx  # first pixel center of the tile, relative to the mean
+    dy0 = ty * tile_size + 0.5 - my
+    min_sigma = _min_sigma_over_box(dx0, dx0 + (tile_size - 1), dy0, dy0 + (tile_size - 1), ca, cb, cc)
+    hit = torch.nonzero(min_sigma <= max_sigma * (1 + 1e-4) + 1e-3).squeeze(1)
+    return rank.index_select(0, hit), ((cam * tiles_y + ty) * tiles_x + tx).index_select(0, hit).long()
+
+
+def _min_sigma_over_box(
+    dx0: Tensor, dx1: Tensor, dy0: Tensor, dy1: Tensor, a: Tensor, b: Tensor, c: Tensor
+) -> Tensor:
+    """Minimum of ``sigma(d) = ½ a dx² + b dx dy + ½ c dy²`` over the box ``[dx0, dx1] × [dy0, dy1]``.
+
+    ``d`` is the offset from the Gaussian's mean. sigma is convex: the minimum is 0 if the box
+    holds the mean, else it lies on an edge, where sigma is a 1D quadratic minimized in
+    closed form and clamped to the edge. All ``[M]``.
+    """
+    best = None
+    for dx in (dx0, dx1):  # vertical edges: best dy = -b dx / c
+        dy = torch.clamp(-b / c * dx, dy0, dy1)
+        sigma = dx * (0.5 * a * dx + b * dy) + 0.5 * c * dy * dy
+        best = sigma if best is None else torch.minimum(best, sigma)
+    for dy in (dy0, dy1):  # horizontal edges: best dx = -b dy / a
+        dx = torch.clamp(-b / a * dy, dx0, dx1)
+        best = torch.minimum(best, dy * (0.5 * c * dy + b * dx) + 0.5 * a * dx * dx)
+    inside = (dx0 <= 0) & (dx1 >= 0) & (dy0 <= 0) & (dy1 >= 0)
+    return best.masked_fill_(inside, 0.0)
 
 
 def _pixel_features(tile_size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -338,7 +421,7 @@ def _rasterize_tiles(
     feats = torch.cat([feats, torch.ones_like(feats[:, :1])], 1)  # last feature: alpha
     f = feats.shape[1]
 
-    flat, pair_tile = _tile_pairs(proj, num_cams, tiles_x, tiles_y, ts)
+    flat, pair_tile = _tile_pairs(proj, tiles_x, tiles_y, ts, config.block_elements)
     counts = torch.bincount(pair_tile, minlength=num_tiles)
     starts = torch.cumsum(counts, 0) - counts
     active = torch.nonzero(counts).squeeze(1)  # tile ids with work, in order
@@ -350,7 +433,9 @@ def _rasterize_tiles(
     inside_y = (txy[:, 1, None] * ts + offs) < height
 
     pixel_feats = _pixel_features(ts, dtype, device)
-    log_opacity = torch.log(proj.opacities)
+    # One row per entry, gathered with a single index_select per chunk (much cheaper on a
+    # CPU than one advanced-indexing gather per attribute): mean, conic, log opacity, features.
+    table = torch.cat([proj.means2d, proj.conics, torch.log(proj.opacities)[:, None], feats], 1)
     skip_below = float(torch.nextafter(torch.tensor(ALPHA_THRESHOLD, dtype=dtype), torch.tensor(0.0, dtype=dtype)))
     inplace = not torch.is_grad_enabled()
     dead_row = torch.tensor([0, 0, 0, 0, 0, -1e4], dtype=dtype, device=device)  # padding: weight 0
@@ -380,13 +465,12 @@ def _rasterize_tiles(
             for g0 in range(row, row + size, group):
                 sl = slice(g0, min(g0 + group, row + size))
                 pos = start[sl, None] + consumed[sl, None] + torch.arange(k, device=device)
-                entry = flat[pos.clamp_max(flat.numel() - 1)]
-                coef = _log_weight_coefficients(
-                    proj.means2d[entry], proj.conics[entry], log_opacity[entry], centers[sl, None, :]
-                )
+                entry = flat.index_select(0, pos.clamp_max(flat.numel() - 1).reshape(-1))
+                rows = table.index_select(0, entry).reshape(-1, k, table.shape[1])
+                coef = _log_weight_coefficients(rows[..., :2], rows[..., 2:5], rows[..., 5], centers[sl, None, :])
                 coef = torch.where((pos < (start + count)[sl, None])[..., None], coef, dead_row)
                 log_w = (coef.reshape(-1, 6) @ pixel_feats).reshape(-1, k, p)
-                parts.append(_composite(log_w, feats[entry], transmittance[sl], skip_below, inplace))
+                parts.append(_composite(log_w, rows[..., 6:], transmittance[sl], skip_below, inplace))
             row += size
         chunk_acc, transmittance = (torch.cat(x) for x in zip(*parts))
         consumed = consumed + chunk
@@ -448,8 +532,14 @@ def rasterization(
             rgb = colors[proj.gaussian_ids]
         else:
             campos = torch.linalg.inv(viewmats)[:, :3, 3]
-            dirs = means[proj.gaussian_ids] - campos[proj.camera_ids]
-            rgb = sh_to_color(sh_degree, colors[proj.gaussian_ids], dirs)
+            rgb = torch.cat([
+                sh_to_color(
+                    sh_degree,
+                    colors.index_select(0, proj.gaussian_ids[blk]),
+                    means.index_select(0, proj.gaussian_ids[blk]) - campos.index_select(0, proj.camera_ids[blk]),
+                )
+                for blk in _blocks(len(proj.gaussian_ids), config.block_elements)
+            ]) if len(proj.gaussian_ids) else colors.new_zeros(0, 3)
     if render_mode == "RGB":
         feats = rgb
     elif render_mode == "ED":
