@@ -128,8 +128,14 @@ def _read_plydata(path: Path) -> plyfile.PlyData:
     if not (magic.startswith(b"ply\n") or magic == b"ply\r\n"):
         raise PlyFormatError(f"{path}: not a PLY file (it does not start with 'ply')")
     try:
-        # Memory-mapping would leave the file open; read it whole so errors surface here.
-        return plyfile.PlyData.read(str(path), mmap=False)
+        # plyfile parses binary data row by row (seconds per 100k Gaussians) unless it may
+        # memory-map the file; map it copy-on-write, then copy every element into memory so
+        # no mapping (and no open file) outlives this call and errors surface here.
+        with open(path, "rb") as f:
+            ply = plyfile.PlyData.read(f, mmap="c")
+            for element in ply.elements:
+                element.data = np.array(element.data)
+        return ply
     except (plyfile.PlyParseError, plyfile.PlyHeaderParseError) as exc:
         raise PlyFormatError(f"{path}: malformed or truncated PLY ({exc})") from exc
     except (ValueError, EOFError, IndexError, UnicodeDecodeError) as exc:
