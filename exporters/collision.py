@@ -86,6 +86,7 @@ class CollisionConfig:
     alpha_threshold: float = 0.5
     edge_threshold: float = 0.04
     min_cos: float = 0.65
+    max_blur: float | None = None
     sdf_trunc_voxels: float = 4.0
     min_weight: float = 0.5
     min_component_size: float | None = None
@@ -332,6 +333,7 @@ def valid_depth(
     edge_threshold: float,
     min_cos: float,
     edge_dilation: int = 0,
+    max_blur: float | None = None,
 ) -> np.ndarray:
     """Depth ``[C, H, W]`` with unreliable pixels set to 0.
 
@@ -380,6 +382,12 @@ def valid_depth(
         normal = np.cross(du, dv)
         cos = np.abs((normal * rays).sum(-1)) / (np.linalg.norm(normal, axis=-1) * np.linalg.norm(rays, axis=-1) + 1e-12)
         bad |= cos < min_cos  # also drops the image border, where no central difference exists
+        if max_blur is not None:
+            # Meters of surface per pixel, times tan(angle): how far apart in depth the
+            # Gaussians that one pixel blends lie.
+            footprint = d / np.sqrt(fx * fy)
+            tan = np.sqrt(np.clip(1 - cos**2, 0, None)) / np.maximum(cos, 1e-6)
+            bad |= footprint * tan > max_blur
     return np.where(ok & ~bad, d, 0.0).astype(np.float32)
 
 
@@ -580,7 +588,8 @@ def extract_collision_mesh(
     t = time.perf_counter()
     depth, alpha = render_depth(visible, plan.cameras)
     depth = valid_depth(
-        depth, alpha, plan.cameras.Ks.numpy(), config.alpha_threshold, config.edge_threshold, config.min_cos
+        depth, alpha, plan.cameras.Ks.numpy(), config.alpha_threshold, config.edge_threshold, config.min_cos,
+        max_blur=config.max_blur,
     )
     timings["render"] = time.perf_counter() - t
     if not (depth > 0).any():

@@ -16,7 +16,10 @@ from typing import Callable, Sequence
 from . import __version__
 
 # Errors that are the user's to fix: printed as one line. Anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, IsADirectoryError)
+USER_ERRORS = (
+    ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, IsADirectoryError,
+    ImportError,  # an optional extra is missing; the message names the pip install
+)
 
 
 class _Stages:
@@ -51,14 +54,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import ViewConfig, generate_scene
 
     stages = _Stages(args.quiet)
-    manifest = generate_scene(
-        _load_condition(args),
-        args.seed,
-        args.out,
-        overwrite=args.overwrite,
-        view=ViewConfig(args.width, args.height),
-        stage=stages,
-    )
+    condition = _load_condition(args)
+    view = ViewConfig(args.width, args.height)
+    if args.export is not None:
+        from lyra_sim.exporters.bundle import generate_bundle, parse_formats
+
+        timings: dict[str, float] = {}
+        manifest = generate_bundle(
+            condition, args.seed, args.out, parse_formats(args.export), _export_config(args),
+            overwrite=args.overwrite, view=view, stage=stages, timings=timings,
+        )
+    else:
+        manifest = generate_scene(condition, args.seed, args.out, overwrite=args.overwrite, view=view, stage=stages)
     seconds = stages.elapsed()
     if manifest["unknown"]:
         print(f"note: words not understood (ignored): {', '.join(manifest['unknown'])}", file=sys.stderr)
@@ -68,7 +75,130 @@ def cmd_generate(args: argparse.Namespace) -> int:
     room = manifest["scene_spec"]["room"]["type"]
     contents = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "no objects"
     print(f"{args.out}: {room} with {contents}; {manifest['num_gaussians']:,} Gaussians ({seconds:.1f}s)")
+    if args.export is not None:
+        _print_bundle(manifest, timings, args.quiet)
     return 0
+
+
+def _export_config(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from lyra_sim.exporters.bundle import ExportConfig
+    from lyra_sim.exporters.collision import CollisionConfig
+    from lyra_sim.exporters.convex import ConvexConfig
+
+    collision = replace(
+        CollisionConfig(),
+        **{k: v for k, v in (("voxel_size", args.voxel_size), ("resolution", args.resolution),
+                              ("num_viewpoints", args.viewpoints), ("face_budget", args.face_budget)) if v is not None},
+    )
+    return ExportConfig(collision=collision, convex=ConvexConfig(seed=args.convex_seed) if args.convex else None)
+
+
+def _print_bundle(manifest: dict, timings: dict[str, float], quiet: bool) -> None:
+    col = manifest["collision"]
+    print(
+        f"bundle: {len(manifest['files'])} files ({', '.join(manifest['formats'])}); collision mesh "
+        f"{col['faces']:,} faces from {col['views']} depth views, voxel {col['voxel_size'] * 100:.1f} cm"
+    )
+    if not quiet and timings:
+        order = ["generation", "collision.plan", "collision.render", "collision.fusion", "collision.cleanup",
+                 "pieces", "convex", "usd", "mjcf", "urdf", "meshes", "nav"]
+        parts = [f"{k.removeprefix('collision.')} {timings[k]:.1f}s" for k in order if k in timings]
+        print("timings: " + ", ".join(parts), file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from lyra_sim.exporters.bundle import export_bundle, parse_formats
+
+    stages = _Stages(args.quiet)
+    timings: dict[str, float] = {}
+    manifest = export_bundle(
+        args.src, args.out, parse_formats(args.formats), _export_config(args),
+        overwrite=args.overwrite, stage=stages, timings=timings,
+    )
+    print(f"{args.out}: {manifest['num_gaussians']:,} Gaussians ({stages.elapsed():.1f}s)")
+    _print_bundle(manifest, timings, args.quiet)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .manifest import read_manifest, verify
+
+    problems = verify(args.bundle)
+    if problems:
+        for problem in problems:
+            print(f"{args.bundle}: {problem}")
+        print(f"{args.bundle}: FAILED ({len(problems)} problem{'s' * (len(problems) != 1)})")
+        return 1
+    print(f"{args.bundle}: OK ({len(read_manifest(args.bundle)['files'])} files verified)")
+    return 0
+
+
+def cmd_eval_mesh(args: argparse.Namespace) -> int:
+    import numpy as np
+    import trimesh
+
+    from lyra_sim.exporters.evaluate import EvalConfig, evaluate_mesh
+
+    from .manifest import read_manifest, verify
+    from .worlds import procedural
+
+    bundle = Path(args.bundle)
+    problems = verify(bundle)
+    if problems:
+        raise ValueError(f"{bundle}: the bundle does not verify ({problems[0]}); run `lyra-sim verify` for details")
+    manifest = read_manifest(bundle)
+    model = manifest.get("world_model") or {}
+    if model.get("name") != "procedural" or "scene_spec" not in manifest:
+        raise ValueError(f"{bundle}: no procedural ground truth (the bundle was not generated by the procedural world model)")
+    if str(model.get("version")) != str(procedural.GENERATOR_VERSION):
+        raise ValueError(
+            f"{bundle}: made by procedural generator version {model.get('version')}, this is version "
+            f"{procedural.GENERATOR_VERSION}; its ground truth cannot be regenerated"
+        )
+    if "collision.obj" not in manifest["files"]:
+        raise ValueError(f"{bundle}: no collision.obj in the bundle")
+    world = procedural.generate(manifest["scene_spec"], seed=manifest["seed"])
+    mesh = trimesh.load(bundle / "collision.obj", process=False, force="mesh")
+    config = EvalConfig(num_points=args.points, seed=args.eval_seed, visible_only=not args.all_surfaces)
+    result = evaluate_mesh(
+        np.asarray(mesh.vertices), np.asarray(mesh.faces), [(m.vertices, m.faces) for m in world.meshes],
+        (world.room_bounds[0], world.room_bounds[1]), config,
+    )
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+        return 0
+    scope = "all ground-truth surfaces" if args.all_surfaces else (
+        f"ground truth visible from the free space ({result.visible_fraction:.0%} of its area)")
+    print(f"{bundle}: collision mesh vs {scope}")
+    print(f"  chamfer   {result.chamfer * 100:6.2f} cm  (accuracy {result.accuracy * 100:.2f} cm, "
+          f"completeness {result.completeness * 100:.2f} cm)")
+    for t in config.thresholds:
+        print(f"  F@{t * 100:.0f}cm    {result.fscore[t]:6.3f}     (precision {result.precision[t]:.3f}, recall {result.recall[t]:.3f})")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lyra_sim.exporters.batch import read_prompts, run_batch, summary_table
+    from lyra_sim.exporters.bundle import parse_formats
+
+    items = read_prompts(args.prompts, args.seed)
+    formats = parse_formats(args.formats)
+    config = _export_config(args)
+    with tqdm(total=len(items), desc="bundles", unit="scene", disable=args.quiet, file=sys.stderr) as bar:
+        def progress(result) -> None:
+            bar.update(1)
+            if result.status == "failed":
+                bar.write(f"failed: {result.item.prompt}: {result.error}", file=sys.stderr)
+
+        results = run_batch(
+            items, args.out, formats, config, ray_address=args.ray_address, num_workers=args.workers, progress=progress
+        )
+    print(summary_table(results))
+    return 1 if any(r.status == "failed" for r in results) else 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -98,6 +228,16 @@ def _positive(value: str) -> int:
     return number
 
 
+def _add_export_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("collision mesh and convex parts (defaults scale with the scene)")
+    group.add_argument("--voxel-size", type=float, help="TSDF voxel edge in meters")
+    group.add_argument("--resolution", type=_positive, help="depth view width and height in pixels")
+    group.add_argument("--viewpoints", type=_positive, help="number of cube-map viewpoints")
+    group.add_argument("--face-budget", type=_positive, help="faces of the collision mesh after decimation")
+    group.add_argument("--convex", action="store_true", help="also decompose objects into convex parts with CoACD (slow)")
+    group.add_argument("--convex-seed", type=int, default=0, help="CoACD seed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lyra-sim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"lyra-sim {__version__}")
@@ -112,7 +252,41 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--width", type=_positive, default=640, help="preview width in pixels")
     gen.add_argument("--height", type=_positive, default=480, help="preview height in pixels")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    gen.add_argument("--export", metavar="FORMATS", help="also export an asset bundle into --out: all, or a list such as usd,mjcf")
+    _add_export_options(gen)
     gen.set_defaults(func=cmd_generate)
+
+    exp = sub.add_parser("export", help="build an asset bundle (collision mesh, USD, MJCF, URDF, GLB) from a scene")
+    exp.add_argument("src", help="a scene directory from `lyra-sim generate`, or any 3DGS .ply file")
+    exp.add_argument("--formats", default="usd,usdz,mjcf,urdf,glb", help="all, or a comma-separated list of: usd, usdz, mjcf, urdf, glb, obj")
+    exp.add_argument("--out", required=True, help="bundle directory (must not exist or be empty)")
+    exp.add_argument("--overwrite", action="store_true", help="replace an existing bundle directory")
+    exp.add_argument("-q", "--quiet", action="store_true")
+    _add_export_options(exp)
+    exp.set_defaults(func=cmd_export)
+
+    ver = sub.add_parser("verify", help="check a scene directory or bundle against its manifest (sha256 of every file)")
+    ver.add_argument("bundle")
+    ver.set_defaults(func=cmd_verify)
+
+    ev = sub.add_parser("eval-mesh", help="score a bundle's collision mesh against the procedural ground truth")
+    ev.add_argument("bundle")
+    ev.add_argument("--points", type=_positive, default=200_000, help="points sampled on each surface")
+    ev.add_argument("--eval-seed", type=int, default=0, help="sampling seed")
+    ev.add_argument("--all-surfaces", action="store_true", help="compare with every ground-truth surface, also those no camera can see")
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    ev.set_defaults(func=cmd_eval_mesh)
+
+    bat = sub.add_parser("batch", help="one bundle per prompt of a file, in parallel on Ray (resumable)")
+    bat.add_argument("prompts", help="text file: one prompt per line, optionally <TAB>seed; '#' comments")
+    bat.add_argument("--out", required=True, help="directory that receives one bundle per prompt")
+    bat.add_argument("--formats", default="all", help="as for `export`")
+    bat.add_argument("--seed", type=int, default=0, help="base seed for lines without their own")
+    bat.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
+    bat.add_argument("--workers", type=_positive, help="CPUs of the local Ray instance (default: all)")
+    bat.add_argument("-q", "--quiet", action="store_true")
+    _add_export_options(bat)
+    bat.set_defaults(func=cmd_batch)
 
     ren = sub.add_parser("render", help="render a scene directory along a camera trajectory into a video")
     ren.add_argument("scene", help="a scene directory written by `lyra-sim generate`")

@@ -1,0 +1,106 @@
+"""MuJoCo MJCF export: the scene's static collision geometry as convex mesh geoms.
+
+MuJoCo collides mesh geoms through their convex hulls, so the static scene is given as many
+thin convex pieces (`lyra_sim.exporters.pieces`), one mesh asset each, all in the worldbody
+(static). Objects decomposed by CoACD (`lyra_sim.exporters.convex`) come as static bodies
+named after their label, one geom per convex part, so a user can give one a ``freejoint``
+and make it dynamic. The full collision mesh is included as a visual-only geom (no contacts)
+so the scene looks like itself in MuJoCo's viewer; collision geoms sit in group 3, which the
+viewer hides by default.
+
+Mesh files are referenced relative to the XML file (``compiler meshdir="."``), so the bundle
+directory can be moved as a whole.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from lyra_sim.atomic import atomic_path
+
+COLLISION_GROUP = 3
+VISUAL_GROUP = 1
+
+
+@dataclass(frozen=True)
+class SceneGeometry:
+    """What the MJCF and URDF writers reference (paths relative to the bundle root).
+
+    Attributes:
+        static_pieces: mesh files of the static scene's convex pieces.
+        bodies: label → mesh files of that object's convex parts.
+        visual: the full collision mesh file, shown but not collided; None for none.
+    """
+
+    static_pieces: Sequence[str]
+    bodies: dict[str, Sequence[str]] = field(default_factory=dict)
+    visual: str | None = None
+
+
+def _name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)
+
+
+def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: float = 0.8) -> ET.ElementTree:
+    """The MJCF document for ``geometry`` (see the module docstring)."""
+    if not geometry.static_pieces and not geometry.bodies:
+        raise ValueError("mjcf: no collision geometry to write")
+    root = ET.Element("mujoco", model=_name(model))
+    ET.SubElement(root, "compiler", angle="radian", meshdir=".", autolimits="true")
+    ET.SubElement(root, "option", timestep="0.002", gravity="0 0 -9.81")
+    default = ET.SubElement(root, "default")
+    ET.SubElement(
+        ET.SubElement(default, "default", {"class": "collision"}),
+        "geom",
+        type="mesh",
+        group=str(COLLISION_GROUP),
+        friction=f"{friction} 0.005 0.0001",
+        rgba="0.5 0.6 0.7 1",
+    )
+    ET.SubElement(
+        ET.SubElement(default, "default", {"class": "visual"}),
+        "geom",
+        type="mesh",
+        group=str(VISUAL_GROUP),
+        contype="0",
+        conaffinity="0",
+        rgba="0.8 0.8 0.8 1",
+    )
+    asset = ET.SubElement(root, "asset")
+    world = ET.SubElement(root, "worldbody")
+    ET.SubElement(world, "light", name="sun", directional="true", pos="0 0 10", dir="0 0 -1")
+    if geometry.visual is not None:
+        ET.SubElement(asset, "mesh", name="scene_visual", file=geometry.visual)
+        ET.SubElement(world, "geom", {"name": "scene_visual", "class": "visual", "mesh": "scene_visual"})
+    for i, file in enumerate(geometry.static_pieces):
+        name = f"static_{i:04d}"
+        ET.SubElement(asset, "mesh", name=name, file=file)
+        ET.SubElement(world, "geom", {"name": name, "class": "collision", "mesh": name})
+    for label, files in sorted(geometry.bodies.items()):
+        body = ET.SubElement(world, "body", name=_name(label))
+        for j, file in enumerate(files):
+            name = f"{_name(label)}_part_{j:03d}"
+            ET.SubElement(asset, "mesh", name=name, file=file)
+            ET.SubElement(body, "geom", {"name": name, "class": "collision", "mesh": name})
+    tree = ET.ElementTree(root)
+    ET.indent(tree, space="  ")
+    return tree
+
+
+def write_mjcf(path: str | os.PathLike, geometry: SceneGeometry, model: str = "lyra_sim_scene") -> Path:
+    """Write ``scene.xml`` (atomically); mesh paths in ``geometry`` are relative to its directory."""
+    path = Path(path)
+    missing = [f for f in [*geometry.static_pieces, *(f for fs in geometry.bodies.values() for f in fs)]
+               if not (path.parent / f).is_file()]
+    if geometry.visual is not None and not (path.parent / geometry.visual).is_file():
+        missing.append(geometry.visual)
+    if missing:
+        raise FileNotFoundError(f"mjcf: mesh files missing beside {path.name}: {missing[:3]}")
+    tree = mjcf_tree(geometry, model)
+    with atomic_path(path) as tmp:
+        tree.write(tmp, encoding="utf-8", xml_declaration=True)
+    return path
