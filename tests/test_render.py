@@ -263,11 +263,12 @@ def test_empty_scene_renders_the_background():
     "config",
     [
         RasterConfig(),
+        RasterConfig(tile_size=4),
         RasterConfig(tile_size=16),
         # small budget: several groups per round, short chunks, odd tile size
         RasterConfig(tile_size=5, chunk_elements=2000, min_chunk=4, max_chunk=32),
     ],
-    ids=["default", "tile16", "tiny-chunks"],
+    ids=["default", "tile4", "tile16", "small-chunks"],
 )
 def test_tiled_rasterizer_matches_dense_reference_float64(config):
     means, quats, scales, opacities, sh = _random_scene(150, torch.float64)
