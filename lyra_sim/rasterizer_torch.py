@@ -25,7 +25,8 @@ blocks. None of this changes the image: tile size, chunking and the dropped pair
 decide which zero contributions are never computed.
 
 Everything is differentiable through torch autograd (means, quats, scales, opacities,
-colors / SH); when autograd is not recording, the hot loop switches to in-place operations.
+colors / SH); when autograd is not recording (no_grad, or no input requiring grad), the hot
+loop switches to in-place operations.
 """
 
 from __future__ import annotations
@@ -460,7 +461,9 @@ def _rasterize_tiles(
     # CPU than one advanced-indexing gather per attribute): mean, conic, log opacity, features.
     table = torch.cat([proj.means2d, proj.conics, torch.log(proj.opacities)[:, None], feats], 1)
     skip_below = float(torch.nextafter(torch.tensor(ALPHA_THRESHOLD, dtype=dtype), torch.tensor(0.0, dtype=dtype)))
-    inplace = not torch.is_grad_enabled()
+    # In-place compositing unless autograd records this call (grad mode on and some input
+    # requiring grad), e.g. plain `render()` calls of the pipeline take the fast path.
+    inplace = not table.requires_grad
     dead_row = torch.tensor([0, 0, 0, 0, 0, -1e4], dtype=dtype, device=device)  # padding: weight 0
 
     # Per-tile state, row-aligned: tile id, list start, list length, Gaussians consumed,

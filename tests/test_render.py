@@ -278,11 +278,11 @@ def test_tiled_rasterizer_matches_dense_reference_float64(config):
     ref_rgb, ref_depth, ref_alpha, stopped = _reference(means, quats, scales, opacities, sh, viewmats, ks, 37, 29, 3, bg)
     assert stopped > 200  # early termination is exercised (~17 % of the pixels)
     for grad in (False, True):  # in-place inference path and the autograd path
-        with torch.set_grad_enabled(grad):
-            out, alpha = rasterization(
-                means, quats, scales, opacities, sh, viewmats, ks, 37, 29,
-                sh_degree=3, backgrounds=bg, render_mode="RGB+ED", config=config,
-            )
+        params = [t.clone().requires_grad_(grad) for t in (means, quats, scales, opacities, sh)]
+        out, alpha = rasterization(
+            *params, viewmats, ks, 37, 29, sh_degree=3, backgrounds=bg, render_mode="RGB+ED", config=config
+        )
+        assert out.requires_grad == grad
         torch.testing.assert_close(out[..., :3], ref_rgb, atol=1e-10, rtol=0)
         torch.testing.assert_close(out[..., 3:], ref_depth, atol=1e-9, rtol=0)
         torch.testing.assert_close(alpha, ref_alpha, atol=1e-10, rtol=0)
