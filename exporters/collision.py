@@ -5,9 +5,9 @@ same treatment as generated ones:
 
 1. **View planning.** Gaussian centers are binned into a coarse occupancy grid (cells of
    ``4 · voxel_size``, dilated by one cell to close pinholes) and the free cells are split into
-   connected components. A free component that does not touch the grid border and holds at
-   least `CollisionConfig.min_interior_fraction` of the bounding volume is an *interior* (a
-   room): viewpoints are picked inside it by farthest-point sampling among cells with enough
+   connected components. A free component that does not touch the grid border, holds at
+   least `CollisionConfig.min_interior_fraction` of the bounding volume and has room to stand
+   in (`CollisionConfig.min_interior_clearance`) is an *interior* (a room): viewpoints are picked inside it by farthest-point sampling among cells with enough
    clearance, and each renders a cube map (six 90° views), so every surface visible from the
    room is seen. Without such an interior (an object, an open scene) the cameras sit on two
    rings *around* the scene, looking at its center, plus cube maps from the free space inside
@@ -66,14 +66,21 @@ class CollisionConfig:
             more than this fraction of its own depth.
         min_cos: pixels seen at a grazing angle (cosine between the viewing ray and the
             surface normal below this) are dropped; see `valid_depth`. 0 keeps them.
-        sdf_trunc_voxels: TSDF truncation distance in voxels.
-        min_weight: voxels observed fewer times are not meshed.
+        sdf_trunc_voxels: TSDF truncation distance in voxels. Small, because depth from
+            Gaussians is nearly noise-free, and a wide band erodes thin parts (a 4 cm table top
+            seen from both sides) and grows lips at object corners.
+        min_weight: voxels with less TSDF weight are not meshed (Open3D keeps weight >
+            threshold, so 0.5 meshes what a single view saw).
         min_component_size: connected components with a smaller bounding-box diagonal are
             removed, meters. Default: 6 voxels.
         face_budget: target face count after decimation. Default: scaled to the fused
             surface area (one face per (2.2 · voxel_size)² / 2), clamped to [2 000, 150 000].
         min_interior_fraction: smallest enclosed free volume, as a fraction of the bounding
             box, that makes the scene an interior (room).
+        min_interior_clearance: an interior must also hold a point this far from every
+            occupied grid cell, meters (about 1.5 cells less than the true distance to the
+            nearest surface): a closed object (a box, a fridge) encloses empty space too, but
+            nothing fits inside it.
         outside_views: "auto" (around the scene only when it has no interior), "always" or
             "never".
     """
@@ -87,11 +94,12 @@ class CollisionConfig:
     edge_threshold: float = 0.04
     min_cos: float = 0.65
     max_blur: float | None = None
-    sdf_trunc_voxels: float = 4.0
+    sdf_trunc_voxels: float = 2.0
     min_weight: float = 0.5
     min_component_size: float | None = None
     face_budget: int | None = None
     min_interior_fraction: float = 0.15
+    min_interior_clearance: float = 0.3
     outside_views: str = "auto"
 
     def __post_init__(self) -> None:
@@ -269,9 +277,13 @@ def plan_views(scene: GaussianScene, config: CollisionConfig = CollisionConfig()
         sizes[comp] = 0
     bounds_cells = float(np.prod(extent / cell))
     interior_label = int(np.argmax(sizes)) if count else 0
-    interior = interior_label > 0 and sizes[interior_label] >= config.min_interior_fraction * bounds_cells
-
     clearance = ndimage.distance_transform_edt(free) * cell
+    interior = (
+        interior_label > 0
+        and sizes[interior_label] >= config.min_interior_fraction * bounds_cells
+        and clearance[labels == interior_label].max() >= config.min_interior_clearance
+    )
+
     centers_of = lambda mask: grid_lo + (np.argwhere(mask) + 0.5) * cell  # noqa: E731
     if interior:
         region = labels == interior_label
@@ -284,8 +296,8 @@ def plan_views(scene: GaussianScene, config: CollisionConfig = CollisionConfig()
         default_count = 4
     count_wanted = config.num_viewpoints or default_count
     candidates = region & (clearance >= max(config.clearance, 1.5 * cell))
-    if not candidates.any():  # a cramped space: take the roomiest cells there are
-        candidates = region & (clearance >= 0.999 * clearance[region].max()) if region.any() else region
+    if interior and not candidates.any():  # a cramped room: take its roomiest cells
+        candidates = region & (clearance >= 0.999 * clearance[region].max())
     points = centers_of(candidates)
     if len(points):
         roomiest = int(np.argmax(clearance[candidates]))
@@ -414,7 +426,7 @@ def fuse_tsdf(
     depths: np.ndarray,
     cameras: Cameras,
     voxel_size: float,
-    sdf_trunc_voxels: float = 4.0,
+    sdf_trunc_voxels: float = 2.0,
     min_weight: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """TSDF-fuse camera-z depth maps ``[C, H, W]`` (0 = no data) and extract a mesh.
@@ -446,7 +458,10 @@ def fuse_tsdf(
         depth = o3d.t.geometry.Image(o3c.Tensor(np.ascontiguousarray(depths[i])))
         intrinsic = o3c.Tensor(ks[i])
         extrinsic = o3c.Tensor(viewmats[i])
-        blocks = vbg.compute_unique_block_coordinates(depth, intrinsic, extrinsic, 1.0, depth_max, trunc)
+        try:
+            blocks = vbg.compute_unique_block_coordinates(depth, intrinsic, extrinsic, 1.0, depth_max, trunc)
+        except RuntimeError:  # Open3D samples pixels sparsely here: a view with a handful of valid pixels touches no block
+            continue
         vbg.integrate(blocks, depth, intrinsic, extrinsic, 1.0, depth_max, trunc)
     try:
         mesh = vbg.extract_triangle_mesh(weight_threshold=float(min_weight))
@@ -460,22 +475,26 @@ def fuse_tsdf(
 
 
 def canonical_order(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same mesh with vertices sorted by (x, y, z) and faces sorted, windings kept.
+    """The same surface with coincident vertices merged, vertices sorted by (x, y, z), faces sorted.
 
-    Makes results independent of the order in which a (multithreaded) library emitted them.
+    Windings are kept; faces that collapse when coincident vertices merge are dropped. Makes
+    results independent of the order in which a multithreaded library emitted them (Open3D's
+    marching cubes may emit two vertices at one position, in either order).
     """
     if len(faces) == 0:
         return vertices[:0], faces
-    order = np.lexsort(vertices.T[::-1])
-    remap = np.empty(len(vertices), dtype=np.int64)
-    remap[order] = np.arange(len(vertices))
-    f = remap[faces]
+    unique, inverse = np.unique(vertices, axis=0, return_inverse=True)  # rows sorted lexicographically
+    f = inverse.reshape(-1)[faces]
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
     # Rotate each face so its smallest index comes first (same winding), then sort faces.
     shift = np.argmin(f, axis=1)
     rows = np.arange(len(f))[:, None]
     f = f[rows, (shift[:, None] + np.arange(3)) % 3]
     f = f[np.lexsort(f.T[::-1])]
-    return vertices[order], f
+    used = np.zeros(len(unique), dtype=bool)
+    used[f.ravel()] = True
+    remap = np.cumsum(used) - 1
+    return unique[used], remap[f]
 
 
 # ---------------------------------------------------------------- cleanup

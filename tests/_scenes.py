@@ -1,0 +1,114 @@
+"""Small synthetic scenes for the exporter tests: a box room with a table-like block.
+
+Gaussians are flat disks sampled on the room's inner surfaces and the block's outer ones
+(what a camera inside could see), with labels; the ground truth is closed meshes with outward
+winding (the room as six slabs around the interior, the block as a box).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import trimesh
+
+from lyra_sim.scene import GaussianScene, rotmat_to_quat
+
+ROOM = (2.0, 2.4, 1.6)  # interior x, y, z in meters; floor at z = 0, corner at the origin
+BLOCK = ((0.5, 0.6, 0.0), (1.1, 1.4, 0.5))  # lo, hi of the block standing on the floor
+COLORS = {"floor": (0.6, 0.45, 0.3), "wall": (0.9, 0.9, 0.85), "ceiling": (1.0, 1.0, 1.0), "table_0": (0.8, 0.1, 0.1)}
+
+
+def _quad_samples(origin, u, v, normal, spacing, rng):
+    """Jittered grid samples on the parallelogram origin + s u + t v (s, t in [0, 1])."""
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    nu = max(1, math.ceil(np.linalg.norm(u) / spacing))
+    nv = max(1, math.ceil(np.linalg.norm(v) / spacing))
+    s, t = np.meshgrid((np.arange(nu) + 0.5) / nu, (np.arange(nv) + 0.5) / nv, indexing="ij")
+    s = (s.ravel() + rng.uniform(-0.3, 0.3, s.size) / nu).clip(0, 1)
+    t = (t.ravel() + rng.uniform(-0.3, 0.3, t.size) / nv).clip(0, 1)
+    points = np.asarray(origin, float) + s[:, None] * u + t[:, None] * v
+    return points, np.broadcast_to(np.asarray(normal, float), points.shape)
+
+
+def _surfaces(room=ROOM, block=BLOCK):
+    """(label, origin, u, v, normal pointing into the free space) of every visible surface."""
+    x, y, z = room
+    (bx0, by0, bz0), (bx1, by1, bz1) = block
+    out = [
+        ("floor", (0, 0, 0), (x, 0, 0), (0, y, 0), (0, 0, 1)),
+        ("ceiling", (0, 0, z), (x, 0, 0), (0, y, 0), (0, 0, -1)),
+        ("wall", (0, 0, 0), (x, 0, 0), (0, 0, z), (0, 1, 0)),
+        ("wall", (0, y, 0), (x, 0, 0), (0, 0, z), (0, -1, 0)),
+        ("wall", (0, 0, 0), (0, y, 0), (0, 0, z), (1, 0, 0)),
+        ("wall", (x, 0, 0), (0, y, 0), (0, 0, z), (-1, 0, 0)),
+    ]
+    if block is not None:
+        dx, dy, dz = bx1 - bx0, by1 - by0, bz1 - bz0
+        out += [
+            ("table_0", (bx0, by0, bz1), (dx, 0, 0), (0, dy, 0), (0, 0, 1)),
+            ("table_0", (bx0, by0, bz0), (dx, 0, 0), (0, 0, dz), (0, -1, 0)),
+            ("table_0", (bx0, by1, bz0), (dx, 0, 0), (0, 0, dz), (0, 1, 0)),
+            ("table_0", (bx0, by0, bz0), (0, dy, 0), (0, 0, dz), (-1, 0, 0)),
+            ("table_0", (bx1, by0, bz0), (0, dy, 0), (0, 0, dz), (1, 0, 0)),
+        ]
+    return out
+
+
+def box_room_scene(spacing: float = 0.025, seed: int = 0, room=ROOM, block=BLOCK, sh_degree: int = 0) -> GaussianScene:
+    """Labeled Gaussians on the room's inner surfaces and the block (about 30k at 2.5 cm)."""
+    rng = np.random.default_rng(seed)
+    names = ["floor", "wall", "ceiling"] + (["table_0"] if block is not None else [])
+    means, normals, labels, colors = [], [], [], []
+    for label, origin, u, v, normal in _surfaces(room, block):
+        p, n = _quad_samples(origin, u, v, normal, spacing, rng)
+        means.append(p)
+        normals.append(n)
+        labels.append(np.full(len(p), names.index(label)))
+        colors.append(np.broadcast_to(COLORS[label], p.shape) * rng.uniform(0.9, 1.0, (len(p), 1)))
+    means = np.concatenate(means)
+    normals = np.concatenate(normals)
+    n = len(means)
+    # Rotation whose z axis is the normal: a flat disk lying in the surface.
+    helper = np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0, 0]], [[0.0, 1, 0]])
+    xa = np.cross(helper, normals)
+    xa /= np.linalg.norm(xa, axis=1, keepdims=True)
+    ya = np.cross(normals, xa)
+    rot = torch.tensor(np.stack([xa, ya, normals], -1), dtype=torch.float32)
+    quats = rotmat_to_quat(rot)
+    scales = torch.tensor([[0.7 * spacing, 0.7 * spacing, 0.05 * spacing]], dtype=torch.float32).expand(n, 3).contiguous()
+    rgb = torch.tensor(np.concatenate(colors), dtype=torch.float32)
+    scene = GaussianScene.from_rgb(
+        torch.tensor(means, dtype=torch.float32), quats, scales, torch.full((n,), 0.97), rgb,
+        labels=torch.tensor(np.concatenate(labels), dtype=torch.int64), label_names=names,
+    )
+    if sh_degree:
+        k = (sh_degree + 1) ** 2
+        rest = torch.tensor(rng.normal(0, 0.05, (n, k - 1, 3)), dtype=torch.float32)
+        scene = GaussianScene(scene.means, scene.quats, scene.scales, scene.opacities,
+                              torch.cat([scene.sh, rest], 1), scene.labels, scene.label_names)
+    return scene
+
+
+def box_room_ground_truth(room=ROOM, block=BLOCK, wall: float = 0.1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Closed ground-truth meshes: six wall slabs around the interior, and the block."""
+    x, y, z = room
+    w = wall
+    slabs = [
+        ((-w, -w, -w), (x + w, y + w, 0)),
+        ((-w, -w, z), (x + w, y + w, z + w)),
+        ((-w, -w, 0), (x + w, 0, z)),
+        ((-w, y, 0), (x + w, y + w, z)),
+        ((-w, 0, 0), (0, y, z)),
+        ((x, 0, 0), (x + w, y, z)),
+    ]
+    if block is not None:
+        slabs.append(block)
+    meshes = []
+    for lo, hi in slabs:
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        box = trimesh.creation.box(extents=hi - lo)
+        box.apply_translation((lo + hi) / 2)
+        meshes.append((np.asarray(box.vertices), np.asarray(box.faces)))
+    return meshes
