@@ -73,6 +73,8 @@ class RasterConfig:
         block_elements: most Gaussians (or Gaussian–tile pairs) handled in one vectorized
             step of projection, colors and tiling. Cache-sized steps are several times
             faster on a CPU than whole-scene tensors.
+        batch_gaussians: cameras are rendered in groups of at most
+            ``max(1, batch_gaussians // N)``, which bounds RAM for many cameras.
         min_chunk, max_chunk: fewest / most Gaussians a tile takes per round; the first
             round takes at most ``min_chunk`` and the cap doubles every round.
     """
@@ -83,6 +85,7 @@ class RasterConfig:
     tile_size: int | None = None
     chunk_elements: int = 1 << 18
     block_elements: int = 1 << 16
+    batch_gaussians: int = 1 << 21
     min_chunk: int = 16
     max_chunk: int = 512
 
@@ -93,7 +96,7 @@ class RasterConfig:
             raise ValueError(
                 f"near_plane, far_plane: expected 0 < near_plane < far_plane, got {self.near_plane}, {self.far_plane}"
             )
-        for name in ("tile_size", "chunk_elements", "block_elements", "min_chunk", "max_chunk"):
+        for name in ("tile_size", "chunk_elements", "block_elements", "batch_gaussians", "min_chunk", "max_chunk"):
             value = getattr(self, name)
             if name == "tile_size" and value is None:
                 continue
@@ -166,8 +169,8 @@ def _ewa_project(
     # gsplat clamps the point used in the Jacobian (not the mean) to the field of view
     # widened by 30 %, so Gaussians far off-screen do not get absurdly stretched footprints.
     tan_fovx, tan_fovy = 0.5 * width / fx, 0.5 * height / fy
-    u = torch.clamp(x * rz, -(cx / fx + FOV_CLAMP_MARGIN * tan_fovx), (width - cx) / fx + FOV_CLAMP_MARGIN * tan_fovx)
-    v = torch.clamp(y * rz, -(cy / fy + FOV_CLAMP_MARGIN * tan_fovy), (height - cy) / fy + FOV_CLAMP_MARGIN * tan_fovy)
+    u = torch.clamp(x * rz, -cx / fx - FOV_CLAMP_MARGIN * tan_fovx, (width - cx) / fx + FOV_CLAMP_MARGIN * tan_fovx)
+    v = torch.clamp(y * rz, -cy / fy - FOV_CLAMP_MARGIN * tan_fovy, (height - cy) / fy + FOV_CLAMP_MARGIN * tan_fovy)
     # Rows of J·W (Jacobian times world-to-camera rotation): (f/z) (W_i - (x/z) W_z).
     jw0 = (fx * rz)[:, None] * (rot_w2c[0] - u[:, None] * rot_w2c[2])
     jw1 = (fy * rz)[:, None] * (rot_w2c[1] - v[:, None] * rot_w2c[2])
@@ -212,13 +215,15 @@ def project(
         vis_ids = torch.nonzero(opacities >= ALPHA_THRESHOLD).squeeze(1)  # gsplat culls the rest
     parts = []
     for cam in range(viewmats.shape[0]):
-        for blk in _blocks(len(vis_ids), config.block_elements):
+        for blk in _blocks(len(vis_ids), config.block_elements) or [slice(0, 0)]:
             ids = vis_ids[blk]
             with torch.no_grad():
                 mean_c = means.index_select(0, ids) @ viewmats[cam, :3, :3].T + viewmats[cam, :3, 3]
                 radius3d = scales.index_select(0, ids).amax(-1)
                 gid = ids.index_select(0, _candidates(mean_c, radius3d, Ks[cam], width, height, config))
-            parts.append(_project_exact(means, quats, scales, opacities, gid, cam, viewmats[cam], Ks[cam], width, height, config))
+            parts.append(
+                _project_exact(means, quats, scales, opacities, gid, cam, viewmats[cam], Ks[cam], width, height, config)
+            )
     cam_ids, gids, means2d, depths, conics, radii = (torch.cat(x) for x in zip(*parts))
     return Projection(cam_ids, gids, means2d, depths, conics, radii, opacities.index_select(0, gids))
 
@@ -267,8 +272,9 @@ def _tile_pairs(
     with torch.no_grad():
         m = proj.means2d.detach() / tile_size
         r = proj.radii.to(m.dtype) / tile_size
-        lo = torch.stack([torch.floor(m[:, 0] - r[:, 0]).clamp(0, tiles_x), torch.floor(m[:, 1] - r[:, 1]).clamp(0, tiles_y)], -1)
-        hi = torch.stack([torch.ceil(m[:, 0] + r[:, 0]).clamp(0, tiles_x), torch.ceil(m[:, 1] + r[:, 1]).clamp(0, tiles_y)], -1)
+        limits = torch.tensor([tiles_x, tiles_y], dtype=m.dtype, device=m.device)
+        lo = torch.minimum(torch.floor(m - r).clamp_min(0), limits)  # first tile (inclusive)
+        hi = torch.minimum(torch.ceil(m + r).clamp_min(0), limits)  # last tile (exclusive)
         span = hi - lo  # [nnz, 2], whole numbers
         # Everything a pair needs about its entry, as one row per entry: a single gather.
         # Tile numbers are small whole numbers, exact in float32.
@@ -437,7 +443,10 @@ def _rasterize_tiles(
     ts: int,
     config: RasterConfig,
 ) -> tuple[Tensor, Tensor]:
-    """Composite ``feats: [nnz, D]`` into ``([C, H, W, D] Σ w·feats, [C, H, W, 1] Σ w)`` (no background), ``ts``-pixel tiles."""
+    """Composite ``feats: [nnz, D]`` into ``([C, H, W, D] Σ w·feats, [C, H, W, 1] Σ w)`` with ``ts``-pixel tiles.
+
+    No background: the caller blends it.
+    """
     tiles_x, tiles_y = math.ceil(width / ts), math.ceil(height / ts)
     num_tiles = num_cams * tiles_x * tiles_y
     p = ts * ts
@@ -551,21 +560,36 @@ def rasterization(
     """
     if render_mode not in RENDER_MODES:
         raise ValueError(f"render_mode: unknown mode {render_mode!r}; accepted: {', '.join(RENDER_MODES)}")
+    # Cameras are rendered in groups so that RAM stays bounded for many cameras.
+    group = max(1, config.batch_gaussians // max(len(means), 1))
+    parts = [
+        _render_cameras(
+            means, quats, scales, opacities, colors, viewmats[c0 : c0 + group], Ks[c0 : c0 + group], width, height,
+            sh_degree, None if backgrounds is None else backgrounds[c0 : c0 + group], render_mode, config,
+        )
+        for c0 in range(0, viewmats.shape[0], group)
+    ]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def _render_cameras(
+    means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor, colors: Tensor, viewmats: Tensor, Ks: Tensor,
+    width: int, height: int, sh_degree: int | None, backgrounds: Tensor | None, render_mode: str, config: RasterConfig,
+) -> tuple[Tensor, Tensor]:
+    """`rasterization` for one group of cameras."""
     num_cams = viewmats.shape[0]
     proj = project(means, quats, scales, opacities, viewmats, Ks, width, height, config)
     if render_mode != "ED":
-        if sh_degree is None:
-            rgb = colors[proj.gaussian_ids]
-        else:
-            campos = torch.linalg.inv(viewmats)[:, :3, 3]
-            rgb = torch.cat([
-                sh_to_color(
-                    sh_degree,
-                    colors.index_select(0, proj.gaussian_ids[blk]),
-                    means.index_select(0, proj.gaussian_ids[blk]) - campos.index_select(0, proj.camera_ids[blk]),
-                )
-                for blk in _blocks(len(proj.gaussian_ids), config.block_elements)
-            ]) if len(proj.gaussian_ids) else colors.new_zeros(0, 3)
+        campos = torch.linalg.inv(viewmats)[:, :3, 3]
+        blocks = _blocks(len(proj.gaussian_ids), config.block_elements) or [slice(0, 0)]
+        rgb = torch.cat([
+            colors.index_select(0, proj.gaussian_ids[blk]) if sh_degree is None else sh_to_color(
+                sh_degree,
+                colors.index_select(0, proj.gaussian_ids[blk]),
+                means.index_select(0, proj.gaussian_ids[blk]) - campos.index_select(0, proj.camera_ids[blk]),
+            )
+            for blk in blocks
+        ])
     if render_mode == "RGB":
         feats = rgb
     elif render_mode == "ED":

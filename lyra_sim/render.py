@@ -111,7 +111,9 @@ def _backgrounds(background: Tensor | None, cameras: Cameras, device: torch.devi
         raise ValueError(f"background: expected a torch.Tensor of shape [3] or [C, 3], got {type(background).__name__}")
     c = len(cameras)
     if tuple(background.shape) not in ((3,), (c, 3)):
-        raise ValueError(f"background: expected shape [3] or [{c}, 3] (one RGB per camera), got {list(background.shape)}")
+        raise ValueError(
+            f"background: expected shape [3] or [{c}, 3] (one RGB per camera), got {list(background.shape)}"
+        )
     if background.device != device:
         raise ValueError(f"background: on {background.device}, but the scene is on {device}")
     return background.to(torch.float32).expand(c, 3).contiguous()

@@ -11,7 +11,7 @@ import torch
 from lyra_sim.cameras import Cameras, look_at, look_at_cameras
 from lyra_sim.rasterizer_torch import RasterConfig, rasterization
 from lyra_sim.render import BACKENDS, MODES, RenderOutput, render
-from lyra_sim.scene import GaussianScene, rgb_to_sh
+from lyra_sim.scene import GaussianScene
 from lyra_sim.sh import sh_to_color
 
 # --------------------------------------------------------------------------- helpers
@@ -246,6 +246,16 @@ def test_background_blends_with_one_minus_alpha_and_not_into_depth():
     torch.testing.assert_close(shared.rgb[1], blended.rgb[1])
 
 
+def test_invisible_scene_renders_the_background():
+    """Opacities below 1/255 are culled (gsplat); nothing in front of the camera draws nothing."""
+    faint = _scene([[0.0, 0.0, 2.0], [0.1, 0.0, 3.0]], 0.5, 0.003, [1.0, 1.0, 1.0])
+    behind = _scene([[0.0, 0.0, -2.0]], 0.5, 0.9, [1.0, 1.0, 1.0])
+    for scene in (faint, behind):
+        out = render(scene, _pinhole(8, 6, 10.0), background=torch.tensor([0.3, 0.6, 0.9]))
+        torch.testing.assert_close(out.rgb, torch.tensor([0.3, 0.6, 0.9]).expand(1, 6, 8, 3))
+        assert out.alpha.abs().max() == 0 and out.depth.abs().max() == 0
+
+
 def test_empty_scene_renders_the_background():
     empty = _scene(torch.zeros(0, 3), 0.1, 0.5, [0.0, 0.0, 0.0])
     cams = _pinhole(8, 6, 10.0)
@@ -265,8 +275,11 @@ def test_empty_scene_renders_the_background():
         RasterConfig(),
         RasterConfig(tile_size=4),
         RasterConfig(tile_size=16),
-        # small budget: several groups per round, short chunks, odd tile size
-        RasterConfig(tile_size=5, chunk_elements=2000, min_chunk=4, max_chunk=32),
+        # small budgets: one camera per group, several tile groups per round, short chunks,
+        # small blocks of Gaussians and pairs, odd tile size
+        RasterConfig(
+            tile_size=5, chunk_elements=2000, block_elements=64, batch_gaussians=1, min_chunk=4, max_chunk=32
+        ),
     ],
     ids=["default", "tile4", "tile16", "small-chunks"],
 )
@@ -275,7 +288,9 @@ def test_tiled_rasterizer_matches_dense_reference_float64(config):
     cams = _two_cameras(37, 29)
     viewmats, ks = cams.viewmats.double(), cams.Ks.double()
     bg = torch.tensor([[0.1, 0.2, 0.3], [0.5, 0.5, 0.0]], dtype=torch.float64)
-    ref_rgb, ref_depth, ref_alpha, stopped = _reference(means, quats, scales, opacities, sh, viewmats, ks, 37, 29, 3, bg)
+    ref_rgb, ref_depth, ref_alpha, stopped = _reference(
+        means, quats, scales, opacities, sh, viewmats, ks, 37, 29, 3, bg
+    )
     assert stopped > 200  # early termination is exercised (~17 % of the pixels)
     for grad in (False, True):  # in-place inference path and the autograd path
         params = [t.clone().requires_grad_(grad) for t in (means, quats, scales, opacities, sh)]
@@ -363,7 +378,8 @@ def test_gradcheck_float64_tiny_scene():
 
     assert fn(means, quats, scales, opacities, sh)[-80:].min() > 0.1  # every pixel covered
     # fast mode checks random projections u^T J v: one backward instead of one per output.
-    assert torch.autograd.gradcheck(fn, (means, quats, scales, opacities, sh), eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=True)
+    inputs = (means, quats, scales, opacities, sh)
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=True)
 
 
 def test_gradients_flow_through_render():

@@ -94,7 +94,10 @@ def test_gradients_agree_with_gsplat():
     weights = torch.rand(2, 96, 96, 4, generator=torch.Generator().manual_seed(0))
     grads = {}
     for backend, device in (("torch", "cpu"), ("gsplat", "cuda")):
-        params = [t.detach().to(device).requires_grad_() for t in (base.means, base.quats, base.scales, base.opacities, base.sh)]
+        params = [
+            t.detach().to(device).requires_grad_()
+            for t in (base.means, base.quats, base.scales, base.opacities, base.sh)
+        ]
         out = render(GaussianScene(*params), cams.to(device), "RGB+ED", backend=backend)
         loss = (torch.cat([out.rgb, out.depth], -1) * weights.to(device)).sum()
         loss.backward()
