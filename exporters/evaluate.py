@@ -26,7 +26,7 @@ area-weighted and seeded: the same meshes and seed give the same numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -85,7 +85,6 @@ class EvalResult:
     fscore: dict[float, float]
     visible_fraction: float
     num_viewpoints: int
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """JSON-able summary (thresholds become strings such as ``"0.02"``)."""

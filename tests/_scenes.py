@@ -7,7 +7,12 @@ winding (the room as six slabs around the interior, the block as a box).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import math
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -112,3 +117,24 @@ def box_room_ground_truth(room=ROOM, block=BLOCK, wall: float = 0.1) -> list[tup
         box.apply_translation((lo + hi) / 2)
         meshes.append((np.asarray(box.vertices), np.asarray(box.faces)))
     return meshes
+
+
+def fast_export_config():
+    """Coarse, quick export settings for tests (3 cm voxels, 64 px views)."""
+    from lyra_sim.exporters.bundle import ExportConfig
+    from lyra_sim.exporters.collision import CollisionConfig
+
+    return ExportConfig(collision=CollisionConfig(resolution=64, voxel_size=0.03))
+
+
+@functools.lru_cache(maxsize=None)
+def box_room_bundle(formats: tuple[str, ...] = ("usd", "usdz", "mjcf", "urdf", "glb", "obj")):
+    """A bundle exported from the box room's PLY, built once per test session (deleted at exit)."""
+    from lyra_sim.exporters.bundle import export_bundle
+    from lyra_sim.ply import write_ply
+
+    root = Path(tempfile.mkdtemp(prefix="lyra-test-bundle-"))
+    atexit.register(shutil.rmtree, root, True)
+    write_ply(root / "room.ply", box_room_scene())
+    export_bundle(root / "room.ply", root / "bundle", formats, fast_export_config())
+    return root / "bundle"
