@@ -98,7 +98,7 @@ def write_ply(
     sh = s.sh.numpy()  # [N, K, 3]
     for c in range(3):
         data[f"f_dc_{c}"] = sh[:, 0, c]
-    rest = sh[:, 1:, :].transpose(0, 2, 1).reshape(n, -1)  # channel-major
+    rest = sh[:, 1:, :].transpose(0, 2, 1).reshape(n, 3 * (sh.shape[1] - 1))  # channel-major (explicit width: n may be 0)
     for i in range(rest.shape[1]):
         data[f"f_rest_{i}"] = rest[:, i]
     data["opacity"] = opacity_to_raw(s.opacities.numpy())
