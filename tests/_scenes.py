@@ -120,11 +120,12 @@ def box_room_ground_truth(room=ROOM, block=BLOCK, wall: float = 0.1) -> list[tup
 
 
 def fast_export_config():
-    """Coarse, quick export settings for tests (3 cm voxels, 64 px views)."""
+    """Coarse, quick export settings for tests (3 cm voxels, 64 px views; a 1.2 m agent fits the 1.6 m room)."""
     from lyra_sim.exporters.bundle import ExportConfig
     from lyra_sim.exporters.collision import CollisionConfig
+    from lyra_sim.exporters.nav import NavConfig
 
-    return ExportConfig(collision=CollisionConfig(resolution=64, voxel_size=0.03))
+    return ExportConfig(collision=CollisionConfig(resolution=64, voxel_size=0.03), nav=NavConfig(agent_height=1.2))
 
 
 @functools.lru_cache(maxsize=None)
