@@ -1,0 +1,13 @@
+"""lyra_sim.exporters: Gaussians → simulation assets (installed from the top-level ``exporters/``).
+
+One concept per module:
+
+- `collision`: collision mesh from any `GaussianScene` (rendered depth → TSDF → cleanup);
+- `evaluate`: Chamfer distance and F-scores against ground-truth meshes;
+- `pieces`: thin convex slabs of a static surface (for MuJoCo / PyBullet);
+- `convex`: CoACD parts of objects (dynamic-body colliders, ≤ 64 hull vertices);
+- `usd`, `mjcf`, `urdf`, `meshes`, `nav`: file writers;
+- `bundle`: the asset bundle and its format registry; `batch`: many bundles on Ray.
+
+Importing this package loads nothing heavy; each module imports its libraries on use.
+"""

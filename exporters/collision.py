@@ -16,7 +16,9 @@ same treatment as generated ones:
    camera behind a wall sees the wall's inner Gaussians and would fuse free space into the room.
 2. **Depth.** `lyra_sim.render.render` in mode ``"ED"``: expected camera-z depth and alpha.
    Pixels with ``alpha < alpha_threshold`` are dropped, and so are pixels at depth
-   discontinuities, where expected depth blends foreground and background ("flying pixels").
+   discontinuities, where expected depth blends foreground and background ("flying pixels"),
+   and pixels that see their surface at a grazing angle, where expected depth reads too near
+   (`valid_depth`); cube maps from several viewpoints see every surface head-on somewhere.
 3. **Fusion.** Open3D's tensor `VoxelBlockGrid` TSDF (camera-z depth is what Open3D expects),
    marching cubes at the zero crossing.
 4. **Cleanup** with pymeshlab: merge close vertices, drop null / duplicate faces and small
@@ -57,8 +59,8 @@ class CollisionConfig:
         voxel_size: TSDF voxel edge, meters. Default: the bounding box diagonal / 240,
             clamped to [0.01, 0.08] (about 2.8 cm for a 5 × 3.6 × 2.7 m room).
         resolution: width and height of every depth view, pixels.
-        num_viewpoints: cube-map viewpoints in the free space. Default: one per 3.5 m³ of
-            free interior volume, clamped to [6, 18] (object scenes: 4).
+        num_viewpoints: cube-map viewpoints in the free space. Default: one per 3 m³ of
+            free interior volume, clamped to [6, 24] (object scenes: 4).
         orbit_views: views on the rings around an object scene (half on each ring).
         clearance: smallest distance from a viewpoint to the nearest occupied cell, meters.
         alpha_threshold: pixels with a lower accumulated opacity carry no depth.
@@ -81,6 +83,9 @@ class CollisionConfig:
             occupied grid cell, meters (about 1.5 cells less than the true distance to the
             nearest surface): a closed object (a box, a fridge) encloses empty space too, but
             nothing fits inside it.
+        view_height: interior viewpoints stay in the lowest fraction of the interior's height:
+            what hides surfaces (furniture) stands on the floor, and a ceiling is seen from
+            anywhere.
         outside_views: "auto" (around the scene only when it has no interior), "always" or
             "never".
     """
@@ -93,13 +98,13 @@ class CollisionConfig:
     alpha_threshold: float = 0.5
     edge_threshold: float = 0.04
     min_cos: float = 0.65
-    max_blur: float | None = None
     sdf_trunc_voxels: float = 2.0
     min_weight: float = 0.5
     min_component_size: float | None = None
     face_budget: int | None = None
     min_interior_fraction: float = 0.15
     min_interior_clearance: float = 0.3
+    view_height: float = 0.65
     outside_views: str = "auto"
 
     def __post_init__(self) -> None:
@@ -116,6 +121,8 @@ class CollisionConfig:
             raise ValueError(f"resolution: expected an integer in 16..2048 pixels, got {self.resolution!r}")
         if not 0 < self.alpha_threshold < 1:
             raise ValueError(f"alpha_threshold: expected a value in (0, 1), got {self.alpha_threshold}")
+        if not 0 < self.view_height <= 1:
+            raise ValueError(f"view_height: expected a fraction in (0, 1], got {self.view_height}")
         if not 0 <= self.min_cos < 1:
             raise ValueError(f"min_cos: expected a value in [0, 1), got {self.min_cos}")
         if not self.edge_threshold > 0:
@@ -293,13 +300,18 @@ def plan_views(scene: GaussianScene, config: CollisionConfig = CollisionConfig()
     if interior:
         region = labels == interior_label
         free_volume = float(region.sum()) * cell**3
-        default_count = int(np.clip(round(free_volume / 3.5), 6, 18))
+        default_count = int(np.clip(round(free_volume / 3.0), 6, 24))
     else:
         inside_box = np.zeros(shape, dtype=bool)
         inside_box[pad:-pad, pad:-pad, pad:-pad] = True
         region = np.isin(labels, sorted(outside)) & inside_box
         default_count = 4
     count_wanted = config.num_viewpoints or default_count
+    if interior:
+        z = np.nonzero(region.any(axis=(0, 1)))[0]
+        low = np.zeros(shape, dtype=bool)
+        low[:, :, : z[0] + max(1, int(np.ceil(config.view_height * (z[-1] - z[0] + 1))))] = True
+        region &= low
     candidates = region & (clearance >= max(config.clearance, 1.5 * cell))
     if interior and not candidates.any():  # a cramped room: take its roomiest cells
         candidates = region & (clearance >= 0.999 * clearance[region].max())
@@ -349,8 +361,6 @@ def valid_depth(
     alpha_threshold: float,
     edge_threshold: float,
     min_cos: float,
-    edge_dilation: int = 0,
-    max_blur: float | None = None,
 ) -> np.ndarray:
     """Depth ``[C, H, W]`` with unreliable pixels set to 0.
 
@@ -382,8 +392,6 @@ def valid_depth(
         pad_lo[axis] = (1, 0)
         pad_hi[axis] = (0, 1)
         bad |= np.pad(edge, pad_lo) | np.pad(edge, pad_hi)
-    if edge_dilation:
-        bad = ndimage.binary_dilation(bad, structure=np.ones((1, 3, 3), bool), iterations=edge_dilation)
     if min_cos > 0:
         c, h, w = d.shape
         u = (np.arange(w, dtype=np.float32) + 0.5)[None, None, :]
@@ -399,12 +407,6 @@ def valid_depth(
         normal = np.cross(du, dv)
         cos = np.abs((normal * rays).sum(-1)) / (np.linalg.norm(normal, axis=-1) * np.linalg.norm(rays, axis=-1) + 1e-12)
         bad |= cos < min_cos  # also drops the image border, where no central difference exists
-        if max_blur is not None:
-            # Meters of surface per pixel, times tan(angle): how far apart in depth the
-            # Gaussians that one pixel blends lie.
-            footprint = d / np.sqrt(fx * fy)
-            tan = np.sqrt(np.clip(1 - cos**2, 0, None)) / np.maximum(cos, 1e-6)
-            bad |= footprint * tan > max_blur
     return np.where(ok & ~bad, d, 0.0).astype(np.float32)
 
 
@@ -612,8 +614,7 @@ def extract_collision_mesh(
     t = time.perf_counter()
     depth, alpha = render_depth(visible, plan.cameras)
     depth = valid_depth(
-        depth, alpha, plan.cameras.Ks.numpy(), config.alpha_threshold, config.edge_threshold, config.min_cos,
-        max_blur=config.max_blur,
+        depth, alpha, plan.cameras.Ks.numpy(), config.alpha_threshold, config.edge_threshold, config.min_cos
     )
     timings["render"] = time.perf_counter() - t
     if not (depth > 0).any():

@@ -159,7 +159,18 @@ def cmd_eval_mesh(args: argparse.Namespace) -> int:
         )
     if "collision.obj" not in manifest["files"]:
         raise ValueError(f"{bundle}: no collision.obj in the bundle")
-    world = procedural.generate(manifest["scene_spec"], seed=manifest["seed"])
+    # The original condition reproduces the scene exactly: the prompt when there was one, else
+    # the resolved spec (a spec condition is stored only in resolved form).
+    condition = manifest["prompt"] if manifest.get("prompt") else manifest["scene_spec"]
+    try:
+        world = procedural.generate(condition, seed=manifest["seed"])
+    except ValueError as exc:
+        raise ValueError(f"{bundle}: the ground truth could not be regenerated ({exc})") from exc
+    if len(world.gaussians) != manifest["num_gaussians"]:
+        raise ValueError(
+            f"{bundle}: the regenerated scene has {len(world.gaussians):,} Gaussians, the bundle "
+            f"{manifest['num_gaussians']:,}: it is not the same scene"
+        )
     mesh = trimesh.load(bundle / "collision.obj", process=False, force="mesh")
     config = EvalConfig(num_points=args.points, seed=args.eval_seed, visible_only=not args.all_surfaces)
     result = evaluate_mesh(
