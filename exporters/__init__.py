@@ -9,5 +9,6 @@ One concept per module:
 - `usd`, `mjcf`, `urdf`, `meshes`, `nav`: file writers;
 - `bundle`: the asset bundle and its format registry; `batch`: many bundles on Ray.
 
-Importing this package loads nothing heavy; each module imports its libraries on use.
+Importing this package loads nothing heavy: Open3D, pymeshlab, USD, CoACD, MuJoCo and Ray are
+imported by the functions that use them.
 """
