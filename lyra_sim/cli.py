@@ -51,33 +51,76 @@ def _load_condition(args: argparse.Namespace) -> str | dict:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .pipeline import ViewConfig, generate_scene
+    from .pipeline import ViewConfig
 
     stages = _Stages(args.quiet)
     condition = _load_condition(args)
     view = ViewConfig(args.width, args.height)
+    timings: dict[str, float] = {}
+    write_scene = _scene_writer(args, timings)
     if args.export is not None:
-        from lyra_sim.exporters.bundle import generate_bundle, parse_formats
-
-        timings: dict[str, float] = {}
-        manifest = generate_bundle(
-            condition, args.seed, args.out, parse_formats(args.export), _export_config(args),
-            overwrite=args.overwrite, view=view, stage=stages, timings=timings,
-        )
+        manifest = _generate_bundle(write_scene, condition, args, view, stages, timings)
     else:
-        manifest = generate_scene(condition, args.seed, args.out, overwrite=args.overwrite, view=view, stage=stages)
+        manifest = write_scene(condition, args.seed, args.out, overwrite=args.overwrite, view=view, stage=stages)
     seconds = stages.elapsed()
-    if manifest["unknown"]:
+    if manifest.get("unknown"):
         print(f"note: words not understood (ignored): {', '.join(manifest['unknown'])}", file=sys.stderr)
     kinds = {}
     for obj in manifest["objects"]:
         kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
     room = manifest["scene_spec"]["room"]["type"]
     contents = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "no objects"
-    print(f"{args.out}: {room} with {contents}; {manifest['num_gaussians']:,} Gaussians ({seconds:.1f}s)")
+    decoded = f" decoded by {manifest['decoder']['checkpoint']}" if "decoder" in manifest else ""
+    print(f"{args.out}: {room} with {contents}; {manifest['num_gaussians']:,} Gaussians{decoded} ({seconds:.1f}s)")
+    if "decoder" in manifest and not args.quiet:
+        order = ("imagine", "encode", "decode", "write")
+        print("timings: " + ", ".join(f"{k} {timings[k]:.1f}s" for k in order if k in timings), file=sys.stderr)
     if args.export is not None:
         _print_bundle(manifest, timings, args.quiet)
     return 0
+
+
+def _scene_writer(args: argparse.Namespace, timings: dict[str, float]) -> Callable[..., dict]:
+    """Where the Gaussians come from: the procedural world's own, or Lyra's decoder reading its video.
+
+    Either way the result is ``f(condition, seed, out, *, overwrite, view, stage) → manifest``.
+    """
+    from functools import partial
+
+    from .pipeline import generate_scene, generate_scene_with_decoder
+
+    if args.decoder is None:
+        if args.device is not None:
+            raise ValueError("--device applies to --decoder (the procedural world's Gaussians need no device)")
+        return generate_scene
+    return partial(generate_scene_with_decoder, checkpoint=args.decoder, device=args.device or "cpu", timings=timings)
+
+
+def _generate_bundle(write_scene, condition, args: argparse.Namespace, view, stages: _Stages, timings: dict[str, float]) -> dict:
+    """``generate --export``: write the scene directory in scratch space beside ``--out``, export the
+    bundle from it; only the finished bundle ever appears at ``--out`` (as `generate_bundle` does,
+    for any scene writer)."""
+    import shutil
+    import tempfile
+
+    from lyra_sim.exporters.bundle import export_bundle, parse_formats
+
+    from .pipeline import check_output_dir
+
+    out = check_output_dir(args.out, args.overwrite)
+    formats = parse_formats(args.export)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".gen", dir=out.parent))
+    try:
+        start = time.perf_counter()
+        write_scene(condition, args.seed, scratch / "scene", view=view, stage=stages)
+        generation = time.perf_counter() - start
+        manifest = export_bundle(scratch / "scene", out, formats, _export_config(args),
+                                 overwrite=args.overwrite, stage=stages, timings=timings)
+        timings["generation"] = generation
+        return manifest
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _export_config(args: argparse.Namespace):
@@ -264,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--height", type=_positive, default=480, help="preview height in pixels")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     gen.add_argument("--export", metavar="FORMATS", help="also export an asset bundle into --out: all, or a list such as usd,mjcf")
+    gen.add_argument("--decoder", metavar="CKPT", help="make the Gaussians with Lyra's 3DGS decoder from the world model's "
+                     "six-trajectory video: 'default' (the shipped checkpoint) or a decoder .safetensors file")
+    gen.add_argument("--device", choices=("cpu", "cuda"), help="where --decoder renders and decodes (default cpu; "
+                     "the same bytes on a rerun are guaranteed on the CPU)")
     _add_export_options(gen)
     gen.set_defaults(func=cmd_generate)
 
@@ -298,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
     bat.add_argument("-q", "--quiet", action="store_true")
     _add_export_options(bat)
     bat.set_defaults(func=cmd_batch)
+
+    from . import distill  # its options are the trainer's own, defined once there
+
+    dis = sub.add_parser("distill", help="train Lyra's 3DGS decoder by self-distillation from a world model",
+                         description=distill.DESCRIPTION)
+    distill.add_arguments(dis)
+    dis.set_defaults(func=distill.run)
 
     ren = sub.add_parser("render", help="render a scene directory along a camera trajectory into a video")
     ren.add_argument("scene", help="a scene directory written by `lyra-sim generate`")

@@ -197,6 +197,22 @@ class RunSettings:
     resume: bool = True
 
 
+def check_compatible(decoder: DecoderConfig, codec: dict[str, Any], video: VideoSpec) -> None:
+    """Raise ``ValueError`` naming the mismatch unless ``decoder`` can read ``codec``'s latents of ``video``."""
+    if codec.get("name") == "s2d":
+        s, t = int(codec.get("spatial_compression", 8)), int(codec.get("temporal_compression", 1))
+        expect = {"latent_channels": 3 * s * s * t, "spatial_compression": s, "temporal_compression": t}
+        bad = {k: (getattr(decoder, k), v) for k, v in expect.items() if getattr(decoder, k) != v}
+        if bad:
+            raise ValueError(
+                "decoder and codec disagree: " + ", ".join(f"decoder.{k}={a} but the codec gives {b}" for k, (a, b) in bad.items())
+            )
+    num_latent_frames(video.num_frames, decoder.temporal_compression)
+    cell = decoder.spatial_compression * decoder.patch_size
+    if video.width % cell or video.height % cell:
+        raise ValueError(f"video: width and height must be multiples of {cell} (spatial compression x patch size)")
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     """A whole distillation run; JSON files map onto it section by section.
@@ -215,20 +231,7 @@ class DistillConfig:
     run: RunSettings = field(default_factory=RunSettings)
 
     def __post_init__(self) -> None:
-        d, c = self.decoder, self.codec
-        name = c.get("name")
-        if name == "s2d":
-            s, t = int(c.get("spatial_compression", 8)), int(c.get("temporal_compression", 1))
-            expect = {"latent_channels": 3 * s * s * t, "spatial_compression": s, "temporal_compression": t}
-            bad = {k: (getattr(d, k), v) for k, v in expect.items() if getattr(d, k) != v}
-            if bad:
-                raise ValueError(
-                    "decoder and codec disagree: " + ", ".join(f"decoder.{k}={a} but the codec gives {b}" for k, (a, b) in bad.items())
-                )
-        num_latent_frames(self.video.num_frames, d.temporal_compression)
-        cell = d.spatial_compression * d.patch_size
-        if self.video.width % cell or self.video.height % cell:
-            raise ValueError(f"video: width and height must be multiples of {cell} (spatial compression x patch size)")
+        check_compatible(self.decoder, self.codec, self.video)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DistillConfig":
@@ -827,11 +830,11 @@ def train(config: DistillConfig, *, log: Callable[[str], None] = print, env: Dis
 
 
 # ====================================================================== command line
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m lyra_sim.distill",
-        description="Self-distill the Lyra 3DGS decoder from a world model (runs under torchrun for DDP).",
-    )
+DESCRIPTION = "Self-distill the Lyra 3DGS decoder from a world model (runs under torchrun for DDP)."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The trainer's options; shared by ``python -m lyra_sim.distill`` and ``lyra-sim distill``."""
     p.add_argument("--config", required=True, help="JSON run config (see configs/distill_small.json)")
     p.add_argument("--build-cache", choices=("train", "eval"), help="render the split's teacher videos to data.cache_dir and exit")
     p.add_argument("--out-dir", help="override run.out_dir")
@@ -843,7 +846,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m lyra_sim.distill", description=DESCRIPTION)
+    return run(add_arguments(parser).parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or ``--build-cache``) as the parsed options say."""
     config = DistillConfig.load(args.config)
     if args.out_dir:
         config = replace(config, run=replace(config.run, out_dir=args.out_dir))

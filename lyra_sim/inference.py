@@ -47,7 +47,8 @@ class DecodedScene:
     Attributes:
         scene: the decoded Gaussians (world frame, pruned), on the requested device.
         video: the world model's multi-view video the decoder read.
-        checkpoint: path of the decoder used; config: its `DecoderConfig` as a dict.
+        checkpoint: path of the decoder used; config: its `DecoderConfig` as a dict;
+        metadata: what the checkpoint records besides (codec, video, world, training step).
         timings: seconds per stage: ``imagine``, ``encode``, ``decode``.
     """
 
@@ -55,6 +56,7 @@ class DecodedScene:
     video: MultiViewVideo
     checkpoint: str
     config: dict[str, Any]
+    metadata: dict[str, Any]
     timings: dict[str, float]
 
 
@@ -88,7 +90,7 @@ def generate_with_decoder(
     """
     device = torch.device(device)
     path = resolve_checkpoint(checkpoint)
-    _, extra = read_decoder_metadata(path)
+    config, extra = read_decoder_metadata(path)
     for key in ("codec", "video"):
         if key not in extra:
             raise ValueError(f"{path}: checkpoint metadata lacks {key!r} (not written by lyra_sim.distill?)")
@@ -97,10 +99,14 @@ def generate_with_decoder(
         if codec_path is None:
             raise ValueError(f"{path}: this decoder reads {codec_spec.get('name')} latents; pass codec_path (the local VAE)")
         codec_spec["path"] = str(codec_path)
-    spec = replace(VideoSpec(**extra["video"]), num_holdout=0, anchor="corner")
-    if world is None:
-        from .distill import WorldSettings
+    from .distill import WorldSettings, check_compatible
 
+    try:
+        spec = replace(VideoSpec(**extra["video"]), num_holdout=0, anchor="corner")
+        check_compatible(config, codec_spec, spec)  # before minutes of rendering, not after
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: the checkpoint's settings do not fit together: {err}") from err
+    if world is None:
         world = WorldSettings(**extra.get("world", {})).build(device)
 
     stage(f"loading the decoder ({path.name})")
@@ -124,5 +130,5 @@ def generate_with_decoder(
     scene = model.decode(latents[None].to(device), video.viewmats[None].to(device), video.Ks[None].to(device), keep_ratio)[0]
     _sync(device)
     t3 = time.perf_counter()
-    return DecodedScene(scene, video, str(path), model.config.to_dict(),
+    return DecodedScene(scene, video, str(path), model.config.to_dict(), extra,
                         {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2})

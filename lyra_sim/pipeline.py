@@ -17,7 +17,7 @@ from PIL import Image
 
 from .atomic import atomic_directory, atomic_path
 from .cameras import TRAJECTORIES, Cameras, look_at_cameras, lyra_trajectory
-from .manifest import package_versions, read_manifest, write_manifest
+from .manifest import package_versions, read_manifest, sha256_file, write_manifest
 from .ply import read_ply, write_ply
 from .render import render
 from .scene import GaussianScene
@@ -79,6 +79,59 @@ def _blocked_boxes(objects: list[dict[str, Any]]) -> list[tuple[list[float], lis
     return [(o["bbox"][0], o["bbox"][1]) for o in objects]
 
 
+def check_output_dir(out: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse an ``out`` that would be clobbered, before any slow work starts."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out}: directory exists and is not empty (use --overwrite to replace it)")
+    return out
+
+
+def write_scene_dir(
+    out: str | os.PathLike,
+    scene: GaussianScene,
+    preview: Cameras,
+    fields: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    stage: Stage = lambda name: None,
+) -> dict[str, Any]:
+    """Write ``scene.ply``, ``preview.png`` (``scene`` rendered from the one camera ``preview``)
+    and ``manifest.json`` into ``out`` atomically; whichever path made the Gaussians.
+
+    Args:
+        fields: how the scene was made (prompt, seed, world model, ...); this adds what follows
+            from the scene itself: Gaussian count, SH degree, bounds (merged into
+            ``fields["bounds"]``), label names, the preview camera, package versions.
+
+    Returns:
+        The manifest that was written.
+    """
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        stage(f"writing {len(scene):,} Gaussians to scene.ply")
+        write_ply(tmp / "scene.ply", scene)
+        stage("rendering preview.png")
+        rgb = render(scene, preview.to(scene.means.device), mode="RGB").rgb[0]
+        Image.fromarray(to_uint8(rgb)).save(tmp / "preview.png", optimize=False)
+        lo, hi = scene.bounds()
+        manifest = write_manifest(
+            tmp,
+            {
+                **fields,
+                "num_gaussians": len(scene),
+                "sh_degree": scene.sh_degree,
+                "bounds": {"gaussians": [lo.tolist(), hi.tolist()], **fields.get("bounds", {})},
+                "label_names": list(scene.label_names),
+                "preview_camera": {"viewmat": preview.viewmats[0].tolist(), "K": preview.Ks[0].tolist(),
+                                   "width": preview.width, "height": preview.height},
+                "packages": package_versions(),
+            },
+        )
+    return manifest
+
+
 def generate_scene(
     condition: str | dict[str, Any],
     seed: int,
@@ -99,41 +152,89 @@ def generate_scene(
     Returns:
         The manifest that was written.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out}: directory exists and is not empty (use --overwrite to replace it)")
+    out = check_output_dir(out, overwrite)
     stage("imagining the scene (procedural world model)")
     world = procedural.generate(condition, seed=seed)
-    with atomic_directory(out, overwrite=overwrite) as tmp:
-        stage(f"writing {len(world.gaussians):,} Gaussians to scene.ply")
-        write_ply(tmp / "scene.ply", world.gaussians)
-        stage("rendering preview.png")
-        cams = room_view(world.room_bounds[0], world.room_bounds[1], _blocked_boxes(world.objects), view)
-        rgb = render(world.gaussians, cams, mode="RGB").rgb[0]
-        Image.fromarray(to_uint8(rgb)).save(tmp / "preview.png", optimize=False)
-        lo, hi = world.gaussians.bounds()
-        manifest = write_manifest(
-            tmp,
-            {
-                "prompt": condition if isinstance(condition, str) else None,
-                "seed": seed,
-                "world_model": {"name": "procedural", "version": procedural.GENERATOR_VERSION},
-                "scene_spec": world.spec.to_dict(),
-                "understood": list(world.understood),
-                "unknown": list(world.unknown),
-                "num_gaussians": len(world.gaussians),
-                "sh_degree": world.gaussians.sh_degree,
-                "bounds": {"gaussians": [lo.tolist(), hi.tolist()], "room": [list(b) for b in world.room_bounds]},
-                "objects": world.objects,
-                "label_names": list(world.gaussians.label_names),
-                "preview_camera": {"viewmat": cams.viewmats[0].tolist(), "K": cams.Ks[0].tolist(),
-                                   "width": cams.width, "height": cams.height},
-                "packages": package_versions(),
-            },
-        )
+    cams = room_view(world.room_bounds[0], world.room_bounds[1], _blocked_boxes(world.objects), view)
+    fields = {
+        "prompt": condition if isinstance(condition, str) else None,
+        "seed": seed,
+        "world_model": {"name": "procedural", "version": procedural.GENERATOR_VERSION},
+        "scene_spec": world.spec.to_dict(),
+        "understood": list(world.understood),
+        "unknown": list(world.unknown),
+        "bounds": {"room": [list(b) for b in world.room_bounds]},
+        "objects": world.objects,
+    }
+    return write_scene_dir(out, world.gaussians, cams, fields, overwrite=overwrite, stage=stage)
+
+
+def generate_scene_with_decoder(
+    condition: str | dict[str, Any],
+    seed: int,
+    out: str | os.PathLike,
+    checkpoint: str | os.PathLike = "default",
+    *,
+    device: str = "cpu",
+    overwrite: bool = False,
+    view: ViewConfig = ViewConfig(),
+    stage: Stage = lambda name: None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Lyra's path: the world model imagines six trajectories, the decoder turns their latents
+    into Gaussians (`lyra_sim.inference.generate_with_decoder`); the directory is written as
+    `generate_scene` writes it, with the checkpoint's sha256 and config in the manifest.
+
+    Args:
+        checkpoint: ``"default"`` (the shipped decoder) or a decoder ``.safetensors`` path.
+        device: where the world renders and the decoder runs (bytes are reproducible on the CPU).
+        timings: if given, filled with seconds per stage (they stay out of the manifest).
+    """
+    import time
+
+    from .inference import generate_with_decoder, resolve_checkpoint
+
+    out = check_output_dir(out, overwrite)
+    path = resolve_checkpoint(checkpoint)
+    decoded = generate_with_decoder(condition, seed, path, device=device, stage=stage)
+    info = decoded.video.info
+    # The preview looks from the anchor view (where every trajectory starts, so the decoded
+    # Gaussians are densest there) at the preview's own size and field of view.
+    anchor = decoded.video.cameras(0)[0]
+    eye = anchor.centers.cpu()
+    cams = look_at_cameras(eye, eye + anchor.camtoworlds[:, :3, 2].cpu(), view.width, view.height, view.fov_y_deg)
+    config, extra = decoded.config, dict(decoded.metadata)
+    fields = {
+        "prompt": condition if isinstance(condition, str) else None,
+        "seed": seed,
+        "world_model": info.get("world_model"),
+        "scene_spec": info.get("scene_spec"),
+        **_parsed_words(condition, info),
+        "bounds": {"room": info["room_bounds"]} if "room_bounds" in info else {},
+        "objects": info.get("objects", []),
+        "decoder": {
+            "checkpoint": str(checkpoint) if str(checkpoint) == "default" else path.name,
+            "sha256": sha256_file(path),
+            "config": config,
+            "metadata": extra,
+            "device": torch.device(device).type,
+        },
+    }
+    start = time.perf_counter()
+    manifest = write_scene_dir(out, decoded.scene, cams, fields, overwrite=overwrite, stage=stage)
+    if timings is not None:
+        timings.update(decoded.timings, write=time.perf_counter() - start)
     return manifest
+
+
+def _parsed_words(condition: Any, info: dict[str, Any]) -> dict[str, list[str]]:
+    """Words of a text prompt the procedural world understood / ignored (its video info omits them)."""
+    if not isinstance(condition, str) or (info.get("world_model") or {}).get("name") != "procedural":
+        return {}
+    from .worlds.prompt import parse_prompt
+
+    parsed = parse_prompt(condition)
+    return {"understood": list(parsed.understood), "unknown": list(parsed.unknown)}
 
 
 # ---------------------------------------------------------------- videos
