@@ -9,6 +9,11 @@ holds plain arrays in a fixed frame:
   (0 on blocked cells), for clearance checks and spawn sampling (``distance >= radius``).
 - ``origin`` ``[2]`` float64 (x, y, meters), ``resolution`` (meters per cell), ``floor_z``
   (meters), ``height_range`` ``[2]`` (the band above the floor that counts as an obstacle).
+- ``floor`` ``[ny, nx]`` uint8: 1 where the floor is under the cell center.
+- ``obstacle_height`` ``[ny, nx]`` float32: height above the floor of the lowest collision
+  surface over the cell, above ``step_height`` (inf if none). Agents of any height derive
+  their own grid from ``floor`` and this (`NavGrid.for_agent`): a 0.5 m robot drives under a
+  table that ``occupancy`` (made for ``agent_height``) marks as blocked.
 
 A cell is **free** when the floor is under its center (a ray cast down from just above the
 floor meets an upward-facing surface at floor height) and no collision surface passes through
@@ -73,6 +78,24 @@ class NavGrid:
     resolution: float
     floor_z: float
     height_range: np.ndarray
+    floor: np.ndarray
+    obstacle_height: np.ndarray
+
+    def for_agent(self, height: float) -> "NavGrid":
+        """The grid for an agent ``height`` meters tall (same floor, its own obstacles and distances)."""
+        if not height > self.height_range[0]:
+            raise ValueError(f"height: expected > step height {self.height_range[0]} m, got {height}")
+        blocked = (self.floor == 0) | (self.obstacle_height < height)
+        return NavGrid(
+            occupancy=blocked.astype(np.uint8),
+            distance=_clearance(blocked, self.resolution),
+            origin=self.origin,
+            resolution=self.resolution,
+            floor_z=self.floor_z,
+            height_range=np.array([self.height_range[0], height], dtype=np.float64),
+            floor=self.floor,
+            obstacle_height=self.obstacle_height,
+        )
 
     def cell_centers(self) -> np.ndarray:
         """``[ny, nx, 2]`` x, y of every cell center, meters."""
@@ -156,22 +179,33 @@ def nav_grid(vertices: np.ndarray, faces: np.ndarray, config: NavConfig = NavCon
     count = int(min(4_000_000, max(10_000, area / (res / 3) ** 2)))
     points, _, _ = sample_surface(vertices, faces, count, np.random.default_rng(config.seed))
     points = np.concatenate([points, vertices])
-    band = (points[:, 2] > floor_z + config.step_height) & (points[:, 2] < floor_z + config.agent_height)
-    idx = np.floor((points[band, :2] - origin) / res).astype(np.int64)
+    above = points[:, 2] > floor_z + config.step_height
+    idx = np.floor((points[above, :2] - origin) / res).astype(np.int64)
+    height = points[above, 2] - floor_z
     inside = (idx[:, 0] >= 0) & (idx[:, 0] < nx) & (idx[:, 1] >= 0) & (idx[:, 1] < ny)
-    obstacle = np.zeros((ny, nx), dtype=bool)
-    obstacle[idx[inside, 1], idx[inside, 0]] = True
+    cell, height = idx[inside, 1] * nx + idx[inside, 0], height[inside]
+    obstacle_height = np.full(ny * nx, np.inf)
+    np.minimum.at(obstacle_height, cell, height)
 
-    blocked = obstacle | ~has_floor.reshape(ny, nx)
-    distance = ndimage.distance_transform_edt(~blocked) * res if (~blocked).any() else np.zeros((ny, nx))
-    return NavGrid(
-        occupancy=blocked.astype(np.uint8),
-        distance=distance.astype(np.float32),
+    floor = has_floor.reshape(ny, nx).astype(np.uint8)
+    grid = NavGrid(
+        occupancy=np.zeros((ny, nx), np.uint8),
+        distance=np.zeros((ny, nx), np.float32),
         origin=origin.astype(np.float64),
         resolution=float(res),
         floor_z=float(floor_z),
         height_range=np.array([config.step_height, config.agent_height], dtype=np.float64),
+        floor=floor,
+        obstacle_height=obstacle_height.reshape(ny, nx).astype(np.float32),
     )
+    return grid.for_agent(config.agent_height)
+
+
+def _clearance(blocked: np.ndarray, resolution: float) -> np.ndarray:
+    """Meters from every cell center to the nearest blocked cell's center (0 on blocked cells)."""
+    if blocked.all():
+        return np.zeros(blocked.shape, np.float32)
+    return (ndimage.distance_transform_edt(~blocked) * resolution).astype(np.float32)
 
 
 def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
@@ -199,18 +233,34 @@ def write_nav(path: str | os.PathLike, grid: NavGrid) -> Path:
             "resolution": np.float64(grid.resolution),
             "floor_z": np.float64(grid.floor_z),
             "height_range": grid.height_range,
+            "floor": grid.floor,
+            "obstacle_height": grid.obstacle_height,
         },
     )
 
 
+NAV_KEYS = ("occupancy", "distance", "origin", "resolution", "floor_z", "height_range", "floor", "obstacle_height")
+
+
 def read_nav(path: str | os.PathLike) -> NavGrid:
-    """Read a ``nav.npz`` written by `write_nav`."""
+    """Read a ``nav.npz`` written by `write_nav`; a file missing keys or with bad shapes is a ValueError."""
     with np.load(path, allow_pickle=False) as data:
-        return NavGrid(
-            occupancy=data["occupancy"],
-            distance=data["distance"],
-            origin=data["origin"],
-            resolution=float(data["resolution"]),
-            floor_z=float(data["floor_z"]),
-            height_range=data["height_range"],
-        )
+        missing = [k for k in NAV_KEYS if k not in data.files]
+        if missing:
+            raise ValueError(f"{path}: not a nav grid: missing {', '.join(missing)} (re-export the bundle)")
+        arrays = {k: data[k] for k in NAV_KEYS}
+    shape = arrays["occupancy"].shape
+    if len(shape) != 2 or any(arrays[k].shape != shape for k in ("distance", "floor", "obstacle_height")):
+        raise ValueError(f"{path}: nav grids must share one 2D shape, got " + ", ".join(f"{k} {arrays[k].shape}" for k in ("occupancy", "distance", "floor", "obstacle_height")))
+    if arrays["origin"].shape != (2,) or not float(arrays["resolution"]) > 0:
+        raise ValueError(f"{path}: bad origin {arrays['origin'].shape} or resolution {arrays['resolution']}")
+    return NavGrid(
+        occupancy=arrays["occupancy"],
+        distance=arrays["distance"],
+        origin=arrays["origin"].astype(np.float64),
+        resolution=float(arrays["resolution"]),
+        floor_z=float(arrays["floor_z"]),
+        height_range=arrays["height_range"],
+        floor=arrays["floor"],
+        obstacle_height=arrays["obstacle_height"],
+    )

@@ -80,3 +80,34 @@ def test_config_is_validated():
         NavConfig(resolution=0)
     with pytest.raises(ValueError, match="step_height"):
         NavConfig(step_height=2.0, agent_height=1.0)
+
+
+def test_for_agent_matches_a_grid_built_for_that_height(grid):
+    # The block is 0.5 m high (BLOCK), the ceiling 1.6 m: a 0.4 m agent passes nothing new,
+    # but the grid derived for it must equal the one computed directly from the mesh.
+    for height in (0.4, 1.0, 1.5):
+        direct = nav_grid(*_room_mesh(floor_z=0.3), NavConfig(agent_height=height))
+        derived = grid.for_agent(height)
+        assert np.array_equal(derived.occupancy, direct.occupancy)
+        assert np.array_equal(derived.distance, direct.distance)
+    with pytest.raises(ValueError, match="step height"):
+        grid.for_agent(0.01)
+
+
+def test_a_short_agent_drives_under_a_table_top():
+    v, f = _room_mesh()
+    top = trimesh.creation.box(extents=(0.6, 0.6, 0.05))  # a legless table top, 0.70-0.75 m up
+    top.apply_translation((1.5, 2.0, 0.725))
+    mesh = trimesh.util.concatenate([trimesh.Trimesh(v, f), top])
+    grid = nav_grid(np.asarray(mesh.vertices), np.asarray(mesh.faces), NavConfig(agent_height=1.2))
+    cell = _cell(grid, 1.5, 2.0)
+    assert grid.obstacle_height[cell] == pytest.approx(0.70, abs=0.01)
+    assert grid.occupancy[cell] == 1
+    assert grid.for_agent(0.6).occupancy[cell] == 0
+    assert grid.for_agent(0.8).occupancy[cell] == 1
+
+
+def test_read_rejects_a_file_that_is_not_a_nav_grid(tmp_path):
+    np.savez(tmp_path / "x.npz", occupancy=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="missing distance"):
+        read_nav(tmp_path / "x.npz")
