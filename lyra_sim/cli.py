@@ -70,11 +70,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
     room = manifest["scene_spec"]["room"]["type"]
     contents = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "no objects"
-    decoded = f" decoded by {manifest['decoder']['checkpoint']}" if "decoder" in manifest else ""
+    decoded = f" decoded by {args.decoder}" if args.decoder else ""
     print(f"{args.out}: {room} with {contents}; {manifest['num_gaussians']:,} Gaussians{decoded} ({seconds:.1f}s)")
-    if "decoder" in manifest and not args.quiet:
+    if args.decoder and not args.quiet:
         order = ("imagine", "encode", "decode", "write")
-        print("timings: " + ", ".join(f"{k} {timings[k]:.1f}s" for k in order if k in timings), file=sys.stderr)
+        print("decoder timings: " + ", ".join(f"{k} {timings[k]:.1f}s" for k in order), file=sys.stderr)
     if args.export is not None:
         _print_bundle(manifest, timings, args.quiet)
     return 0
