@@ -54,9 +54,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .pipeline import ViewConfig
 
     stages = _Stages(args.quiet)
-    condition = _load_condition(args)
     view = ViewConfig(args.width, args.height)
     timings: dict[str, float] = {}
+    if args.world == "diffusers":
+        return _generate_diffusers(args, view, stages, timings)
+    if args.image is not None:
+        raise ValueError("--image needs --world diffusers (the procedural world reads a PROMPT or --spec)")
+    condition = _load_condition(args)
     write_scene = _scene_writer(args, timings)
     if args.export is not None:
         manifest = _generate_bundle(write_scene, condition, args, view, stages, timings)
@@ -75,6 +79,38 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.decoder and not args.quiet:
         order = ("imagine", "encode", "decode", "write")
         print("decoder timings: " + ", ".join(f"{k} {timings[k]:.1f}s" for k in order), file=sys.stderr)
+    if args.export is not None:
+        _print_bundle(manifest, timings, args.quiet)
+    return 0
+
+
+def _generate_diffusers(args: argparse.Namespace, view, stages: _Stages, timings: dict[str, float]) -> int:
+    """``generate --world diffusers``: an image and/or a prompt through local diffusers models and Lyra's decoder."""
+    from .diffusion_pipeline import generate_scene_diffusers
+
+    if args.spec is not None:
+        raise ValueError("--spec is for the procedural world; --world diffusers takes --image FILE and/or a PROMPT")
+    if args.image is None and args.prompt is None:
+        raise ValueError("--world diffusers needs --image FILE and/or a PROMPT (a PROMPT alone also needs --t2i-model PATH)")
+
+    def write_scene(prompt, seed, out, **kwargs) -> dict:
+        return generate_scene_diffusers(
+            out, image=args.image, prompt=prompt, seed=seed, video_model=args.video_model,
+            depth_model=args.depth_model, t2i_model=args.t2i_model, decoder=args.decoder or "default",
+            backend=args.backend, device=args.device or "cpu", offload=args.offload, vae_tiling=args.vae_tiling,
+            steps=args.steps, timings=timings, **kwargs,
+        )
+
+    if args.export is not None:
+        manifest = _generate_bundle(write_scene, args.prompt, args, view, stages, timings)
+    else:
+        manifest = write_scene(args.prompt, args.seed, args.out, overwrite=args.overwrite, view=view, stage=stages)
+    source = " and ".join(x for x in (args.image and f"image {args.image}", args.prompt and repr(args.prompt)) if x)
+    print(f"{args.out}: {manifest['num_gaussians']:,} Gaussians from {source} via {manifest['world_model']['pipeline']} "
+          f"({stages.elapsed():.1f}s)")
+    if not args.quiet:
+        order = ("text_to_image", "depth", "cache_render", "load_video_model", "video", "encode", "decode", "write")
+        print("timings: " + ", ".join(f"{k} {timings[k]:.1f}s" for k in order if k in timings), file=sys.stderr)
     if args.export is not None:
         _print_bundle(manifest, timings, args.quiet)
     return 0
@@ -311,6 +347,17 @@ def build_parser() -> argparse.ArgumentParser:
                      "six-trajectory video: 'default' (the shipped checkpoint) or a decoder .safetensors file")
     gen.add_argument("--device", choices=("cpu", "cuda"), help="where --decoder renders and decodes (default cpu; "
                      "the same bytes on a rerun are guaranteed on the CPU)")
+    dif = gen.add_argument_group("image / text to scene with diffusers models (--world diffusers; local weights only)")
+    dif.add_argument("--world", choices=("procedural", "diffusers"), default="procedural",
+                     help="procedural (offline default) or diffusers: depth 3D cache + video model + --decoder (default 'default')")
+    dif.add_argument("--image", metavar="FILE", help="the anchor photo (with --world diffusers)")
+    dif.add_argument("--video-model", metavar="PATH", help="local diffusers video pipeline (Wan VACE for --backend vace)")
+    dif.add_argument("--depth-model", metavar="PATH", help="local transformers depth-estimation model (e.g. Depth Anything V2)")
+    dif.add_argument("--t2i-model", metavar="PATH", help="local diffusers text-to-image pipeline (draws the image for a PROMPT alone)")
+    dif.add_argument("--backend", choices=("vace", "v2v"), default="vace", help="video pipeline: Wan VACE or Wan video-to-video")
+    dif.add_argument("--steps", type=_positive, default=30, help="video model denoising steps")
+    dif.add_argument("--offload", action="store_true", help="model CPU offload (CUDA; for 24-48 GB GPUs)")
+    dif.add_argument("--vae-tiling", action="store_true", help="decode the video VAE in tiles (less GPU memory)")
     _add_export_options(gen)
     gen.set_defaults(func=cmd_generate)
 

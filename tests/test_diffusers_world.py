@@ -193,3 +193,22 @@ def test_checkpoint_errors_say_what_to_download(models, tmp_path):
         f.rename(f.with_suffix(".bin"))
     with pytest.raises(CheckpointError, match=r"transformer/ has no \*.safetensors weights \(pickled weights are not loaded\)"):
         check_checkpoint(broken, "vace")
+
+
+def test_cli_image_to_scene(models, photo, decoder, tmp_path, capsys):
+    from lyra_sim.cli import main
+
+    # Without weights: one line naming each missing model and its option; nothing written.
+    assert main(["generate", "--image", str(photo), "--world", "diffusers", "--out", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--video-model DIR" in err and "--depth-model DIR" in err and "huggingface-cli" in err
+    assert not (tmp_path / "none").exists()
+    assert main(["generate", "--image", str(photo), "--out", str(tmp_path / "proc")]) == 2
+    assert "--world diffusers" in capsys.readouterr().err
+    out = tmp_path / "scene"
+    assert main(["generate", "--image", str(photo), "--world", "diffusers", "--video-model", str(models["vace"]),
+                 "--depth-model", str(models["depth"]), "--decoder", str(decoder), "--steps", "1",
+                 "--width", "32", "--height", "32", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "Gaussians from image" in printed.out and "WanVACEPipeline" in printed.out and "timings: " in printed.err
+    assert verify(out) == []

@@ -92,7 +92,7 @@ def check_checkpoint(path: str | os.PathLike | None, kind: str) -> Path:
     """
     spec = KINDS[kind]
     if path is None:
-        raise CheckpointError(f"{spec.role}: none given; {spec.how_to_get()}")
+        raise CheckpointError(f"{spec.role}: {spec.option} not given; {spec.how_to_get()}")
     folder = Path(path)
     if not folder.exists():
         hub_like = str(path).count("/") == 1 and not str(path).startswith((".", "/", "~"))
