@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -190,8 +191,6 @@ def generate_scene_with_decoder(
         device: where the world renders and the decoder runs (bytes are reproducible on the CPU).
         timings: if given, filled with seconds per stage (they stay out of the manifest).
     """
-    import time
-
     from .inference import generate_with_decoder, resolve_checkpoint
 
     out = check_output_dir(out, overwrite)
@@ -203,7 +202,6 @@ def generate_scene_with_decoder(
     anchor = decoded.video.cameras(0)[0]
     eye = anchor.centers.cpu()
     cams = look_at_cameras(eye, eye + anchor.camtoworlds[:, :3, 2].cpu(), view.width, view.height, view.fov_y_deg)
-    config, extra = decoded.config, dict(decoded.metadata)
     fields = {
         "prompt": condition if isinstance(condition, str) else None,
         "seed": seed,
@@ -215,8 +213,8 @@ def generate_scene_with_decoder(
         "decoder": {
             "checkpoint": str(checkpoint) if str(checkpoint) == "default" else path.name,
             "sha256": sha256_file(path),
-            "config": config,
-            "metadata": extra,
+            "config": decoded.config,
+            "metadata": decoded.metadata,
             "device": torch.device(device).type,
         },
     }
