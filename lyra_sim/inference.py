@@ -89,6 +89,8 @@ def generate_with_decoder(
         stage: called with a short description as each step starts.
     """
     device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device}: no CUDA GPU is available to this torch {torch.__version__}; use the CPU")
     path = resolve_checkpoint(checkpoint)
     config, extra = read_decoder_metadata(path)
     for key in ("codec", "video"):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from lyra_sim.cli import main
@@ -110,3 +111,11 @@ def test_bad_checkpoints_are_one_line_and_write_nothing(bad_files, capsys, name,
 def test_device_needs_the_decoder(tmp_path, capsys):
     assert main(["generate", "a bedroom", "--device", "cpu", "--out", str(tmp_path / "out"), *SMALL]) == 2
     assert "--device applies to --decoder" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_cuda_without_a_gpu_is_one_line(checkpoint, tmp_path, capsys):
+    args = ["generate", "a bedroom", "--decoder", str(checkpoint), "--device", "cuda", "--out", str(tmp_path / "out"), *SMALL]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no CUDA GPU" in err and err.count("\n") == 1 and not (tmp_path / "out").exists()
