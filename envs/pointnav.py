@@ -1,0 +1,271 @@
+"""Point-goal navigation for a cylinder base, batched over agents and scenes (the task of LyraScene-v0).
+
+`PointNavTask` holds ``N`` agents as tensors on one device and advances them all at once;
+the single env is ``N = 1`` of the same code, so single and vector envs compute the same
+thing. Everything here is plain tensor math; observations come from `envs.views`.
+
+**Motion.** A step turns and drives the base as a unicycle over ``substeps`` equal parts,
+each at most half a grid cell long, so nothing is tunnelled through. A part that would bring
+the body closer to an obstacle than allowed (`envs.navgrid`: clearance ``>= radius +
+margin``) is replaced by its slide along the obstacle (the component into it removed); if
+that is blocked too the base stays put for that part. A step that was blocked or slid in any
+part is a collision.
+
+**Reward** (as Habitat's PointNav): the decrease in geodesic distance to the goal, minus
+``collision_penalty`` on a collision and ``time_penalty`` every step, plus ``success_reward``
+on success. Continuous actions succeed (and terminate) within ``success_distance`` of the
+goal; discrete actions succeed when ``stop`` is taken there (``stop`` always terminates).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .navgrid import NavFields
+from .views import CameraConfig
+
+ACTION_TYPES = ("continuous", "discrete")
+DISCRETE_ACTIONS = ("stop", "forward", "turn_left", "turn_right")
+"""Discrete action ids, in Habitat's order."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The mobile base: a vertical cylinder standing on the floor.
+
+    Attributes:
+        radius, height: meters.
+        max_linear_speed: m/s at action ``+1`` / ``-1`` (continuous).
+        max_angular_speed: rad/s at action ``+1`` (counterclockwise) / ``-1`` (continuous).
+        forward_step: meters per ``forward`` (discrete).
+        turn_angle_deg: degrees per ``turn_left`` / ``turn_right`` (discrete).
+        dt: seconds per step (continuous).
+    """
+
+    radius: float = 0.18
+    height: float = 1.2
+    max_linear_speed: float = 1.0
+    max_angular_speed: float = 2.0
+    forward_step: float = 0.25
+    turn_angle_deg: float = 10.0
+    dt: float = 0.25
+
+    def __post_init__(self) -> None:
+        for name in ("radius", "height", "max_linear_speed", "max_angular_speed", "forward_step", "turn_angle_deg", "dt"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"agent {name}: expected a positive number, got {value!r}")
+
+    @property
+    def max_step_length(self) -> float:
+        return max(self.max_linear_speed * self.dt, self.forward_step)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Point-goal navigation settings.
+
+    Attributes:
+        action_type: "continuous" (Box: linear, angular velocity in [-1, 1]) or "discrete"
+            (`DISCRETE_ACTIONS`).
+        success_distance: meters (Euclidean) from the goal that count as reached.
+        min_geodesic: minimum start-to-goal geodesic distance, meters.
+        max_episode_steps: the episode is truncated after this many steps.
+        success_reward, collision_penalty, time_penalty: reward terms.
+        goals_per_scene: size of each scene's precomputed goal pool.
+    """
+
+    action_type: str = "continuous"
+    success_distance: float = 0.3
+    min_geodesic: float = 1.0
+    max_episode_steps: int = 500
+    success_reward: float = 2.5
+    collision_penalty: float = 0.05
+    time_penalty: float = 0.01
+    goals_per_scene: int = 64
+
+    def __post_init__(self) -> None:
+        if self.action_type not in ACTION_TYPES:
+            raise ValueError(f"action_type: expected one of {', '.join(ACTION_TYPES)}, got {self.action_type!r}")
+        if not self.success_distance > 0 or not self.min_geodesic >= 0:
+            raise ValueError(f"success_distance > 0 and min_geodesic >= 0 expected, got {self.success_distance}, {self.min_geodesic}")
+        if not (isinstance(self.max_episode_steps, int) and self.max_episode_steps >= 1):
+            raise ValueError(f"max_episode_steps: expected a positive integer, got {self.max_episode_steps!r}")
+        if not (isinstance(self.goals_per_scene, int) and self.goals_per_scene >= 1):
+            raise ValueError(f"goals_per_scene: expected a positive integer, got {self.goals_per_scene!r}")
+
+
+@dataclass
+class StepResult:
+    """What `PointNavTask.step` returns, all ``[N]`` tensors on the task's device."""
+
+    reward: Tensor
+    terminated: Tensor
+    truncated: Tensor
+    collided: Tensor
+    success: Tensor
+
+
+@dataclass
+class AgentState:
+    """Per-agent tensors (``[N]`` or ``[N, 2]``)."""
+
+    scene: Tensor
+    xy: Tensor
+    yaw: Tensor
+    goal: Tensor  # index into the scene's goal pool
+    geodesic: Tensor
+    steps: Tensor
+    collisions: Tensor
+    start_geodesic: Tensor = field(default=None)  # type: ignore[assignment]
+
+
+class PointNavTask:
+    """``N`` agents over the scenes of ``fields`` (see the module docstring)."""
+
+    def __init__(self, fields: NavFields, scene: Tensor, agent: AgentConfig, task: TaskConfig, camera: CameraConfig) -> None:
+        self.fields, self.agent, self.task, self.camera = fields, agent, task, camera
+        dev = fields.clearance.device
+        n = len(scene)
+        self.device = dev
+        self.required = agent.radius + fields.margin  # [S] clearance the body needs
+        # Parts no longer than half the required clearance: a part that starts and ends where
+        # the body fits cannot cross an obstacle (that needs >= 2 x required), so nothing tunnels.
+        self.substeps = max(1, math.ceil(agent.max_step_length / (0.5 * float(self.required.min()))))
+        self.bisections = 3
+        zeros = torch.zeros(n, device=dev)
+        self.state = AgentState(
+            scene=scene.to(dev), xy=torch.zeros((n, 2), device=dev), yaw=zeros.clone(),
+            goal=torch.zeros(n, dtype=torch.long, device=dev), geodesic=zeros.clone(),
+            steps=torch.zeros(n, dtype=torch.long, device=dev), collisions=torch.zeros(n, dtype=torch.long, device=dev),
+            start_geodesic=zeros.clone(),
+        )
+        # Where episodes may start: cells with room for the body, per scene (numpy, for sampling).
+        self._fits = [
+            np.flatnonzero((fields.clearance[s] >= self.required[s]).cpu().numpy()) for s in range(fields.clearance.shape[0])
+        ]
+        self._geodesic_cpu = fields.geodesic.cpu().numpy()
+
+    # ------------------------------------------------------------------ episodes
+    def reset(self, rows: list[int], rngs: list[np.random.Generator]) -> None:
+        """Start new episodes for agents ``rows``, each drawn with its own generator."""
+        if not rows:
+            return
+        xy, yaw, goal = [], [], []
+        for row, rng in zip(rows, rngs):
+            s = int(self.state.scene[row])
+            pool = self._geodesic_cpu[s]
+            for _ in range(100):
+                k = int(rng.integers(len(pool)))
+                dist = pool[k].ravel()[self._fits[s]]
+                ok = self._fits[s][(dist >= self.task.min_geodesic) & (dist < 1e5)]
+                if len(ok):
+                    break
+            else:
+                raise RuntimeError(f"scene {s}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
+            cell = int(ok[rng.integers(len(ok))])
+            center = self.fields.cell_centers(s, np.array([cell]))[0]
+            # Jitter within the cell by at most a quarter cell: stays where the cell test holds.
+            res = float(self.fields.resolution[s])
+            xy.append(center + rng.uniform(-0.25, 0.25, 2) * res)
+            yaw.append(rng.uniform(-math.pi, math.pi))
+            goal.append(k)
+        idx = torch.tensor(rows, device=self.device)
+        st = self.state
+        st.xy[idx] = torch.tensor(np.array(xy), dtype=torch.float32, device=self.device)
+        st.yaw[idx] = torch.tensor(yaw, dtype=torch.float32, device=self.device)
+        st.goal[idx] = torch.tensor(goal, device=self.device)
+        st.steps[idx] = 0
+        st.collisions[idx] = 0
+        st.geodesic[idx] = self.fields.geodesic_at(st.scene[idx], st.goal[idx], st.xy[idx])
+        st.start_geodesic[idx] = st.geodesic[idx]
+
+    # ------------------------------------------------------------------ motion
+    def _motion(self, action: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-step distance ``[N]`` (meters, signed) and turn ``[N]`` (radians) of ``action``."""
+        a, dev = self.agent, self.device
+        if self.task.action_type == "continuous":
+            return action[:, 0] * a.max_linear_speed * a.dt, action[:, 1] * a.max_angular_speed * a.dt
+        turn = math.radians(a.turn_angle_deg)
+        dist = torch.tensor([0.0, a.forward_step, 0.0, 0.0], device=dev)[action]
+        rot = torch.tensor([0.0, 0.0, turn, -turn], device=dev)[action]
+        return dist, rot
+
+    def move(self, dist: Tensor, turn: Tensor) -> Tensor:
+        """Drive every agent ``dist`` meters while turning ``turn`` radians; returns ``collided [N]``."""
+        st, f = self.state, self.fields
+        required = self.required[st.scene]
+        collided = torch.zeros_like(st.steps, dtype=torch.bool)
+        moving = dist != 0
+        for _ in range(self.substeps):
+            st.yaw = torch.remainder(st.yaw + turn / self.substeps + math.pi, 2 * math.pi) - math.pi
+            d = (dist / self.substeps)[:, None] * torch.stack([torch.cos(st.yaw), torch.sin(st.yaw)], 1)
+            ahead = st.xy + d
+            clear, grad = f.clearance_at(st.scene, ahead, gradient=True)
+            ok = clear >= required
+            # Slide: drop the part of the motion that points down the clearance gradient
+            # (into the obstacle), measured where the blocked motion would have ended.
+            n = grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            into = (d * n).sum(1).clamp(max=0)
+            slide = st.xy + d - into[:, None] * n
+            ok_slide = f.clearance_at(st.scene, slide) >= required
+            target = torch.where(ok_slide[:, None], slide, ahead)
+            # Where even the slide is blocked, bisect towards the obstacle so the base stops
+            # close to it rather than a whole part short.
+            reach = torch.where(ok | ok_slide, 1.0, 0.0)
+            step = 0.5
+            for _ in range(self.bisections):
+                trial = reach + step
+                ok_trial = f.clearance_at(st.scene, st.xy + trial[:, None] * d) >= required
+                reach = torch.where(~(ok | ok_slide) & ok_trial, trial, reach)
+                step *= 0.5
+            st.xy = torch.where(ok[:, None], ahead, torch.where(ok_slide[:, None], target, st.xy + reach[:, None] * d))
+            collided |= moving & ~ok
+        return collided
+
+    def step(self, action: Tensor) -> StepResult:
+        """Advance every agent by one step of ``action`` (``[N, 2]`` float or ``[N]`` int64, validated by the env)."""
+        st, t = self.state, self.task
+        dist, turn = self._motion(action)
+        collided = self.move(dist, turn)
+        geodesic = self.fields.geodesic_at(st.scene, st.goal, st.xy)
+        near = self.goal_distance() <= t.success_distance
+        if t.action_type == "continuous":
+            success = near
+            terminated = near
+        else:
+            stop = action == 0
+            success = stop & near
+            terminated = stop
+        st.steps += 1
+        st.collisions += collided.long()
+        reward = (st.geodesic - geodesic) - t.collision_penalty * collided.float() - t.time_penalty + t.success_reward * success.float()
+        st.geodesic = geodesic
+        truncated = (st.steps >= t.max_episode_steps) & ~terminated
+        return StepResult(reward, terminated, truncated, collided, success)
+
+    # ------------------------------------------------------------------ observations
+    def goal_xy(self) -> Tensor:
+        """``[N, 2]`` world xy of every agent's goal."""
+        return self.fields.goals[self.state.scene, self.state.goal]
+
+    def goal_distance(self) -> Tensor:
+        """``[N]`` Euclidean distance to the goal, meters."""
+        return (self.goal_xy() - self.state.xy).norm(dim=1)
+
+    def pointgoal(self) -> Tensor:
+        """``[N, 2]`` (distance m, heading rad): the goal in polar coordinates of the agent's frame
+        (heading in (-π, π], positive = to the left), as Habitat's PointGoal-with-GPS+compass."""
+        delta = self.goal_xy() - self.state.xy
+        heading = torch.atan2(delta[:, 1], delta[:, 0]) - self.state.yaw
+        heading = torch.remainder(heading + math.pi, 2 * math.pi) - math.pi
+        return torch.stack([delta.norm(dim=1), heading], 1)
+
+    def camera_z(self) -> Tensor:
+        """``[N]`` world height of every agent's camera."""
+        return self.fields.floor_z[self.state.scene] + self.camera.height_m
