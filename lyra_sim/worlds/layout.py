@@ -508,10 +508,12 @@ def _order(items: list[Item]) -> list[Item]:
     by_kind = {}
     for it in items:
         by_kind.setdefault(it.kind, it)
-    # fixed poses first, in spec order (supports before what rests on them); then by rule,
-    # anchor depth and size, biggest first
+    # fixed poses first, then the rest by rule, anchor depth and size, biggest first. Fixed
+    # poses go in rule order too (then spec order): a rug must be down before the bed that
+    # stood on it, or a resolved spec would not rebuild its scene (the bed would overlap
+    # the rug instead of standing on it); on_top comes last in `RULES`, after its supports.
     keyed = [
-        (False, it.rule == "on_top", 0, 0.0, i, it) if it.position is not None else
+        (False, rank[it.rule], 0, 0.0, i, it) if it.position is not None else
         (True, rank[it.rule], _depth(it, by_kind), -it.size[0] * it.size[1], i, it)
         for i, it in enumerate(items)
     ]

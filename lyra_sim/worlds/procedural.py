@@ -30,7 +30,7 @@ from lyra_sim.worlds.rooms import ROOM_KINDS
 from lyra_sim.worlds.sampling import SurfacePrimitive, frame_quats, sample_surfaces
 from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Bumped whenever the same condition + seed would give a different scene."""
 
 SHELL_LABELS = ("floor", "wall", "ceiling")
@@ -315,6 +315,17 @@ def _meshes(labeled: list[tuple[str, str, SurfacePrimitive]], names: list[str]) 
     return out
 
 
+def _yaw_deg(p: Placed, spec: ObjectSpec) -> float:
+    """The yaw of ``p`` in degrees, as the resolved spec records it: the given one when kept.
+
+    The scene is then built from ``radians`` of this value, not from ``p.yaw``: the two can
+    differ in the last bit, and a resolved spec must rebuild the same bytes.
+    """
+    if spec.yaw_deg is not None and math.radians(spec.yaw_deg) == p.yaw:
+        return spec.yaw_deg
+    return math.degrees(p.yaw)
+
+
 def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralConfig | None = None) -> ProceduralScene:
     """Generate a room from a prompt, a `SceneSpec`, or a spec dict.
 
@@ -355,7 +366,9 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     )
     instances += [added[item.name] for item in result.added]
     check_caps([(i.spec.kind, 1) for i in instances], "objects (with the supports added for stacked objects)")
-    placed = {p.name: p for p in result.placed}
+    specs = {i.name: i.spec for i in instances}
+    yaw_deg = {p.name: _yaw_deg(p, specs[p.name]) for p in result.placed}
+    placed = {p.name: replace(p, yaw=math.radians(yaw_deg[p.name])) for p in result.placed}
 
     keys = _stream(seed, _KEYS)
     names = list(SHELL_LABELS) + [i.name for i in instances]
@@ -376,7 +389,7 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     objects = []
     for index, inst in enumerate(instances):
         p = placed[inst.name]
-        final_objects.append(replace(inst.spec, position=(p.x, p.y), yaw_deg=math.degrees(p.yaw), on=p.support))
+        final_objects.append(replace(inst.spec, position=(p.x, p.y), yaw_deg=yaw_deg[inst.name], on=p.support))
         v = meshes[len(SHELL_LABELS) + index].vertices
         objects.append({
             "name": inst.name,
@@ -384,7 +397,7 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
             "label": len(SHELL_LABELS) + index,
             "bbox": [v.min(0).tolist(), v.max(0).tolist()],
             "position": [p.x, p.y, p.z],
-            "yaw_deg": math.degrees(p.yaw),
+            "yaw_deg": yaw_deg[inst.name],
             "size": list(inst.spec.size),
             "color": color_rgb(inst.spec.color).tolist(),
             "color_name": inst.spec.color if isinstance(inst.spec.color, str) else None,
