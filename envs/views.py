@@ -23,7 +23,8 @@ from torch import Tensor
 
 from lyra_sim.cameras import Cameras
 from lyra_sim.lod import GaussianLOD
-from lyra_sim.render import render
+from lyra_sim.rasterizer_torch import RasterConfig, rasterization
+from lyra_sim.render import EPS2D, render
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,23 @@ Backend = Callable[["SceneViews", Tensor, Tensor], "tuple[Tensor, Tensor | None]
 
 def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
-    rgbs, depths = [], []
+    raster = RasterConfig(eps2d=EPS2D, near_plane=cfg.near, far_plane=cfg.far)
+    colors, alphas = [], []
     for i in range(len(scene)):
         lod = views.lods[int(scene[i])]
         cam = Cameras(viewmats[i : i + 1], views.K[None], cfg.width, cfg.height)
         ids, _ = lod.select(cam, cfg.pixel_ratio, near_plane=cfg.near)
-        out = render(lod.scene.select(ids), cam, mode=views.mode, near_plane=cfg.near, far_plane=cfg.far)
-        rgbs.append(out.rgb)
-        depths.append(out.depth)
-    return torch.cat(rgbs), torch.cat(depths) if cfg.depth else None
+        # The rasterizer directly on the selected rows: a GaussianScene would re-validate
+        # every field of a subset of an already validated scene, every step.
+        s = lod.scene
+        out, alpha = rasterization(
+            *(x.index_select(0, ids) for x in (s.means, s.quats, s.scales, s.opacities, s.sh)),
+            cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=s.sh_degree, render_mode=views.mode, config=raster,
+        )
+        colors.append(out)
+        alphas.append(alpha)
+    out = torch.cat(colors)
+    return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
 def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
