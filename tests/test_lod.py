@@ -220,3 +220,21 @@ def test_lod_config_rejects_bad_values(bad):
 def test_build_rejects_an_empty_scene(room):
     with pytest.raises(ValueError, match="no Gaussians"):
         build_lod(room.select(torch.zeros(len(room), dtype=torch.bool)))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "choose_levels culls an anchor once its 3σ sphere is outside the frustum, but the rasterizer "
+    "dilates every footprint by eps2d = 0.3 px² and draws out to alpha 1/255 (about 3.3σ), so a "
+    "small Gaussian just past the image edge still colors the edge pixels"
+))
+def test_culling_keeps_a_gaussian_whose_footprint_reaches_the_image():
+    cam = cameras([[0.0, 0.0, 0.0]], [[3.0, 0.0, 0.0]])  # f = 32 px; image left edge at world y = 3 m · 32 / f
+    y = 3.0 * (32 + 0.3) / 32  # a 1 mm Gaussian 3 m away, its center 0.3 px beyond the left edge
+    scene = GaussianScene(
+        torch.tensor([[3.0, y, 0.0]]), torch.tensor([[1.0, 0.0, 0.0, 0.0]]), torch.full((1, 3), 0.001),
+        torch.tensor([0.97]), torch.ones(1, 1, 3),
+    )
+    if not float(render(scene, cam, "RGB", near_plane=NEAR).alpha.max()) > 0.2:  # measured 0.22
+        pytest.fail("the full render no longer reaches the edge pixels: this case shows nothing")  # a failure, not the xfail
+    _, counts = build_lod(scene).select(cam, 0.0, near_plane=NEAR)
+    assert int(counts[0]) == 1
