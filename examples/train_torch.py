@@ -122,10 +122,11 @@ def main(argv: list[str] | None = None) -> tuple[ActorCritic, list[float]]:
             valid.append(~ended)  # this step reset an env that had ended: not a transition of the policy
             episode_return += reward
             ended = term | trunc
+            # Masks rather than boolean indexing: nothing waits on the GPU inside the rollout.
             finished = finished + ended.sum()
-            returns_sum = returns_sum + episode_return[ended].sum()
+            returns_sum = returns_sum + (episode_return * ended).sum()
             successes = successes + (info["success"] & ended).sum()
-            episode_return[ended] = 0
+            episode_return = episode_return * ~ended
             obs = next_obs
 
         stacked = {k: torch.cat([o[k] for o in batch]) for k in obs}  # [steps * n, ...]

@@ -37,7 +37,7 @@ def test_train_ppo_saves_a_model_that_reloads_and_acts(bundle, tmp_path):
     out = tmp_path / "ppo.zip"
     stats = load_example("train_ppo").main([
         "--scene", str(bundle), "--timesteps", "256", "--num-envs", "2", "--n-steps", "64", "--batch-size", "32",
-        "--max-episode-steps", "40", "--min-geodesic", "0.5", "--out", str(out),
+        "--width", "48", "--height", "48", "--max-episode-steps", "40", "--min-geodesic", "0.5", "--out", str(out),
     ])
     # 2 envs × 128 steps with episodes of at most 40 steps: at least 3 episodes each reach Monitor.
     assert stats["episodes"] >= 6
@@ -45,7 +45,9 @@ def test_train_ppo_saves_a_model_that_reloads_and_acts(bundle, tmp_path):
 
     model = PPO.load(out, device="cpu")
     assert model.num_timesteps == 256
-    env = gym.make("LyraScene-v0", scene=str(bundle), task={"min_geodesic": 0.5, "max_episode_steps": 40}, device="cpu")
+    env = gym.make(
+        "LyraScene-v0", scene=str(bundle), width=48, height=48, task={"min_geodesic": 0.5, "max_episode_steps": 40}, device="cpu"
+    )
     obs, _ = env.reset(seed=0)
     for _ in range(3):
         action, _ = model.predict(obs, deterministic=True)
