@@ -9,7 +9,8 @@ camera draws, region by region, the coarsest level whose cells still project to 
 
 **Merging** a cell's Gaussians is moment matching, weighted by each Gaussian's opacity times
 its footprint area ``w = o · s₁ s₂`` (two largest scales): the merged mean and covariance are
-those of the weighted mixture (``Σ = Σ w (Σᵢ + μᵢμᵢᵀ) / Σ w − μμᵀ``), SH coefficients are the
+those of the weighted mixture, with the spread of the centers scaled by `LODConfig.spread`
+(``Σ = Σ w Σᵢ / Σ w + spread² · Σ w (μᵢ − μ)(μᵢ − μ)ᵀ / Σ w``), SH coefficients are the
 weighted mean, and the opacity keeps the cell's opacity-weighted area: ``o = min(Σ o s₁ s₂ /
 (S₁ S₂), MAX_OPACITY)`` with ``S`` the merged scales (a covered cell stays opaque, a sparse
 one stays see-through).
@@ -17,8 +18,9 @@ one stays see-through).
 **Regions** ("anchors") are cubic cells of edge ``base_cell · 2**levels``, so every level's
 cells nest in exactly one anchor, and each camera picks one level per anchor from the
 nearest point of the anchor's box: no region is drawn twice or skipped. Anchors whose
-bounding sphere (covering their Gaussians' 3σ extent) is behind the camera or outside its
-field of view are skipped: this is the frustum culling. ``pixel_ratio`` is chosen per
+bounding sphere (covering their Gaussians' 3.33σ extent, the rasterizer's) is behind the
+camera or outside its field of view widened by `EDGE_MARGIN_PX` (the rasterizer's blur and
+rounding reach past a Gaussian's own extent) are skipped: this is the frustum culling. ``pixel_ratio`` is chosen per
 call, so one structure serves every camera resolution.
 
 The structure is built on the CPU in float64 (deterministic), and its tensors move with
@@ -35,7 +37,13 @@ import torch
 from torch import Tensor
 
 from .cameras import Cameras
+from .rasterizer_torch import MAX_EXTENT_SIGMAS
+from .render import EPS2D
 from .scene import GaussianScene, quat_to_rotmat, rotmat_to_quat
+
+EDGE_MARGIN_PX = MAX_EXTENT_SIGMAS * math.sqrt(EPS2D) + 1.5
+"""Pixels by which the culling frustum is widened on every side: the 2D blur ``eps2d`` grows
+every footprint by up to 3.33·√eps2d pixels (≈ 1.8), plus the rasterizer's pixel rounding."""
 
 MAX_OPACITY = 0.99
 """Merged opacities are capped here: a merged Gaussian stands for a cell, never a solid wall."""
@@ -135,7 +143,7 @@ class GaussianLOD:
         visible = z + r > near_plane
         w, h = float(cameras.width), float(cameras.height)
         for coord, f, c, size in ((x, ks[:, 0, 0], ks[:, 0, 2], w), (y, ks[:, 1, 1], ks[:, 1, 2], h)):
-            for edge, sign in ((-c, -1.0), (size - c, 1.0)):  # planes through the camera and the image's edges
+            for edge, sign in ((-c - EDGE_MARGIN_PX, -1.0), (size - c + EDGE_MARGIN_PX, 1.0)):  # planes through the camera and the widened image's edges
                 # Signed distance of the sphere center outside the plane (positive = outside).
                 outside = sign * (coord * f[:, None] - z * edge[:, None]) / torch.sqrt(f**2 + edge**2)[:, None]
                 visible &= outside < r
@@ -249,7 +257,7 @@ def build_lod(scene: GaussianScene, config: LODConfig = LODConfig()) -> Gaussian
         counts = torch.bincount(anchor, minlength=num_anchors)
         offsets.append(base + torch.cat([torch.zeros(1, dtype=torch.int64), torch.cumsum(counts, 0)]))
         base += len(m)
-        reach = 3 * s.double().amax(-1, keepdim=True)
+        reach = MAX_EXTENT_SIGMAS * s.double().amax(-1, keepdim=True)
         lo = lo.scatter_reduce(0, anchor[:, None].expand(-1, 3), m.double() - reach, "amin")
         hi = hi.scatter_reduce(0, anchor[:, None].expand(-1, 3), m.double() + reach, "amax")
     merged = GaussianScene(

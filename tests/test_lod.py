@@ -135,9 +135,11 @@ def test_pixel_ratio_zero_draws_original_gaussians_and_culling_changes_no_pixel(
     starts = torch.cumsum(counts, 0) - counts
     for c in range(len(cams)):
         seen = render(full_scene.select(ids[starts[c] : starts[c] + counts[c]]), cams[c], "RGB+ED", near_plane=NEAR)
-        # Exact: the same Gaussians in the same order reach every pixel. (Against the input's own
-        # order, depth ties may blend in another order: differences up to 1e-3 were measured.)
-        assert torch.equal(seen.rgb, full.rgb[c : c + 1]) and torch.equal(seen.depth, full.depth[c : c + 1])
+        # The same Gaussians in the same order reach every pixel: equal up to float summation
+        # order (the rasterizer's tile size follows the drawn set). Against the input's own
+        # order, depth ties may blend in another order: differences up to 1e-3 were measured.
+        torch.testing.assert_close(seen.rgb, full.rgb[c : c + 1], atol=1e-5, rtol=0)
+        torch.testing.assert_close(seen.depth, full.depth[c : c + 1], atol=1e-5, rtol=1e-6)
 
 
 def level_and_anchor(lod, ids):
@@ -222,11 +224,6 @@ def test_build_rejects_an_empty_scene(room):
         build_lod(room.select(torch.zeros(len(room), dtype=torch.bool)))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "choose_levels culls an anchor once its 3σ sphere is outside the frustum, but the rasterizer "
-    "dilates every footprint by eps2d = 0.3 px² and draws out to alpha 1/255 (about 3.3σ), so a "
-    "small Gaussian just past the image edge still colors the edge pixels"
-))
 def test_culling_keeps_a_gaussian_whose_footprint_reaches_the_image():
     cam = cameras([[0.0, 0.0, 0.0]], [[3.0, 0.0, 0.0]])  # f = 32 px; image left edge at world y = 3 m · 32 / f
     y = 3.0 * (32 + 0.3) / 32  # a 1 mm Gaussian 3 m away, its center 0.3 px beyond the left edge
