@@ -9,6 +9,9 @@ import torch
 from _scenes import BLOCK, ROOM, box_room_ground_truth, box_room_scene
 from lyra_sim.exporters.collision import (
     CollisionConfig,
+    _coverage_views,
+    _occupancy_raycaster,
+    _surface_targets,
     canonical_order,
     cube_viewmats,
     extract_collision_mesh,
@@ -105,6 +108,28 @@ def test_valid_depth_drops_edges_grazing_and_transparent_pixels():
     # a plane seen almost edge-on: depth grows fast along x
     slope = np.broadcast_to(1.0 + 0.5 * np.arange(16, dtype=np.float32), (1, 16, 16)).copy()
     assert (valid_depth(slope, np.ones_like(slope), k, 0.5, 10.0, min_cos=0.65)[0, 2:-2, 2:-2] == 0).all()
+
+
+def test_coverage_views_reach_around_a_corner():
+    # An L-shaped room of 1 m cells: arm A along x (y in 1..2), arm B along y (x in 7..8).
+    # A view at A's far end cannot see B's far end and vice versa, so two faces must be one
+    # at each end, each looking down its own arm (the most wall within reach).
+    occupied = np.ones((10, 12, 5), dtype=bool)
+    occupied[1:9, 1:3, 1:4] = False
+    occupied[7:9, 1:11, 1:4] = False
+    room = ~occupied
+    room[0], room[-1], room[:, 0], room[:, -1], room[:, :, 0], room[:, :, -1] = (False,) * 6
+    targets, normals = _surface_targets(occupied, room, np.zeros(3), 1.0)
+    raycaster = _occupancy_raycaster(occupied, np.zeros(3), 1.0)
+    a_end, b_end = np.array([1.5, 2.0, 2.5]), np.array([8.0, 10.5, 2.5])
+    candidates = np.stack([a_end, b_end])
+    positions, faces = _coverage_views(candidates, targets, normals, raycaster, 1.0, 3.0, 0.3, 2)
+    assert sorted(map(tuple, positions)) == sorted(map(tuple, candidates))
+    by_position = {tuple(p): f for p, f in zip(positions, faces)}
+    assert by_position[tuple(a_end)] == 0 and by_position[tuple(b_end)] == 3  # +x and -y
+    # every (candidate, face) at most once, and no view that adds nothing
+    positions, faces = _coverage_views(candidates, targets, normals, raycaster, 1.0, 3.0, 0.3, 100)
+    assert len(set(zip(map(tuple, positions), faces))) == len(faces) <= 12
 
 
 def test_cube_maps_cover_all_directions():
