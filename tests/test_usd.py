@@ -110,6 +110,17 @@ def test_stage_passes_the_validators(written):
     assert validate(out / "scene.usdz") == []
 
 
+def test_validators_report_a_bad_stage(tmp_path):
+    # usd-core 26 has no UsdUtils.ComplianceChecker; the UsdValidation validators stand in
+    # for it, so show they do catch something: a stage without its metadata.
+    stage = Usd.Stage.CreateNew(str(tmp_path / "bad.usda"))
+    stage.DefinePrim("/World", "Xform")
+    stage.GetRootLayer().Save()
+    problems = validate(tmp_path / "bad.usda")
+    assert [p.split(":")[1].split(".")[1] for p in problems] == [
+        "MissingMetersPerUnitMetadata", "MissingUpAxisMetadata", "MissingDefaultPrim"]
+
+
 def test_usdz_holds_everything_and_is_reproducible(written, tmp_path):
     out, _ = written
     stage = Usd.Stage.Open(str(out / "scene.usdz"))
