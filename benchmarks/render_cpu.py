@@ -1,11 +1,17 @@
 """CPU timings of the PyTorch rasterizer (``lyra_sim.render``, backend "torch").
 
-Usage: ``python benchmarks/render_cpu.py [--repeats 3] [--threads N]``
+Usage: ``python benchmarks/render_cpu.py [--repeats 3] [--threads N] [--bundle runs/kitchen]``
 
 The scene is random but shaped like what ``lyra-sim generate`` produces: flat Gaussians
 scattered over the floor, walls and ceiling of a 6 x 5 x 3 m room plus a few boxes, seen
 from inside the room. Prints one table row per case: Gaussians, resolution, cameras,
 seconds per call (best of ``--repeats``), frames per second.
+
+With ``--bundle``, also the Gymnasium env's observation: 64x64, 90° hfov cameras at 1 m
+height on free nav cells with random yaw, each drawing its level-of-detail selection
+(``pixel_ratio=3``, a few thousand Gaussians), RGB, one camera per call. Its row reports
+the mean Gaussian count and CPU time (``time.process_time``, best of ``--repeats`` per
+view, summed) per frame: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -82,10 +88,56 @@ def time_render(scene: GaussianScene, cameras, repeats: int) -> float:
     return best
 
 
+def lod_views(bundle: str, count: int, size: int = 64, pixel_ratio: float = 3.0, seed: int = 0):
+    """``count`` (Gaussian fields, Cameras) pairs: the env's level-of-detail views of ``bundle``."""
+    import numpy as np
+
+    from lyra_sim.cameras import Cameras
+    from lyra_sim.envs.views import agent_viewmats
+    from lyra_sim.exporters.nav import read_nav
+    from lyra_sim.lod import build_lod
+    from lyra_sim.ply import read_ply
+
+    lod = build_lod(read_ply(f"{bundle}/scene.ply"))
+    nav = read_nav(f"{bundle}/nav.npz")
+    rng = np.random.default_rng(seed)
+    nx = nav.distance.shape[1]
+    cells = rng.choice(np.nonzero(nav.distance.reshape(-1) >= 0.3)[0], count, replace=False)
+    xy = torch.tensor(nav.origin + (np.stack([cells % nx, cells // nx], 1) + 0.5) * nav.resolution, dtype=torch.float32)
+    yaw = torch.tensor(rng.uniform(0, 2 * math.pi, count), dtype=torch.float32)
+    viewmats = agent_viewmats(xy, yaw, torch.full((count,), nav.floor_z + 1.0), 0.0)
+    k = torch.tensor([[size / 2, 0, size / 2], [0, size / 2, size / 2], [0, 0, 1]], dtype=torch.float32)
+    views = []
+    for i in range(count):
+        cam = Cameras(viewmats[i : i + 1], k[None], size, size)
+        ids, _ = lod.select(cam, pixel_ratio, near_plane=0.05)
+        s = lod.scene
+        views.append(([x.index_select(0, ids) for x in (s.means, s.quats, s.scales, s.opacities, s.sh)], s.sh_degree, cam))
+    return views
+
+
+def time_lod_views(views, repeats: int) -> float:
+    """CPU seconds per frame of `rasterization` on `lod_views` (env settings: near 0.05, far 100)."""
+    from lyra_sim.rasterizer_torch import RasterConfig, rasterization
+
+    config = RasterConfig(eps2d=0.3, near_plane=0.05, far_plane=100.0)
+    total = 0.0
+    with torch.no_grad():
+        for fields, sh_degree, cam in views:
+            best = math.inf
+            for _ in range(repeats):
+                t0 = time.process_time()
+                rasterization(*fields, cam.viewmats, cam.Ks, cam.width, cam.height, sh_degree=sh_degree, config=config)
+                best = min(best, time.process_time() - t0)
+            total += best
+    return total / len(views)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--bundle", default=None, help="bundle directory (scene.ply, nav.npz) for the env's LOD views")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -98,6 +150,11 @@ def main() -> None:
         scene = scenes.setdefault(n, random_room(n))
         seconds = time_render(scene, room_cameras(c, w, h), args.repeats)
         print(f"{n:>10} {f'{w}x{h}':>10} {c:>8} {seconds:>9.3f} {c / seconds:>9.1f}")
+    if args.bundle:
+        views = lod_views(args.bundle, count=20)
+        n = round(sum(len(v[0][0]) for v in views) / len(views))
+        seconds = time_lod_views(views, args.repeats)
+        print(f"{f'~{n} LOD':>10} {'64x64':>10} {1:>8} {seconds:>9.4f} {1 / seconds:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -77,6 +78,12 @@ class RasterConfig:
             ``max(1, batch_gaussians // N)``, which bounds RAM for many cameras.
         min_chunk, max_chunk: fewest / most Gaussians a tile takes per round; the first
             round takes at most ``min_chunk`` and the cap doubles every round.
+        small_frame_pixels, small_frame_gaussians: a call with at most this many pixels (all
+            its cameras) and Gaussians takes the small-frame path: no pre-cull, 4-pixel tiles
+            unless `tile_size` is set, one compositing round (chunk settings unused). Same
+            image, fewer torch ops. 0 turns it off. Measured on 2 CPU cores (64x64 views of a
+            few thousand Gaussians, the Gymnasium env's observations): about 1.2x faster;
+            128x128 views of 10-18k Gaussians: about 7 % slower, hence 96x96.
     """
 
     eps2d: float = 0.3
@@ -88,6 +95,8 @@ class RasterConfig:
     batch_gaussians: int = 1 << 21
     min_chunk: int = 16
     max_chunk: int = 512
+    small_frame_pixels: int = 96 * 96
+    small_frame_gaussians: int = 1 << 15
 
     def __post_init__(self) -> None:
         if not self.eps2d >= 0:
@@ -102,6 +111,10 @@ class RasterConfig:
                 continue
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        for name in ("small_frame_pixels", "small_frame_gaussians"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -200,6 +213,7 @@ def project(
     width: int,
     height: int,
     config: RasterConfig = RasterConfig(),
+    precull: bool = True,
 ) -> Projection:
     """EWA-project Gaussians into every camera and keep those gsplat would rasterize.
 
@@ -210,17 +224,20 @@ def project(
         opacities: ``[N]`` in [0, 1].
         viewmats: ``[C, 4, 4]`` world-to-camera (OpenCV).
         Ks: ``[C, 3, 3]`` pixel intrinsics.
+        precull: run `_candidates` first. False projects every Gaussian exactly, in one
+            block per camera: the same result, cheaper for a few thousand Gaussians.
     """
     with torch.no_grad():
         vis_ids = torch.nonzero(opacities >= ALPHA_THRESHOLD).squeeze(1)  # gsplat culls the rest
     parts = []
     for cam in range(viewmats.shape[0]):
-        for blk in _blocks(len(vis_ids), config.block_elements) or [slice(0, 0)]:
-            ids = vis_ids[blk]
-            with torch.no_grad():
-                mean_c = means.index_select(0, ids) @ viewmats[cam, :3, :3].T + viewmats[cam, :3, 3]
-                radius3d = scales.index_select(0, ids).amax(-1)
-                gid = ids.index_select(0, _candidates(mean_c, radius3d, Ks[cam], width, height, config))
+        for blk in _blocks(len(vis_ids), config.block_elements) if precull else [slice(None)]:
+            gid = vis_ids[blk]
+            if precull:
+                with torch.no_grad():
+                    mean_c = means.index_select(0, gid) @ viewmats[cam, :3, :3].T + viewmats[cam, :3, 3]
+                    radius3d = scales.index_select(0, gid).amax(-1)
+                    gid = gid.index_select(0, _candidates(mean_c, radius3d, Ks[cam], width, height, config))
             parts.append(
                 _project_exact(means, quats, scales, opacities, gid, cam, viewmats[cam], Ks[cam], width, height, config)
             )
@@ -276,13 +293,14 @@ def _tile_pairs(
         lo = torch.minimum(torch.floor(m - r).clamp_min(0), limits)  # first tile (inclusive)
         hi = torch.minimum(torch.ceil(m + r).clamp_min(0), limits)  # last tile (exclusive)
         span = hi - lo  # [nnz, 2], whole numbers
-        # Everything a pair needs about its entry, as one row per entry: a single gather.
-        # Tile numbers are small whole numbers, exact in float32.
+        # Everything a pair needs about its entry, as one column per entry: a single gather
+        # whose attributes come out as contiguous rows (ops on strided columns of a row
+        # table cost about twice as much). Tile numbers are small whole numbers, exact in float32.
         table = torch.cat([
             proj.means2d.detach(), proj.conics.detach(),
             torch.log(proj.opacities.detach() / ALPHA_THRESHOLD)[:, None],  # sigma where alpha = 1/255
             lo, span[:, :1],
-        ], 1).to(torch.float32)
+        ], 1).to(torch.float32).T.contiguous()
         counts = (span[:, 0] * span[:, 1]).long()
         # Entries are grouped by camera; each camera is tiled and sorted on its own (smaller
         # sorts), and cameras come out in order, as their tile ids do.
@@ -295,19 +313,33 @@ def _tile_pairs(
             # by entry index, i.e. Gaussian id) survives within each tile.
             order = torch.sort(proj.depths[c0:c1].detach(), stable=True).indices
             cam_counts = counts[c0:c1].index_select(0, order)
-            cam_table = table[c0:c1].index_select(0, order)
+            cam_table = table[:, c0:c1].index_select(1, order)
             entries, cam_tiles = [], []
             for e0, e1 in _pair_blocks(cam_counts, block_elements):
-                rank, tile = _block_pairs(cam_table[e0:e1], cam_counts[e0:e1], tiles_x, tile_size)
+                rank, tile = _block_pairs(cam_table[:, e0:e1], cam_counts[e0:e1], tiles_x, tile_size)
                 entries.append(order.index_select(0, rank + e0))
                 cam_tiles.append(tile)
-            tile, perm = torch.sort(torch.cat(cam_tiles), stable=True)
+            tile = torch.cat(cam_tiles)
+            perm = _stable_argsort_tiles(tile, tiles_x * tiles_y)
             flats.append(torch.cat(entries).index_select(0, perm) + c0)
-            tiles.append(tile.long() + cam * tiles_x * tiles_y)
+            tiles.append(tile.index_select(0, perm).long() + cam * tiles_x * tiles_y)
         if not flats:
             empty = torch.zeros(0, dtype=torch.long, device=proj.depths.device)
             return empty, empty
         return torch.cat(flats), torch.cat(tiles)
+
+
+def _stable_argsort_tiles(tile: Tensor, num_tiles: int) -> Tensor:
+    """Stable argsort of tile ids ``[M]`` in ``[0, num_tiles)``.
+
+    On the CPU, tile ids that fit in 16 bits go through NumPy's stable sort, a radix sort
+    for 16-bit integers: 5-10x faster than ``torch.sort(stable=True)`` (a merge sort), e.g.
+    40 µs instead of 600 µs for the 12k pairs of a 64x64 frame.
+    """
+    if tile.device.type == "cpu" and num_tiles <= 1 << 16:
+        keys = tile.to(torch.int16).numpy().view(np.uint16)  # ids above 32767 wrap to int16, exact as uint16
+        return torch.from_numpy(np.argsort(keys, kind="stable"))
+    return torch.sort(tile, stable=True).indices
 
 
 def _pair_blocks(counts: Tensor, block_elements: int) -> list[tuple[int, int]]:
@@ -323,7 +355,7 @@ def _block_pairs(table: Tensor, counts: Tensor, tiles_x: int, tile_size: int) ->
     """The Gaussian–tile pairs of a block of entries, in entry order.
 
     Args:
-        table: ``[n, 9]`` per entry: mean (2), conic (3), max sigma, box corner (2, tiles),
+        table: ``[9, n]`` per entry: mean (2), conic (3), max sigma, box corner (2, tiles),
             box width (tiles).
         counts: ``[n]`` tiles in each entry's box.
 
@@ -332,10 +364,10 @@ def _block_pairs(table: Tensor, counts: Tensor, tiles_x: int, tile_size: int) ->
         camera (``ty * tiles_x + tx``) of each pair.
     """
     rank = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
-    pair = table.index_select(0, rank)
+    pair = table.index_select(1, rank)
     first = (torch.cumsum(counts, 0) - counts).index_select(0, rank)
     local = (torch.arange(rank.numel(), device=rank.device) - first).to(torch.float32)
-    mx, my, ca, cb, cc, max_sigma, lo_x, lo_y, span_x = pair.unbind(1)
+    mx, my, ca, cb, cc, max_sigma, lo_x, lo_y, span_x = pair.unbind(0)
     row = torch.floor((local + 0.5) / span_x)  # row-major walk of each box
     tx = lo_x + local - row * span_x
     ty = lo_y + row
@@ -442,10 +474,12 @@ def _rasterize_tiles(
     height: int,
     ts: int,
     config: RasterConfig,
+    single_round: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Composite ``feats: [nnz, D]`` into ``([C, H, W, D] Σ w·feats, [C, H, W, 1] Σ w)`` with ``ts``-pixel tiles.
 
-    No background: the caller blends it.
+    No background: the caller blends it. ``single_round`` composites every tile's whole list
+    at once (lists padded to a power of two) instead of in rounds of growing chunks.
     """
     tiles_x, tiles_y = math.ceil(width / ts), math.ceil(height / ts)
     num_tiles = num_cams * tiles_x * tiles_y
@@ -483,7 +517,7 @@ def _rasterize_tiles(
         torch.zeros(active.numel(), f, p, dtype=dtype, device=device),
     ]
     finished: list[tuple[Tensor, Tensor]] = []
-    cap = config.min_chunk
+    cap = (1 << 62) if single_round else config.min_chunk
     while state[0].numel():
         # Chunk length per tile: its remaining list rounded up to a power of two, capped by
         # `cap`, which doubles every round: a short first chunk lets tiles that saturate
@@ -578,7 +612,15 @@ def _render_cameras(
 ) -> tuple[Tensor, Tensor]:
     """`rasterization` for one group of cameras."""
     num_cams = viewmats.shape[0]
-    proj = project(means, quats, scales, opacities, viewmats, Ks, width, height, config)
+    # Small frames (a 64x64 agent view of a few thousand Gaussians) cost torch ops, not
+    # arithmetic; their path takes fewer ops: exact projection of every Gaussian (the
+    # pre-cull costs more ops than it saves), 4-pixel tiles, one compositing round (early
+    # termination rarely pays there: level-of-detail views barely saturate; measured, it
+    # would skip about 1 % of the Gaussian-tile pairs). See `RasterConfig.small_frame_pixels`.
+    small = (
+        num_cams * width * height <= config.small_frame_pixels and len(means) <= config.small_frame_gaussians
+    )
+    proj = project(means, quats, scales, opacities, viewmats, Ks, width, height, config, precull=not small)
     if render_mode != "ED":
         campos = torch.linalg.inv(viewmats)[:, :3, 3]
         blocks = _blocks(len(proj.gaussian_ids), config.block_elements) or [slice(0, 0)]
@@ -598,9 +640,9 @@ def _render_cameras(
         feats = torch.cat([rgb, proj.depths[:, None]], -1)
     tile_size = config.tile_size
     if tile_size is None:
-        small = len(proj.radii) and float(proj.radii.amax(1).median()) <= SMALL_FOOTPRINT_PX
-        tile_size = 4 if small else 8
-    out, alphas = _rasterize_tiles(proj, feats, num_cams, width, height, tile_size, config)
+        tiny = small or (len(proj.radii) and float(proj.radii.amax(1).median()) <= SMALL_FOOTPRINT_PX)
+        tile_size = 4 if tiny else 8
+    out, alphas = _rasterize_tiles(proj, feats, num_cams, width, height, tile_size, config, single_round=small)
     if render_mode != "ED" and backgrounds is not None:
         n_rgb = rgb.shape[1]
         out_rgb = out[..., :n_rgb] + (1.0 - alphas) * backgrounds[:, None, None, :]
