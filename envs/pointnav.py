@@ -20,7 +20,7 @@ goal; discrete actions succeed when ``stop`` is taken there (``stop`` always ter
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -122,7 +122,8 @@ class AgentState:
     geodesic: Tensor
     steps: Tensor
     collisions: Tensor
-    start_geodesic: Tensor = field(default=None)  # type: ignore[assignment]
+    start_geodesic: Tensor
+    path_length: Tensor
 
 
 class PointNavTask:
@@ -143,7 +144,7 @@ class PointNavTask:
             scene=scene.to(dev), xy=torch.zeros((n, 2), device=dev), yaw=zeros.clone(),
             goal=torch.zeros(n, dtype=torch.long, device=dev), geodesic=zeros.clone(),
             steps=torch.zeros(n, dtype=torch.long, device=dev), collisions=torch.zeros(n, dtype=torch.long, device=dev),
-            start_geodesic=zeros.clone(),
+            start_geodesic=zeros.clone(), path_length=zeros.clone(),
         )
         # Where episodes may start: cells with room for the body, per scene (numpy, for sampling).
         self._fits = [
@@ -182,6 +183,7 @@ class PointNavTask:
         st.goal[idx] = torch.tensor(goal, device=self.device)
         st.steps[idx] = 0
         st.collisions[idx] = 0
+        st.path_length[idx] = 0
         st.geodesic[idx] = self.fields.geodesic_at(st.scene[idx], st.goal[idx], st.xy[idx])
         st.start_geodesic[idx] = st.geodesic[idx]
 
@@ -235,7 +237,9 @@ class PointNavTask:
         """Advance every agent by one step of ``action`` (``[N, 2]`` float or ``[N]`` int64, validated by the env)."""
         st, t = self.state, self.task
         dist, turn = self._motion(action)
+        start = st.xy
         collided = self.move(dist, turn)
+        st.path_length += (st.xy - start).norm(dim=1)
         geodesic = self.fields.geodesic_at(st.scene, st.goal, st.xy)
         near = self.goal_distance() <= t.success_distance
         if t.action_type == "continuous":
@@ -253,6 +257,12 @@ class PointNavTask:
         return StepResult(reward, terminated, truncated, collided, success)
 
     # ------------------------------------------------------------------ observations
+    def spl(self, success: Tensor) -> Tensor:
+        """``[N]`` success weighted by path length (Anderson et al. 2018): ``success · l / max(p, l)``
+        with ``l`` the start's geodesic distance and ``p`` the path driven."""
+        st = self.state
+        return success.float() * st.start_geodesic / torch.maximum(st.path_length, st.start_geodesic).clamp_min(1e-9)
+
     def goal_xy(self) -> Tensor:
         """``[N, 2]`` world xy of every agent's goal."""
         return self.fields.goals[self.state.scene, self.state.goal]

@@ -47,7 +47,8 @@ class LyraSceneEnv(gym.Env):
         render_mode: None or "rgb_array" (a top-down map beside the agent's view).
 
     ``info`` holds ``collided``, ``success``, ``geodesic_distance``, ``distance_to_goal``,
-    ``collisions`` (this episode), ``path_length`` and, when the episode ends, ``spl``.
+    ``collisions`` (this episode), ``path_length`` (meters driven) and, when the episode ends,
+    ``spl`` (success weighted by path length).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -108,11 +109,10 @@ class LyraSceneEnv(gym.Env):
             "geodesic_distance": float(st.geodesic[0]),
             "distance_to_goal": float(self.task.goal_distance()[0]),
             "collisions": int(st.collisions[0]),
-            "path_length": self._path_length,
+            "path_length": float(st.path_length[0]),
         }
         if done:
-            start = float(st.start_geodesic[0])
-            info["spl"] = float(success) * start / max(self._path_length, start, 1e-9)
+            info["spl"] = float(self.task.spl(torch.tensor([success], device=self.task.device))[0])
         return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -120,7 +120,6 @@ class LyraSceneEnv(gym.Env):
         self.task.reset([0], [self.np_random])
         self._needs_reset = False
         self._path = [self.task.state.xy[0].cpu().numpy().astype(np.float64)]
-        self._path_length = 0.0
         return self._numpy_obs(), self._info()
 
     def step(self, action):
@@ -128,9 +127,7 @@ class LyraSceneEnv(gym.Env):
             raise RuntimeError("LyraScene-v0: call reset() before step() (and after an episode ends)")
         a = check_actions(action, self.settings.task, 1, self.task.device)
         result = self.task.step(a)
-        xy = self.task.state.xy[0].cpu().numpy().astype(np.float64)
-        self._path_length += float(np.linalg.norm(xy - self._path[-1]))
-        self._path.append(xy)
+        self._path.append(self.task.state.xy[0].cpu().numpy().astype(np.float64))
         terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
         self._needs_reset = terminated or truncated
         info = self._info(bool(result.collided[0]), bool(result.success[0]), self._needs_reset)

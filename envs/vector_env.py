@@ -99,7 +99,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self._obs = observe(self.task, self.scenes.views)
         return {k: self._out(v) for k, v in self._obs.items()}
 
-    def _info(self, collided: torch.Tensor, success: torch.Tensor) -> dict[str, Any]:
+    def _info(self, collided: torch.Tensor, success: torch.Tensor, done: torch.Tensor) -> dict[str, Any]:
         st = self.task.state
         values = {
             "collided": collided,
@@ -107,11 +107,15 @@ class LyraSceneVectorEnv(VectorEnv):
             "geodesic_distance": st.geodesic,
             "distance_to_goal": self.task.goal_distance(),
             "collisions": st.collisions,
+            "path_length": st.path_length,
         }
         info: dict[str, Any] = {}
         for key, value in values.items():
             info[key] = self._out(value)
             info["_" + key] = np.ones(self.num_envs, dtype=bool)
+        # As the single env: SPL only where an episode ended this step (Gymnasium's mask says where).
+        info["spl"] = self._out(self.task.spl(success))
+        info["_spl"] = done.cpu().numpy()
         return info
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
@@ -126,7 +130,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self._started = True
         dev = self.task.device
         no = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
-        return self._observe(), self._info(no, no)
+        return self._observe(), self._info(no, no, no)
 
     def step(self, actions):
         if not self._started:
@@ -146,7 +150,7 @@ class LyraSceneVectorEnv(VectorEnv):
             self._out(result.reward.float()),
             self._out(result.terminated),
             self._out(result.truncated),
-            self._info(result.collided, result.success),
+            self._info(result.collided, result.success, done),
         )
 
     def render(self):

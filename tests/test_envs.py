@@ -225,13 +225,17 @@ def test_vector_env_matches_single_envs_including_autoreset(bundle, cache):
     ends = 0
     for _ in range(14):
         actions = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-        vobs, vr, vterm, vtrunc, _ = venv.step(actions)
+        vobs, vr, vterm, vtrunc, vinfo = venv.step(actions)
         for i, e in enumerate(singles):
             if done[i]:  # next-step autoreset: the vector env reset this one and ignored its action
-                sobs[i], _ = e.reset()
+                sobs[i], sinfo = e.reset()
                 r, term, trunc = 0.0, False, False
             else:
-                sobs[i], r, term, trunc, _ = e.step(actions[i])
+                sobs[i], r, term, trunc, sinfo = e.step(actions[i])
+            assert vinfo["path_length"][i] == pytest.approx(sinfo["path_length"], abs=1e-5)
+            assert vinfo["_spl"][i] == ("spl" in sinfo)
+            if "spl" in sinfo:
+                assert vinfo["spl"][i] == pytest.approx(sinfo["spl"], abs=1e-6)
             assert np.array_equal(vobs["rgb"][i], sobs[i]["rgb"])
             np.testing.assert_allclose(vobs["pointgoal"][i], sobs[i]["pointgoal"], atol=1e-6)
             assert vr[i] == pytest.approx(r, abs=1e-6) and vterm[i] == term and vtrunc[i] == trunc
