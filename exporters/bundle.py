@@ -281,7 +281,7 @@ def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path |
     return read_ply(src), {}, src, None
 
 
-_FROM_SOURCE = ("prompt", "seed", "world_model", "scene_spec", "understood", "unknown", "objects", "preview_camera")
+_FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "understood", "unknown", "objects", "preview_camera")
 
 
 def export_bundle(

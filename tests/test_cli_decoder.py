@@ -68,6 +68,7 @@ def test_generate_with_decoder_is_byte_identical_and_exports(checkpoint, decoded
     args = ["--export", "obj", "--resolution", "32", "--viewpoints", "2"]
     assert main(["generate", PROMPT, "--seed", "3", "--decoder", str(checkpoint), "--out", str(bundle), *SMALL, *args]) == 0
     assert verify(bundle) == [] and "collision.obj" in read_manifest(bundle)["files"]
+    assert read_manifest(bundle)["decoder"] == read_manifest(decoded)["decoder"]  # the bundle says what made it
     assert (bundle / "scene.ply").read_bytes() == (decoded / "scene.ply").read_bytes()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left behind
 
