@@ -17,6 +17,7 @@ import torch
 from lyra_sim.exporters.nav import read_nav
 from lyra_sim.lod import LODConfig
 from lyra_sim.manifest import read_manifest
+from lyra_sim.worlds.checkpoints import CheckpointError
 
 from .cache import bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
 from .navgrid import NavFields, scene_grid
@@ -135,6 +136,9 @@ def resolve_bundle(kind: str, value: Any, settings: EnvSettings) -> Path:
             return bundle_for_path(value, root=root)
         image, prompt = value
         return bundle_for_diffusers(image=image, prompt=prompt, seed=settings.seed, models=settings.diffusers, root=root)
+    except CheckpointError as exc:
+        # Its text names the CLI flags (--video-model DIR); in gym.make they are diffusers= keys.
+        raise CheckpointError(f"{exc} (in gym.make: diffusers={{'video_model': DIR, 'depth_model': DIR, 't2i_model': DIR}})") from exc
     except ValueError as exc:
         if str(exc).startswith(("scene:", "prompt:")):
             raise
