@@ -51,6 +51,10 @@ MAX_EXTENT_SIGMAS = 3.33
 """Upper bound on the box half-size in standard deviations (gsplat's ``extend``)."""
 FOV_CLAMP_MARGIN = 0.3
 """The Jacobian clamps ``x/z`` to the image edge plus this fraction of ``tan(fov/2)``."""
+LOG_ALPHA_FLOOR = -20.0
+"""``log(opacity) - sigma`` is raised to this before ``exp``: the alpha stays below 1/255
+(skipped either way), and ``exp`` on a CPU is 10-40x slower for arguments below about -88,
+where its result underflows (most padding and far-off pixels)."""
 
 SMALL_FOOTPRINT_PX = 3.0
 """Median box radius (pixels) up to which automatic tiling uses 4-pixel tiles (measured on 2 CPU cores)."""
@@ -447,7 +451,8 @@ def _composite(
         transmittance is <= 1e-4 for pixels that stopped in this chunk (0 when ``inplace``).
     """
     if inplace:
-        alpha = torch.nn.functional.threshold_(log_w.exp_().clamp_max_(MAX_ALPHA), skip_below, 0.0)
+        alpha = log_w.clamp_min_(LOG_ALPHA_FLOOR).exp_().clamp_max_(MAX_ALPHA)
+        alpha = torch.nn.functional.threshold_(alpha, skip_below, 0.0)
         b, k, p = alpha.shape
         # t[:, i] is the transmittance in front of Gaussian i, t[:, i + 1] behind it.
         t = torch.empty(b, k + 1, p, dtype=alpha.dtype, device=alpha.device)
@@ -460,7 +465,8 @@ def _composite(
         behind = torch.nn.functional.threshold_(t[:, 1:], MIN_TRANSMITTANCE, 0.0)
         weights = ratio.mul_(behind)
     else:
-        alpha = torch.nn.functional.threshold(torch.exp(log_w).clamp_max(MAX_ALPHA), skip_below, 0.0)
+        alpha = torch.exp(log_w.clamp_min(LOG_ALPHA_FLOOR)).clamp_max(MAX_ALPHA)
+        alpha = torch.nn.functional.threshold(alpha, skip_below, 0.0)
         t = torch.cat([transmittance[:, None], 1.0 - alpha], 1).cumprod(1)
         weights = torch.where(t[:, 1:] > MIN_TRANSMITTANCE, alpha * t[:, :-1], 0.0)
     return torch.bmm(feats.transpose(1, 2), weights), t[:, -1]
