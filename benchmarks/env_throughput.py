@@ -1,17 +1,25 @@
 """LyraScene-v0 throughput: env steps per second against the raw renderer on the same scene and cameras.
 
     python benchmarks/env_throughput.py                       # CPU: single env + N = 1, 16
-    python benchmarks/env_throughput.py --device cuda --num-envs 1 16 256 1024
+    python benchmarks/env_throughput.py --device cuda --num-envs 256 1024 4096 --quality
 
 For each image size it prints, in one run:
 
 - ``raw full``: the renderer alone (`lyra_sim.render.render`: gsplat on CUDA, the PyTorch
   rasterizer on the CPU) drawing the whole scene into N agent cameras in one call, frames/s;
-- ``render path``: the env's observation renderer (`lyra_sim.envs.views.SceneViews`: on the
-  CPU level of detail and frustum culling), frames/s, and its PSNR against ``raw full``;
+- ``render path``: the env's observation renderer (`lyra_sim.envs.views.SceneViews`: per-camera
+  frustum culling and level of detail), frames/s, and its PSNR against ``raw full`` (mean over
+  the cameras, and the worst camera); on CUDA also with gsplat's other mode (packed or not)
+  and the per-camera budget;
 - ``env``: steps/s of the single env (``gym.make``, N = 1 row marked "single") and of the
   vector env (``gym.make_vec``), each step rendering every env's observation, with
-  random actions; ``env / raw`` is the env's frame rate over the raw renderer's.
+  random actions; ``env / raw`` is the env's frame rate over the raw renderer's. On CUDA the
+  vector env runs with ``action_check="async"`` (no host sync of ours in ``step``); the ``sync
+  chk`` column is the same with the default ``"sync"`` action check.
+
+``--quality`` adds, per size, the level-of-detail PSNR for several pixel ratios on 64 agent
+cameras: against full-scene renders, and, with the full-scene render's own, against a reference
+rendered at 4× the resolution and box-downsampled (the fast path should stay within 1 dB of full).
 
 Cameras for the raw rows are the env's own agent cameras after a reset, so all rows draw
 the same views. Peak GPU memory is reported on CUDA. Timings run for at least ``--seconds``.
@@ -55,8 +63,53 @@ def _rate(fn, count_per_call: int, seconds: float, device: torch.device, warmup:
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR (dB) of images in [0, 255] (any shape)."""
     mse = float(((a.float() - b.float()) ** 2).mean()) / 255**2
     return math.inf if mse == 0 else -10 * math.log10(mse)
+
+
+def _u8(rgb: torch.Tensor) -> torch.Tensor:
+    return (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+
+
+def _make(args: argparse.Namespace, size: int, n: int, **extra):
+    source = dict(scene=args.scene) if args.scene else dict(prompt=args.prompt, seed=args.seed)
+    kw = dict(**source, width=size, height=size, device=args.device, **extra)
+    return gym.make_vec("LyraScene-v0", num_envs=n, vectorization_mode="vector_entry_point", array_type="torch", **kw)
+
+
+def quality(args: argparse.Namespace, ratios=(1.0, 1.5, 2.0, 3.0), n: int = 64) -> list[dict]:
+    """LOD PSNR per pixel ratio: vs full-scene renders, and vs 4x-supersampled references (with full's)."""
+    rows = []
+    for size in args.sizes:
+        venv = _make(args, size, n)
+        venv.reset(seed=1)
+        env = venv.unwrapped
+        st, views = env.task.state, env.scenes.views
+        viewmats = agent_viewmats(st.xy, st.yaw, env.task.camera_z(), env.settings.camera.pitch_deg)
+        full_scene = views.full_scenes[0]
+        cams = Cameras(viewmats, views.K[None].expand(n, 3, 3).contiguous(), size, size)
+        cfg = env.settings.camera
+        with torch.no_grad():
+            full = _u8(render(full_scene, cams, "RGB", near_plane=cfg.near, far_plane=cfg.far).rgb)
+            k4 = views.K.clone()
+            k4[:2] *= 4
+            big = Cameras(viewmats, k4[None].expand(n, 3, 3).contiguous(), 4 * size, 4 * size)
+            ref = torch.cat([
+                render(full_scene, big[i : i + 16], "RGB", near_plane=cfg.near, far_plane=cfg.far).rgb for i in range(0, n, 16)
+            ])
+            ref = _u8(ref.clamp(0, 1).view(n, size, 4, size, 4, 3).mean((2, 4)))
+        full_vs_ref = _psnr(full, ref)
+        for ratio in ratios:
+            views.pixel_ratio = ratio
+            views.budget = max(len(f) for f in views.full_scenes)
+            budget = views.fit_budget(*env.task.survey_viewmats())
+            fast = views.render(st.scene, viewmats)[0]
+            rows.append(dict(size=size, ratio=ratio, budget=budget, vs_full=_psnr(fast, full),
+                             vs_full_min=min(_psnr(fast[i], full[i]) for i in range(n)),
+                             full_vs_ref=full_vs_ref, fast_vs_ref=_psnr(fast, ref)))
+        venv.close()
+    return rows
 
 
 def bench(args: argparse.Namespace) -> list[dict]:
@@ -64,32 +117,41 @@ def bench(args: argparse.Namespace) -> list[dict]:
     rows = []
     for size in args.sizes:
         source = dict(scene=args.scene) if args.scene else dict(prompt=args.prompt, seed=args.seed)
-        kw = dict(**source, width=size, height=size, device=args.device)
-        single = gym.make("LyraScene-v0", **kw)
-        single.reset(seed=0)
+        single = gym.make("LyraScene-v0", **source, width=size, height=size, device=args.device) if 1 in args.num_envs else None
+        if single is not None:
+            single.reset(seed=0)
         for n in args.num_envs:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            venv = gym.make_vec("LyraScene-v0", num_envs=n, vectorization_mode="vector_entry_point", array_type="torch", **kw)
+            venv = _make(args, size, n, action_check="async") if device.type == "cuda" else _make(args, size, n)
             venv.reset(seed=0)
             env = venv.unwrapped
             st = env.task.state
             views = env.scenes.views
-            viewmats = agent_viewmats(st.xy, st.yaw, env.task.camera_z(), env.settings.camera.pitch_deg)
+            cfg = env.settings.camera
+            viewmats = agent_viewmats(st.xy, st.yaw, env.task.camera_z(), cfg.pitch_deg)
             cams = Cameras(viewmats, views.K[None].expand(n, 3, 3).contiguous(), size, size)
             full = views.full_scenes[0]
 
             def raw():
                 with torch.no_grad():
-                    return render(full, cams)
+                    return render(full, cams, "RGB", near_plane=cfg.near, far_plane=cfg.far)
 
             def path():
                 return views.render(st.scene, viewmats)
 
-            ref = (raw().rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-            psnr = min(_psnr(path()[0][i], ref[i]) for i in range(n))
+            ref = _u8(raw().rgb)
+            fast = path()[0]
+            psnr = _psnr(fast, ref)
+            psnr_min = min(_psnr(fast[i], ref[i]) for i in range(n))
             raw_fps = _rate(raw, n, args.seconds, device)
             path_fps = _rate(path, n, args.seconds, device)
+            other_fps = float("nan")
+            if device.type == "cuda" and hasattr(views, "budget"):
+                default = views.packed_min_pairs
+                views.packed_min_pairs = 0 if n * views.budget < default else 1 << 62  # the other mode
+                other_fps = _rate(path, n, args.seconds, device)
+                views.packed_min_pairs = default
             rng = np.random.default_rng(0)
             actions = torch.as_tensor(rng.uniform(-1, 1, (64, n, 2)).astype(np.float32), device=device)
             i = [0]
@@ -99,11 +161,18 @@ def bench(args: argparse.Namespace) -> list[dict]:
                 i[0] += 1
 
             env_sps = _rate(vstep, n, args.seconds, device)
+            sync_sps = float("nan")
+            if device.type == "cuda":
+                env.action_check = "sync"
+                sync_sps = _rate(vstep, n, args.seconds, device)
+                env.action_check = "async"
             peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-            row = dict(size=size, n=n, kind="vector", raw=raw_fps, path=path_fps, psnr=psnr, env=env_sps, peak_gib=peak,
-                       gaussians=len(full))
+            coarsened = int(views.coarsened)
+            row = dict(size=size, n=n, kind="vector", raw=raw_fps, path=path_fps, other=other_fps, psnr=psnr, psnr_min=psnr_min,
+                       env=env_sps, sync=sync_sps, peak_gib=peak, gaussians=len(full), budget=getattr(views, "budget", 0),
+                       coarsened=coarsened, ratio=views.pixel_ratio)
             rows.append(row)
-            if n == 1:
+            if n == 1 and single is not None:
                 sample = single.action_space.sample
 
                 def sstep():
@@ -113,7 +182,8 @@ def bench(args: argparse.Namespace) -> list[dict]:
 
                 rows.append({**row, "kind": "single", "env": _rate(sstep, 1, args.seconds, device)})
             venv.close()
-        single.close()
+        if single is not None:
+            single.close()
     return rows
 
 
@@ -126,17 +196,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     p.add_argument("--num-envs", type=int, nargs="+", default=[1, 16])
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--quality", action="store_true", help="also the level-of-detail PSNR table (needs a GPU for 4x references in time)")
     args = p.parse_args(argv)
+    q = quality(args) if args.quality else []
     rows = bench(args)
     threads = torch.get_num_threads()
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {os.cpu_count()} cores, {threads} torch threads"
-    print(f"\nLyraScene-v0 throughput on {where}; scene: {args.scene or repr(args.prompt) + f' seed {args.seed}'} ({rows[0]['gaussians']:,} Gaussians)")
-    print(f"{'size':>7} {'N':>5} {'env':>7} {'raw full fps':>13} {'path fps':>10} {'path PSNR':>10} {'env steps/s':>12} {'env/raw':>8} {'peak GiB':>9}")
+    print(f"\nLyraScene-v0 throughput on {where}; scene: {args.scene or repr(args.prompt) + f' seed {args.seed}'} ({rows[0]['gaussians']:,} Gaussians), "
+          f"pixel_ratio {rows[0]['ratio']}")
+    print(f"{'size':>7} {'N':>5} {'env':>7} {'raw full fps':>13} {'path fps':>10} {'other mode':>10} {'budget':>7} {'PSNR mean/min':>14} "
+          f"{'env steps/s':>12} {'sync chk':>9} {'env/raw':>8} {'peak GiB':>9} {'coarsened':>9}")
     for r in rows:
         print(
-            f"{r['size']:>4}x{r['size']:<3}{r['n']:>4} {r['kind']:>7} {r['raw']:>13,.1f} {r['path']:>10,.1f} {r['psnr']:>10.2f} "
-            f"{r['env']:>12,.1f} {r['env'] / r['raw']:>8.2f} {r['peak_gib']:>9.2f}"
+            f"{r['size']:>4}x{r['size']:<3}{r['n']:>4} {r['kind']:>7} {r['raw']:>13,.1f} {r['path']:>10,.1f} {r['other']:>10,.1f} {r['budget']:>7} "
+            f"{r['psnr']:>7.2f}/{r['psnr_min']:<6.2f} {r['env']:>12,.1f} {r['sync']:>9,.1f} {r['env'] / r['raw']:>8.2f} {r['peak_gib']:>9.2f} {r['coarsened']:>9}"
         )
+    if q:
+        print("\nLevel-of-detail quality (64 agent cameras, PSNR dB; ref = 4x resolution, box-downsampled)")
+        print(f"{'size':>7} {'ratio':>6} {'budget':>7} {'fast vs full':>13} {'worst cam':>10} {'full vs ref':>12} {'fast vs ref':>12} {'delta':>6}")
+        for r in q:
+            print(f"{r['size']:>4}x{r['size']:<3}{r['ratio']:>5.1f} {r['budget']:>7} {r['vs_full']:>13.2f} {r['vs_full_min']:>10.2f} "
+                  f"{r['full_vs_ref']:>12.2f} {r['fast_vs_ref']:>12.2f} {r['fast_vs_ref'] - r['full_vs_ref']:>6.2f}")
 
 
 if __name__ == "__main__":

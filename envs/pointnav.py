@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from .navgrid import NavFields
-from .views import CameraConfig
+from .views import CameraConfig, agent_viewmats
 
 ACTION_TYPES = ("continuous", "discrete")
 DISCRETE_ACTIONS = ("stop", "forward", "turn_left", "turn_right")
@@ -151,52 +151,64 @@ class PointNavTask:
             np.flatnonzero((fields.clearance[s] >= self.required[s]).cpu().numpy()) for s in range(fields.clearance.shape[0])
         ]
         self._geodesic_cpu = fields.geodesic.cpu().numpy()
+        self.scene_ids = scene.cpu().numpy()  # host copy: episodes are drawn on the host
+        # Discrete actions' motion as lookup tables (built once: no host-to-device copy per step).
+        turn = math.radians(agent.turn_angle_deg)
+        self._discrete_dist = torch.tensor([0.0, agent.forward_step, 0.0, 0.0], device=dev)
+        self._discrete_turn = torch.tensor([0.0, 0.0, turn, -turn], device=dev)
 
     # ------------------------------------------------------------------ episodes
+    def draw_episode(self, scene: int, rng: np.random.Generator) -> tuple[np.ndarray, float, int]:
+        """A new episode's start ``xy`` (float64 ``[2]``), ``yaw`` and pool goal in ``scene``, drawn with ``rng``
+        (host only: the same draws whenever and wherever they are made)."""
+        pool = self._geodesic_cpu[scene]
+        for _ in range(100):
+            k = int(rng.integers(len(pool)))
+            dist = pool[k].ravel()[self._fits[scene]]
+            ok = self._fits[scene][(dist >= self.task.min_geodesic) & (dist < 1e5)]
+            if len(ok):
+                break
+        else:
+            raise RuntimeError(f"scene {scene}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
+        cell = int(ok[rng.integers(len(ok))])
+        center = self.fields.cell_centers(scene, np.array([cell]))[0]
+        # Jitter within the cell by at most a quarter cell: stays where the cell test holds.
+        xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution[scene])
+        return xy, rng.uniform(-math.pi, math.pi), k
+
     def reset(self, rows: list[int], rngs: list[np.random.Generator]) -> None:
         """Start new episodes for agents ``rows``, each drawn with its own generator."""
         if not rows:
             return
-        xy, yaw, goal = [], [], []
-        for row, rng in zip(rows, rngs):
-            s = int(self.state.scene[row])
-            pool = self._geodesic_cpu[s]
-            for _ in range(100):
-                k = int(rng.integers(len(pool)))
-                dist = pool[k].ravel()[self._fits[s]]
-                ok = self._fits[s][(dist >= self.task.min_geodesic) & (dist < 1e5)]
-                if len(ok):
-                    break
-            else:
-                raise RuntimeError(f"scene {s}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
-            cell = int(ok[rng.integers(len(ok))])
-            center = self.fields.cell_centers(s, np.array([cell]))[0]
-            # Jitter within the cell by at most a quarter cell: stays where the cell test holds.
-            res = float(self.fields.resolution[s])
-            xy.append(center + rng.uniform(-0.25, 0.25, 2) * res)
-            yaw.append(rng.uniform(-math.pi, math.pi))
-            goal.append(k)
-        idx = torch.tensor(rows, device=self.device)
+        xy, yaw, goal = zip(*(self.draw_episode(int(self.scene_ids[row]), rng) for row, rng in zip(rows, rngs)))
+        mask = torch.zeros(len(self.scene_ids), dtype=torch.bool)
+        mask[rows] = True
+        full = torch.zeros((len(mask), 2), dtype=torch.float32), torch.zeros(len(mask)), torch.zeros(len(mask), dtype=torch.long)
+        full[0][mask] = torch.tensor(np.array(xy), dtype=torch.float32)
+        full[1][mask] = torch.tensor(yaw, dtype=torch.float32)
+        full[2][mask] = torch.tensor(goal)
+        self.restart(mask.to(self.device), *(t.to(self.device) for t in full))
+
+    def restart(self, mask: Tensor, xy: Tensor, yaw: Tensor, goal: Tensor) -> None:
+        """Start the episodes given (``xy [N, 2]``, ``yaw [N]``, pool ``goal [N]``) where ``mask [N]``
+        is set; elementwise, so a batch restarts without leaving the device."""
         st = self.state
-        st.xy[idx] = torch.tensor(np.array(xy), dtype=torch.float32, device=self.device)
-        st.yaw[idx] = torch.tensor(yaw, dtype=torch.float32, device=self.device)
-        st.goal[idx] = torch.tensor(goal, device=self.device)
-        st.steps[idx] = 0
-        st.collisions[idx] = 0
-        st.path_length[idx] = 0
-        st.geodesic[idx] = self.fields.geodesic_at(st.scene[idx], st.goal[idx], st.xy[idx])
-        st.start_geodesic[idx] = st.geodesic[idx]
+        st.xy = torch.where(mask[:, None], xy, st.xy)
+        st.yaw = torch.where(mask, yaw, st.yaw)
+        st.goal = torch.where(mask, goal, st.goal)
+        for name in ("steps", "collisions", "path_length"):
+            setattr(st, name, torch.where(mask, 0, getattr(st, name)))
+        geodesic = self.fields.geodesic_at(st.scene, st.goal, st.xy)
+        st.geodesic = torch.where(mask, geodesic, st.geodesic)
+        st.start_geodesic = torch.where(mask, geodesic, st.start_geodesic)
 
     # ------------------------------------------------------------------ motion
     def _motion(self, action: Tensor) -> tuple[Tensor, Tensor]:
         """Per-step distance ``[N]`` (meters, signed) and turn ``[N]`` (radians) of ``action``."""
-        a, dev = self.agent, self.device
+        a = self.agent
         if self.task.action_type == "continuous":
             return action[:, 0] * a.max_linear_speed * a.dt, action[:, 1] * a.max_angular_speed * a.dt
-        turn = math.radians(a.turn_angle_deg)
-        dist = torch.tensor([0.0, a.forward_step, 0.0, 0.0], device=dev)[action]
-        rot = torch.tensor([0.0, 0.0, turn, -turn], device=dev)[action]
-        return dist, rot
+        return self._discrete_dist[action], self._discrete_turn[action]
 
     def move(self, dist: Tensor, turn: Tensor) -> Tensor:
         """Drive every agent ``dist`` meters while turning ``turn`` radians; returns ``collided [N]``."""
@@ -278,6 +290,25 @@ class PointNavTask:
         heading = torch.atan2(delta[:, 1], delta[:, 0]) - self.state.yaw
         heading = torch.remainder(heading + math.pi, 2 * math.pi) - math.pi
         return torch.stack([delta.norm(dim=1), heading], 1)
+
+    def survey_viewmats(self, cells_per_scene: int = 2048, yaws: int = 8) -> tuple[Tensor, Tensor]:
+        """Camera poses agents can take, for sizing render budgets: ``yaws`` headings at up to
+        ``cells_per_scene`` evenly spread cells where the body fits, in every scene the agents use.
+
+        Returns:
+            ``scene [P]`` and world-to-camera ``viewmats [P, 4, 4]`` on the task's device.
+        """
+        scenes, xy = [], []
+        for s in np.unique(self.scene_ids):
+            fits = self._fits[s]
+            cells = fits[np.linspace(0, len(fits) - 1, min(cells_per_scene, len(fits))).astype(np.int64)]
+            xy.append(self.fields.cell_centers(int(s), cells))
+            scenes.append(np.full(len(cells), s))
+        scene = torch.as_tensor(np.concatenate(scenes), device=self.device).repeat_interleave(yaws)
+        pos = torch.as_tensor(np.concatenate(xy), dtype=torch.float32, device=self.device).repeat_interleave(yaws, 0)
+        yaw = (torch.arange(yaws, device=self.device) * (2 * math.pi / yaws) - math.pi).repeat(len(pos) // yaws)
+        z = self.fields.floor_z[scene] + self.camera.height_m
+        return scene, agent_viewmats(pos, yaw, z, self.camera.pitch_deg)
 
     def camera_z(self) -> Tensor:
         """``[N]`` world height of every agent's camera."""

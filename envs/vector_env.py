@@ -13,6 +13,13 @@ at ``task.max_episode_steps`` itself. ``info`` holds arrays (with Gymnasium's ``
 
 ``array_type="numpy"`` (default) returns numpy arrays; ``"torch"`` returns tensors on the env's
 device (no copy to the host: what a GPU training loop wants).
+
+**No host synchronisation in `step`** (with ``array_type="torch"``, ``action_check="async"``
+and device-tensor actions): autoresets are masked tensor updates whose episode starts are
+drawn ahead, on the host, from each env's own generator (`EpisodeStarts`), so episodes are
+exactly those of single envs with the same seeds; the observation renderer keeps its
+selections on the device (`envs.views`). gsplat reads its own intersection count once per
+call; that sync is inside the rasterizer, not ours.
 """
 
 from __future__ import annotations
@@ -32,6 +39,79 @@ from .spaces import action_space, check_actions, observation_space, observe
 from .views import CameraConfig
 
 ARRAY_TYPES = ("numpy", "torch")
+ACTION_CHECKS = ("sync", "async")
+
+
+class EpisodeStarts:
+    """Per-env queues of episode starts, drawn ahead on the host and kept on the device.
+
+    Env ``i``'s ``j``-th episode is the ``j``-th `PointNavTask.draw_episode` from its generator,
+    as in a single env reset ``j`` times. The device counts what each env consumed (``used``);
+    the host learns it from a copy made after every step, read once the copy has landed
+    (no wait), and tops each queue up to ``depth`` unconsumed starts. An env consumes at most
+    one start per step, so the host waits for a copy only when its latest known count is
+    ``depth`` steps old.
+    """
+
+    def __init__(self, task: PointNavTask, rngs: list[np.random.Generator], depth: int = 8) -> None:
+        n, dev = len(task.scene_ids), task.device
+        self.task, self.rngs, self.depth = task, rngs, depth
+        self.xy = torch.zeros((n, depth, 2), device=dev)
+        self.yaw = torch.zeros((n, depth), device=dev)
+        self.goal = torch.zeros((n, depth), dtype=torch.long, device=dev)
+        self.used = torch.zeros(n, dtype=torch.long, device=dev)
+        self.drawn = np.zeros(n, dtype=np.int64)
+        self._rows = torch.arange(n, device=dev)
+        self._copies: list[tuple[torch.Tensor, torch.cuda.Event | None, int]] = []  # (host counts, ready, step)
+        self._step = self._known_step = 0
+        self._top_up(np.zeros(n, dtype=np.int64))
+
+    def _top_up(self, used: np.ndarray) -> None:
+        rows = np.flatnonzero(used + self.depth > self.drawn)
+        if not len(rows):
+            return
+        slots, xy, yaw, goal = [], [], [], []
+        for r in rows:
+            for e in range(self.drawn[r], used[r] + self.depth):
+                p, y, g = self.task.draw_episode(int(self.task.scene_ids[r]), self.rngs[r])
+                slots.append((r, e % self.depth))
+                xy.append(p), yaw.append(y), goal.append(g)
+            self.drawn[r] = used[r] + self.depth
+        r, k = torch.tensor(slots, device=self.xy.device).unbind(1)
+        self.xy[r, k] = torch.tensor(np.array(xy), dtype=torch.float32).to(self.xy.device, non_blocking=True)
+        self.yaw[r, k] = torch.tensor(yaw, dtype=torch.float32).to(self.xy.device, non_blocking=True)
+        self.goal[r, k] = torch.tensor(goal).to(self.xy.device, non_blocking=True)
+
+    def restart(self, mask: torch.Tensor) -> None:
+        """Start the next queued episode of every env where ``mask [N]`` is set."""
+        self._refill()
+        k = self.used % self.depth
+        self.task.restart(mask, self.xy[self._rows, k], self.yaw[self._rows, k], self.goal[self._rows, k])
+        self.used += mask.long()
+        self._step += 1
+        if self.used.device.type == "cuda":
+            host = torch.empty(self.used.shape, dtype=torch.long, pin_memory=True)
+            host.copy_(self.used, non_blocking=True)
+            ready = torch.cuda.Event()
+            ready.record()
+            self._copies.append((host, ready, self._step))
+        else:
+            self._copies.append((self.used.clone(), None, self._step))
+
+    def _refill(self) -> None:
+        """Top up from the newest landed count copy; wait for one only when the queues could run dry."""
+        landed = None
+        while self._copies:
+            host, ready, step = self._copies[0]
+            must_wait = self._step - self._known_step >= self.depth
+            if ready is not None and not ready.query():
+                if not must_wait:
+                    break
+                ready.synchronize()
+            landed = self._copies.pop(0)
+            self._known_step = step
+        if landed is not None:
+            self._top_up(landed[0].numpy())
 
 
 class LyraSceneVectorEnv(VectorEnv):
@@ -63,12 +143,15 @@ class LyraSceneVectorEnv(VectorEnv):
         cache_dir: str | os.PathLike | None = None,
         diffusers: dict[str, Any] | None = None,
         array_type: str = "numpy",
+        action_check: str = "sync",
         render_mode: str | None = None,
     ) -> None:
         if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
             raise ValueError(f"num_envs: expected a positive integer, got {num_envs!r}")
         if array_type not in ARRAY_TYPES:
             raise ValueError(f"array_type: expected one of {', '.join(ARRAY_TYPES)}, got {array_type!r}")
+        if action_check not in ACTION_CHECKS:
+            raise ValueError(f"action_check: expected one of {', '.join(ACTION_CHECKS)}, got {action_check!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
         self.settings = make_settings(
@@ -79,6 +162,7 @@ class LyraSceneVectorEnv(VectorEnv):
         s = self.settings
         self.num_envs = num_envs
         self.array_type = array_type
+        self.action_check = action_check
         self.render_mode = render_mode
         self.scenes = load_scenes(s)
         scene_ids = torch.arange(num_envs) % len(s.sources)
@@ -88,9 +172,12 @@ class LyraSceneVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._rngs: list[np.random.Generator] = [seeding.np_random()[0] for _ in range(num_envs)]
-        self._autoreset = np.zeros(num_envs, dtype=bool)
-        self._started = False
+        self._starts: EpisodeStarts | None = None
+        self._autoreset = torch.zeros(num_envs, dtype=torch.bool, device=self.task.device)
         self._obs: dict[str, torch.Tensor] | None = None
+        ones = torch.ones(num_envs, dtype=torch.bool, device=self.task.device)
+        self._all = ones if array_type == "torch" else ones.cpu().numpy()
+        self.scenes.views.fit_budget(*self.task.survey_viewmats())
 
     def _out(self, x: torch.Tensor):
         return x if self.array_type == "torch" else x.cpu().numpy()
@@ -112,10 +199,10 @@ class LyraSceneVectorEnv(VectorEnv):
         info: dict[str, Any] = {}
         for key, value in values.items():
             info[key] = self._out(value)
-            info["_" + key] = np.ones(self.num_envs, dtype=bool)
+            info["_" + key] = self._all
         # As the single env: SPL only where an episode ended this step (Gymnasium's mask says where).
         info["spl"] = self._out(self.task.spl(success))
-        info["_spl"] = done.cpu().numpy()
+        info["_spl"] = self._out(done)
         return info
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
@@ -125,32 +212,57 @@ class LyraSceneVectorEnv(VectorEnv):
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
-        self.task.reset(list(range(self.num_envs)), self._rngs)
-        self._autoreset[:] = False
-        self._started = True
+            self._starts = None
+        if self._starts is None:
+            self._starts = EpisodeStarts(self.task, self._rngs)
         dev = self.task.device
+        self._starts.restart(torch.ones(self.num_envs, dtype=torch.bool, device=dev))
+        self._autoreset = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
         no = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
         return self._observe(), self._info(no, no, no)
 
+    def _actions(self, actions) -> torch.Tensor:
+        """Validated actions on the env's device. Host arrays are checked on the host; device
+        tensors with ``action_check="async"`` by a device-side assert (no sync: a bad action
+        stops the CUDA stream instead of raising ValueError)."""
+        task, dev = self.settings.task, self.task.device
+        if not isinstance(actions, torch.Tensor) or actions.device.type == "cpu":
+            return check_actions(actions, task, self.num_envs, torch.device("cpu")).to(dev, non_blocking=True)
+        if self.action_check == "sync" or dev.type == "cpu":
+            return check_actions(actions, task, self.num_envs, dev)
+        a = actions.to(dev)
+        if task.action_type == "continuous":
+            if tuple(a.shape) != (self.num_envs, 2):
+                raise ValueError(f"action: expected shape [{self.num_envs}, 2] (linear, angular in [-1, 1]), got {list(a.shape)}")
+            a = a.float()
+            torch._assert_async((a.abs() <= 1).all())  # False for NaN and inf too
+            return a
+        if tuple(a.shape) != (self.num_envs,) or a.is_floating_point() or a.dtype == torch.bool:
+            raise ValueError(f"action: expected {self.num_envs} integers in 0..3, got {list(a.shape)} {a.dtype}")
+        a = a.long()
+        torch._assert_async(((a >= 0) & (a < 4)).all())
+        return a
+
     def step(self, actions):
-        if not self._started:
+        if self._starts is None:
             raise RuntimeError("LyraScene-v0: call reset() before step()")
-        a = check_actions(actions, self.settings.task, self.num_envs, self.task.device)
-        result = self.task.step(a)
-        rows = np.flatnonzero(self._autoreset).tolist()
-        if rows:  # next-step autoreset: these envs ended last step; their action is ignored
-            self.task.reset(rows, [self._rngs[r] for r in rows])
-            idx = torch.tensor(rows, device=self.task.device)
-            for t in (result.reward, result.collided, result.success, result.terminated, result.truncated):
-                t[idx] = 0
-        done = result.terminated | result.truncated
-        self._autoreset = done.cpu().numpy()
+        result = self.task.step(self._actions(actions))
+        # Next-step autoreset: envs that ended last step start their next episode; their action
+        # was ignored (the step above moved them, the restart puts them at the new start).
+        reset = self._autoreset
+        self._starts.restart(reset)
+        reward, collided, success, terminated, truncated = (
+            torch.where(reset, torch.zeros_like(t), t)
+            for t in (result.reward, result.collided, result.success, result.terminated, result.truncated)
+        )
+        done = terminated | truncated
+        self._autoreset = done
         return (
             self._observe(),
-            self._out(result.reward.float()),
-            self._out(result.terminated),
-            self._out(result.truncated),
-            self._info(result.collided, result.success, done),
+            self._out(reward.float()),
+            self._out(terminated),
+            self._out(truncated),
+            self._info(collided, success, done),
         )
 
     def render(self):

@@ -4,8 +4,17 @@ Backends are a registry (`BACKENDS`), picked by the device the scenes live on:
 
 - ``"torch"`` (CPU): each camera draws its level-of-detail selection of the scene
   (`lyra_sim.lod`: frustum-culled, regions merged to about ``pixel_ratio`` pixels per cell),
-  rendered by the PyTorch rasterizer. ``pixel_ratio=0`` draws the original Gaussians.
-- ``"gsplat"`` (CUDA): one gsplat call per scene for all of its cameras, full scene.
+  rendered by the PyTorch rasterizer, one camera at a time.
+- ``"gsplat"`` (CUDA): the same per-camera selections, each padded to a fixed ``budget`` of
+  Gaussians (padding is invisible: opacity 0, far away), gathered into ``[N, budget]``
+  tables and drawn by one batched gsplat call (batch ``N``, one camera each), with no host
+  synchronisation in our code (gsplat itself reads its intersection count). Several scenes
+  are one merged LOD (`lyra_sim.lod.merge_lods`), each camera masked to its own scene's
+  anchors. `SceneViews.fit_budget` sizes the budget from a survey of camera poses; a camera
+  whose selection would exceed it is drawn coarser (`GaussianLOD.select_padded`) and counted
+  in `SceneViews.coarsened`.
+
+``pixel_ratio=0`` draws the original Gaussians (on CUDA: the full scene, one call per scene).
 
 Either way the result is ``rgb [N, H, W, 3]`` uint8 and, when asked for, expected depth
 ``[N, H, W, 1]`` float32 in meters (0 where nothing was hit).
@@ -22,9 +31,16 @@ import torch
 from torch import Tensor
 
 from lyra_sim.cameras import Cameras
-from lyra_sim.lod import GaussianLOD
+from lyra_sim.lod import GaussianLOD, merge_lods
 from lyra_sim.rasterizer_torch import RasterConfig, rasterization
 from lyra_sim.render import EPS2D, render
+from lyra_sim.scene import SH_C0
+
+
+DEFAULT_PIXEL_RATIO: Mapping[str, float] = MappingProxyType({"cpu": 2.0, "cuda": 2.0})
+"""Level of detail per device type when `CameraConfig.pixel_ratio` is None. The CPU draws few
+Gaussians to stay fast; on CUDA the ratio keeps fast renders within 1 dB (PSNR against
+4×-supersampled references) of full-scene renders at 64² and 128² (benchmarks/env_throughput.py)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +54,9 @@ class CameraConfig:
         pitch_deg: downward tilt, degrees (0 looks level).
         depth: also render expected depth.
         near, far: clipping planes, meters.
-        pixel_ratio: level of detail on the CPU (see `lyra_sim.lod`); 0 draws every Gaussian.
+        pixel_ratio: level of detail (see `lyra_sim.lod`): merged cells span at most this many
+            pixels; 0 draws every Gaussian; None takes the device's default
+            (`DEFAULT_PIXEL_RATIO`).
     """
 
     width: int = 64
@@ -49,7 +67,7 @@ class CameraConfig:
     depth: bool = False
     near: float = 0.05
     far: float = 100.0
-    pixel_ratio: float = 2.0
+    pixel_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.width, int) and isinstance(self.height, int) and 8 <= self.width <= 4096 and 8 <= self.height <= 4096):
@@ -60,8 +78,12 @@ class CameraConfig:
             raise ValueError(f"camera pitch_deg: expected -89..89 degrees, got {self.pitch_deg}")
         if not 0 < self.near < self.far:
             raise ValueError(f"camera near, far: expected 0 < near < far, got {self.near}, {self.far}")
-        if not self.pixel_ratio >= 0:
-            raise ValueError(f"camera pixel_ratio: expected >= 0, got {self.pixel_ratio}")
+        if self.pixel_ratio is not None and not self.pixel_ratio >= 0:
+            raise ValueError(f"camera pixel_ratio: expected >= 0 or None, got {self.pixel_ratio}")
+
+    def pixel_ratio_on(self, device: torch.device) -> float:
+        """The level-of-detail ratio used on ``device``."""
+        return DEFAULT_PIXEL_RATIO[device.type] if self.pixel_ratio is None else float(self.pixel_ratio)
 
     def intrinsics(self, device: torch.device | str = "cpu") -> Tensor:
         """``[3, 3]`` pixel intrinsics (square pixels, centered principal point)."""
@@ -97,7 +119,7 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple
     for i in range(len(scene)):
         lod = views.lods[int(scene[i])]
         cam = Cameras(viewmats[i : i + 1], views.K[None], cfg.width, cfg.height)
-        ids, _ = lod.select(cam, cfg.pixel_ratio, near_plane=cfg.near)
+        ids, _ = lod.select(cam, views.pixel_ratio, near_plane=cfg.near)
         # The rasterizer directly on the selected rows: a GaussianScene would re-validate
         # every field of a subset of an already validated scene, every step.
         s = lod.scene
@@ -111,7 +133,7 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
-def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     n = len(scene)
     rgb = torch.empty((n, cfg.height, cfg.width, 3), device=viewmats.device)
@@ -132,21 +154,104 @@ def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tupl
     return rgb, depth
 
 
+GSPLAT_LOD_PACKED_MIN_PAIRS = 1 << 62
+"""Camera × budget pairs from which the batched LOD call uses gsplat's packed mode (measured on the H100)."""
+
+
+def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
+    import gsplat  # deferred: importing gsplat may JIT-compile its CUDA kernels
+
+    cfg = views.camera
+    n, m = len(scene), views.budget
+    ks = views.K[None].expand(n, 3, 3)
+    mask = views.anchor_scene[None] == scene[:, None] if len(views.lods) > 1 else None
+    sel = views.lod.select_padded(viewmats, ks, cfg.width, cfg.height, views.pixel_ratio, m, cfg.near, mask)
+    views.coarsened += sel.coarsened.sum()
+    ids = sel.ids.view(-1)
+    means, quats, scales, opacities, colors = (
+        t.index_select(0, ids).view(n, m, *t.shape[1:]) for t in views.tables
+    )
+    out, _, _ = gsplat.rasterization(
+        means, quats, scales, opacities, colors, viewmats[:, None], ks[:, None], cfg.width, cfg.height,
+        near_plane=cfg.near, far_plane=cfg.far, eps2d=EPS2D, sh_degree=views.sh_degree,
+        packed=n * m >= views.packed_min_pairs, render_mode=views.mode, rasterize_mode="classic",
+    )
+    out = out[:, 0]
+    return out[..., :3], out[..., 3:] if cfg.depth else None
+
+
+def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
+    return (_render_gsplat_full if views.pixel_ratio == 0 else _render_gsplat_lod)(views, scene, viewmats)
+
+
 BACKENDS: Mapping[str, Backend] = MappingProxyType({"torch": _render_torch, "gsplat": _render_gsplat})
+
+PAD_MEAN = 1e6
+"""The padding Gaussian sits this far out on every axis (meters) with opacity 0: outside every
+camera's frustum or depth range, so gsplat culls it."""
 
 
 class SceneViews:
-    """Renders agent cameras over a list of scenes (each given as its `GaussianLOD`)."""
+    """Renders agent cameras over a list of scenes (each given as its `GaussianLOD`).
+
+    Attributes:
+        pixel_ratio: the level of detail in use (`CameraConfig.pixel_ratio_on` the device).
+        budget: Gaussians per camera of the CUDA level-of-detail path (`fit_budget`); by default
+            the largest scene's size, which no selection exceeds.
+        coarsened: ``[]`` int64 on the device: camera renders drawn coarser to fit the budget.
+    """
 
     def __init__(self, lods: list[GaussianLOD], camera: CameraConfig, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.camera = camera
         self.lods = [lod.to(self.device) for lod in lods]
         self.backend = "gsplat" if self.device.type == "cuda" else "torch"
+        self.pixel_ratio = camera.pixel_ratio_on(self.device)
         # gsplat draws the original Gaussians (row 0 of each LOD); slicing keeps them contiguous.
         self.full_scenes = [lod.scene.select(torch.arange(int(lod.offsets[0, -1]), device=self.device)) for lod in self.lods]
         self.K = camera.intrinsics(self.device)
         self.mode = "RGB+ED" if camera.depth else "RGB"
+        self.coarsened = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.packed_min_pairs = GSPLAT_LOD_PACKED_MIN_PAIRS
+        if self.backend == "gsplat" and self.pixel_ratio > 0:
+            self._init_lod_tables()
+
+    def _init_lod_tables(self) -> None:
+        self.lod, self.anchor_scene = merge_lods(self.lods)
+        s = self.lod.scene
+        self.budget = max(len(f) for f in self.full_scenes)
+        # The largest coarsest-level selection any camera can make: the budget's floor.
+        self._min_budget = max(lod.level_sizes()[-1] for lod in self.lods)
+        # Degree-0 SH become colors once (gsplat's own activation: max(0.5 + C0 · c0, 0)), so a
+        # step gathers 3 floats per Gaussian instead of the SH coefficients.
+        self.sh_degree = None if s.sh_degree == 0 else s.sh_degree
+        colors = (0.5 + SH_C0 * s.sh[:, 0]).clamp_min(0) if s.sh_degree == 0 else s.sh
+        pad = (
+            torch.full((1, 3), PAD_MEAN), torch.tensor([[1.0, 0, 0, 0]]), torch.full((1, 3), 1e-3), torch.zeros(1),
+            torch.zeros((1, *colors.shape[1:])),
+        )
+        self.tables = tuple(
+            torch.cat([t, p.to(t)]).contiguous() for t, p in zip((s.means, s.quats, s.scales, s.opacities, colors), pad)
+        )
+
+    def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024) -> int:
+        """Size the CUDA per-camera budget from a survey of cameras (``scene [P]``, ``viewmats [P, 4, 4]``:
+        poses the agents can take): ``margin`` × the largest selection, rounded up to 256, at
+        least the coarsest level's size (so `GaussianLOD.select_padded` always fits). One host
+        synchronisation; call it at construction. Returns the budget (unchanged off the LOD path)."""
+        if not hasattr(self, "lod"):
+            return 0
+        cfg, largest = self.camera, 0
+        for i in range(0, len(scene), chunk):
+            sc, vm = scene[i : i + chunk], viewmats[i : i + chunk]
+            counts = self.lod.selection_counts(
+                vm, self.K[None].expand(len(vm), 3, 3), cfg.width, cfg.height, self.pixel_ratio, cfg.near,
+                self.anchor_scene[None] == sc[:, None],
+            )
+            largest = max(largest, int(counts.max()))
+        budget = max(math.ceil(largest * margin / 256) * 256, self._min_budget)
+        self.budget = min(budget, max(len(f) for f in self.full_scenes))
+        return self.budget
 
     def render(self, scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
         """Render ``N`` cameras.

@@ -117,6 +117,34 @@ class GaussianLOD:
         move = {k: getattr(self, k).to(device) for k in ("offsets", "anchor_lo", "anchor_hi", "anchor_center", "anchor_radius", "cell_sizes")}
         return GaussianLOD(scene=self.scene.to(device), config=self.config, **move)
 
+    def _anchor_view(self, vm: Tensor, ks: Tensor, width: int, height: int, near_plane: float) -> tuple[Tensor, Tensor]:
+        """Meters per pixel at each anchor's nearest point ``[C, A]`` and the frustum test ``[C, A]`` bool."""
+        rot, trans = vm[:, :3, :3], vm[:, :3, 3]
+        eye = -(rot.transpose(1, 2) @ trans[..., None])[..., 0]  # [C, 3] camera centers
+        # Nearest point of each anchor box to each camera → the finest detail it can show there.
+        nearest = torch.maximum(torch.minimum(eye[:, None], self.anchor_hi), self.anchor_lo)
+        dist = (nearest - eye[:, None]).norm(dim=-1)  # [C, A]
+        focal = torch.maximum(ks[:, 0, 0], ks[:, 1, 1])[:, None]
+        meters_per_pixel = dist / focal
+
+        # Frustum test on the anchors' spheres: camera-space center against the four side planes.
+        center_c = torch.einsum("cij,aj->cai", rot, self.anchor_center) + trans[:, None]
+        x, y, z = center_c.unbind(-1)
+        r = self.anchor_radius[None]
+        visible = z + r > near_plane
+        w, h = float(width), float(height)
+        for coord, f, c, size in ((x, ks[:, 0, 0], ks[:, 0, 2], w), (y, ks[:, 1, 1], ks[:, 1, 2], h)):
+            for edge, sign in ((-c - EDGE_MARGIN_PX, -1.0), (size - c + EDGE_MARGIN_PX, 1.0)):  # planes through the camera and the widened image's edges
+                # Signed distance of the sphere center outside the plane (positive = outside).
+                outside = sign * (coord * f[:, None] - z * edge[:, None]) / torch.sqrt(f**2 + edge**2)[:, None]
+                visible &= outside < r
+        return meters_per_pixel, visible
+
+    def _rows(self, meters_per_pixel: Tensor, visible: Tensor, pixel_ratio: float) -> Tensor:
+        fits = self.cell_sizes[None, None, :] <= pixel_ratio * meters_per_pixel[..., None]  # [C, A, L]
+        rows = fits.sum(-1)  # levels are increasing in size: the count of fitting ones is the coarsest + 1
+        return torch.where(visible, rows, torch.full_like(rows, -1))
+
     def choose_levels(self, cameras: Cameras, pixel_ratio: float = 1.0, near_plane: float = 0.01) -> Tensor:
         """Level row per camera and anchor: ``[C, A]`` int64, row 0 = original, -1 = culled.
 
@@ -125,29 +153,15 @@ class GaussianLOD:
             pixel_ratio: a level is drawn where its cells span at most this many pixels
                 (0 draws the original Gaussians everywhere, still frustum-culled).
         """
-        vm, ks = cameras.viewmats, cameras.Ks
-        rot, trans = vm[:, :3, :3], vm[:, :3, 3]
-        eye = -(rot.transpose(1, 2) @ trans[..., None])[..., 0]  # [C, 3] camera centers
-        # Nearest point of each anchor box to each camera → the finest detail it can show there.
-        nearest = torch.maximum(torch.minimum(eye[:, None], self.anchor_hi), self.anchor_lo)
-        dist = (nearest - eye[:, None]).norm(dim=-1)  # [C, A]
-        focal = torch.maximum(ks[:, 0, 0], ks[:, 1, 1])[:, None]
-        meters_per_pixel = dist / focal
-        fits = self.cell_sizes[None, None, :] <= pixel_ratio * meters_per_pixel[..., None]  # [C, A, L]
-        rows = fits.sum(-1)  # levels are increasing in size: the count of fitting ones is the coarsest + 1
+        view = self._anchor_view(cameras.viewmats, cameras.Ks, cameras.width, cameras.height, near_plane)
+        return self._rows(*view, pixel_ratio)
 
-        # Frustum test on the anchors' spheres: camera-space center against the four side planes.
-        center_c = torch.einsum("cij,aj->cai", rot, self.anchor_center) + trans[:, None]
-        x, y, z = center_c.unbind(-1)
-        r = self.anchor_radius[None]
-        visible = z + r > near_plane
-        w, h = float(cameras.width), float(cameras.height)
-        for coord, f, c, size in ((x, ks[:, 0, 0], ks[:, 0, 2], w), (y, ks[:, 1, 1], ks[:, 1, 2], h)):
-            for edge, sign in ((-c - EDGE_MARGIN_PX, -1.0), (size - c + EDGE_MARGIN_PX, 1.0)):  # planes through the camera and the widened image's edges
-                # Signed distance of the sphere center outside the plane (positive = outside).
-                outside = sign * (coord * f[:, None] - z * edge[:, None]) / torch.sqrt(f**2 + edge**2)[:, None]
-                visible &= outside < r
-        return torch.where(visible, rows, torch.full_like(rows, -1))
+    def _lengths(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """First scene row ``[C, A]`` and Gaussian count ``[C, A]`` (0 where culled) of each chosen level."""
+        a = torch.arange(self.num_anchors, device=rows.device)
+        r = rows.clamp_min(0)
+        starts = self.offsets[r, a]
+        return starts, torch.where(rows >= 0, self.offsets[r, a + 1] - starts, 0)
 
     def select(self, cameras: Cameras, pixel_ratio: float = 1.0, near_plane: float = 0.01) -> tuple[Tensor, Tensor]:
         """The Gaussians each camera draws (see `choose_levels` for the arguments).
@@ -170,6 +184,115 @@ class GaussianLOD:
         first = torch.cumsum(lengths, 0) - lengths
         ids = starts[seg] + torch.arange(total, device=rows.device) - first[seg]
         return ids, counts
+
+    def selection_counts(
+        self, viewmats: Tensor, Ks: Tensor, width: int, height: int, pixel_ratio: float, near_plane: float = 0.01,
+        anchor_mask: Tensor | None = None,
+    ) -> Tensor:
+        """``[C]`` sizes of `select`'s per-camera selections (arguments as `select_padded`), without building them."""
+        mpp, visible = self._anchor_view(viewmats, Ks, width, height, near_plane)
+        if anchor_mask is not None:
+            visible = visible & anchor_mask
+        return self._lengths(self._rows(mpp, visible, pixel_ratio))[1].sum(1)
+
+    def select_padded(
+        self, viewmats: Tensor, Ks: Tensor, width: int, height: int, pixel_ratio: float, budget: int,
+        near_plane: float = 0.01, anchor_mask: Tensor | None = None,
+    ) -> PaddedSelection:
+        """`select` into a fixed ``[C, budget]`` table, with no host synchronisation (for batched GPU rendering).
+
+        The cameras come as the fields of a `Cameras` (``viewmats [C, 4, 4]``, ``Ks [C, 3, 3]``):
+        building one checks finiteness, a host synchronisation.
+
+        A camera whose selection exceeds ``budget`` takes the first of the pixel ratios
+        ``2 · pixel_ratio``, ``4 · pixel_ratio``, ∞ (every visible anchor at the coarsest
+        level) that fits: coarser, but never missing a region. Give ``budget >=`` the
+        coarsest level's size (``level_sizes()[-1]``) so that ∞ always fits; a camera
+        that still overflows stops the CUDA stream with a device-side assert (never a silent drop).
+
+        Args:
+            anchor_mask: optional ``[C, A]`` bool, anchors each camera may draw (e.g. those of
+                its own scene, for several scenes merged by `merge_lods`).
+        """
+        mpp, visible = self._anchor_view(viewmats, Ks, width, height, near_plane)
+        if anchor_mask is not None:
+            visible = visible & anchor_mask
+        rows = self._rows(mpp, visible, pixel_ratio)
+        starts, lengths = self._lengths(rows)
+        counts = lengths.sum(1)
+        coarsened = torch.zeros_like(counts, dtype=torch.bool)
+        for ratio in (2 * pixel_ratio, 4 * pixel_ratio, math.inf):
+            over = counts > budget
+            rows_c = self._rows(mpp, visible, ratio)
+            starts_c, lengths_c = self._lengths(rows_c)
+            starts = torch.where(over[:, None], starts_c, starts)
+            lengths = torch.where(over[:, None], lengths_c, lengths)
+            counts = lengths.sum(1)
+            coarsened |= over
+        if counts.device.type == "cuda":
+            torch._assert_async((counts <= budget).all())
+        elif bool((counts > budget).any()):
+            raise ValueError(f"select_padded: budget {budget} is below the coarsest level's selection")
+        ends = torch.cumsum(lengths, 1)  # [C, A]
+        slot = torch.arange(budget, device=rows.device).expand(rows.shape[0], budget).contiguous()
+        # The anchor holding each slot: the first whose cumulative end passes it.
+        anchor = torch.searchsorted(ends, slot, right=True).clamp_max(self.num_anchors - 1)
+        ids = starts.gather(1, anchor) + slot - (ends - lengths).gather(1, anchor)
+        ids = torch.where(slot < counts[:, None], ids, len(self.scene))
+        return PaddedSelection(ids=ids, counts=counts, coarsened=coarsened)
+
+
+@dataclass(frozen=True)
+class PaddedSelection:
+    """What `GaussianLOD.select_padded` returns.
+
+    Attributes:
+        ids: ``[C, budget]`` int64 rows of the LOD's scene; camera ``c``'s first ``counts[c]``
+            entries are its selection in `GaussianLOD.select`'s order, the rest hold
+            ``len(scene)`` (one past the last row: the caller's padding Gaussian).
+        counts: ``[C]`` selected Gaussians per camera.
+        coarsened: ``[C]`` bool, cameras drawn at a coarser ratio to fit the budget.
+    """
+
+    ids: Tensor
+    counts: Tensor
+    coarsened: Tensor
+
+
+def merge_lods(lods: list[GaussianLOD]) -> tuple[GaussianLOD, Tensor]:
+    """Several scenes' LODs as one (their anchors side by side), and each anchor's scene ``[A]``.
+
+    Rows stay grouped by level (each level holds scene 0's Gaussians, then scene 1's, ...), so
+    the result is a `GaussianLOD` like any other; a camera is kept to its own scene by the
+    ``anchor_mask`` of `GaussianLOD.select_padded`.
+    """
+    if len(lods) == 1:
+        return lods[0], torch.zeros(lods[0].num_anchors, dtype=torch.int64, device=lods[0].offsets.device)
+    if any(lod.config != lods[0].config for lod in lods):
+        raise ValueError("merge_lods: the LODs were built with different settings")
+    num_rows = lods[0].offsets.shape[0]
+    parts, offsets, base = [], [], 0
+    for r in range(num_rows):
+        row_offsets = []
+        for lod in lods:
+            first, last = lod.offsets[r, 0], lod.offsets[r, -1]
+            parts.append(lod.scene.select(torch.arange(int(first), int(last), device=lod.offsets.device)))
+            row_offsets.append(lod.offsets[r, :-1] - first + base)
+            base += int(last - first)
+        offsets.append(torch.cat([*row_offsets, torch.tensor([base], device=row_offsets[0].device)]))
+    if len({p.sh.shape[1] for p in parts}) > 1:
+        raise ValueError("merge_lods: the scenes have different SH degrees")
+    # Labels index per-scene name lists; a merged render does not need them.
+    scene = GaussianScene(**{k: torch.cat([getattr(p, k) for p in parts]) for k in ("means", "quats", "scales", "opacities", "sh")})
+    merged = GaussianLOD(
+        scene=scene,
+        offsets=torch.stack(offsets),
+        config=lods[0].config,
+        cell_sizes=lods[0].cell_sizes,
+        **{k: torch.cat([getattr(lod, k) for lod in lods]) for k in ("anchor_lo", "anchor_hi", "anchor_center", "anchor_radius")},
+    )
+    anchor_scene = torch.cat([torch.full((lod.num_anchors,), s, dtype=torch.int64, device=lod.offsets.device) for s, lod in enumerate(lods)])
+    return merged, anchor_scene
 
 
 def _covariances(scene: GaussianScene) -> Tensor:

@@ -235,3 +235,67 @@ def test_culling_keeps_a_gaussian_whose_footprint_reaches_the_image():
         pytest.fail("the full render no longer reaches the edge pixels: this case shows nothing")  # a failure, not the xfail
     _, counts = build_lod(scene).select(cam, 0.0, near_plane=NEAR)
     assert int(counts[0]) == 1
+
+
+# ------------------------------------------------------------- padded (batched GPU) selection
+
+
+def padded(lod, cams, ratio, budget, mask=None):
+    return lod.select_padded(cams.viewmats, cams.Ks, cams.width, cams.height, ratio, budget, NEAR, mask)
+
+
+def test_select_padded_equals_select_per_camera(lod):
+    cams = cameras(EYES, TARGETS)
+    ids, counts = lod.select(cams, 2.0, near_plane=NEAR)
+    budget = int(counts.max()) + 7
+    sel = padded(lod, cams, 2.0, budget)
+    assert torch.equal(sel.counts, counts) and not sel.coarsened.any()
+    assert torch.equal(lod.selection_counts(cams.viewmats, cams.Ks, 64, 64, 2.0, NEAR), counts)
+    for c, chunk in enumerate(torch.split(ids, counts.tolist())):
+        assert torch.equal(sel.ids[c, : counts[c]], chunk)
+        assert (sel.ids[c, counts[c] :] == len(lod.scene)).all()  # padding: one past the last row
+
+
+def test_select_padded_coarsens_cameras_over_budget_and_never_drops(lod):
+    cams = cameras(EYES, TARGETS)
+    fine = lod.select(cams, 1.0, near_plane=NEAR)[1]
+    budget = int(fine.min())  # the camera with the smallest selection fits, most don't
+    sel = padded(lod, cams, 1.0, budget)
+    assert (sel.counts <= budget).all()
+    assert torch.equal(sel.coarsened, fine > budget)
+    for c in torch.nonzero(sel.coarsened)[:, 0].tolist():
+        # The first coarser ratio that fits, with every visible anchor still drawn.
+        for ratio in (2.0, 4.0, float("inf")):
+            ids, counts = lod.select(cams[c : c + 1], ratio, near_plane=NEAR)
+            if int(counts) <= budget:
+                break
+        assert torch.equal(sel.ids[c, : sel.counts[c]], ids)
+    with pytest.raises(ValueError, match="budget"):
+        padded(lod, cams, 1.0, 1)
+
+
+def test_merged_lods_select_each_cameras_own_scene(room, lod):
+    from lyra_sim.lod import merge_lods
+
+    shifted = build_lod(room.transform(torch.eye(3), torch.tensor([10.0, 0.0, 0.0])))
+    merged, anchor_scene = merge_lods([lod, shifted])
+    assert merged.level_sizes() == [a + b for a, b in zip(lod.level_sizes(), shifted.level_sizes())]
+    eyes, targets = torch.tensor(EYES), torch.tensor(TARGETS)
+    scene = torch.arange(len(EYES)) % 2
+    shift = torch.tensor([10.0, 0.0, 0.0]) * scene[:, None]
+    cams = cameras((eyes + shift).tolist(), (targets + shift).tolist())
+    sel = padded(merged, cams, 2.0, len(merged.scene), anchor_scene[None] == scene[:, None])
+    for c in range(len(EYES)):
+        own = (lod, shifted)[int(scene[c])]
+        ids, counts = own.select(cams[c : c + 1], 2.0, near_plane=NEAR)
+        assert int(sel.counts[c]) == int(counts)
+        got = merged.scene.select(sel.ids[c, : sel.counts[c]])
+        assert torch.equal(got.means, own.scene.means[ids]) and torch.equal(got.sh, own.scene.sh[ids])
+
+
+@pytest.mark.gpu
+def test_select_padded_on_cuda_matches_the_cpu(lod):
+    cams = cameras(EYES, TARGETS)
+    cpu = padded(lod, cams, 2.0, 4096)
+    gpu = padded(lod.to("cuda"), cams.to("cuda"), 2.0, 4096)
+    assert torch.equal(gpu.ids.cpu(), cpu.ids) and torch.equal(gpu.counts.cpu(), cpu.counts)
