@@ -21,7 +21,7 @@ same treatment as generated ones:
    Pixels with ``alpha < alpha_threshold`` are dropped, and so are pixels at depth
    discontinuities, where expected depth blends foreground and background ("flying pixels"),
    and pixels that see their surface at a grazing angle, where expected depth reads too near
-   (`valid_depth`); cube maps from several viewpoints see every surface head-on somewhere.
+   (`valid_depth`); view planning looks for head-on views of every surface instead.
 3. **Fusion.** Open3D's tensor `VoxelBlockGrid` TSDF (camera-z depth is what Open3D expects),
    marching cubes at the zero crossing.
 4. **Cleanup** with pymeshlab: merge close vertices, drop null / duplicate faces and small
@@ -357,7 +357,8 @@ def _coverage_views(
     to_t /= dist[..., None]
     cos = -np.einsum("mtk,tk->mt", to_t, normals.astype(np.float32))
     rays = np.concatenate([np.broadcast_to(candidates[:, None].astype(np.float32), to_t.shape), to_t], -1)
-    hit = raycaster.cast_rays(o3c.Tensor(np.ascontiguousarray(rays.reshape(-1, 6))))["t_hit"].numpy().reshape(dist.shape)
+    hit = raycaster.cast_rays(o3c.Tensor(np.ascontiguousarray(rays.reshape(-1, 6))))["t_hit"].numpy()
+    hit = hit.reshape(dist.shape)
     del rays
     # The target point lies on an occupied cell's face; a ray may graze a neighbouring cell's edge first.
     seen = hit >= dist - 0.75 * cell
@@ -460,8 +461,10 @@ def plan_views(scene: GaussianScene, config: CollisionConfig = CollisionConfig()
         viewpoints = positions = np.zeros((0, 3))
 
     res = config.resolution
-    viewmats = [cube_viewmats(positions).reshape(-1, 6, 4, 4)[np.arange(len(positions)), faces]] if len(positions) else []
-    ks = [intrinsics(90.0, res, res, len(positions))] if len(positions) else []
+    viewmats, ks = [], []
+    if len(positions):
+        viewmats.append(cube_viewmats(positions).reshape(-1, 6, 4, 4)[np.arange(len(positions)), faces])
+        ks.append(intrinsics(90.0, res, res, len(positions)))
     use_orbit = config.outside_views == "always" or (config.outside_views == "auto" and not interior)
     if use_orbit and config.orbit_views:
         viewmats.append(_orbit_viewmats(lo, hi, config.orbit_views))
