@@ -432,18 +432,27 @@ def _log_weight_coefficients(means2d: Tensor, conics: Tensor, log_opacity: Tenso
     return torch.stack([-0.5 * a, -b, -0.5 * c, lin_u, lin_v, const], -1)
 
 
-def _composite(
-    log_w: Tensor, feats: Tensor, transmittance: Tensor, skip_below: float, inplace: bool
-) -> tuple[Tensor, Tensor]:
+def _alphas(log_w: Tensor, skip_below: float, inplace: bool) -> Tensor:
+    """``min(0.999, exp(log_w))``, with alphas ``<= skip_below`` (the float below 1/255) set to 0.
+
+    ``log_w`` is ``log(opacity) - sigma`` of any shape; consumed (overwritten) when ``inplace``.
+    """
+    if inplace:
+        alpha = log_w.clamp_min_(LOG_ALPHA_FLOOR).exp_().clamp_max_(MAX_ALPHA)
+        return torch.nn.functional.threshold_(alpha, skip_below, 0.0)
+    alpha = torch.exp(log_w.clamp_min(LOG_ALPHA_FLOOR)).clamp_max(MAX_ALPHA)
+    return torch.nn.functional.threshold(alpha, skip_below, 0.0)
+
+
+def _composite(alpha: Tensor, feats: Tensor, transmittance: Tensor, inplace: bool) -> tuple[Tensor, Tensor]:
     """Front-to-back compositing of one chunk of Gaussians per tile, gsplat's per-pixel rules.
 
     Args:
-        log_w: ``[B, K, P]`` ``log(opacity) - sigma`` per Gaussian and pixel, in depth order.
-            Consumed (overwritten) when ``inplace``.
+        alpha: ``[B, K, P]`` per Gaussian and pixel (`_alphas`), in depth order. Consumed
+            (overwritten) when ``inplace``.
         feats: ``[B, K, F]`` per-Gaussian features; the last one is 1 so that the weight sum
             (alpha) comes out of the same product.
         transmittance: ``[B, P]`` carried in; ``<= 1e-4`` means the pixel is done.
-        skip_below: alphas ``<= skip_below`` (the float below 1/255) are skipped.
         inplace: reuse buffers (no autograd); the other branch is the same math, differentiable.
 
     Returns:
@@ -451,8 +460,6 @@ def _composite(
         transmittance is <= 1e-4 for pixels that stopped in this chunk (0 when ``inplace``).
     """
     if inplace:
-        alpha = log_w.clamp_min_(LOG_ALPHA_FLOOR).exp_().clamp_max_(MAX_ALPHA)
-        alpha = torch.nn.functional.threshold_(alpha, skip_below, 0.0)
         b, k, p = alpha.shape
         # t[:, i] is the transmittance in front of Gaussian i, t[:, i + 1] behind it.
         t = torch.empty(b, k + 1, p, dtype=alpha.dtype, device=alpha.device)
@@ -465,11 +472,23 @@ def _composite(
         behind = torch.nn.functional.threshold_(t[:, 1:], MIN_TRANSMITTANCE, 0.0)
         weights = ratio.mul_(behind)
     else:
-        alpha = torch.exp(log_w.clamp_min(LOG_ALPHA_FLOOR)).clamp_max(MAX_ALPHA)
-        alpha = torch.nn.functional.threshold(alpha, skip_below, 0.0)
         t = torch.cat([transmittance[:, None], 1.0 - alpha], 1).cumprod(1)
         weights = torch.where(t[:, 1:] > MIN_TRANSMITTANCE, alpha * t[:, :-1], 0.0)
     return torch.bmm(feats.transpose(1, 2), weights), t[:, -1]
+
+
+def _chunk_lengths(remaining: Tensor, min_chunk: int, cap: int) -> tuple[Tensor, Tensor, list[tuple[int, int, int]]]:
+    """Pad each tile's ``remaining`` list length to a power of two in ``[min_chunk, cap]``.
+
+    Returns the chunk lengths sorted (longest first), ``order`` (tiles in that order), and
+    one ``(chunk length, first row, end row)`` per run of the same length: tiles with the
+    same length are composited together.
+    """
+    chunk = torch.pow(2, torch.ceil(torch.log2(remaining.clamp_max(cap).to(torch.float64)))).long()
+    chunk, order = torch.sort(chunk.clamp(min_chunk, cap), descending=True, stable=True)
+    lengths, sizes = torch.unique_consecutive(chunk, return_counts=True)
+    ends = torch.cumsum(sizes, 0).tolist()
+    return chunk, order, [(k, e - n, e) for k, n, e in zip(lengths.tolist(), sizes.tolist(), ends)]
 
 
 def _rasterize_tiles(
@@ -485,7 +504,8 @@ def _rasterize_tiles(
     """Composite ``feats: [nnz, D]`` into ``([C, H, W, D] Σ w·feats, [C, H, W, 1] Σ w)`` with ``ts``-pixel tiles.
 
     No background: the caller blends it. ``single_round`` composites every tile's whole list
-    at once (lists padded to a power of two) instead of in rounds of growing chunks.
+    at once (`_composite_whole_lists`) instead of in rounds of growing chunks
+    (`_composite_in_rounds`).
     """
     tiles_x, tiles_y = math.ceil(width / ts), math.ceil(height / ts)
     num_tiles = num_cams * tiles_x * tiles_y
@@ -504,58 +524,19 @@ def _rasterize_tiles(
     offs = torch.arange(ts, device=device)
     inside_x = (txy[:, 0, None] * ts + offs) < width  # [A, ts]
     inside_y = (txy[:, 1, None] * ts + offs) < height
-
-    pixel_feats = _pixel_features(ts, dtype, device)
-    # One row per entry, gathered with a single index_select per chunk (much cheaper on a
-    # CPU than one advanced-indexing gather per attribute): mean, conic, log opacity, features.
+    tiles = _TileLists(
+        flat, active, starts[active], counts[active], (txy * ts + ts / 2).to(dtype),
+        (inside_y[:, :, None] & inside_x[:, None, :]).reshape(-1, p).to(dtype),
+    )
+    # One row per entry, gathered with a single index_select (much cheaper on a CPU than
+    # one advanced-indexing gather per attribute): mean, conic, log opacity, features.
     table = torch.cat([proj.means2d, proj.conics, torch.log(proj.opacities)[:, None], feats], 1)
     skip_below = float(torch.nextafter(torch.tensor(ALPHA_THRESHOLD, dtype=dtype), torch.tensor(0.0, dtype=dtype)))
     # In-place compositing unless autograd records this call (grad mode on and some input
     # requiring grad), e.g. plain `render()` calls of the pipeline take the fast path.
     inplace = not table.requires_grad
-    dead_row = torch.tensor([0, 0, 0, 0, 0, -1e4], dtype=dtype, device=device)  # padding: weight 0
-
-    # Per-tile state, row-aligned: tile id, list start, list length, Gaussians consumed,
-    # tile center [2], transmittance [P], accumulated features [F, P].
-    state = [
-        active, starts[active], counts[active], torch.zeros_like(active), (txy * ts + ts / 2).to(dtype),
-        (inside_y[:, :, None] & inside_x[:, None, :]).reshape(-1, p).to(dtype),
-        torch.zeros(active.numel(), f, p, dtype=dtype, device=device),
-    ]
-    finished: list[tuple[Tensor, Tensor]] = []
-    cap = (1 << 62) if single_round else config.min_chunk
-    while state[0].numel():
-        # Chunk length per tile: its remaining list rounded up to a power of two, capped by
-        # `cap`, which doubles every round: a short first chunk lets tiles that saturate
-        # early stop early, long later chunks keep the number of rounds small. Tiles with
-        # the same chunk length are processed together (sorted, so groups are contiguous).
-        remaining = (state[2] - state[3]).clamp_max(cap)
-        chunk = torch.pow(2, torch.ceil(torch.log2(remaining.to(torch.float64)))).long().clamp(config.min_chunk, cap)
-        chunk, order = torch.sort(chunk, descending=True, stable=True)
-        tile_ids, start, count, consumed, centers, transmittance, acc = (x[order] for x in state)
-        lengths, sizes = torch.unique_consecutive(chunk, return_counts=True)
-        parts, row = [], 0
-        for k, size in zip(lengths.tolist(), sizes.tolist()):
-            group = max(1, config.chunk_elements // (k * p))
-            for g0 in range(row, row + size, group):
-                sl = slice(g0, min(g0 + group, row + size))
-                pos = start[sl, None] + consumed[sl, None] + torch.arange(k, device=device)
-                entry = flat.index_select(0, pos.clamp_max(flat.numel() - 1).reshape(-1))
-                rows = table.index_select(0, entry).reshape(-1, k, table.shape[1])
-                coef = _log_weight_coefficients(rows[..., :2], rows[..., 2:5], rows[..., 5], centers[sl, None, :])
-                coef = torch.where((pos < (start + count)[sl, None])[..., None], coef, dead_row)
-                log_w = (coef.reshape(-1, 6) @ pixel_feats).reshape(-1, k, p)
-                parts.append(_composite(log_w, rows[..., 6:], transmittance[sl], skip_below, inplace))
-            row += size
-        chunk_acc, transmittance = (torch.cat(x) for x in zip(*parts))
-        consumed = consumed + chunk
-        state = [tile_ids, start, count, consumed, centers, transmittance, acc + chunk_acc]
-        done = (consumed >= count) | (transmittance <= MIN_TRANSMITTANCE).all(-1)
-        if bool(done.any()):
-            finished.append((tile_ids[done], state[-1][done]))
-            stay = torch.nonzero(~done).squeeze(1)
-            state = [x[stay] for x in state]
-        cap = min(2 * cap, config.max_chunk)
+    composite = _composite_whole_lists if single_round else _composite_in_rounds
+    finished = composite(tiles, table, _pixel_features(ts, dtype, device), skip_below, inplace, config)
 
     out = torch.zeros(num_tiles, f, p, dtype=dtype, device=device)
     if finished:
@@ -565,6 +546,106 @@ def _rasterize_tiles(
     out = out.reshape(num_cams, tiles_y, tiles_x, f, ts, ts).permute(0, 1, 4, 2, 5, 3)
     out = out.reshape(num_cams, tiles_y * ts, tiles_x * ts, f)[:, :height, :width]
     return out[..., :-1], out[..., -1:]
+
+
+@dataclass(frozen=True)
+class _TileLists:
+    """The tiles with work and their Gaussian lists, row-aligned over those tiles.
+
+    Attributes:
+        flat: ``[M]`` entry of each Gaussian–tile pair, sorted by (tile, depth).
+        ids: ``[A]`` tile ids; starts, counts: ``[A]`` each tile's run of ``flat``.
+        centers: ``[A, 2]`` tile centers, pixels; transmittance: ``[A, P]`` initial
+            transmittance (1, or 0 for pixels outside the image).
+    """
+
+    flat: Tensor
+    ids: Tensor
+    starts: Tensor
+    counts: Tensor
+    centers: Tensor
+    transmittance: Tensor
+
+
+def _composite_whole_lists(
+    tiles: _TileLists, table: Tensor, pixel_feats: Tensor, skip_below: float, inplace: bool, config: RasterConfig
+) -> list[tuple[Tensor, Tensor]]:
+    """Composite every tile's whole list in one pass; ``[(tile ids, sums [A, F, P])]``.
+
+    Log-weights and alphas are computed once per Gaussian–tile pair, unpadded; only the
+    transmittance scan and the weighted sum run on lists padded to a power of two (tiles
+    of one padded length together), where padding slots hold alpha 0.
+    """
+    m = tiles.flat.numel()
+    rows = table.index_select(0, tiles.flat)
+    tile_row = torch.repeat_interleave(torch.arange(len(tiles.ids), device=rows.device), tiles.counts)
+    coef = _log_weight_coefficients(rows[:, :2], rows[:, 2:5], rows[:, 5], tiles.centers.index_select(0, tile_row))
+    # Row m (past the last pair) is the padding slot: a log-weight whose alpha is 0.
+    dead_row = torch.tensor([[0, 0, 0, 0, 0, LOG_ALPHA_FLOOR]], dtype=coef.dtype, device=coef.device)
+    alpha = _alphas(torch.cat([coef, dead_row]) @ pixel_feats, skip_below, inplace)
+    feats = rows[:, 6:]
+    _, order, groups = _chunk_lengths(tiles.counts, config.min_chunk, 1 << 62)
+    finished = []
+    for k, r0, r1 in groups:
+        sel = order[r0:r1]
+        slot = torch.arange(k, device=rows.device)
+        pos = (tiles.starts.index_select(0, sel)[:, None] + slot).reshape(-1)
+        pos = torch.where((slot < tiles.counts.index_select(0, sel)[:, None]).reshape(-1), pos, m)
+        sums, _ = _composite(
+            alpha.index_select(0, pos).reshape(len(sel), k, -1),
+            feats.index_select(0, pos.clamp_max(m - 1)).reshape(len(sel), k, -1),  # any row: weight 0
+            tiles.transmittance.index_select(0, sel), inplace,
+        )
+        finished.append((tiles.ids.index_select(0, sel), sums))
+    return finished
+
+
+def _composite_in_rounds(
+    tiles: _TileLists, table: Tensor, pixel_feats: Tensor, skip_below: float, inplace: bool, config: RasterConfig
+) -> list[tuple[Tensor, Tensor]]:
+    """Composite the tiles' lists in rounds of growing chunks; ``[(tile ids, sums [n, F, P])]``.
+
+    Chunk length per tile: its remaining list rounded up to a power of two, capped by a
+    cap that doubles every round: a short first chunk lets tiles that saturate early stop
+    early, long later chunks keep the number of rounds small. A tile leaves when its list
+    is consumed or all its pixels are done.
+    """
+    flat, device = tiles.flat, table.device
+    p, f = pixel_feats.shape[1], table.shape[1] - 6
+    dead_row = torch.tensor([0, 0, 0, 0, 0, -1e4], dtype=table.dtype, device=device)  # padding: weight 0
+    # Per-tile state, row-aligned: tile id, list start, list length, Gaussians consumed,
+    # tile center [2], transmittance [P], accumulated features [F, P].
+    state = [
+        tiles.ids, tiles.starts, tiles.counts, torch.zeros_like(tiles.ids), tiles.centers, tiles.transmittance,
+        torch.zeros(len(tiles.ids), f, p, dtype=table.dtype, device=device),
+    ]
+    finished: list[tuple[Tensor, Tensor]] = []
+    cap = config.min_chunk
+    while state[0].numel():
+        chunk, order, groups = _chunk_lengths(state[2] - state[3], config.min_chunk, cap)
+        tile_ids, start, count, consumed, centers, transmittance, acc = (x[order] for x in state)
+        parts = []
+        for k, r0, r1 in groups:
+            group = max(1, config.chunk_elements // (k * p))
+            for g0 in range(r0, r1, group):
+                sl = slice(g0, min(g0 + group, r1))
+                pos = start[sl, None] + consumed[sl, None] + torch.arange(k, device=device)
+                entry = flat.index_select(0, pos.clamp_max(flat.numel() - 1).reshape(-1))
+                rows = table.index_select(0, entry).reshape(-1, k, table.shape[1])
+                coef = _log_weight_coefficients(rows[..., :2], rows[..., 2:5], rows[..., 5], centers[sl, None, :])
+                coef = torch.where((pos < (start + count)[sl, None])[..., None], coef, dead_row)
+                log_w = (coef.reshape(-1, 6) @ pixel_feats).reshape(-1, k, p)
+                parts.append(_composite(_alphas(log_w, skip_below, inplace), rows[..., 6:], transmittance[sl], inplace))
+        chunk_acc, transmittance = (torch.cat(x) for x in zip(*parts))
+        consumed = consumed + chunk
+        state = [tile_ids, start, count, consumed, centers, transmittance, acc + chunk_acc]
+        done = (consumed >= count) | (transmittance <= MIN_TRANSMITTANCE).all(-1)
+        if bool(done.any()):
+            finished.append((tile_ids[done], state[-1][done]))
+            stay = torch.nonzero(~done).squeeze(1)
+            state = [x[stay] for x in state]
+        cap = min(2 * cap, config.max_chunk)
+    return finished
 
 
 def rasterization(
