@@ -324,7 +324,7 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("collision mesh and convex parts (defaults scale with the scene)")
     group.add_argument("--voxel-size", type=float, help="TSDF voxel edge in meters")
     group.add_argument("--resolution", type=_positive, help="depth view width and height in pixels")
-    group.add_argument("--viewpoints", type=_positive, help="number of cube-map viewpoints")
+    group.add_argument("--viewpoints", type=_positive, help="depth views: rooms get 6 x this many cube faces (chosen by surface coverage), other scenes this many cube maps")
     group.add_argument("--face-budget", type=_positive, help="faces of the collision mesh after decimation")
     group.add_argument("--convex", action="store_true", help="also decompose objects into convex parts with CoACD (slow)")
     group.add_argument("--convex-seed", type=int, default=0, help="CoACD seed")
