@@ -454,18 +454,21 @@ def _pixel_features(tile_size: int, dtype: torch.dtype, device: torch.device) ->
     return torch.stack([u * u, u * v, v * v, u, v, torch.ones_like(u)])
 
 
-def _log_weight_coefficients(means2d: Tensor, conics: Tensor, log_opacity: Tensor, centers: Tensor) -> Tensor:
+def _log_weight_coefficients(
+    means2d: Tensor, conics: Tensor, log_opacity: Tensor, centers: Tensor, dim: int = -1
+) -> Tensor:
     """Coefficients ``[..., 6]`` so that ``coef · (u², uv, v², u, v, 1) = log(opacity) - sigma``.
 
     ``sigma = ½ a du² + b du dv + ½ c dv²`` with ``d = pixel - mean``; ``means2d: [..., 2]``,
-    ``conics: [..., 3]``, ``log_opacity: [...]``, ``centers: [..., 2]`` tile centers.
+    ``conics: [..., 3]``, ``log_opacity: [...]``, ``centers: [..., 2]`` tile centers. With
+    ``dim=0``, attributes run along the first dimension instead (``[2, ...]``, ``[6, ...]``).
     """
-    a, b, c = conics.unbind(-1)
-    mu, mv = (means2d - centers).unbind(-1)
+    a, b, c = conics.unbind(dim)
+    mu, mv = (means2d - centers).unbind(dim)
     lin_u = a * mu + b * mv
     lin_v = b * mu + c * mv
     const = log_opacity - 0.5 * (mu * lin_u + mv * lin_v)
-    return torch.stack([-0.5 * a, -b, -0.5 * c, lin_u, lin_v, const], -1)
+    return torch.stack([-0.5 * a, -b, -0.5 * c, lin_u, lin_v, const], dim)
 
 
 def _alphas(log_w: Tensor, skip_below: float, inplace: bool) -> Tensor:
@@ -612,28 +615,35 @@ def _composite_whole_lists(
     transmittance scan and the weighted sum run on lists padded to a power of two (tiles
     of one padded length together), where padding slots hold alpha 0.
     """
-    m = tiles.flat.numel()
-    rows = table.index_select(0, tiles.flat)
-    tile_row = torch.repeat_interleave(torch.arange(len(tiles.ids), device=rows.device), tiles.counts)
-    coef = _log_weight_coefficients(rows[:, :2], rows[:, 2:5], rows[:, 5], tiles.centers.index_select(0, tile_row))
-    # Row m (past the last pair) is the padding slot: a log-weight whose alpha is 0.
-    dead_row = torch.tensor([[0, 0, 0, 0, 0, LOG_ALPHA_FLOOR]], dtype=coef.dtype, device=coef.device)
-    alpha = _alphas(torch.cat([coef, dead_row]) @ pixel_feats, skip_below, inplace)
-    feats = rows[:, 6:]
-    _, order, groups = _chunk_lengths(tiles.counts, config.min_chunk, 1 << 62)
-    finished = []
+    m, device = tiles.flat.numel(), table.device
+    if m == 0:
+        return []
+    # Attribute-major rows [6 + F, M]: the per-pair math streams contiguous rows.
+    rows = table.T.index_select(1, tiles.flat)
+    tile_row = torch.repeat_interleave(torch.arange(len(tiles.ids), device=device), tiles.counts)
+    centers = tiles.centers.T.index_select(1, tile_row)
+    coef = _log_weight_coefficients(rows[:2], rows[2:5], rows[5], centers, dim=0)
+    # Pair m (past the last one) stands for the padding: a log-weight whose alpha is 0.
+    dead = torch.tensor([[0], [0], [0], [0], [0], [LOG_ALPHA_FLOOR]], dtype=coef.dtype, device=device)
+    alpha = _alphas(torch.cat([coef, dead], 1).T @ pixel_feats, skip_below, inplace)  # [M + 1, P]
+
+    # Padded lists, groups of one length back to back: the pair of every slot (m: padding).
+    chunk, order, groups = _chunk_lengths(tiles.counts, config.min_chunk, 1 << 62)
+    slot_tile = torch.repeat_interleave(order, chunk)
+    first_slot = torch.repeat_interleave(torch.cumsum(chunk, 0) - chunk, chunk)
+    local = torch.arange(len(slot_tile), device=device) - first_slot
+    pos = torch.where(local < tiles.counts[slot_tile], tiles.starts[slot_tile] + local, m)
+    alpha = alpha.index_select(0, pos)
+    feats = rows[6:].index_select(1, pos.clamp_max(m - 1))  # [F, slots]; any pair for padding: weight 0
+    transmittance = tiles.transmittance.index_select(0, order)
+    sums, s0 = [], 0
     for k, r0, r1 in groups:
-        sel = order[r0:r1]
-        slot = torch.arange(k, device=rows.device)
-        pos = (tiles.starts.index_select(0, sel)[:, None] + slot).reshape(-1)
-        pos = torch.where((slot < tiles.counts.index_select(0, sel)[:, None]).reshape(-1), pos, m)
-        sums, _ = _composite(
-            alpha.index_select(0, pos).reshape(len(sel), k, -1),
-            feats.index_select(0, pos.clamp_max(m - 1)).reshape(len(sel), k, -1),  # any row: weight 0
-            tiles.transmittance.index_select(0, sel), inplace,
-        )
-        finished.append((tiles.ids.index_select(0, sel), sums))
-    return finished
+        s1 = s0 + (r1 - r0) * k
+        group_feats = feats[:, s0:s1].reshape(-1, r1 - r0, k).permute(1, 2, 0)  # [tiles, k, F]
+        group_alpha = alpha[s0:s1].reshape(r1 - r0, k, -1)
+        sums.append(_composite(group_alpha, group_feats, transmittance[r0:r1], inplace)[0])
+        s0 = s1
+    return [(tiles.ids.index_select(0, order), torch.cat(sums))]
 
 
 def _composite_in_rounds(

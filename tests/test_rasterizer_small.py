@@ -96,3 +96,12 @@ def test_small_frame_settings_are_validated():
         RasterConfig(small_frame_pixels=-1)
     with pytest.raises(ValueError, match="small_frame_gaussians"):
         RasterConfig(small_frame_gaussians=1.5)
+
+
+def test_coordinate_major_rotations_match_quat_to_rotmat():
+    from lyra_sim.rasterizer_torch import _rotmats_coordinate_major
+    from lyra_sim.scene import quat_to_rotmat
+
+    quats = torch.randn(500, 4, generator=torch.Generator().manual_seed(8)) * 3  # any non-zero norm
+    ref = quat_to_rotmat(quats)
+    torch.testing.assert_close(_rotmats_coordinate_major(quats.T.contiguous()).permute(2, 0, 1), ref)
