@@ -9,8 +9,7 @@ For each image size it prints, in one run:
   rasterizer on the CPU) drawing the whole scene into N agent cameras in one call, frames/s;
 - ``render path``: the env's observation renderer (`lyra_sim.envs.views.SceneViews`: per-camera
   frustum culling and level of detail), frames/s, and its PSNR against ``raw full`` (mean over
-  the cameras, and the worst camera); on CUDA also with gsplat's other mode (packed or not)
-  and the per-camera budget;
+  the cameras, and the worst camera), and the per-camera budget;
 - ``env``: steps/s of the single env (``gym.make``, N = 1 row marked "single") and of the
   vector env (``gym.make_vec``), each step rendering every env's observation, with
   random actions; ``env / raw`` is the env's frame rate over the raw renderer's. On CUDA the
@@ -146,12 +145,6 @@ def bench(args: argparse.Namespace) -> list[dict]:
             psnr_min = min(_psnr(fast[i], ref[i]) for i in range(n))
             raw_fps = _rate(raw, n, args.seconds, device)
             path_fps = _rate(path, n, args.seconds, device)
-            other_fps = float("nan")
-            if device.type == "cuda" and hasattr(views, "budget"):
-                default = views.packed_min_pairs
-                views.packed_min_pairs = 0 if n * views.budget < default else 1 << 62  # the other mode
-                other_fps = _rate(path, n, args.seconds, device)
-                views.packed_min_pairs = default
             rng = np.random.default_rng(0)
             actions = torch.as_tensor(rng.uniform(-1, 1, (64, n, 2)).astype(np.float32), device=device)
             i = [0]
@@ -168,7 +161,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
                 env.action_check = "async"
             peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
             coarsened = int(views.coarsened)
-            row = dict(size=size, n=n, kind="vector", raw=raw_fps, path=path_fps, other=other_fps, psnr=psnr, psnr_min=psnr_min,
+            row = dict(size=size, n=n, kind="vector", raw=raw_fps, path=path_fps, psnr=psnr, psnr_min=psnr_min,
                        env=env_sps, sync=sync_sps, peak_gib=peak, gaussians=len(full), budget=getattr(views, "budget", 0),
                        coarsened=coarsened, ratio=views.pixel_ratio)
             rows.append(row)
@@ -204,11 +197,11 @@ def main(argv: list[str] | None = None) -> None:
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {os.cpu_count()} cores, {threads} torch threads"
     print(f"\nLyraScene-v0 throughput on {where}; scene: {args.scene or repr(args.prompt) + f' seed {args.seed}'} ({rows[0]['gaussians']:,} Gaussians), "
           f"pixel_ratio {rows[0]['ratio']}")
-    print(f"{'size':>7} {'N':>5} {'env':>7} {'raw full fps':>13} {'path fps':>10} {'other mode':>10} {'budget':>7} {'PSNR mean/min':>14} "
+    print(f"{'size':>7} {'N':>5} {'env':>7} {'raw full fps':>13} {'path fps':>10} {'budget':>7} {'PSNR mean/min':>14} "
           f"{'env steps/s':>12} {'sync chk':>9} {'env/raw':>8} {'peak GiB':>9} {'coarsened':>9}")
     for r in rows:
         print(
-            f"{r['size']:>4}x{r['size']:<3}{r['n']:>4} {r['kind']:>7} {r['raw']:>13,.1f} {r['path']:>10,.1f} {r['other']:>10,.1f} {r['budget']:>7} "
+            f"{r['size']:>4}x{r['size']:<3}{r['n']:>4} {r['kind']:>7} {r['raw']:>13,.1f} {r['path']:>10,.1f} {r['budget']:>7} "
             f"{r['psnr']:>7.2f}/{r['psnr_min']:<6.2f} {r['env']:>12,.1f} {r['sync']:>9,.1f} {r['env'] / r['raw']:>8.2f} {r['peak_gib']:>9.2f} {r['coarsened']:>9}"
         )
     if q:

@@ -464,5 +464,5 @@ def test_cuda_lod_vector_env_steps_as_the_cpu_one_without_syncs_and_renders_clos
     full = render(views.full_scenes[0], cams, "RGB", near_plane=cfg.near, far_plane=cfg.far).rgb
     full = (full.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
     mse = ((b["rgb"].float() - full.float()) ** 2).mean() / 255**2
-    assert -10 * math.log10(float(mse)) > 28  # measured on the H100: see the commit
+    assert -10 * math.log10(float(mse)) > 27  # LOD vs full at the CUDA default ratio
     assert int(views.coarsened) == 0
