@@ -31,6 +31,7 @@ loop switches to in-place operations.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -431,22 +432,25 @@ def _min_sigma_over_box(
     holds the mean, else it lies on an edge, where sigma is a 1D quadratic minimized in
     closed form and clamped to the edge. All ``[M]``.
     """
+    half_a, half_c, slope_y, slope_x = 0.5 * a, 0.5 * c, -b / c, -b / a  # shared by the 4 edges
     best = None
     for dx in (dx0, dx1):  # vertical edges: best dy = -b dx / c
-        dy = torch.clamp(-b / c * dx, dy0, dy1)
-        sigma = dx * (0.5 * a * dx + b * dy) + 0.5 * c * dy * dy
+        dy = torch.clamp(slope_y * dx, dy0, dy1)
+        sigma = dx * (half_a * dx + b * dy) + half_c * dy * dy
         best = sigma if best is None else torch.minimum(best, sigma)
     for dy in (dy0, dy1):  # horizontal edges: best dx = -b dy / a
-        dx = torch.clamp(-b / a * dy, dx0, dx1)
-        best = torch.minimum(best, dy * (0.5 * c * dy + b * dx) + 0.5 * a * dx * dx)
+        dx = torch.clamp(slope_x * dy, dx0, dx1)
+        best = torch.minimum(best, dy * (half_c * dy + b * dx) + half_a * dx * dx)
     inside = (dx0 <= 0) & (dx1 >= 0) & (dy0 <= 0) & (dy1 >= 0)
     return best.masked_fill_(inside, 0.0)
 
 
+@functools.lru_cache(maxsize=16)
 def _pixel_features(tile_size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """``[6, P]`` monomials ``(u², uv, v², u, v, 1)`` of pixel centers relative to the tile center.
 
     Centering keeps the monomials small, which keeps the expanded quadratic form accurate.
+    Cached (a dozen small ops per call; never written to).
     """
     offs = torch.arange(tile_size, dtype=dtype, device=device) + 0.5 - tile_size / 2
     v, u = torch.meshgrid(offs, offs, indexing="ij")
@@ -469,6 +473,12 @@ def _log_weight_coefficients(
     lin_v = b * mu + c * mv
     const = log_opacity - 0.5 * (mu * lin_u + mv * lin_v)
     return torch.stack([-0.5 * a, -b, -0.5 * c, lin_u, lin_v, const], dim)
+
+
+@functools.lru_cache(maxsize=8)
+def _float_below_alpha_threshold(dtype: torch.dtype) -> float:
+    """The largest ``dtype`` value below 1/255: alphas up to it are skipped (cached: three tensor ops)."""
+    return float(torch.nextafter(torch.tensor(ALPHA_THRESHOLD, dtype=dtype), torch.tensor(0.0, dtype=dtype)))
 
 
 def _alphas(log_w: Tensor, skip_below: float, inplace: bool) -> Tensor:
@@ -570,7 +580,7 @@ def _rasterize_tiles(
     # One row per entry, gathered with a single index_select (much cheaper on a CPU than
     # one advanced-indexing gather per attribute): mean, conic, log opacity, features.
     table = torch.cat([proj.means2d, proj.conics, torch.log(proj.opacities)[:, None], feats], 1)
-    skip_below = float(torch.nextafter(torch.tensor(ALPHA_THRESHOLD, dtype=dtype), torch.tensor(0.0, dtype=dtype)))
+    skip_below = _float_below_alpha_threshold(dtype)
     # In-place compositing unless autograd records this call (grad mode on and some input
     # requiring grad), e.g. plain `render()` calls of the pipeline take the fast path.
     inplace = not table.requires_grad
