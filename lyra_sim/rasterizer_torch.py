@@ -428,21 +428,22 @@ def _min_sigma_over_box(
 ) -> Tensor:
     """Minimum of ``sigma(d) = ½ a dx² + b dx dy + ½ c dy²`` over the box ``[dx0, dx1] × [dy0, dy1]``.
 
-    ``d`` is the offset from the Gaussian's mean. sigma is convex: the minimum is 0 if the box
-    holds the mean, else it lies on an edge, where sigma is a 1D quadratic minimized in
-    closed form and clamped to the edge. All ``[M]``.
+    ``d`` is the offset from the Gaussian's mean; all ``[M]``. sigma is convex with its
+    minimum (0) at the mean, so on the segment from any box point to the mean it only
+    decreases: the box minimum lies on an edge that faces the mean, at most one vertical
+    (``dx = dx0`` if the mean is left of the box, ``dx1`` if right) and one horizontal.
+    Along an edge sigma is a 1D quadratic, minimized in closed form and clamped to the edge.
+    Where the mean is within the box's x range, the "vertical edge" is the line ``dx = 0``
+    through the box: no lower than the true minimum, and 0 if the box holds the mean.
     """
-    half_a, half_c, slope_y, slope_x = 0.5 * a, 0.5 * c, -b / c, -b / a  # shared by the 4 edges
-    best = None
-    for dx in (dx0, dx1):  # vertical edges: best dy = -b dx / c
-        dy = torch.clamp(slope_y * dx, dy0, dy1)
-        sigma = dx * (half_a * dx + b * dy) + half_c * dy * dy
-        best = sigma if best is None else torch.minimum(best, sigma)
-    for dy in (dy0, dy1):  # horizontal edges: best dx = -b dy / a
-        dx = torch.clamp(slope_x * dy, dx0, dx1)
-        best = torch.minimum(best, dy * (half_c * dy + b * dx) + half_a * dx * dx)
-    inside = (dx0 <= 0) & (dx1 >= 0) & (dy0 <= 0) & (dy1 >= 0)
-    return best.masked_fill_(inside, 0.0)
+    ex = dx0.clamp_min(0).minimum(dx1)  # the vertical edge facing the mean, or 0
+    ey = dy0.clamp_min(0).minimum(dy1)
+    half_a, half_c = 0.5 * a, 0.5 * c
+    dy = torch.clamp(-b / c * ex, dy0, dy1)  # best dy on the vertical edge: -b dx / c
+    dx = torch.clamp(-b / a * ey, dx0, dx1)  # best dx on the horizontal edge: -b dy / a
+    on_vertical = ex * (half_a * ex + b * dy) + half_c * dy * dy
+    on_horizontal = ey * (half_c * ey + b * dx) + half_a * dx * dx
+    return torch.minimum(on_vertical, on_horizontal)
 
 
 @functools.lru_cache(maxsize=16)
