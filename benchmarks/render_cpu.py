@@ -9,9 +9,9 @@ seconds per call (best of ``--repeats``), frames per second.
 
 With ``--bundle``, also the Gymnasium env's observation: 64x64, 90° hfov cameras at 1 m
 height on free nav cells with random yaw, each drawing its level-of-detail selection
-(``pixel_ratio=3``, a few thousand Gaussians), RGB, one camera per call. Its row reports
-the mean Gaussian count and CPU time (``time.process_time``, best of ``--repeats`` per
-view, summed) per frame: the machine may be shared.
+(``pixel_ratio`` 3 and 2: about 5k and 9k Gaussians), RGB, one camera per call. Each row
+reports the mean Gaussian count, the pixel ratio and CPU time (``time.process_time``, best
+of ``--repeats`` per view, summed) per frame: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -151,10 +151,12 @@ def main() -> None:
         seconds = time_render(scene, room_cameras(c, w, h), args.repeats)
         print(f"{n:>10} {f'{w}x{h}':>10} {c:>8} {seconds:>9.3f} {c / seconds:>9.1f}")
     if args.bundle:
-        views = lod_views(args.bundle, count=20)
-        n = round(sum(len(v[0][0]) for v in views) / len(views))
-        seconds = time_lod_views(views, args.repeats)
-        print(f"{f'~{n} LOD':>10} {'64x64':>10} {1:>8} {seconds:>9.4f} {1 / seconds:>9.1f}")
+        for pixel_ratio in (3.0, 2.0):
+            views = lod_views(args.bundle, count=20, pixel_ratio=pixel_ratio)
+            n = round(sum(len(v[0][0]) for v in views) / len(views))
+            seconds = time_lod_views(views, args.repeats)
+            label = f"~{n} LOD{pixel_ratio:g}"
+            print(f"{label:>10} {'64x64':>10} {1:>8} {seconds:>9.4f} {1 / seconds:>9.1f}")
 
 
 if __name__ == "__main__":
