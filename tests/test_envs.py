@@ -245,33 +245,18 @@ def test_vector_env_matches_single_envs_including_autoreset(bundle, cache):
 
 
 def test_vector_env_spreads_several_scenes(bundle, cache, tmp_path):
-    from lyra_sim.ply import read_ply, write_ply
-
-    # A second scene: the same room shifted by 10 m (imported as a PLY into the cache).
-    scene = read_ply(bundle / "scene.ply")
-    write_ply(tmp_path / "shifted.ply", scene.transform(torch.eye(3), torch.tensor([10.0, 0.0, 0.0])))
-    venv = LyraSceneVectorEnv(num_envs=4, scene=[str(bundle), str(tmp_path / "shifted.ply")], task=TASK, array_type="torch")
+    # A second scene: the same room 10 m further along x.
+    shifted = _bundle_without_open3d(tmp_path / "shifted", shift=10.0)
+    venv = LyraSceneVectorEnv(num_envs=4, scene=[str(bundle), str(shifted)], task=TASK, array_type="torch")
     obs, _ = venv.reset(seed=0)
     x = venv.task.state.xy[:, 0]
     assert (x[0::2] < 3).all() and (x[1::2] > 9).all()
     assert isinstance(obs["rgb"], torch.Tensor) and obs["rgb"].shape == (4, 64, 64, 3)
 
 
-def test_cache_is_reused_and_keyed(bundle, cache, tmp_path):
+def test_concurrent_builders_share_one_bundle_that_is_then_reused(bundle, cache, tmp_path):
     from lyra_sim.envs.cache import bundle_for_path
-    from lyra_sim.ply import write_ply, read_ply
-
-    ply = tmp_path / "room.ply"
-    write_ply(ply, read_ply(bundle / "scene.ply"))
-    first = bundle_for_path(ply)
-    assert first.parent == cache / "bundles"
-    stamp = (first / "manifest.json").stat().st_mtime_ns
-    assert bundle_for_path(ply) == first and (first / "manifest.json").stat().st_mtime_ns == stamp
-    # An existing bundle is used in place, not copied.
-    assert bundle_for_path(bundle) == bundle
-
-
-def test_concurrent_builders_share_one_bundle(bundle, cache, tmp_path):
+    from lyra_sim.manifest import verify
     from lyra_sim.ply import read_ply, write_ply
 
     ply = tmp_path / "room.ply"
@@ -284,11 +269,13 @@ def test_concurrent_builders_share_one_bundle(bundle, cache, tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     outs = [p.communicate()[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs) and outs[0] == outs[1]
-    from lyra_sim.manifest import verify
-
-    assert verify(outs[0]) == []
-    leftovers = [p.name for p in (cache / "bundles").iterdir() if p.name.startswith(".")]
-    assert leftovers == []
+    built = Path(outs[0])
+    assert built.parent == cache / "bundles" and verify(built) == []
+    assert [p.name for p in (cache / "bundles").iterdir() if p.name.startswith(".")] == []  # no scratch left
+    # Later calls read the finished entry; an existing bundle is used in place, not copied.
+    stamp = (built / "manifest.json").stat().st_mtime_ns
+    assert bundle_for_path(ply) == built and (built / "manifest.json").stat().st_mtime_ns == stamp
+    assert bundle_for_path(bundle) == bundle
 
 
 def test_prompt_generates_once_then_reads_the_cache(cache):
@@ -379,9 +366,10 @@ def test_bad_discrete_actions_raise(bundle, cache):
 # ---------------------------------------------------------------------- CUDA
 
 
-def _bundle_without_open3d(out: Path) -> Path:
-    """The box room as a bundle built by hand (the GPU machine has no open3d to export one):
-    its Gaussians, ground-truth boxes as the collision mesh and a nav grid rasterized from them."""
+def _bundle_without_open3d(out: Path, shift: float = 0.0) -> Path:
+    """The box room (moved ``shift`` meters along x) as a bundle built by hand, fast and without
+    open3d (the GPU machine has none): its Gaussians, the ground-truth boxes as the collision
+    mesh and a nav grid rasterized from them."""
     from _scenes import BLOCK, ROOM, box_room_ground_truth, box_room_scene
     from lyra_sim.exporters.meshes import write_mesh
     from lyra_sim.exporters.nav import NavGrid, write_nav
@@ -389,16 +377,18 @@ def _bundle_without_open3d(out: Path) -> Path:
     from lyra_sim.ply import write_ply
 
     out.mkdir()
-    write_ply(out / "scene.ply", box_room_scene())
+    move = torch.tensor([shift, 0.0, 0.0])
+    write_ply(out / "scene.ply", box_room_scene().transform(torch.eye(3), move))
     meshes = box_room_ground_truth()
-    vertices = np.concatenate([v for v, _ in meshes])
+    vertices = np.concatenate([v for v, _ in meshes]) + move.numpy()
     offsets = np.cumsum([0] + [len(v) for v, _ in meshes[:-1]])
     write_mesh(out / "collision.obj", vertices, np.concatenate([f + o for (_, f), o in zip(meshes, offsets)]))
-    res, origin = 0.05, np.array([-0.2, -0.2])
+    res, origin = 0.05, np.array([-0.2 + shift, -0.2])
     ny, nx = int((ROOM[1] + 0.4) / res), int((ROOM[0] + 0.4) / res)
     cx = origin[0] + (np.arange(nx) + 0.5) * res
     cy = origin[1] + (np.arange(ny) + 0.5) * res
     x, y = np.meshgrid(cx, cy)
+    x = x - shift
     floor = (x > 0) & (x < ROOM[0]) & (y > 0) & (y < ROOM[1])
     (bx0, by0, _), (bx1, by1, bz1) = BLOCK
     on_block = (x > bx0 - res) & (x < bx1 + res) & (y > by0 - res) & (y < by1 + res)
