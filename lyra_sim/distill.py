@@ -28,6 +28,7 @@ by `lyra_sim.decoder.load_decoder`), ``trainer.safetensors`` (optimizer tensors,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -736,16 +737,31 @@ def distill_step_loss(
     return total, metrics
 
 
+@contextlib.contextmanager
+def _tf32(enabled: bool) -> Iterator[None]:
+    """TF32 matmuls for the duration of training only: the flags are process-wide, and the
+    PyTorch rasterizer on CUDA (among others) must not silently lose float32 precision after."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    if enabled:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 def train(config: DistillConfig, *, log: Callable[[str], None] = print, env: DistEnv | None = None) -> TrainResult:
     """Run (or resume) the distillation described by ``config`` on this process's rank."""
     env = env or init_distributed(config.train.device)
+    with _tf32(env.device.type == "cuda"):
+        return _train(config, log, env)
+
+
+def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> TrainResult:
     tc = config.train
     if tc.batch_size % env.world_size:
         raise ValueError(f"train.batch_size: {tc.batch_size} scenes do not split evenly over {env.world_size} ranks")
     device = env.device
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
     out_dir = Path(config.run.out_dir)
     if env.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -14,4 +14,7 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.versio
 start=$(date +%s)
 python3 -c 'from gsplat.cuda._backend import _C; assert _C is not None, "gsplat CUDA build failed"'
 echo "gsplat build: $(( $(date +%s) - start )) s"
+# Without arguments: the test files that hold gpu tests (the others may import CPU-only extras
+# such as open3d, which an offline GPU machine lacks).
+if [ "$#" -eq 0 ]; then set -- $(grep -l "mark.gpu" tests/test_*.py); fi
 python3 -m pytest -q -p no:cacheprovider -m gpu -s -rs "$@"

@@ -198,3 +198,15 @@ def test_cuda_bf16_training_with_gsplat(cache, tmp_path):
     losses = [r["loss"] for r in result.history]
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
     assert next(result.model.parameters()).device.type == "cuda"
+
+
+def test_tf32_is_enabled_only_while_training():
+    from lyra_sim.distill import _tf32
+
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    with _tf32(True):
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+    with pytest.raises(RuntimeError), _tf32(True):
+        raise RuntimeError("a failed step must not leave TF32 on")
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before

@@ -7,9 +7,10 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
-from stable_baselines3 import PPO
 
 import lyra_sim  # noqa: F401  (registers LyraScene-v0)
+
+PPO = pytest.importorskip("stable_baselines3", reason="the rl extra (stable-baselines3) is not installed").PPO
 from _scenes import box_room_bundle
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
