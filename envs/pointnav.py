@@ -150,6 +150,12 @@ class PointNavTask:
         self._fits = [
             np.flatnonzero((fields.clearance[s] >= self.required[s]).cpu().numpy()) for s in range(fields.clearance.shape[0])
         ]
+        # Starts are jittered up to a quarter cell off a cell center (≤ 0.36 cells away): cells with
+        # half a cell of extra clearance keep every start where the body fits.
+        self._starts = [
+            np.flatnonzero((fields.clearance[s] >= self.required[s] + 0.5 * fields.resolution[s]).cpu().numpy())
+            for s in range(fields.clearance.shape[0])
+        ]
         self._geodesic_cpu = fields.geodesic.cpu().numpy()
         self.scene_ids = scene.cpu().numpy()  # host copy: episodes are drawn on the host
         # Discrete actions' motion as lookup tables (built once: no host-to-device copy per step).
@@ -164,15 +170,15 @@ class PointNavTask:
         pool = self._geodesic_cpu[scene]
         for _ in range(100):
             k = int(rng.integers(len(pool)))
-            dist = pool[k].ravel()[self._fits[scene]]
-            ok = self._fits[scene][(dist >= self.task.min_geodesic) & (dist < 1e5)]
+            dist = pool[k].ravel()[self._starts[scene]]
+            ok = self._starts[scene][(dist >= self.task.min_geodesic) & (dist < 1e5)]
             if len(ok):
                 break
         else:
             raise RuntimeError(f"scene {scene}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
         cell = int(ok[rng.integers(len(ok))])
         center = self.fields.cell_centers(scene, np.array([cell]))[0]
-        # Jitter within the cell by at most a quarter cell: stays where the cell test holds.
+        # Jitter within the cell by at most a quarter cell (see `_starts`).
         xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution[scene])
         return xy, rng.uniform(-math.pi, math.pi), k
 

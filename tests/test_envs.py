@@ -138,6 +138,14 @@ def test_ten_thousand_max_speed_steps_never_enter_the_collision_mesh(bundle, cac
     assert (moved > 0.05).mean() > 0.5  # mostly moving, not stuck
 
 
+def test_episode_starts_leave_room_for_the_body(bundle, cache):
+    task = make(bundle).unwrapped.task
+    rng = np.random.default_rng(0)
+    starts = torch.tensor(np.array([task.draw_episode(0, rng)[0] for _ in range(300)]), dtype=torch.float32)
+    clearance = task.fields.clearance_at(torch.zeros(len(starts), dtype=torch.long), starts)
+    assert bool((clearance >= task.required[0]).all()), float(clearance.min())
+
+
 def test_reward_is_the_geodesic_decrease_and_success_ends_the_episode(bundle, cache):
     env = make(bundle, task={**TASK, "time_penalty": 0.0, "collision_penalty": 0.0, "success_reward": 0.0}).unwrapped
     env.reset(seed=5)
