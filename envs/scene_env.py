@@ -86,6 +86,7 @@ class LyraSceneEnv(gym.Env):
         self.scenes = load_scenes(self.settings)
         s = self.settings
         self.task = PointNavTask(self.scenes.fields, torch.zeros(1, dtype=torch.long), s.agent, s.task, s.camera)
+        self.scenes.views.fit_budget(*self.task.survey_viewmats())  # CUDA: render budget as the vector env's
         self.observation_space = observation_space(s.camera)
         self.action_space = action_space(s.task)
         self._needs_reset = True

@@ -117,7 +117,7 @@ Backend = Callable[["SceneViews", Tensor, Tensor], "tuple[Tensor, Tensor | None]
 def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     raster = RasterConfig(eps2d=EPS2D, near_plane=cfg.near, far_plane=cfg.far)
-    colors, alphas = [], []
+    colors = []
     for i in range(len(scene)):
         lod = views.lods[int(scene[i])]
         cam = Cameras(viewmats[i : i + 1], views.K[None], cfg.width, cfg.height)
@@ -125,12 +125,11 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple
         # The rasterizer directly on the selected rows: a GaussianScene would re-validate
         # every field of a subset of an already validated scene, every step.
         s = lod.scene
-        out, alpha = rasterization(
+        out, _ = rasterization(
             *(x.index_select(0, ids) for x in (s.means, s.quats, s.scales, s.opacities, s.sh)),
             cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=s.sh_degree, render_mode=views.mode, config=raster,
         )
         colors.append(out)
-        alphas.append(alpha)
     out = torch.cat(colors)
     return out[..., :3], out[..., 3:] if cfg.depth else None
 

@@ -464,3 +464,20 @@ def test_cuda_lod_vector_env_steps_as_the_cpu_one_without_syncs_and_renders_clos
     mse = ((b["rgb"].float() - full.float()) ** 2).mean() / 255**2
     assert -10 * math.log10(float(mse)) > 27  # LOD vs full at the CUDA default ratio
     assert int(views.coarsened) == 0
+
+
+@pytest.mark.gpu
+def test_cuda_single_env_matches_the_cuda_vector_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("LYRA_SIM_CACHE", str(tmp_path / "cache"))
+    bundle = _bundle_without_open3d(tmp_path / "bundle")
+    single = LyraSceneEnv(scene=str(bundle), task=TASK, device="cuda")
+    vec = LyraSceneVectorEnv(num_envs=1, scene=str(bundle), task=TASK, device="cuda")
+    assert single.scenes.views.budget == vec.scenes.views.budget  # both sized from the same survey
+    a, _ = single.reset(seed=3)
+    b, _ = vec.reset(seed=3)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        action = rng.uniform(-1, 1, 2).astype(np.float32)
+        a, ra, *_ = single.step(action)
+        b, rb, *_ = vec.step(action[None])
+        assert np.array_equal(a["rgb"], b["rgb"][0]) and ra == pytest.approx(float(rb[0]), abs=1e-6)
