@@ -15,17 +15,16 @@ from those Gaussians (``nav.npz`` of the bundle), never against a world model's 
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from .pointnav import AgentConfig, PointNavTask, TaskConfig
+from .pointnav import PointNavTask
 from .scenes import load_scenes, make_settings
 from .spaces import action_space, check_actions, observation_space, observe
 from .topdown import topdown_frame
-from .views import CameraConfig
 
 
 class LyraSceneEnv(gym.Env):
@@ -58,30 +57,15 @@ class LyraSceneEnv(gym.Env):
         prompt: str | dict | None = None,
         scene: str | os.PathLike | None = None,
         *,
-        image: str | os.PathLike | None = None,
-        world: str = "procedural",
-        seed: int = 0,
-        agent: AgentConfig | dict | None = None,
-        camera: CameraConfig | dict | None = None,
-        task: TaskConfig | dict | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        depth: bool | None = None,
-        action_type: str | None = None,
-        device: str = "auto",
-        cache_dir: str | os.PathLike | None = None,
-        diffusers: dict[str, Any] | None = None,
         render_mode: str | None = None,
+        **options: Any,
     ) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
         if isinstance(prompt, (list, tuple)) or isinstance(scene, (list, tuple)):
             raise ValueError("LyraScene-v0 runs one scene; for several use gym.make_vec('LyraScene-v0', num_envs=N, ...)")
-        self.settings = make_settings(
-            prompt=prompt, scene=scene, image=image, world=world, seed=seed, agent=agent, camera=camera, task=task,
-            width=width, height=height, depth=depth, action_type=action_type, device=device, cache_dir=cache_dir,
-            diffusers=diffusers,
-        )
+        # One signature for every option, shared with the vector env: `envs.scenes.make_settings`.
+        self.settings = make_settings(prompt=prompt, scene=scene, **options)
         self.render_mode = render_mode
         self.scenes = load_scenes(self.settings)
         s = self.settings

@@ -33,10 +33,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from .pointnav import AgentConfig, PointNavTask, TaskConfig
+from .pointnav import PointNavTask
 from .scenes import load_scenes, make_settings
 from .spaces import action_space, check_actions, observation_space, observe
-from .views import CameraConfig
 
 ARRAY_TYPES = ("numpy", "torch")
 ACTION_CHECKS = ("sync", "async")
@@ -117,8 +116,9 @@ class EpisodeStarts:
 class LyraSceneVectorEnv(VectorEnv):
     """``num_envs`` point-goal navigation agents stepped as one batch (see the module docstring).
 
-    Takes the keyword arguments of `envs.scene_env.LyraSceneEnv` (``prompt`` and ``scene``
-    may be lists), plus ``num_envs`` and ``array_type``.
+    Takes the keyword arguments of `envs.scene_env.LyraSceneEnv` (those of
+    `envs.scenes.make_settings`; ``prompt`` and ``scene`` may be lists), plus ``num_envs``,
+    ``array_type`` and ``action_check``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -129,22 +129,10 @@ class LyraSceneVectorEnv(VectorEnv):
         prompt: str | dict | Sequence[str | dict] | None = None,
         scene: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
         *,
-        image: str | os.PathLike | None = None,
-        world: str = "procedural",
-        seed: int = 0,
-        agent: AgentConfig | dict | None = None,
-        camera: CameraConfig | dict | None = None,
-        task: TaskConfig | dict | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        depth: bool | None = None,
-        action_type: str | None = None,
-        device: str = "auto",
-        cache_dir: str | os.PathLike | None = None,
-        diffusers: dict[str, Any] | None = None,
         array_type: str = "numpy",
         action_check: str = "sync",
         render_mode: str | None = None,
+        **options: Any,
     ) -> None:
         if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
             raise ValueError(f"num_envs: expected a positive integer, got {num_envs!r}")
@@ -154,11 +142,7 @@ class LyraSceneVectorEnv(VectorEnv):
             raise ValueError(f"action_check: expected one of {', '.join(ACTION_CHECKS)}, got {action_check!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
-        self.settings = make_settings(
-            prompt=prompt, scene=scene, image=image, world=world, seed=seed, agent=agent, camera=camera, task=task,
-            width=width, height=height, depth=depth, action_type=action_type, device=device, cache_dir=cache_dir,
-            diffusers=diffusers,
-        )
+        self.settings = make_settings(prompt=prompt, scene=scene, **options)  # the options of `envs.scenes.make_settings`
         s = self.settings
         self.num_envs = num_envs
         self.array_type = array_type
