@@ -38,6 +38,7 @@ import torch
 import lyra_sim  # noqa: F401  (registers LyraScene-v0)
 from lyra_sim.cameras import Cameras
 from lyra_sim.envs.views import agent_viewmats
+from lyra_sim.images import to_uint8
 from lyra_sim.render import render
 
 
@@ -67,10 +68,6 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return math.inf if mse == 0 else -10 * math.log10(mse)
 
 
-def _u8(rgb: torch.Tensor) -> torch.Tensor:
-    return (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-
-
 def _make(args: argparse.Namespace, size: int, n: int, **extra):
     source = dict(scene=args.scene) if args.scene else dict(prompt=args.prompt, seed=args.seed)
     kw = dict(**source, width=size, height=size, device=args.device, **extra)
@@ -90,14 +87,14 @@ def quality(args: argparse.Namespace, ratios=(1.0, 1.5, 2.0, 3.0), n: int = 64) 
         cams = Cameras(viewmats, views.K[None].expand(n, 3, 3).contiguous(), size, size)
         cfg = env.settings.camera
         with torch.no_grad():
-            full = _u8(render(full_scene, cams, "RGB", near_plane=cfg.near, far_plane=cfg.far).rgb)
+            full = to_uint8(render(full_scene, cams, "RGB", near_plane=cfg.near, far_plane=cfg.far).rgb)
             k4 = views.K.clone()
             k4[:2] *= 4
             big = Cameras(viewmats, k4[None].expand(n, 3, 3).contiguous(), 4 * size, 4 * size)
             ref = torch.cat([
                 render(full_scene, big[i : i + 16], "RGB", near_plane=cfg.near, far_plane=cfg.far).rgb for i in range(0, n, 16)
             ])
-            ref = _u8(ref.clamp(0, 1).view(n, size, 4, size, 4, 3).mean((2, 4)))
+            ref = to_uint8(ref.clamp(0, 1).view(n, size, 4, size, 4, 3).mean((2, 4)))
         full_vs_ref = _psnr(full, ref)
         for ratio in ratios:
             views.pixel_ratio = ratio
@@ -139,7 +136,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
             def path():
                 return views.render(st.scene, viewmats)
 
-            ref = _u8(raw().rgb)
+            ref = to_uint8(raw().rgb)
             fast = path()[0]
             psnr = _psnr(fast, ref)
             psnr_min = min(_psnr(fast[i], ref[i]) for i in range(n))

@@ -94,8 +94,8 @@ def lod_views(bundle: str, count: int, size: int = 64, pixel_ratio: float = 3.0,
 
     from lyra_sim.cameras import Cameras
     from lyra_sim.envs.views import agent_viewmats
-    from lyra_sim.exporters.nav import read_nav
-    from lyra_sim.lod import build_lod
+    from lyra_sim.exporters.nav_grid import read_nav
+    from lyra_sim.render.lod import build_lod
     from lyra_sim.ply import read_ply
 
     lod = build_lod(read_ply(f"{bundle}/scene.ply"))
@@ -117,17 +117,17 @@ def lod_views(bundle: str, count: int, size: int = 64, pixel_ratio: float = 3.0,
 
 
 def time_lod_views(views, repeats: int) -> float:
-    """CPU seconds per frame of `rasterization` on `lod_views` (env settings: near 0.05, far 100)."""
-    from lyra_sim.rasterizer_torch import RasterConfig, rasterization
+    """CPU seconds per frame of `rasterize` (PyTorch backend) on `lod_views` (env settings: near 0.05, far 100)."""
+    from lyra_sim.render import rasterize
 
-    config = RasterConfig(eps2d=0.3, near_plane=0.05, far_plane=100.0)
     total = 0.0
     with torch.no_grad():
         for fields, sh_degree, cam in views:
             best = math.inf
             for _ in range(repeats):
                 t0 = time.process_time()
-                rasterization(*fields, cam.viewmats, cam.Ks, cam.width, cam.height, sh_degree=sh_degree, config=config)
+                rasterize(*fields, cam.viewmats, cam.Ks, cam.width, cam.height, sh_degree=sh_degree, near_plane=0.05,
+                          far_plane=100.0, backend="torch")
                 best = min(best, time.process_time() - t0)
             total += best
     return total / len(views)

@@ -8,7 +8,7 @@ seed, generator version, export settings), so a second ``make`` only reads files
 - ``bundles/<key>/``: complete bundles (`lyra_sim.exporters.bundle`), each verified against
   its manifest before use. Imported splats (a ``.ply`` or a scene directory) are keyed by the
   sha256 of their ``scene.ply``.
-- ``lod/<key>.safetensors``: `lyra_sim.lod.GaussianLOD` of a bundle's scene.
+- ``lod/<key>.safetensors``: `lyra_sim.render.lod.GaussianLOD` of a bundle's scene.
 
 Concurrent processes building the same entry take an exclusive ``fcntl`` lock on
 ``<key>.lock``; the loser waits and then finds the finished entry. Entries are written to a
@@ -30,13 +30,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lyra_sim.atomic import atomic_path
-from lyra_sim.lod import GaussianLOD, LODConfig, build_lod
 from lyra_sim.manifest import read_manifest, sha256_file, verify
 from lyra_sim.ply import read_ply
 from lyra_sim.scene import GaussianScene
 
-from lyra_sim.exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle, generate_bundle
-from lyra_sim.exporters.nav import NavConfig
+from lyra_sim.exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle
+from lyra_sim.exporters.nav_grid import NavConfig
+from lyra_sim.pipelines import ProceduralSource, generate_bundle
+from lyra_sim.pipelines.diffusers import diffusers_source
+from lyra_sim.render.lod import GaussianLOD, LODConfig, build_lod
 
 ENV_EXPORT = ExportConfig(nav=NavConfig(resolution=0.025))
 """Export settings of cached bundles: a finer floor grid than the default (tighter collision margins)."""
@@ -87,7 +89,8 @@ def bundle_for_prompt(condition: str | dict, seed: int, *, root: Path | None = N
         "export": asdict(ENV_EXPORT), "formats": list(DEFAULT_FORMATS),
     })
     return _cached_bundle(
-        key, lambda out: generate_bundle(condition, seed, out, DEFAULT_FORMATS, ENV_EXPORT, overwrite=True, stage=stage), root
+        key, lambda out: generate_bundle(out, ProceduralSource(condition, seed), DEFAULT_FORMATS, ENV_EXPORT, overwrite=True, stage=stage),
+        root,
     )
 
 
@@ -164,18 +167,13 @@ def bundle_for_diffusers(
     *, image: str | os.PathLike | None, prompt: str | None, seed: int, models: dict[str, Any],
     root: Path | None = None, stage=lambda name: None,
 ) -> Path:
-    """The cached bundle of the diffusers world model (`lyra_sim.diffusion_pipeline`).
+    """The cached bundle of the diffusers world model (`lyra_sim.pipelines.diffusers`).
 
     Args:
-        models: keyword arguments of `generate_scene_diffusers` naming the models and options
+        models: keyword arguments of `diffusers_source` naming the models and options
             (``video_model``, ``depth_model``, ``t2i_model``, ``backend``, ``device`` ...); paths
             enter the key as given, the image by its sha256.
     """
-    import shutil
-    import tempfile
-
-    from lyra_sim.diffusion_pipeline import generate_scene_diffusers
-
     if image is None and prompt is None:
         raise ValueError("world='diffusers' needs an image= or a prompt=")
     image_key = sha256_file(image) if image is not None else None
@@ -185,11 +183,7 @@ def bundle_for_diffusers(
     })
 
     def build(out: Path) -> None:
-        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".gen", dir=out.parent))
-        try:
-            generate_scene_diffusers(scratch / "scene", image=image, prompt=prompt, seed=seed, stage=stage, **models)
-            export_bundle(scratch / "scene", out, DEFAULT_FORMATS, ENV_EXPORT, overwrite=True, stage=stage)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        source = diffusers_source(image=image, prompt=prompt, seed=seed, **models)
+        generate_bundle(out, source, DEFAULT_FORMATS, ENV_EXPORT, overwrite=True, stage=stage)
 
     return _cached_bundle(key, build, root)

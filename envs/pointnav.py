@@ -6,7 +6,7 @@ thing. Everything here is plain tensor math; observations come from `envs.views`
 
 **Motion.** A step turns and drives the base as a unicycle over ``substeps`` equal parts,
 each at most half a grid cell long, so nothing is tunnelled through. A part that would bring
-the body closer to an obstacle than allowed (`envs.navgrid`: clearance ``>= radius +
+the body closer to an obstacle than allowed (`envs.nav_fields`: clearance ``>= radius +
 margin``) is replaced by its slide along the obstacle (the component into it removed); if
 that is blocked too the base stays put for that part. A step that was blocked or slid in any
 part is a collision.
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .navgrid import NavFields
+from .nav_fields import NavFields
 from .views import CameraConfig, agent_viewmats
 
 ACTION_TYPES = ("continuous", "discrete")

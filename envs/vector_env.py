@@ -34,7 +34,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .pointnav import PointNavTask
-from .scenes import load_scenes, make_settings
+from .settings import load_scenes, make_settings
 from .spaces import action_space, check_actions, observation_space, observe
 
 ARRAY_TYPES = ("numpy", "torch")
@@ -116,8 +116,8 @@ class EpisodeStarts:
 class LyraSceneVectorEnv(VectorEnv):
     """``num_envs`` point-goal navigation agents stepped as one batch (see the module docstring).
 
-    Takes the keyword arguments of `envs.scene_env.LyraSceneEnv` (those of
-    `envs.scenes.make_settings`; ``prompt`` and ``scene`` may be lists), plus ``num_envs``,
+    Takes the keyword arguments of `envs.single_env.LyraSceneEnv` (those of
+    `envs.settings.make_settings`; ``prompt`` and ``scene`` may be lists), plus ``num_envs``,
     ``array_type`` and ``action_check``.
     """
 
@@ -142,7 +142,7 @@ class LyraSceneVectorEnv(VectorEnv):
             raise ValueError(f"action_check: expected one of {', '.join(ACTION_CHECKS)}, got {action_check!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
-        self.settings = make_settings(prompt=prompt, scene=scene, **options)  # the options of `envs.scenes.make_settings`
+        self.settings = make_settings(prompt=prompt, scene=scene, **options)  # the options of `envs.settings.make_settings`
         s = self.settings
         self.num_envs = num_envs
         self.array_type = array_type

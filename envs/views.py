@@ -3,13 +3,13 @@
 Backends are a registry (`BACKENDS`), picked by the device the scenes live on:
 
 - ``"torch"`` (CPU): each camera draws its level-of-detail selection of the scene
-  (`lyra_sim.lod`: frustum-culled, regions merged to about ``pixel_ratio`` pixels per cell),
+  (`lyra_sim.render.lod`: frustum-culled, regions merged to about ``pixel_ratio`` pixels per cell),
   rendered by the PyTorch rasterizer, one camera at a time.
 - ``"gsplat"`` (CUDA): the same per-camera selections, each padded to a fixed ``budget`` of
   Gaussians (padding is invisible: opacity 0, far away), gathered into ``[N, budget]``
   tables and drawn by one batched gsplat call (batch ``N``, one camera each), with no host
   synchronisation in our code (gsplat itself reads its intersection count). Several scenes
-  are one merged LOD (`lyra_sim.lod.merge_lods`), each camera masked to its own scene's
+  are one merged LOD (`lyra_sim.render.lod.merge_lods`), each camera masked to its own scene's
   anchors. `SceneViews.fit_budget` sizes the budget from a survey of camera poses; a camera
   whose selection would exceed it is drawn coarser (`GaussianLOD.select_padded`) and counted
   in `SceneViews.coarsened`.
@@ -31,9 +31,9 @@ import torch
 from torch import Tensor
 
 from lyra_sim.cameras import Cameras
-from lyra_sim.lod import GaussianLOD, merge_lods
-from lyra_sim.rasterizer_torch import RasterConfig, rasterization
-from lyra_sim.render import EPS2D, render
+from lyra_sim.images import to_uint8
+from lyra_sim.render import rasterize, render
+from lyra_sim.render.lod import GaussianLOD, merge_lods
 from lyra_sim.scene import SH_C0
 
 
@@ -56,7 +56,7 @@ class CameraConfig:
         pitch_deg: downward tilt, degrees (0 looks level).
         depth: also render expected depth.
         near, far: clipping planes, meters.
-        pixel_ratio: level of detail (see `lyra_sim.lod`): merged cells span at most this many
+        pixel_ratio: level of detail (see `lyra_sim.render.lod`): merged cells span at most this many
             pixels; 0 draws every Gaussian; None takes the device's default
             (`DEFAULT_PIXEL_RATIO`).
     """
@@ -116,7 +116,6 @@ Backend = Callable[["SceneViews", Tensor, Tensor], "tuple[Tensor, Tensor | None]
 
 def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
-    raster = RasterConfig(eps2d=EPS2D, near_plane=cfg.near, far_plane=cfg.far)
     colors = []
     for i in range(len(scene)):
         lod = views.lods[int(scene[i])]
@@ -125,9 +124,10 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple
         # The rasterizer directly on the selected rows: a GaussianScene would re-validate
         # every field of a subset of an already validated scene, every step.
         s = lod.scene
-        out, _ = rasterization(
+        out, _ = rasterize(
             *(x.index_select(0, ids) for x in (s.means, s.quats, s.scales, s.opacities, s.sh)),
-            cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=s.sh_degree, render_mode=views.mode, config=raster,
+            cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=s.sh_degree, mode=views.mode,
+            near_plane=cfg.near, far_plane=cfg.far, backend="torch",
         )
         colors.append(out)
     out = torch.cat(colors)
@@ -156,8 +156,6 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor) ->
 
 
 def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
-    import gsplat  # deferred: importing gsplat may JIT-compile its CUDA kernels
-
     cfg = views.camera
     n, m = len(scene), views.budget
     ks = views.K[None].expand(n, 3, 3)
@@ -168,12 +166,10 @@ def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> 
     means, quats, scales, opacities, colors = (
         t.index_select(0, ids).view(n, m, *t.shape[1:]) for t in views.tables
     )
-    out, _, _ = gsplat.rasterization(
+    # Batch n of one camera each (`rasterize` keeps gsplat unpacked for batches).
+    out, _ = rasterize(
         means, quats, scales, opacities, colors, viewmats[:, None], ks[:, None], cfg.width, cfg.height,
-        near_plane=cfg.near, far_plane=cfg.far, eps2d=EPS2D, sh_degree=views.sh_degree,
-        # Unpacked: gsplat 1.5.3's packed mode with batch dimensions drew wrong images on the H100
-        # (11 dB PSNR against full-scene renders at 1024 cameras), unpacked matched (31 dB).
-        packed=False, render_mode=views.mode, rasterize_mode="classic",
+        sh_degree=views.sh_degree, mode=views.mode, near_plane=cfg.near, far_plane=cfg.far, backend="gsplat",
     )
     out = out[:, 0]
     return out[..., :3], out[..., 3:] if cfg.depth else None
@@ -263,5 +259,5 @@ class SceneViews:
         """
         with torch.no_grad():
             rgb, depth = BACKENDS[self.backend](self, scene, viewmats)
-            rgb8 = (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+            rgb8 = to_uint8(rgb)
         return rgb8, depth

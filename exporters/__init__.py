@@ -3,11 +3,12 @@
 One concept per module:
 
 - `collision`: collision mesh from any `GaussianScene` (rendered depth → TSDF → cleanup);
-- `evaluate`: Chamfer distance and F-scores against ground-truth meshes;
+- `mesh_metrics`: Chamfer distance and F-scores against ground-truth meshes;
+- `mesh_tools`: normals, canonical order, surface samples, ray casting, safe names;
 - `pieces`: thin convex slabs of a static surface (for MuJoCo / PyBullet);
 - `convex`: CoACD parts of objects (dynamic-body colliders, ≤ 64 hull vertices);
 - `usd`, `mjcf`, `urdf`, `meshes`, `nav`: file writers;
-- `bundle`: the asset bundle and its format registry; `batch`: many bundles on Ray.
+- `bundle`: the asset bundle and its format registry.
 
 Importing this package loads nothing heavy: Open3D, pymeshlab, USD, CoACD, MuJoCo and Ray are
 imported by the functions that use them.

@@ -5,7 +5,7 @@ Layout (see ARCHITECTURE.md; * only with the matching format):
     scene.ply              the Gaussians, byte for byte as given
     preview.png            copied from a generated scene directory, if present
     collision.obj          static collider mesh extracted from the Gaussians
-    nav.npz                walkable-floor grid (`lyra_sim.exporters.nav`)
+    nav.npz                walkable-floor grid (`lyra_sim.exporters.nav_grid`)
     scene.usda, splats.usdc *usd        scene.usdz *usdz
     scene.xml  *mjcf       scene.urdf *urdf
     collision_static/      *mjcf/urdf: convex pieces of the static scene
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -40,9 +39,10 @@ from lyra_sim.scene import GaussianScene
 
 from .collision import CollisionConfig, CollisionMesh, extract_collision_mesh
 from .convex import ConvexConfig, decompose_objects
+from .mesh_tools import safe_name
 from .meshes import face_labels, vertex_colors, write_mesh
 from .mjcf import SceneGeometry, write_mjcf
-from .nav import NavConfig, NavGrid, nav_grid, write_nav
+from .nav_grid import NavConfig, NavGrid, nav_grid, write_nav
 from .pieces import ConvexPiece, PieceConfig, surface_pieces
 from .urdf import write_urdf
 
@@ -128,7 +128,7 @@ class ExportContext:
         for label, parts in self.parts.items():
             files[label] = []
             for j, part in enumerate(parts):
-                name = f"collision_parts/{_safe(label)}_{j:03d}.obj"
+                name = f"collision_parts/{safe_name(label)}_{j:03d}.obj"
                 write_mesh(self.out / name, part.vertices, part.faces)
                 files[label].append(name)
         return files
@@ -159,10 +159,6 @@ class ExportContext:
     def nav(self) -> NavGrid:
         self.stage("computing the walkable-floor grid (nav.npz)")
         return self.timed("nav", lambda: nav_grid(self.collision.vertices, self.collision.faces, self.config.nav))
-
-
-def _safe(label: str) -> str:
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in label)
 
 
 # ---------------------------------------------------------------- writers
@@ -362,42 +358,3 @@ def export_bundle(
     if timings is not None:
         timings.update(ctx.timings)
     return manifest
-
-
-def generate_bundle(
-    condition: str | dict,
-    seed: int,
-    out: str | os.PathLike,
-    formats: Sequence[str] = DEFAULT_FORMATS,
-    config: ExportConfig = ExportConfig(),
-    *,
-    overwrite: bool = False,
-    view=None,
-    stage: Stage = lambda name: None,
-    timings: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """Generate a scene (procedural world model) and export its bundle to ``out`` in one go.
-
-    The scene directory is generated in a scratch directory beside ``out`` and exported from
-    there; only the finished bundle ever appears at ``out``.
-    """
-    from lyra_sim.pipeline import ViewConfig, generate_scene
-
-    out = Path(out)
-    formats = parse_formats(formats)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out}: directory exists and is not empty (use --overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".gen", dir=out.parent))
-    try:
-        start = time.perf_counter()
-        generate_scene(condition, seed, scratch / "scene", view=view or ViewConfig(), stage=stage)
-        generation = time.perf_counter() - start
-        manifest = export_bundle(scratch / "scene", out, formats, config, overwrite=overwrite, stage=stage, timings=timings)
-        if timings is not None:
-            timings["generation"] = generation
-        return manifest
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)

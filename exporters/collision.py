@@ -48,6 +48,8 @@ from scipy.spatial import cKDTree
 from lyra_sim.cameras import Cameras, intrinsics
 from lyra_sim.scene import GaussianScene
 
+from .mesh_tools import canonical_order, face_normals
+
 Stage = Callable[[str], None]
 
 MIN_OPACITY = 1.0 / 255.0
@@ -621,30 +623,7 @@ def fuse_tsdf(
     return canonical_order(vertices, faces)
 
 
-def canonical_order(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same surface with coincident vertices merged, vertices sorted by (x, y, z), faces sorted.
 
-    Windings are kept; faces that collapse when coincident vertices merge are dropped. Makes
-    results independent of the order in which a multithreaded library emitted them (Open3D's
-    marching cubes may emit two vertices at one position, in either order).
-    """
-    if len(faces) == 0:
-        return vertices[:0], faces
-    unique, inverse = np.unique(vertices, axis=0, return_inverse=True)  # rows sorted lexicographically
-    f = inverse.reshape(-1)[faces]
-    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-    # Rotate each face so its smallest index comes first (same winding), then sort faces.
-    shift = np.argmin(f, axis=1)
-    rows = np.arange(len(f))[:, None]
-    f = f[rows, (shift[:, None] + np.arange(3)) % 3]
-    f = f[np.lexsort(f.T[::-1])]
-    used = np.zeros(len(unique), dtype=bool)
-    used[f.ravel()] = True
-    remap = np.cumsum(used) - 1
-    return unique[used], remap[f]
-
-
-# ---------------------------------------------------------------- cleanup
 def _component_labels(faces: np.ndarray, num_vertices: int) -> np.ndarray:
     """Connected component id per face (faces sharing a vertex are connected)."""
     from scipy.sparse import coo_matrix
@@ -655,11 +634,6 @@ def _component_labels(faces: np.ndarray, num_vertices: int) -> np.ndarray:
     _, vertex_labels = connected_components(graph.T @ graph, directed=False)
     return vertex_labels[faces[:, 0]]
 
-
-def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Unnormalized face normals ``[F, 3]`` (length = 2 × area), right-hand rule."""
-    v = vertices[faces]
-    return np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
 
 
 def orient_like(vertices: np.ndarray, faces: np.ndarray, ref_vertices: np.ndarray, ref_faces: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .collision import canonical_order, face_normals
+from .mesh_tools import canonical_order, face_normals
 from .pieces import ConvexPiece, convex_hull
 
 

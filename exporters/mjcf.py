@@ -22,6 +22,8 @@ from typing import Sequence
 
 from lyra_sim.atomic import atomic_path
 
+from .mesh_tools import safe_name
+
 COLLISION_GROUP = 3
 VISUAL_GROUP = 1
 
@@ -41,15 +43,11 @@ class SceneGeometry:
     visual: str | None = None
 
 
-def _name(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)
-
-
 def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: float = 0.8) -> ET.ElementTree:
     """The MJCF document for ``geometry`` (see the module docstring)."""
     if not geometry.static_pieces and not geometry.bodies:
         raise ValueError("mjcf: no collision geometry to write")
-    root = ET.Element("mujoco", model=_name(model))
+    root = ET.Element("mujoco", model=safe_name(model))
     ET.SubElement(root, "compiler", angle="radian", meshdir=".", autolimits="true")
     ET.SubElement(root, "option", timestep="0.002", gravity="0 0 -9.81")
     default = ET.SubElement(root, "default")
@@ -81,9 +79,9 @@ def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: 
         ET.SubElement(asset, "mesh", name=name, file=file)
         ET.SubElement(world, "geom", {"name": name, "class": "collision", "mesh": name})
     for label, files in sorted(geometry.bodies.items()):
-        body = ET.SubElement(world, "body", name=_name(label))
+        body = ET.SubElement(world, "body", name=safe_name(label))
         for j, file in enumerate(files):
-            name = f"{_name(label)}_part_{j:03d}"
+            name = f"{safe_name(label)}_part_{j:03d}"
             ET.SubElement(asset, "mesh", name=name, file=file)
             ET.SubElement(body, "geom", {"name": name, "class": "collision", "mesh": name})
     tree = ET.ElementTree(root)

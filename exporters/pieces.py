@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .collision import face_normals
+from .mesh_tools import face_normals, raycasting_scene
 
 
 @dataclass(frozen=True)
@@ -179,11 +179,9 @@ def _solid_depth(
 ) -> np.ndarray:
     """Per patch, how far the solid behind it reaches: rays from its vertices along -normal."""
     import open3d.core as o3c
-    from .evaluate import _raycasting_scene
-
     if not patches:
         return np.zeros(0)
-    scene = _raycasting_scene(vertices, faces)
+    scene = raycasting_scene(vertices, faces)
     counts = np.array([len(ids) for ids, _ in patches])
     origins = vertices[np.concatenate([ids for ids, _ in patches])]
     directions = -np.repeat(np.stack([n for _, n in patches]), counts, axis=0)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from lyra_sim.atomic import atomic_path
 
-from .mjcf import SceneGeometry, _name
+from .mesh_tools import safe_name
+from .mjcf import SceneGeometry
 
 
 def _static_link(robot: ET.Element, name: str) -> ET.Element:
@@ -38,19 +39,19 @@ def urdf_tree(geometry: SceneGeometry, robot: str = "lyra_sim_scene") -> ET.Elem
     """The URDF document for ``geometry`` (mesh paths relative to the URDF file)."""
     if not geometry.static_pieces and not geometry.bodies:
         raise ValueError("urdf: no collision geometry to write")
-    root = ET.Element("robot", name=_name(robot))
+    root = ET.Element("robot", name=safe_name(robot))
     scene = _static_link(root, "scene")
     if geometry.visual is not None:
         _mesh_element(scene, "visual", geometry.visual)
     for i, file in enumerate(geometry.static_pieces):
         _mesh_element(scene, "collision", file, f"static_{i:04d}")
     for label, files in sorted(geometry.bodies.items()):
-        link = _static_link(root, _name(label))
+        link = _static_link(root, safe_name(label))
         for j, file in enumerate(files):
-            _mesh_element(link, "collision", file, f"{_name(label)}_part_{j:03d}")
-        joint = ET.SubElement(root, "joint", name=f"{_name(label)}_fixed", type="fixed")
+            _mesh_element(link, "collision", file, f"{safe_name(label)}_part_{j:03d}")
+        joint = ET.SubElement(root, "joint", name=f"{safe_name(label)}_fixed", type="fixed")
         ET.SubElement(joint, "parent", link="scene")
-        ET.SubElement(joint, "child", link=_name(label))
+        ET.SubElement(joint, "child", link=safe_name(label))
         ET.SubElement(joint, "origin", xyz="0 0 0", rpy="0 0 0")
     tree = ET.ElementTree(root)
     ET.indent(tree, space="  ")

@@ -25,7 +25,7 @@ def _register_envs() -> None:
     if ENV_ID not in gymnasium.registry:
         gymnasium.register(
             id=ENV_ID,
-            entry_point="lyra_sim.envs.scene_env:LyraSceneEnv",
+            entry_point="lyra_sim.envs.single_env:LyraSceneEnv",
             vector_entry_point="lyra_sim.envs.vector_env:LyraSceneVectorEnv",
             disable_env_checker=True,  # check_env passes (tested); the passive checker warns on inf bounds
         )

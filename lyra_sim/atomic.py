@@ -38,6 +38,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def check_target_dir(path: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse a directory ``path`` that writing would clobber: an existing file, or a non-empty
+    directory unless ``overwrite``. Call it before slow work starts; returns ``path`` as a `Path`."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(f"{target}: exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise FileExistsError(f"{target}: directory exists and is not empty (use --overwrite to replace it)")
+    return target
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``path``; on success it becomes ``path``.
@@ -51,11 +62,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     overwriting, the old directory is moved aside first and deleted only after the new
     one is in place, so no data is lost if the swap fails.
     """
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target}: exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(f"{target}: directory exists and is not empty (pass overwrite to replace it)")
+    target = check_target_dir(path, overwrite)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))

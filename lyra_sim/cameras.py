@@ -3,7 +3,8 @@
 ``viewmats: [C, 4, 4]`` map world to camera coordinates and ``Ks: [C, 3, 3]`` are pixel
 intrinsics, exactly what gsplat's ``rasterization`` takes. The world is Z-up.
 
-Also: look-at, orbits, and Lyra's six camera trajectories around an anchor view.
+Also: look-at, orbits, Lyra's six camera trajectories around an anchor view, and the
+preview camera inside a room (`room_view`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -245,3 +247,47 @@ def lyra_trajectories(
 ) -> dict[str, Cameras]:
     """All six trajectories of `lyra_trajectory`, keyed by name in ``TRAJECTORIES`` order."""
     return {k: lyra_trajectory(anchor, k, num_frames, focus_distance, distance) for k in TRAJECTORIES}
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """Image size and field of view of previews and videos."""
+
+    width: int = 640
+    height: int = 480
+    fov_y_deg: float = 75.0
+
+
+def room_view(room_lo: list[float], room_hi: list[float], blocked: list[tuple[list[float], list[float]]], view: ViewConfig) -> Cameras:
+    """A camera inside the room, high in a free corner, looking across the room at its center.
+
+    Args:
+        room_lo, room_hi: the room's interior box ``[3]`` each (floor at ``room_lo[2]``).
+        blocked: ``(lo, hi)`` boxes of objects; a corner whose eye point lies in one is skipped.
+    """
+    lo, hi = np.asarray(room_lo, float), np.asarray(room_hi, float)
+    size = hi - lo
+    inset = np.minimum(0.45, 0.15 * size[:2])
+    eye_z = lo[2] + min(1.8, 0.7 * size[2])
+    target = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2] + min(0.6, 0.3 * size[2])])
+    corners = [
+        (lo[0] + inset[0], lo[1] + inset[1]),
+        (hi[0] - inset[0], lo[1] + inset[1]),
+        (hi[0] - inset[0], hi[1] - inset[1]),
+        (lo[0] + inset[0], hi[1] - inset[1]),
+    ]
+
+    def is_free(x: float, y: float) -> bool:
+        return not any(
+            b_lo[0] - 0.1 <= x <= b_hi[0] + 0.1 and b_lo[1] - 0.1 <= y <= b_hi[1] + 0.1 and b_hi[2] > eye_z - 0.3
+            for b_lo, b_hi in blocked
+        )
+
+    x, y = next(((x, y) for x, y in corners if is_free(x, y)), corners[0])
+    # Along a long, narrow room (corridor) look down its length instead of across a corner.
+    if size[0] > 2.5 * size[1]:
+        x, y, target[0] = lo[0] + inset[0], (lo[1] + hi[1]) / 2, hi[0]
+    elif size[1] > 2.5 * size[0]:
+        x, y, target[1] = (lo[0] + hi[0]) / 2, lo[1] + inset[1], hi[1]
+    eye = torch.tensor([[x, y, eye_z]], dtype=torch.float32)
+    return look_at_cameras(eye, torch.from_numpy(target[None].astype(np.float32)), view.width, view.height, view.fov_y_deg)

@@ -31,9 +31,10 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
-    """Installed versions of the packages that shape the output (missing ones are left out)."""
-    versions = {"python": platform.python_version()}
+def package_versions(names: tuple[str, ...] = _PACKAGES, *, python: bool = True) -> dict[str, str]:
+    """Installed versions of the packages that shape the output (missing ones are left out),
+    and of Python itself unless ``python`` is false."""
+    versions = {"python": platform.python_version()} if python else {}
     for name in names:
         try:
             versions[name] = importlib.metadata.version(name)

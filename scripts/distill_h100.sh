@@ -16,9 +16,9 @@ export NCCL_NVLS_ENABLE=0
 
 launch() {
   if [ "$NPROC" -gt 1 ]; then
-    $PY -m torch.distributed.run --standalone --nproc_per_node="$NPROC" -m lyra_sim.distill "$@"
+    $PY -m torch.distributed.run --standalone --nproc_per_node="$NPROC" -m lyra_sim.training "$@"
   else
-    $PY -m lyra_sim.distill "$@"
+    $PY -m lyra_sim.training "$@"
   fi
 }
 
@@ -27,9 +27,9 @@ $PY -m pytest -q -m gpu tests/test_decoder.py tests/test_distill.py
 launch --config "$CONFIG" --build-cache train
 launch --config "$CONFIG" --build-cache eval
 launch --config "$CONFIG"
-$PY -m lyra_sim.decoder.evaluate --config "$CONFIG" --checkpoint "$RUN_DIR/decoder.safetensors" --device cuda \
+$PY -m lyra_sim.training.evaluation --config "$CONFIG" --checkpoint "$RUN_DIR/decoder.safetensors" --device cuda \
   --json "$RUN_DIR/eval_cuda.json" | tee "$RUN_DIR/eval_cuda.md"
-$PY -m lyra_sim.decoder.evaluate --config "$CONFIG" --checkpoint "$RUN_DIR/decoder.safetensors" --device cpu \
+$PY -m lyra_sim.training.evaluation --config "$CONFIG" --checkpoint "$RUN_DIR/decoder.safetensors" --device cpu \
   --scenes 6 --json "$RUN_DIR/eval_cpu.json" | tee "$RUN_DIR/eval_cpu.md"
 ls -l "$RUN_DIR/decoder.safetensors"
 echo "ship it: mkdir -p lyra_sim/decoder/weights && cp $RUN_DIR/decoder.safetensors lyra_sim/decoder/weights/lyra_small.safetensors"

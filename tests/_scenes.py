@@ -123,7 +123,7 @@ def fast_export_config():
     """Coarse, quick export settings for tests (3 cm voxels, 64 px views; a 1.2 m agent fits the 1.6 m room)."""
     from lyra_sim.exporters.bundle import ExportConfig
     from lyra_sim.exporters.collision import CollisionConfig
-    from lyra_sim.exporters.nav import NavConfig
+    from lyra_sim.exporters.nav_grid import NavConfig
 
     return ExportConfig(collision=CollisionConfig(resolution=64, voxel_size=0.03), nav=NavConfig(agent_height=1.2))
 
@@ -139,3 +139,36 @@ def box_room_bundle(formats: tuple[str, ...] = ("usd", "usdz", "mjcf", "urdf", "
     write_ply(root / "room.ply", box_room_scene())
     export_bundle(root / "room.ply", root / "bundle", formats, fast_export_config())
     return root / "bundle"
+
+
+def box_room_bundle_by_hand(out: Path, shift: float = 0.0) -> Path:
+    """The box room (moved ``shift`` meters along x) as a bundle built by hand, fast and without
+    open3d (the GPU machine has none): its Gaussians, the ground-truth boxes as the collision
+    mesh and a nav grid rasterized from them."""
+    from lyra_sim.exporters.meshes import write_mesh
+    from lyra_sim.exporters.nav_grid import NavGrid, write_nav
+    from lyra_sim.manifest import write_manifest
+    from lyra_sim.ply import write_ply
+
+    out.mkdir()
+    move = torch.tensor([shift, 0.0, 0.0])
+    write_ply(out / "scene.ply", box_room_scene().transform(torch.eye(3), move))
+    meshes = box_room_ground_truth()
+    vertices = np.concatenate([v for v, _ in meshes]) + move.numpy()
+    offsets = np.cumsum([0] + [len(v) for v, _ in meshes[:-1]])
+    write_mesh(out / "collision.obj", vertices, np.concatenate([f + o for (_, f), o in zip(meshes, offsets)]))
+    res, origin = 0.05, np.array([-0.2 + shift, -0.2])
+    ny, nx = int((ROOM[1] + 0.4) / res), int((ROOM[0] + 0.4) / res)
+    cx = origin[0] + (np.arange(nx) + 0.5) * res
+    cy = origin[1] + (np.arange(ny) + 0.5) * res
+    x, y = np.meshgrid(cx, cy)
+    x = x - shift
+    floor = (x > 0) & (x < ROOM[0]) & (y > 0) & (y < ROOM[1])
+    (bx0, by0, _), (bx1, by1, bz1) = BLOCK
+    on_block = (x > bx0 - res) & (x < bx1 + res) & (y > by0 - res) & (y < by1 + res)
+    height = np.where(on_block, 0.06, ROOM[2]).astype(np.float32)  # block sides start at the floor
+    grid = NavGrid(np.zeros((ny, nx), np.uint8), np.zeros((ny, nx), np.float32), origin, res, 0.0,
+                   np.array([0.05, 1.2]), floor.astype(np.uint8), height).for_agent(1.2)
+    write_nav(out / "nav.npz", grid)
+    write_manifest(out, {"kind": "bundle", "source": "test"})
+    return out

@@ -11,3 +11,45 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+# Tiny random diffusers / transformers checkpoints on disk, built once per session for the tests
+# of the diffusers world (tests/worlds), its pipeline (tests/pipelines) and its CLI (tests/cli).
+TINY_VIDEO = {"num_frames": 5, "width": 32, "height": 32, "fov_y_deg": 75.0, "travel": 0.3, "num_holdout": 0,
+              "anchor": "corner"}
+"""Video settings of `tiny_decoder` (Wan: 1 + 4k frames, sides a multiple of 16)."""
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    pytest.importorskip("diffusers")
+    pytest.importorskip("transformers")
+    import _tiny_models as tiny
+
+    root = tmp_path_factory.mktemp("models")
+    return {"vace": tiny.wan_vace(root), "v2v": tiny.wan_v2v(root), "t2i": tiny.pixart(root),
+            "depth": tiny.depth_anything(root), "root": root}
+
+
+@pytest.fixture(scope="session")
+def tiny_photo(tmp_path_factory):
+    """A 48 x 40 photo: gray, with a red square left of center (cropped to 40 x 40 for the video)."""
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.full((40, 48, 3), 128, np.uint8)
+    rgb[14:24, 12:22] = (255, 0, 0)
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder(tmp_path_factory):
+    """A random tiny decoder checkpoint reading `TINY_VIDEO` through the space-to-depth codec."""
+    from lyra_sim.decoder import PRESETS, LyraDecoder, save_decoder
+
+    path = tmp_path_factory.mktemp("decoder") / "tiny.safetensors"
+    extra = {"codec": {"name": "s2d", "spatial_compression": 8, "temporal_compression": 1}, "video": TINY_VIDEO,
+             "world": {"name": "procedural"}}
+    return save_decoder(path, LyraDecoder(PRESETS["tiny"], seed=0), extra)

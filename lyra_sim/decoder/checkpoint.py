@@ -8,12 +8,17 @@ Metadata keys (all strings, as safetensors requires):
 
 safetensors stores raw tensors and a JSON header, never pickled code, so an untrusted file can
 at worst fail to load.
+
+The checkpoint contract: a decoder reads one codec's latents of one kind of video, and was
+trained on one world model. `check_compatible` checks the first two fit the decoder;
+`WorldSettings` records the third (the trainer writes all three into ``extra``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +27,65 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..atomic import atomic_path
+from ..video import VideoSpec
+from .codecs import num_latent_frames
 from .config import DecoderConfig
 from .model import LyraDecoder
 
 FORMAT = "lyra-sim-decoder"
 FORMAT_VERSION = "1"
+
+DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "lyra_small.safetensors"
+"""Where the shipped decoder lives inside the package (``--decoder default``)."""
+
+WORLD_MODELS = ("procedural",)
+"""World models a decoder can be trained on offline (`WorldSettings.name`)."""
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """The world model that imagined a decoder's training scenes (built by
+    `lyra_sim.worlds.procedural_video.make_world`).
+
+    Attributes:
+        name: one of `WORLD_MODELS`.
+        spacing: Gaussian spacing of procedural rooms in meters (None: the generator's default).
+    """
+
+    name: str = "procedural"
+    spacing: float | None = None
+
+
+def check_compatible(decoder: DecoderConfig, codec: dict[str, Any], video: VideoSpec) -> None:
+    """Raise ``ValueError`` naming the mismatch unless ``decoder`` can read ``codec``'s latents of ``video``."""
+    if codec.get("name") == "s2d":
+        s, t = int(codec.get("spatial_compression", 8)), int(codec.get("temporal_compression", 1))
+        expect = {"latent_channels": 3 * s * s * t, "spatial_compression": s, "temporal_compression": t}
+        bad = {k: (getattr(decoder, k), v) for k, v in expect.items() if getattr(decoder, k) != v}
+        if bad:
+            raise ValueError(
+                "decoder and codec disagree: " + ", ".join(f"decoder.{k}={a} but the codec gives {b}" for k, (a, b) in bad.items())
+            )
+    num_latent_frames(video.num_frames, decoder.temporal_compression)
+    cell = decoder.spatial_compression * decoder.patch_size
+    if video.width % cell or video.height % cell:
+        raise ValueError(f"video: width and height must be multiples of {cell} (spatial compression x patch size)")
+
+
+def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
+    """``"default"`` → the shipped checkpoint; anything else → that path. Raises if the file is missing."""
+    if str(checkpoint) == "default":
+        if not DEFAULT_CHECKPOINT.is_file():
+            raise FileNotFoundError(
+                f"{DEFAULT_CHECKPOINT}: the default decoder checkpoint is not installed. Train one with "
+                "scripts/distill_h100.sh (lyra-sim distill --config configs/distill_small.json) and copy "
+                f"RUN_DIR/decoder.safetensors to {DEFAULT_CHECKPOINT}, or pass a checkpoint path"
+            )
+        return DEFAULT_CHECKPOINT
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such decoder checkpoint")
+    return path
 
 
 def save_decoder(path: str | os.PathLike, model: LyraDecoder, extra: dict[str, Any] | None = None) -> Path:

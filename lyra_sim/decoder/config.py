@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+
 from typing import Any
+
+from ..config import check_keys
 
 GAUSSIAN_CHANNELS = 12
 """Raw values the head predicts per Gaussian: depth 1, RGB 3, scale 3, quaternion 4, opacity 1."""
@@ -125,11 +128,7 @@ class DecoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DecoderConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"decoder config: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
+        return cls(**check_keys(cls, data, "decoder config"))
 
     def diff(self, other: "DecoderConfig") -> dict[str, tuple[Any, Any]]:
         """Fields whose values differ: ``name -> (self's, other's)``."""

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from ..codecs import latent_frame_groups
+from .codecs import latent_frame_groups
 from ..scene import GaussianScene
 from .blocks import AttentionBlock, MambaBlock
 from .config import GAUSSIAN_CHANNELS, DecoderConfig

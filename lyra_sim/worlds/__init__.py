@@ -9,7 +9,10 @@ free floor (see `lyra_sim.worlds.procedural`). Modules:
 - `rooms`, `objects`, `materials`: registries of room types, object kinds, textures;
 - `layout`: placement without overlaps, with a connected free floor;
 - `geometry`, `sampling`, `lighting`: primitives → meshes and surface Gaussians;
-- `video`: the world-model interface that renders multi-view videos.
+- `procedural_video`: the procedural world as a video world model (`lyra_sim.video.WorldModel`);
+- `ground_truth`: a generated scene's true meshes, regenerated from its manifest;
+- `diffusion`, `depth_cache`, `model_dirs`: the diffusers world model (image / text → video)
+  and its local model directories.
 """
 
 from lyra_sim.worlds.procedural import (

@@ -28,9 +28,10 @@ from PIL import Image
 from torch import Tensor
 
 from ..cameras import Cameras, look_at_cameras
+from ..images import to_uint8
 from ..render import render
 from ..scene import GaussianScene, rgb_to_sh
-from .checkpoints import check_checkpoint
+from .model_dirs import check_checkpoint
 
 METRIC_MODEL_TYPES = ("zoedepth", "glpn", "depth_pro")
 """Depth models whose output is metric depth whatever their config says."""
@@ -53,7 +54,7 @@ def load_image(image: Any, width: int, height: int) -> Tensor:
     elif isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[-1] == 3:
         pil = Image.fromarray(image.astype(np.uint8) if image.dtype != np.uint8 else image)
     elif isinstance(image, Tensor) and image.ndim == 3 and image.shape[-1] == 3:
-        pil = Image.fromarray((image.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+        pil = Image.fromarray(to_uint8(image.detach().float()).cpu().numpy())
     else:
         raise ValueError(f"image: expected a path, a PIL image or an [H, W, 3] array/tensor, got {type(image).__name__}")
     pil = pil.convert("RGB")
@@ -178,7 +179,7 @@ class DepthEstimator:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, *, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32, relative_range: tuple[float, float] = (0.5, 8.0)) -> "DepthEstimator":
-        """Load from a local model directory (checked first; see `lyra_sim.worlds.checkpoints`)."""
+        """Load from a local model directory (checked first; see `lyra_sim.worlds.model_dirs`)."""
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
         folder = check_checkpoint(path, "depth")
@@ -191,7 +192,7 @@ class DepthEstimator:
     def __call__(self, image: Tensor) -> Tensor:
         """``[H, W, 3]`` in [0, 1] → ``[H, W]`` depth in meters along the optical axis."""
         h, w = image.shape[:2]
-        pil = Image.fromarray((image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+        pil = Image.fromarray(to_uint8(image).cpu().numpy())
         param = next(self.model.parameters())
         inputs = self.processor(images=pil, return_tensors="pt")
         pred = self.model(pixel_values=inputs["pixel_values"].to(param.device, param.dtype)).predicted_depth

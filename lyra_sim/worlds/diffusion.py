@@ -22,9 +22,9 @@ its coverage masks — as extra latent channels. It has no diffusers pipeline to
 a backend class here with ``pipeline_class`` naming its pipeline and a ``fill(renders, missing,
 ...)`` that passes the renders and masks the way it was trained (GEN3C's repository does this in
 its ``cosmos1`` inference code), register it in `VIDEO_BACKENDS` and in
-`lyra_sim.worlds.checkpoints.KINDS`; everything up to the renders and from the frames on stays.
+`lyra_sim.worlds.model_dirs.KINDS`; everything up to the renders and from the frames on stays.
 
-Every model loads from a local directory (`lyra_sim.worlds.checkpoints` checks it first) with
+Every model loads from a local directory (`lyra_sim.worlds.model_dirs` checks it first) with
 ``local_files_only=True``: nothing is fetched from a hub at run time. For memory, ``offload``
 moves each model to the GPU only while it runs (diffusers' model CPU offload, needs accelerate)
 and ``vae_tiling`` decodes the video in tiles; the text-to-image and depth models are released
@@ -45,14 +45,15 @@ from PIL import Image
 from torch import Tensor
 
 from ..cameras import TRAJECTORIES, Cameras, lyra_trajectory
-from .checkpoints import check_checkpoint
+from ..images import to_uint8
+from ..video import MultiViewVideo, VideoSpec
 from .depth_cache import CacheRender, DepthCache, DepthEstimator, anchor_camera, build_cache, load_image, render_cache
-from .video import MultiViewVideo, VideoSpec
+from .model_dirs import check_checkpoint
 
 
 def _to_pil(frames: Tensor) -> list[Image.Image]:
     """``[T, H, W, 3]`` in [0, 1] → RGB images (round half up, deterministic)."""
-    array = (frames.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+    array = to_uint8(frames).cpu().numpy()
     return [Image.fromarray(f) for f in array]
 
 
@@ -125,7 +126,7 @@ class VideoBackend(Protocol):
     """A diffusers video pipeline that turns cache renders into a video.
 
     Attributes:
-        name: registry key; kind: checkpoint kind (`lyra_sim.worlds.checkpoints.KINDS`);
+        name: registry key; kind: checkpoint kind (`lyra_sim.worlds.model_dirs.KINDS`);
         pipeline_class: the diffusers class name that loads it.
     """
 

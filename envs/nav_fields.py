@@ -1,0 +1,195 @@
+"""Batched 2D navigation on the walkable-floor grids of one or more scenes (torch, any device).
+
+Every scene's ``nav.npz`` (`lyra_sim.exporters.nav_grid`) is turned, for one agent, into
+
+- a **clearance** field: meters from each cell center to the nearest blocked cell center, for
+  the agent's height (`NavGrid.for_agent`);
+- a **goal pool**: ``goals_per_scene`` goal cells on the largest reachable region, each with
+  its **geodesic** distance field (8-connected shortest paths over cells where the agent fits,
+  scipy's Dijkstra), precomputed once so resets and rewards stay on the device.
+
+Scenes of different sizes are padded to one shape (padding is blocked), so a batch of agents
+spread over several scenes is served by gathers on stacked tensors.
+
+**Safety margin.** Obstacles are known to the grid only as blocked cells. Bilinear
+interpolation of the clearance field is within ``resolution / √2`` of the distance to the
+nearest blocked cell *center*, and a surface point lies within ``resolution / √2`` of its
+cell's center, so a position whose interpolated clearance is at least ``radius + √2 ·
+resolution`` keeps the agent's body at least ``radius`` from every collision surface.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra
+from torch import Tensor
+
+from lyra_sim.exporters.nav_grid import NavGrid
+
+UNREACHABLE = 1e6
+"""Geodesic distance stored for cells that cannot reach the goal, meters."""
+
+
+def safety_margin(resolution: float) -> float:
+    """Extra clearance that makes the grid test conservative (see the module docstring)."""
+    return math.sqrt(2) * resolution
+
+
+def _geodesic(free: np.ndarray, resolution: float, sources: np.ndarray) -> np.ndarray:
+    """``[len(sources), ny, nx]`` shortest 8-connected path lengths (meters) over ``free`` cells.
+
+    Args:
+        free: ``[ny, nx]`` bool; sources: ``[K]`` flat cell indices (all free).
+    """
+    ny, nx = free.shape
+    ys, xs = np.nonzero(free)
+    rows, cols, costs = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        ty, tx = ys + dy, xs + dx
+        ok = (ty < ny) & (tx >= 0) & (tx < nx)
+        ok[ok] = free[ty[ok], tx[ok]]
+        if dx and dy:  # a diagonal step may not cut the corner of a blocked cell
+            ok[ok] = free[ys[ok] + dy, xs[ok]] & free[ys[ok], xs[ok] + dx]
+        rows.append(ys[ok] * nx + xs[ok])
+        cols.append(ty[ok] * nx + tx[ok])
+        costs.append(np.full(int(ok.sum()), resolution * math.hypot(dx, dy)))
+    r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(costs)
+    graph = coo_matrix((w, (r, c)), shape=(ny * nx, ny * nx)).tocsr()
+    dist = dijkstra(graph, directed=False, indices=sources)
+    dist[~np.isfinite(dist)] = UNREACHABLE
+    return dist.reshape(len(sources), ny, nx)
+
+
+@dataclass(frozen=True)
+class SceneGrid:
+    """One scene's fields for one agent (numpy, before stacking)."""
+
+    clearance: np.ndarray  # [ny, nx] float32
+    geodesic: np.ndarray  # [K, ny, nx] float32
+    goals: np.ndarray  # [K, 2] float64 world xy of the goal cells
+    origin: np.ndarray  # [2]
+    resolution: float
+    floor_z: float
+
+
+def scene_grid(nav: NavGrid, radius: float, height: float, goals: int, min_region_cells: int = 1) -> SceneGrid:
+    """Fields of ``nav`` for a cylinder agent (``radius``, ``height``, meters) with ``goals`` pool goals.
+
+    The goal pool is drawn with a fixed seed from the largest connected region where the
+    agent fits: it is part of the scene, like an episode dataset, not of the episode seed.
+    """
+    grid = nav.for_agent(height)
+    fits = grid.distance >= radius + safety_margin(grid.resolution)
+    labels, count = ndimage.label(fits, structure=np.ones((3, 3)))
+    if count == 0:
+        raise ValueError(
+            f"no walkable floor fits an agent of radius {radius} m and height {height} m "
+            f"(largest clearance {float(grid.distance.max()):.2f} m)"
+        )
+    sizes = np.bincount(labels.ravel())[1:]
+    region = labels == (int(np.argmax(sizes)) + 1)
+    if region.sum() < min_region_cells:
+        raise ValueError(f"the largest walkable region has {int(region.sum())} cells; need {min_region_cells}")
+    cells = np.flatnonzero(region)
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(cells, size=goals, replace=len(cells) < goals))
+    geo = _geodesic(fits, grid.resolution, pick)
+    ny, nx = fits.shape
+    goal_xy = grid.origin + (np.stack([pick % nx, pick // nx], 1) + 0.5) * grid.resolution
+    return SceneGrid(
+        clearance=grid.distance.astype(np.float32),
+        geodesic=geo.astype(np.float32),
+        goals=goal_xy,
+        origin=grid.origin,
+        resolution=grid.resolution,
+        floor_z=grid.floor_z,
+    )
+
+
+class NavFields:
+    """Several scenes' `SceneGrid`s stacked (padded) on one device, with batched lookups.
+
+    Attributes:
+        clearance: ``[S, H, W]``; geodesic: ``[S, K, H, W]``; goals: ``[S, K, 2]``;
+        origin: ``[S, 2]``; resolution, floor_z, margin: ``[S]``.
+    """
+
+    def __init__(self, grids: list[SceneGrid], device: torch.device | str = "cpu") -> None:
+        h = max(g.clearance.shape[0] for g in grids)
+        w = max(g.clearance.shape[1] for g in grids)
+        k = grids[0].geodesic.shape[0]
+        clearance = np.zeros((len(grids), h, w), np.float32)  # padding: blocked, unreachable
+        geodesic = np.full((len(grids), k, h, w), UNREACHABLE, np.float32)
+        for i, g in enumerate(grids):
+            gy, gx = g.clearance.shape
+            clearance[i, :gy, :gx] = g.clearance
+            geodesic[i, :, :gy, :gx] = g.geodesic
+        f32 = dict(dtype=torch.float32, device=device)
+        self.shape = (h, w)
+        self.clearance = torch.as_tensor(clearance, device=device)
+        self.geodesic = torch.as_tensor(geodesic, device=device)
+        self.goals = torch.tensor(np.stack([g.goals for g in grids]), **f32)
+        self.origin = torch.tensor(np.stack([g.origin for g in grids]), **f32)
+        self.resolution = torch.tensor([g.resolution for g in grids], **f32)
+        self.floor_z = torch.tensor([g.floor_z for g in grids], **f32)
+        self.margin = torch.tensor([safety_margin(g.resolution) for g in grids], **f32)
+
+    def _corners(self, scene: Tensor, xy: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Lower-left cell ``(ix, iy)`` of the 4 centers around ``xy`` and the bilinear weights ``(fx, fy)``."""
+        u = (xy - self.origin[scene]) / self.resolution[scene, None] - 0.5
+        i0 = torch.floor(u)
+        frac = u - i0
+        return i0[:, 0].long(), i0[:, 1].long(), frac[:, 0], frac[:, 1]
+
+    def _gather4(self, flat: Tensor, base: Tensor, ix: Tensor, iy: Tensor, fill: float) -> Tensor:
+        """``[N, 4]`` values of the cells ``(ix + dx, iy + dy)`` for (dx, dy) = (0,0), (1,0), (0,1), (1,1)
+        in the grids starting at ``base`` of the flattened ``flat``; ``fill`` outside the grid."""
+        h, w = self.shape
+        cx = torch.stack([ix, ix + 1, ix, ix + 1], 1)
+        cy = torch.stack([iy, iy, iy + 1, iy + 1], 1)
+        inside = (cx >= 0) & (cx < w) & (cy >= 0) & (cy < h)
+        idx = base[:, None] + cy.clamp(0, h - 1) * w + cx.clamp(0, w - 1)
+        return torch.where(inside, flat[idx], fill)
+
+    def clearance_at(self, scene: Tensor, xy: Tensor, gradient: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Bilinear clearance ``[N]`` (meters) at positions ``xy: [N, 2]`` of scenes ``scene: [N]``
+        (and, with ``gradient``, its gradient ``[N, 2]`` there)."""
+        ix, iy, fx, fy = self._corners(scene, xy)
+        h, w = self.shape
+        c = self._gather4(self.clearance.view(-1), scene * (h * w), ix, iy, 0.0)
+        bottom = c[:, 0] + (c[:, 1] - c[:, 0]) * fx
+        top = c[:, 2] + (c[:, 3] - c[:, 2]) * fx
+        value = bottom + (top - bottom) * fy
+        if not gradient:
+            return value
+        res = self.resolution[scene]
+        gx = ((c[:, 1] - c[:, 0]) * (1 - fy) + (c[:, 3] - c[:, 2]) * fy) / res
+        return value, torch.stack([gx, (top - bottom) / res], 1)
+
+    def geodesic_at(self, scene: Tensor, goal: Tensor, xy: Tensor) -> Tensor:
+        """Geodesic distance ``[N]`` (meters) from ``xy: [N, 2]`` to pool goal ``goal: [N]``.
+
+        The smallest ``field(center) + |xy - center|`` over the 4 surrounding cell centers
+        (an upper bound of the path length through them, exact along grid paths).
+        """
+        ix, iy, fx, fy = self._corners(scene, xy)
+        h, w = self.shape
+        k = self.geodesic.shape[1]
+        g = self._gather4(self.geodesic.view(-1), (scene * k + goal) * (h * w), ix, iy, UNREACHABLE)
+        res = self.resolution[scene, None]
+        dx = torch.stack([fx, fx - 1, fx, fx - 1], 1) * res
+        dy = torch.stack([fy, fy, fy - 1, fy - 1], 1) * res
+        return (g + torch.sqrt(dx * dx + dy * dy)).amin(1)
+
+    def cell_centers(self, scene: int, flat: np.ndarray) -> np.ndarray:
+        """World xy ``[M, 2]`` of flat cell indices of scene ``scene`` (numpy, for sampling)."""
+        w = self.shape[1]
+        res = float(self.resolution[scene])
+        origin = self.origin[scene].cpu().numpy().astype(np.float64)
+        return origin + (np.stack([flat % w, flat // w], 1) + 0.5) * res

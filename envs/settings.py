@@ -1,0 +1,170 @@
+"""What an environment runs on: its scene sources resolved to bundles, loaded onto one device.
+
+`EnvSettings` gathers the keyword arguments that ``gym.make("LyraScene-v0", ...)`` and
+``gym.make_vec`` accept (one place, so both envs validate them the same way), and
+`load_scenes` turns them into the nav fields, the observation renderer and the bundle paths.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from lyra_sim.config import from_dict
+from lyra_sim.exporters.nav_grid import read_nav
+from lyra_sim.render.lod import LODConfig
+from lyra_sim.manifest import read_manifest
+from lyra_sim.worlds.model_dirs import CheckpointError
+
+from .cache import bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
+from .nav_fields import NavFields, scene_grid
+from .pointnav import AgentConfig, TaskConfig
+from .views import CameraConfig, SceneViews
+
+WORLDS = ("procedural", "diffusers")
+
+
+def _config(cls, value: Any, name: str):
+    """``value`` as a ``cls`` dataclass: an instance, a dict of its fields, or None (defaults)."""
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, dict):
+        return from_dict(cls, value, name)
+    raise ValueError(f"{name}: expected a {cls.__name__} or a dict, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """Everything that defines an environment (see `LyraSceneEnv` for the meaning of each)."""
+
+    sources: tuple[tuple[str, Any], ...]  # ("prompt" | "scene" | "diffusers", value) per distinct scene
+    seed: int
+    agent: AgentConfig
+    camera: CameraConfig
+    task: TaskConfig
+    lod: LODConfig
+    device: torch.device
+    cache_dir: Path | None
+    diffusers: dict[str, Any]
+
+
+def make_settings(
+    *,
+    prompt: str | dict | Sequence[str | dict] | None = None,
+    scene: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    image: str | os.PathLike | None = None,
+    world: str = "procedural",
+    seed: int = 0,
+    agent: AgentConfig | dict | None = None,
+    camera: CameraConfig | dict | None = None,
+    task: TaskConfig | dict | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    depth: bool | None = None,
+    action_type: str | None = None,
+    device: str | torch.device = "auto",
+    cache_dir: str | os.PathLike | None = None,
+    diffusers: dict[str, Any] | None = None,
+) -> EnvSettings:
+    """Validate ``make`` keyword arguments into `EnvSettings` (raises ValueError)."""
+    if world not in WORLDS:
+        raise ValueError(f"world: expected one of {', '.join(WORLDS)}, got {world!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    sources: list[tuple[str, Any]]
+    if world == "diffusers":
+        if scene is not None:
+            raise ValueError("world='diffusers' generates the scene: give image= and/or prompt=, not scene=")
+        if image is None and prompt is None:
+            raise ValueError("world='diffusers' needs image= (and/or prompt= with a text-to-image model)")
+        if prompt is not None and not isinstance(prompt, str):
+            raise ValueError("world='diffusers' takes one prompt string")
+        sources = [("diffusers", (None if image is None else str(image), prompt))]
+    else:
+        if image is not None:
+            raise ValueError("image= needs world='diffusers' (the procedural world model takes prompts)")
+        if (prompt is None) == (scene is None):
+            raise ValueError("give exactly one of prompt= (generate a scene) or scene= (a bundle directory, scene directory or .ply)")
+        if prompt is not None:
+            prompts = [prompt] if isinstance(prompt, (str, dict)) else list(prompt)
+            if not prompts or not all(isinstance(p, (str, dict)) for p in prompts):
+                raise ValueError("prompt: expected a string, a scene-spec dict, or a non-empty list of them")
+            sources = [("prompt", p) for p in prompts]
+        else:
+            paths = [scene] if isinstance(scene, (str, os.PathLike)) else list(scene)
+            if not paths or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+                raise ValueError("scene: expected a path or a non-empty list of paths")
+            sources = [("scene", str(p)) for p in paths]
+    if diffusers is not None and world != "diffusers":
+        raise ValueError("diffusers= settings need world='diffusers'")
+
+    camera = _config(CameraConfig, camera, "camera")
+    overrides = {k: v for k, v in (("width", width), ("height", height), ("depth", depth)) if v is not None}
+    camera = replace(camera, **overrides) if overrides else camera
+    task = _config(TaskConfig, task, "task")
+    task = replace(task, action_type=action_type) if action_type is not None else task
+    agent = _config(AgentConfig, agent, "agent")
+    if not camera.height_m < agent.height + 1e-9:
+        raise ValueError(f"camera height_m {camera.height_m} m is above the agent's height {agent.height} m")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device} requested but CUDA is not available")
+    return EnvSettings(
+        sources=tuple(sources), seed=seed, agent=agent, camera=camera, task=task, lod=LODConfig(), device=device,
+        cache_dir=Path(cache_dir) if cache_dir is not None else None, diffusers=dict(diffusers or {}),
+    )
+
+
+def resolve_bundle(kind: str, value: Any, settings: EnvSettings) -> Path:
+    """The bundle directory of one source (generated or exported into the cache when needed)."""
+    root = settings.cache_dir
+    try:
+        if kind == "prompt":
+            return bundle_for_prompt(value, settings.seed, root=root)
+        if kind == "scene":
+            return bundle_for_path(value, root=root)
+        image, prompt = value
+        return bundle_for_diffusers(image=image, prompt=prompt, seed=settings.seed, models=settings.diffusers, root=root)
+    except CheckpointError as exc:
+        # Its text names the CLI flags (--video-model DIR); in gym.make they are diffusers= keys.
+        raise CheckpointError(f"{exc} (in gym.make: diffusers={{'video_model': DIR, 'depth_model': DIR, 't2i_model': DIR}})") from exc
+    except ValueError as exc:
+        if str(exc).startswith(("scene:", "prompt:")):
+            raise
+        raise ValueError(f"{kind} {value!r}: {exc}") from exc
+
+
+@dataclass
+class LoadedScenes:
+    """The device-side data of an environment's scenes."""
+
+    bundles: list[Path]
+    manifests: list[dict]
+    fields: NavFields
+    views: SceneViews
+
+
+def load_scenes(settings: EnvSettings) -> LoadedScenes:
+    """Resolve, verify and load every source of ``settings`` (see the module docstring)."""
+    bundles = [resolve_bundle(kind, value, settings) for kind, value in settings.sources]
+    grids, lods = [], []
+    for bundle in bundles:
+        try:
+            grids.append(scene_grid(read_nav(bundle / "nav.npz"), settings.agent.radius, settings.agent.height, settings.task.goals_per_scene))
+        except ValueError as exc:
+            raise ValueError(f"{bundle}: {exc}") from exc
+        lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
+    return LoadedScenes(
+        bundles=bundles,
+        manifests=[read_manifest(b) for b in bundles],
+        fields=NavFields(grids, settings.device),
+        views=SceneViews(lods, settings.camera, settings.device),
+    )

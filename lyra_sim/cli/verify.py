@@ -1,0 +1,24 @@
+"""``lyra-sim verify``: a scene directory or bundle against its manifest (the sha256 of every file)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    ver = sub.add_parser("verify", help="check a scene directory or bundle against its manifest (sha256 of every file)")
+    ver.add_argument("bundle")
+    ver.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lyra_sim.manifest import read_manifest, verify
+
+    problems = verify(args.bundle)
+    if problems:
+        for problem in problems:
+            print(f"{args.bundle}: {problem}")
+        print(f"{args.bundle}: FAILED ({len(problems)} problem{'s' * (len(problems) != 1)})")
+        return 1
+    print(f"{args.bundle}: OK ({len(read_manifest(args.bundle)['files'])} files verified)")
+    return 0

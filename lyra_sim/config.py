@@ -1,0 +1,37 @@
+"""Configuration dataclasses from plain dicts (JSON files, ``gym.make`` keyword dicts), strictly.
+
+Every config in lyra-sim is a frozen dataclass that validates itself in ``__post_init__``;
+`from_dict` is the one way a dict becomes one, so every unknown key fails the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def check_keys(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """Return ``data`` if it is a dict whose keys are all fields of dataclass ``cls``.
+
+    Raises:
+        ValueError: ``data`` is not a dict, or has a key ``cls`` lacks; the message names
+            ``where``, the unknown key(s) and the accepted ones.
+    """
+    if not is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected an object (dict) of settings, got {type(data).__name__}")
+    names = [f.name for f in fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        keys = ", ".join(repr(k) if isinstance(k, str) else f"{k!r} ({type(k).__name__})" for k in unknown)
+        raise ValueError(f"{where}: unknown key{'s' * (len(unknown) > 1)} {keys}; accepted: {', '.join(names)}")
+    return data
+
+
+def from_dict(cls: type[T], data: Any, where: str) -> T:
+    """``cls(**data)`` after `check_keys`; JSON lists become tuples (configs are frozen and hashable)."""
+    data = check_keys(cls, data, where)
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

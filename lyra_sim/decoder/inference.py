@@ -1,0 +1,120 @@
+"""Lyra's inference path: a world model's multi-view video → codec latents → 3DGS decoder → `GaussianScene`.
+
+`decode_world` takes any `lyra_sim.video.WorldModel`: the procedural world the shipped
+decoder was trained on, or the diffusers world (`lyra_sim.worlds.diffusion`). The caller
+(`lyra_sim.pipelines`) writes the scene directory, as for the procedural world's own Gaussians.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import torch
+
+from ..cameras import TRAJECTORIES
+from ..config import from_dict
+from ..scene import GaussianScene
+from ..video import MultiViewVideo, VideoSpec, WorldModel
+from .checkpoint import WorldSettings, check_compatible, load_decoder, read_decoder_metadata, resolve_checkpoint
+from .codecs import make_codec
+from .model import LyraDecoder
+
+
+@dataclass(frozen=True)
+class DecodedScene:
+    """What `decode_world` returns.
+
+    Attributes:
+        scene: the decoded Gaussians (world frame, pruned), on the requested device.
+        video: the world model's multi-view video the decoder read.
+        checkpoint: path of the decoder used; config: its `DecoderConfig` as a dict;
+        metadata: what the checkpoint records besides (codec, video, world, training step).
+        timings: seconds per stage: ``imagine``, ``encode``, ``decode``.
+    """
+
+    scene: GaussianScene
+    video: MultiViewVideo
+    checkpoint: str
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+    timings: dict[str, float]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def checkpoint_world(checkpoint: str | os.PathLike) -> WorldSettings:
+    """The world model ``checkpoint`` was trained on (its metadata's ``world`` record)."""
+    _, extra = read_decoder_metadata(resolve_checkpoint(checkpoint))
+    return from_dict(WorldSettings, extra.get("world", {}), f"{checkpoint}: metadata world")
+
+
+def decode_world(
+    world: WorldModel,
+    condition: Any,
+    seed: int,
+    checkpoint: str | os.PathLike = "default",
+    *,
+    device: str | torch.device = "cpu",
+    keep_ratio: float | None = None,
+    codec_path: str | os.PathLike | None = None,
+    stage: Callable[[str], None] = lambda name: None,
+) -> DecodedScene:
+    """Imagine ``condition`` with ``world`` along Lyra's six trajectories and decode the latents into Gaussians.
+
+    Args:
+        world: the world model (for the shipped decoder, the procedural world rendering on
+            ``device``: see `checkpoint_world`).
+        condition: prompt or scene spec (or image condition) for the world model.
+        seed: same condition + seed + checkpoint → same scene.
+        checkpoint: a decoder checkpoint path, or ``"default"`` (the shipped one).
+        keep_ratio: fraction of Gaussians kept (default: the checkpoint's, Lyra's 0.2).
+        codec_path: local diffusers VAE directory when the checkpoint was trained on a VAE's latents.
+        stage: called with a short description as each step starts.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device}: no CUDA GPU is available to this torch {torch.__version__}; use the CPU")
+    path = resolve_checkpoint(checkpoint)
+    config, extra = read_decoder_metadata(path)
+    for key in ("codec", "video"):
+        if key not in extra:
+            raise ValueError(f"{path}: checkpoint metadata lacks {key!r} (not written by lyra_sim.training?)")
+    codec_spec = dict(extra["codec"])
+    if codec_spec.get("name") != "s2d":
+        if codec_path is None:
+            raise ValueError(f"{path}: this decoder reads {codec_spec.get('name')} latents; pass codec_path (the local VAE)")
+        codec_spec["path"] = str(codec_path)
+    try:
+        spec = replace(from_dict(VideoSpec, extra["video"], "video"), num_holdout=0, anchor="corner")
+        check_compatible(config, codec_spec, spec)  # before minutes of rendering, not after
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: the checkpoint's settings do not fit together: {err}") from err
+    stage(f"loading the decoder ({path.name})")
+    model: LyraDecoder
+    model, _ = load_decoder(path, device=device)
+    codec = make_codec(codec_spec, device=device)
+
+    stage(f"imagining the scene along {len(TRAJECTORIES)} trajectories ({world.name} world model)")
+    t0 = time.perf_counter()
+    video = world.imagine(condition, TRAJECTORIES, seed=seed, spec=spec)
+    _sync(device)
+    t1 = time.perf_counter()
+    stage("encoding the video into latents")
+    v, t, h, w, _ = video.frames.shape
+    latents = video.latents
+    if latents is None:
+        latents = codec.encode(video.frames.to(device).reshape(v, t, h, w, 3))
+    _sync(device)
+    t2 = time.perf_counter()
+    stage("decoding latents into 3D Gaussians")
+    scene = model.decode(latents[None].to(device), video.viewmats[None].to(device), video.Ks[None].to(device), keep_ratio)[0]
+    _sync(device)
+    t3 = time.perf_counter()
+    return DecodedScene(scene, video, str(path), model.config.to_dict(), extra,
+                        {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2})

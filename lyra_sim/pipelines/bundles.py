@@ -1,0 +1,57 @@
+"""Scene source → asset bundle in one go: the scene directory is written to scratch space beside
+``out``, exported from there (`lyra_sim.exporters.bundle.export_bundle`), and deleted; only the
+finished bundle ever appears at ``out``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..atomic import check_target_dir
+from ..cameras import ViewConfig
+from ..exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle, parse_formats
+from .scene_dir import generate_scene
+from .sources import SceneSource, Stage
+
+
+def generate_bundle(
+    out: str | os.PathLike,
+    source: SceneSource,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    config: ExportConfig = ExportConfig(),
+    *,
+    overwrite: bool = False,
+    view: ViewConfig = ViewConfig(),
+    stage: Stage = lambda name: None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Make a scene with ``source`` and export its bundle to ``out``.
+
+    Args:
+        out: the bundle directory; must not exist or be empty unless ``overwrite`` (checked first).
+        source: any scene source (`lyra_sim.pipelines.sources`).
+        formats, config: what `lyra_sim.exporters.bundle.export_bundle` writes.
+        timings: if given, filled with seconds per step, ``generation`` included.
+
+    Returns:
+        The bundle's manifest.
+    """
+    out = check_target_dir(out, overwrite)
+    formats = parse_formats(formats)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".gen", dir=out.parent))
+    try:
+        start = time.perf_counter()
+        made: dict[str, float] = {}
+        generate_scene(scratch / "scene", source, view=view, stage=stage, timings=made)
+        generation = time.perf_counter() - start
+        manifest = export_bundle(scratch / "scene", out, formats, config, overwrite=overwrite, stage=stage, timings=timings)
+        if timings is not None:
+            timings.update(made, generation=generation)
+        return manifest
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,68 @@
+"""The trainer's command line: ``lyra-sim distill`` and ``python -m lyra_sim.training`` (torchrun for DDP)::
+
+    lyra-sim distill --config configs/distill_small.json                          # train
+    lyra-sim distill --config configs/distill_small.json --build-cache train      # teacher videos
+    torchrun --nproc_per_node=N -m lyra_sim.training --config ...                # DDP
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Sequence
+
+import torch.distributed as dist
+
+from .config import DistillConfig
+from .distributed import init_distributed
+from .loop import train
+from .teacher_cache import build_cache
+
+
+DESCRIPTION = "Self-distill the Lyra 3DGS decoder from a world model (runs under torchrun for DDP)."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The trainer's options; shared by ``python -m lyra_sim.training`` and ``lyra-sim distill``."""
+    p.add_argument("--config", required=True, help="JSON run config (see configs/distill_small.json)")
+    p.add_argument("--build-cache", choices=("train", "eval"), help="render the split's teacher videos to data.cache_dir and exit")
+    p.add_argument("--out-dir", help="override run.out_dir")
+    p.add_argument("--steps", type=int, help="override train.steps")
+    p.add_argument("--cache-dir", help="override data.cache_dir")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
+    p.add_argument("--num-workers", type=int, help="override data.num_workers")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lyra_sim.training", description=DESCRIPTION)
+    return run(add_arguments(parser).parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or ``--build-cache``) as the parsed options say."""
+    config = DistillConfig.load(args.config)
+    if args.out_dir:
+        config = replace(config, run=replace(config.run, out_dir=args.out_dir))
+    if args.steps is not None:
+        config = replace(config, train=replace(config.train, steps=args.steps))
+    if args.cache_dir:
+        config = replace(config, data=replace(config.data, cache_dir=args.cache_dir))
+    if args.device:
+        config = replace(config, train=replace(config.train, device=args.device))
+    if args.num_workers is not None:
+        config = replace(config, data=replace(config.data, num_workers=args.num_workers))
+    env = init_distributed(config.train.device)
+    try:
+        if args.build_cache:
+            path = build_cache(config, args.build_cache, env, log=lambda s: print(s, flush=True))
+            if env.is_main:
+                print(f"teacher cache ({args.build_cache}) ready in {path}")
+        else:
+            result = train(config, env=env, log=lambda s: print(s, flush=True))
+            if env.is_main:
+                print(f"done: {result.out_dir / 'decoder.safetensors'}")
+    finally:
+        if env.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+    return 0

@@ -1,0 +1,192 @@
+"""A distillation run's configuration: JSON files map onto `DistillConfig` section by section.
+
+Sections: ``decoder`` (a preset name, ``{"preset": NAME, ...overrides}`` or all fields),
+``codec`` (`lyra_sim.decoder.codecs.make_codec`), ``video`` (`lyra_sim.video.VideoSpec`),
+``world`` (`lyra_sim.decoder.checkpoint.WorldSettings`), ``data``, ``train``, ``loss``, ``run``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import check_keys, from_dict
+from ..decoder import PRESETS, DecoderConfig
+from ..decoder.checkpoint import WorldSettings, check_compatible
+from ..video import VideoSpec
+
+ROOM_PROMPTS = ("a kitchen", "a living room", "a bedroom", "an office", "a warehouse", "a corridor")
+"""Default training conditions: one prompt per procedural room type."""
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Which scenes, and where they come from.
+
+    Attributes:
+        conditions: prompts; scene seed ``s`` uses ``conditions[s % len(conditions)]``.
+        train_seed_start: first training seed.
+        train_scenes: 0 = a fresh scene for every sample (seeds ``start, start + 1, ...``); N > 0 =
+            cycle over N scenes (seeds ``start .. start + N - 1``), reshuffled every epoch; the
+            teacher cache holds exactly these.
+        eval_seed_start, eval_scenes: held-out scenes (disjoint from training seeds).
+        cache_dir: teacher videos precomputed by ``--build-cache`` (None: render while training).
+        num_workers: data-loader processes (staging scenes or reading the cache).
+    """
+
+    conditions: tuple[str, ...] = ROOM_PROMPTS
+    train_seed_start: int = 0
+    train_scenes: int = 0
+    eval_seed_start: int = 1_000_000_000
+    eval_scenes: int = 24
+    cache_dir: str | None = None
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.conditions:
+            raise ValueError("data.conditions: give at least one prompt")
+        if self.eval_seed_start < self.train_seed_start + self.train_scenes and self.eval_seed_start >= self.train_seed_start:
+            raise ValueError("data: eval seeds overlap the training seeds")
+
+    def condition(self, seed: int) -> str:
+        return self.conditions[seed % len(self.conditions)]
+
+    def eval_seeds(self) -> list[int]:
+        return list(range(self.eval_seed_start, self.eval_seed_start + self.eval_scenes))
+
+    def train_seed(self, sample: int, shuffle_seed: int) -> int:
+        """Scene seed of the run's ``sample``-th training sample."""
+        if self.train_scenes == 0:
+            return self.train_seed_start + sample
+        epoch, pos = divmod(sample, self.train_scenes)
+        perm = np.random.default_rng(np.random.SeedSequence(shuffle_seed, spawn_key=(epoch,))).permutation(self.train_scenes)
+        return self.train_seed_start + int(perm[pos])
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimization.
+
+    Attributes:
+        steps: optimizer steps.
+        batch_size: scenes per step over all ranks (must divide by the number of ranks).
+        lr, min_lr_ratio, warmup_steps: AdamW learning rate, linear warmup, cosine decay to ``min_lr_ratio · lr``.
+        weight_decay, betas: AdamW (no decay on 1-D parameters: norms, biases, SSM scalars).
+        grad_clip: max global gradient norm.
+        bf16: autocast the decoder to bfloat16 on CUDA (the Gaussian head, rays and renders stay float32).
+        render_views: trajectory frames rendered per sample per step, picked at random (0 = all);
+            held-out views are always rendered.
+        prune_start: step from which the pruning stage runs (None: never).
+        seed: weight initialization and per-step randomness.
+        grad_checkpoint: recompute backbone activations in the backward pass.
+        device: "auto" (CUDA if available), "cpu" or "cuda".
+    """
+
+    steps: int = 1000
+    batch_size: int = 4
+    lr: float = 1e-4
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 100
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0
+    bf16: bool = True
+    render_views: int = 0
+    prune_start: int | None = None
+    seed: int = 0
+    grad_checkpoint: bool = False
+    device: str = "auto"
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        span = max(1, self.steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """Loss weights. ``lpips > 0`` needs the ``lpips`` package and its VGG weights (see `PerceptualLoss`)."""
+
+    mse: float = 1.0
+    lpips: float = 0.0
+    depth: float = 0.05
+    opacity: float = 0.01
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Outputs: ``out_dir`` gets ``metrics.jsonl``, ``checkpoints/`` and the final ``decoder.safetensors``."""
+
+    out_dir: str = "runs/distill"
+    log_every: int = 10
+    ckpt_every: int = 500
+    keep_last: int = 2
+    resume: bool = True
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """A whole distillation run; JSON files map onto it section by section.
+
+    ``decoder`` may be a preset name, or ``{"preset": NAME, ...field overrides}``, or all fields.
+    ``codec`` is a codec description for `lyra_sim.decoder.codecs.make_codec`.
+    """
+
+    decoder: DecoderConfig = field(default_factory=lambda: PRESETS["small"])
+    codec: dict[str, Any] = field(default_factory=lambda: {"name": "s2d", "spatial_compression": 8, "temporal_compression": 4})
+    video: VideoSpec = field(default_factory=lambda: VideoSpec(num_frames=9, num_holdout=4, anchor="mixed"))
+    world: WorldSettings = field(default_factory=WorldSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    loss: LossSettings = field(default_factory=LossSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+
+    def __post_init__(self) -> None:
+        check_compatible(self.decoder, self.codec, self.video)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DistillConfig":
+        check_keys(cls, data, "config")
+        kwargs: dict[str, Any] = {}
+        dec = data.get("decoder", "small")
+        if isinstance(dec, str):
+            dec = {"preset": dec}
+        dec = dict(dec)
+        preset = dec.pop("preset", None)
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ValueError(f"decoder.preset: unknown {preset!r}; accepted: {', '.join(PRESETS)}")
+            dec = {**PRESETS[preset].to_dict(), **dec}
+        kwargs["decoder"] = DecoderConfig.from_dict(dec)
+        if "codec" in data:
+            kwargs["codec"] = dict(data["codec"])
+        for name, cls_ in (("video", VideoSpec), ("world", WorldSettings), ("data", DataSettings),
+                           ("train", TrainSettings), ("loss", LossSettings), ("run", RunSettings)):
+            if name in data:
+                kwargs[name] = from_dict(cls_, data[name], name)
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "DistillConfig":
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no such config file") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from err
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"decoder": self.decoder.to_dict(), "codec": dict(self.codec)}
+        for name in ("video", "world", "data", "train", "loss", "run"):
+            section = asdict(getattr(self, name))
+            out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+        return out

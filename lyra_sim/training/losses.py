@@ -1,0 +1,156 @@
+"""Losses of self-distillation, and the forward pass + loss of one step.
+
+``mse · MSE + lpips · LPIPS + depth · SI-depth + opacity · mean opacity`` (the last only in the
+pruning stage, when training renders the top ``keep_ratio`` Gaussians as inference does).
+SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
+normalization, with smooth L1, where the world model gives depth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cameras import Cameras
+from ..decoder.codecs import LatentCodec
+from ..render import render
+from .config import DistillConfig
+from .teacher_cache import TeacherSample
+
+
+def scale_invariant_depth_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Smooth-L1 between depths normalized per image by median and mean absolute deviation.
+
+    Args:
+        pred, target: ``[C, H, W, 1]`` depths; pixels with ``target <= 0`` (no surface) are ignored.
+
+    Returns:
+        Scalar loss (0 when no pixel is valid).
+    """
+    valid = (target > 0).flatten(1)
+    if not bool(valid.any()):
+        return pred.sum() * 0
+
+    def normalize(d: Tensor) -> Tensor:
+        x = d.flatten(1)
+        masked = x.masked_fill(~valid, float("nan"))
+        med = masked.nanmedian(1, keepdim=True).values
+        mad = (masked - med).abs().nanmean(1, keepdim=True).clamp_min(1e-6)
+        return (x - med) / mad
+
+    return F.smooth_l1_loss(normalize(pred)[valid], normalize(target)[valid])
+
+
+class PerceptualLoss(torch.nn.Module):
+    """LPIPS (Zhang et al. 2018) with a VGG backbone, from the ``lpips`` package (``pip install lpips``).
+
+    Its linear calibration layers ship inside the package; the VGG16 ImageNet weights are fetched
+    by torchvision into ``$TORCH_HOME/hub/checkpoints/vgg16-397923af.pth``, so on a machine
+    without network access copy that file there first. Inputs ``[C, H, W, 3]`` in [0, 1].
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__()
+        try:
+            import lpips
+        except ImportError as err:
+            raise ImportError(
+                "loss.lpips > 0 needs the lpips package (pip install lpips) and torchvision's VGG16 weights "
+                "(vgg16-397923af.pth in $TORCH_HOME/hub/checkpoints); set loss.lpips to 0 to train without it"
+            ) from err
+        self.net = lpips.LPIPS(net="vgg", verbose=False).to(device).eval().requires_grad_(False)
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        to_net = lambda x: x.permute(0, 3, 1, 2) * 2 - 1  # noqa: E731 - [C, 3, H, W] in [-1, 1]
+        return self.net(to_net(pred), to_net(target)).mean()
+
+
+def psnr_from_mse(mse: float) -> float:
+    return float("inf") if mse <= 0 else -10 * math.log10(mse)
+
+
+def _render_targets(sample: TeacherSample, teacher: Tensor, count: int, gen: torch.Generator) -> tuple[Cameras, Tensor, Tensor | None]:
+    """Cameras, teacher RGB ``[C, H, W, 3]`` and depth ``[C, H, W, 1]`` (or None) to supervise one sample.
+
+    ``count`` random trajectory frames (0: all) plus every held-out view.
+    """
+    v, t, h, w, _ = sample.frames.shape
+    n = v * t
+    pick = torch.randperm(n, generator=gen)[:count].sort().values if 0 < count < n else torch.arange(n)
+    pick = pick.to(sample.frames.device)
+    viewmats = torch.cat([sample.viewmats.reshape(n, 4, 4)[pick], sample.hold_viewmats])
+    ks = torch.cat([sample.Ks.reshape(n, 3, 3)[pick], sample.hold_Ks])
+    rgb = torch.cat([teacher.reshape(n, h, w, 3)[pick], sample.hold_frames])
+    depth = None
+    if sample.depth is not None and (sample.hold_depth is not None or sample.hold_frames.shape[0] == 0):
+        hold_depth = sample.hold_depth if sample.hold_depth is not None else sample.depth.new_zeros(0, h, w, 1)
+        depth = torch.cat([sample.depth.reshape(n, h, w, 1)[pick], hold_depth])
+    return Cameras(viewmats.float(), ks.float(), w, h), rgb, depth
+
+
+def distill_step_loss(
+    model: torch.nn.Module, samples: Sequence[TeacherSample], codec: LatentCodec, config: DistillConfig,
+    step: int, gens: Sequence[torch.Generator], perceptual: PerceptualLoss | None, device: torch.device,
+) -> tuple[Tensor, dict[str, float]]:
+    """Forward pass and loss of one step on this rank's samples; returns ``(loss, scalar metrics)``.
+
+    ``gens`` holds one generator per sample (which frames it renders), seeded by the sample's
+    index in the run so that the choice does not depend on how samples are spread over ranks.
+    """
+    frames = torch.stack([s.frames for s in samples])  # [b, V, T, H, W, 3]
+    b, v, t, h, w, _ = frames.shape
+    with torch.no_grad():
+        latents = codec.encode(frames.reshape(b * v, t, h, w, 3))
+        teacher = codec.decode(latents).reshape(b, v, t, h, w, 3)
+        latents = latents.reshape(b, v, *latents.shape[1:])
+        hold_teacher = [
+            codec.decode(codec.encode(s.hold_frames[:, None]))[:, 0] if s.hold_frames.shape[0] else s.hold_frames
+            for s in samples
+        ]
+    viewmats = torch.stack([s.viewmats for s in samples]).float()
+    ks = torch.stack([s.Ks for s in samples]).float()
+    use_bf16 = config.train.bf16 and device.type == "cuda"
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        gaussians = model(latents, viewmats, ks)
+    pruning = config.train.prune_start is not None and step >= config.train.prune_start
+    unwrapped = model.module if hasattr(model, "module") else model
+    # Opacity regularization acts on all Gaussians, so the ones pruning drops fade out, while
+    # the renders see only the kept ones, as at inference.
+    opacity = gaussians.opacities.mean()
+    if pruning:
+        gaussians = gaussians.prune(unwrapped.config.keep_ratio)
+
+    lw = config.loss
+    total = torch.zeros((), device=device)
+    sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0}
+    for i, s in enumerate(samples):
+        sample = replace(s, hold_frames=hold_teacher[i])
+        cams, rgb_t, depth_t = _render_targets(sample, teacher[i], config.train.render_views, gens[i])
+        want_depth = lw.depth > 0 and depth_t is not None
+        out = render(gaussians.scene(i), cams, "RGB+ED" if want_depth else "RGB")
+        sq = (out.rgb - rgb_t).pow(2)
+        mse = sq.mean()
+        loss = lw.mse * mse
+        k = sample.hold_frames.shape[0]
+        sums["mse"] += float(sq[: len(cams) - k].mean().detach())
+        if k:
+            sums["mse_holdout"] += float(sq[len(cams) - k :].mean().detach())
+        if want_depth:
+            d = scale_invariant_depth_loss(out.depth, depth_t)
+            loss = loss + lw.depth * d
+            sums["depth"] += float(d.detach())
+        if perceptual is not None and lw.lpips > 0:
+            p = perceptual(out.rgb, rgb_t)
+            loss = loss + lw.lpips * p
+            sums["lpips"] += float(p.detach())
+        total = total + loss / len(samples)
+    if pruning and lw.opacity > 0:
+        total = total + lw.opacity * opacity
+    metrics = {k: v / len(samples) for k, v in sums.items()}
+    metrics.update(opacity=float(opacity.detach()), gaussians=gaussians.num_gaussians, pruning=float(pruning))
+    return total, metrics

@@ -1,0 +1,166 @@
+"""Collision mesh extraction (`lyra_sim.exporters.collision`) on small synthetic scenes."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from _scenes import BLOCK, ROOM, box_room_ground_truth, box_room_scene
+from lyra_sim.exporters.collision import (
+    CollisionConfig,
+    _coverage_views,
+    _occupancy_raycaster,
+    _surface_targets,
+    cube_viewmats,
+    extract_collision_mesh,
+    plan_views,
+    valid_depth,
+)
+from lyra_sim.exporters.mesh_metrics import EvalConfig, evaluate_mesh
+from lyra_sim.exporters.mesh_tools import face_normals
+from lyra_sim.scene import GaussianScene
+
+FAST = CollisionConfig(resolution=64, voxel_size=0.03)
+
+
+@pytest.fixture(scope="module")
+def room():
+    return box_room_scene()
+
+
+@pytest.fixture(scope="module")
+def room_mesh(room):
+    return extract_collision_mesh(room, FAST)
+
+
+def test_room_is_fused_from_inside_and_matches_ground_truth(room_mesh):
+    assert room_mesh.interior
+    lo, hi = np.zeros(3), np.asarray(ROOM)
+    # every viewpoint is inside the room, clear of the block
+    assert ((room_mesh.viewpoints > lo) & (room_mesh.viewpoints < hi)).all()
+    (blo, bhi) = (np.asarray(b) for b in BLOCK)
+    assert not ((room_mesh.viewpoints > blo) & (room_mesh.viewpoints < bhi)).all(1).any()
+    result = evaluate_mesh(room_mesh.vertices, room_mesh.faces, box_room_ground_truth(), (lo, hi), EvalConfig(num_points=30_000))
+    assert result.fscore[0.05] >= 0.9, result
+    assert result.chamfer < 0.02
+    # the mesh stays within the room (no geometry fused outside the walls)
+    assert (room_mesh.vertices.min(0) > lo - 0.05).all() and (room_mesh.vertices.max(0) < hi + 0.05).all()
+
+
+def test_normals_point_into_the_free_space(room_mesh):
+    v, f = room_mesh.vertices, room_mesh.faces
+    n = face_normals(v, f)
+    n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+    c = v[f].mean(1)
+    floor = (c[:, 2] < 0.02) & ~((c[:, :2] > np.asarray(BLOCK[0])[:2]) & (c[:, :2] < np.asarray(BLOCK[1])[:2])).all(1)
+    ceiling = c[:, 2] > ROOM[2] - 0.02
+    assert floor.sum() > 10 and ceiling.sum() > 10
+    assert (n[floor, 2] > 0.5).mean() > 0.95
+    assert (n[ceiling, 2] < -0.5).mean() > 0.95
+
+
+def test_same_scene_same_mesh(room, room_mesh):
+    again = extract_collision_mesh(room, FAST)
+    assert np.array_equal(again.vertices, room_mesh.vertices)
+    assert np.array_equal(again.faces, room_mesh.faces)
+
+
+def test_face_budget_is_respected(room):
+    mesh = extract_collision_mesh(room, replace(FAST, face_budget=3000))
+    assert len(mesh.faces) <= 3000
+    assert mesh.stats["face_budget"] == 3000
+
+
+@pytest.fixture(scope="module")
+def block_only():
+    """The block alone: an object, whose enclosed inside is too small to be a room."""
+    scene = box_room_scene(room=(3.0, 3.0, 2.0), block=((1.2, 1.2, 0.0), (1.8, 1.8, 0.6)))
+    return scene.select(scene.labels == scene.label_names.index("table_0"))
+
+
+def test_object_scene_is_seen_from_around(block_only):
+    plan = plan_views(block_only, FAST)
+    assert not plan.interior
+    centers = plan.cameras.centers.numpy()
+    outside = ~((centers > [1.2, 1.2, 0.0]) & (centers < [1.8, 1.8, 0.6])).all(1)
+    assert outside.all() and len(centers) >= FAST.orbit_views
+
+
+def test_object_scene_mesh_bounds(block_only):
+    mesh = extract_collision_mesh(block_only, FAST)
+    assert not mesh.interior
+    lo, hi = mesh.vertices.min(0), mesh.vertices.max(0)
+    assert np.allclose(lo[:2], [1.2, 1.2], atol=0.05) and np.allclose(hi, [1.8, 1.8, 0.6], atol=0.05)
+
+
+def test_valid_depth_drops_edges_grazing_and_transparent_pixels():
+    d = np.full((1, 16, 16), 2.0, np.float32)
+    d[0, :, 8:] = 4.0  # a depth discontinuity at column 8
+    a = np.ones_like(d)
+    a[0, 0:3, 0:3] = 0.1  # transparent corner
+    k = np.array([[[16.0, 0, 8], [0, 16.0, 8], [0, 0, 1]]], np.float32)
+    out = valid_depth(d, a, k, alpha_threshold=0.5, edge_threshold=0.04, min_cos=0.0)
+    assert (out[0, 5:, 7:9] == 0).all()  # both sides of the jump
+    assert (out[0, 0:3, 0:3] == 0).all()
+    assert (out[0, 5:, 2:6] == 2.0).all()
+    # a plane seen almost edge-on: depth grows fast along x
+    slope = np.broadcast_to(1.0 + 0.5 * np.arange(16, dtype=np.float32), (1, 16, 16)).copy()
+    assert (valid_depth(slope, np.ones_like(slope), k, 0.5, 10.0, min_cos=0.65)[0, 2:-2, 2:-2] == 0).all()
+
+
+def test_coverage_views_reach_around_a_corner():
+    # An L-shaped room of 1 m cells: arm A along x (y in 1..2), arm B along y (x in 7..8).
+    # A view at A's far end cannot see B's far end and vice versa, so two faces must be one
+    # at each end, each looking down its own arm (the most wall within reach).
+    occupied = np.ones((10, 12, 5), dtype=bool)
+    occupied[1:9, 1:3, 1:4] = False
+    occupied[7:9, 1:11, 1:4] = False
+    room = ~occupied
+    room[0], room[-1], room[:, 0], room[:, -1], room[:, :, 0], room[:, :, -1] = (False,) * 6
+    targets, normals = _surface_targets(occupied, room, np.zeros(3), 1.0)
+    raycaster = _occupancy_raycaster(occupied, np.zeros(3), 1.0)
+    a_end, b_end = np.array([1.5, 2.0, 2.5]), np.array([8.0, 10.5, 2.5])
+    candidates = np.stack([a_end, b_end])
+    positions, faces = _coverage_views(candidates, targets, normals, raycaster, 1.0, 3.0, 0.3, 2)
+    assert sorted(map(tuple, positions)) == sorted(map(tuple, candidates))
+    by_position = {tuple(p): f for p, f in zip(positions, faces)}
+    assert by_position[tuple(a_end)] == 0 and by_position[tuple(b_end)] == 3  # +x and -y
+    # every (candidate, face) at most once, and no view that adds nothing
+    positions, faces = _coverage_views(candidates, targets, normals, raycaster, 1.0, 3.0, 0.3, 100)
+    assert len(set(zip(map(tuple, positions), faces))) == len(faces) <= 12
+
+
+def test_cube_maps_cover_all_directions():
+    vm = cube_viewmats(np.zeros((1, 3)))
+    forward = vm[:, 2, :3].numpy()  # third row: camera z axis in world coordinates
+    assert np.allclose(sorted(map(tuple, forward)), sorted(map(tuple, np.concatenate([np.eye(3), -np.eye(3)]))))
+    rot = vm[:, :3, :3].numpy()
+    assert np.allclose(rot @ rot.transpose(0, 2, 1), np.eye(3), atol=1e-6)
+    assert np.allclose(np.linalg.det(rot), 1)
+
+
+def _empty_like(scene: GaussianScene, n: int) -> GaussianScene:
+    return scene.select(torch.arange(n))
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda s: _empty_like(s, 0), "no Gaussians"),
+        (lambda s: replace(s, opacities=torch.full_like(s.opacities, 0.001)), "transparent"),
+        (lambda s: s.select(torch.arange(0, len(s), 997)), "no depth|no surface|no free space"),
+    ],
+)
+def test_bad_scenes_raise_one_clear_error(room, make, message):
+    with pytest.raises(ValueError, match=message):
+        extract_collision_mesh(make(room), FAST)
+
+
+def test_config_is_validated():
+    with pytest.raises(ValueError, match="resolution"):
+        CollisionConfig(resolution=4)
+    with pytest.raises(ValueError, match="voxel_size"):
+        CollisionConfig(voxel_size=-1.0)
+    with pytest.raises(ValueError, match="outside_views"):
+        CollisionConfig(outside_views="sometimes")

@@ -1,0 +1,65 @@
+"""Shared triangle-mesh helpers (`lyra_sim.exporters.mesh_tools`)."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from _scenes import ROOM
+from lyra_sim.exporters.mesh_tools import canonical_order, face_normals, raycasting_scene, safe_name, sample_surface
+
+
+def _inner_room(shift=(0.0, 0.0, 0.0)):
+    """The room's inner surface as one inward-facing box (what a perfect fusion would give)."""
+    box = trimesh.creation.box(extents=ROOM)
+    box.apply_translation(np.asarray(ROOM) / 2 + np.asarray(shift))
+    box.invert()
+    return np.asarray(box.vertices), np.asarray(box.faces)
+
+
+
+def test_sampling_is_seeded_and_on_the_surface():
+    v, f = _inner_room()
+    a = sample_surface(v, f, 1000, np.random.default_rng(3))[0]
+    b = sample_surface(v, f, 1000, np.random.default_rng(3))[0]
+    assert np.array_equal(a, b)
+    on_face = np.isclose(a, 0).any(1) | np.isclose(a, ROOM).any(1)
+    assert on_face.all()
+
+
+def test_canonical_order_is_order_independent():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(20, 3))
+    f = rng.integers(0, 20, (30, 3))
+    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
+    perm = rng.permutation(20)
+    inv = np.argsort(perm)
+    v2, f2 = v[perm], inv[f][rng.permutation(len(f))]
+    a, b = canonical_order(v, f), canonical_order(v2, np.roll(f2, 1, axis=1))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_face_normals_follow_the_right_hand_rule_with_twice_the_area():
+    v = np.array([[0.0, 0, 0], [2, 0, 0], [0, 3, 0], [0, 0, 1]])
+    n = face_normals(v, np.array([[0, 1, 2], [0, 2, 1], [0, 1, 3]]))
+    assert np.allclose(n, [[0, 0, 6], [0, 0, -6], [0, -2, 0]])
+
+
+def test_sample_surface_refuses_a_zero_area_mesh():
+    v = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]])
+    with pytest.raises(ValueError, match="zero area"):
+        sample_surface(v, np.array([[0, 1, 2]]), 10, np.random.default_rng(0))
+
+
+def test_raycasting_scene_hits_the_box_at_its_distance():
+    import open3d.core as o3c
+
+    box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
+    scene = raycasting_scene(np.asarray(box.vertices), np.asarray(box.faces))
+    rays = o3c.Tensor(np.array([[0, 0, 5, 0, 0, -1], [5, 0, 0, -1, 0, 0], [5, 5, 5, 1, 0, 0]], np.float32))
+    t = scene.cast_rays(rays)["t_hit"].numpy()
+    assert np.allclose(t[:2], 4.0) and np.isinf(t[2])
+
+
+@pytest.mark.parametrize(("text", "name"), [("chair_2", "chair_2"), ("a b/c.d", "a_b_c_d"), ("x-y", "x-y"), ("café", "café")])
+def test_safe_name_keeps_letters_digits_underscores_dashes(text, name):
+    assert safe_name(text) == name
