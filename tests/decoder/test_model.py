@@ -51,7 +51,7 @@ def test_config_rejects_bad_values():
         DecoderConfig(temporal_compression=8, gaussian_frames=3)
     with pytest.raises(ValueError, match="attention_blocks"):
         DecoderConfig(num_blocks=4, attention_blocks=(4,))
-    with pytest.raises(ValueError, match="unknown field"):
+    with pytest.raises(ValueError, match="unknown key .depth.; accepted: latent_channels"):
         DecoderConfig.from_dict({"width": 64, "depth": 3})
 
 

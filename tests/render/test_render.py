@@ -432,9 +432,9 @@ def test_backend_registry_and_errors():
 
 def test_gsplat_backend_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "gsplat", None)  # makes `import gsplat` fail
-    request = SimpleNamespace(scene=SimpleNamespace(device=torch.device("cuda")), cameras=None)
+    means = SimpleNamespace(device=torch.device("cuda"))  # only its device is read before the import
     with pytest.raises(ImportError, match=r'pip install "lyra-sim\[gpu\]"'):
-        BACKENDS["gsplat"](request)
+        BACKENDS["gsplat"](means, *([None] * 13))
 
 
 def test_raster_config_validation():
