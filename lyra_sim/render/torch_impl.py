@@ -27,6 +27,10 @@ decide which zero contributions are never computed.
 Everything is differentiable through torch autograd (means, quats, scales, opacities,
 colors / SH); when autograd is not recording (no_grad, or no input requiring grad), the hot
 loop switches to in-place operations.
+
+Longer than most modules (~800 lines) for a reason: it is the twin of gsplat's projection and
+rasterization kernels, step for step, and the small-frame and general paths share its
+projection, tiling and compositing helpers; kept in one file it reads beside the CUDA code.
 """
 
 from __future__ import annotations

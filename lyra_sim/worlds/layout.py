@@ -16,6 +16,10 @@ seeded stream; after ``restarts`` failures a ``ValueError`` names the object.
 
 Coordinates: room interior ``[-W/2, W/2] × [-D/2, D/2] × [0, H]``; yaw in radians about +z,
 0 = the object's front faces +y.
+
+Longer than most modules (~650 lines) for a reason: the placement rules are a registry whose
+entries share the candidate, overlap and connectivity helpers here; split apart, each rule
+would need the others' private geometry.
 """
 
 from __future__ import annotations

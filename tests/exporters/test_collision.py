@@ -15,7 +15,6 @@ from lyra_sim.exporters.collision import (
     cube_viewmats,
     extract_collision_mesh,
     plan_views,
-    valid_depth,
 )
 from lyra_sim.exporters.mesh_metrics import EvalConfig, evaluate_mesh
 from lyra_sim.exporters.mesh_tools import face_normals
@@ -92,21 +91,6 @@ def test_object_scene_mesh_bounds(block_only):
     assert not mesh.interior
     lo, hi = mesh.vertices.min(0), mesh.vertices.max(0)
     assert np.allclose(lo[:2], [1.2, 1.2], atol=0.05) and np.allclose(hi, [1.8, 1.8, 0.6], atol=0.05)
-
-
-def test_valid_depth_drops_edges_grazing_and_transparent_pixels():
-    d = np.full((1, 16, 16), 2.0, np.float32)
-    d[0, :, 8:] = 4.0  # a depth discontinuity at column 8
-    a = np.ones_like(d)
-    a[0, 0:3, 0:3] = 0.1  # transparent corner
-    k = np.array([[[16.0, 0, 8], [0, 16.0, 8], [0, 0, 1]]], np.float32)
-    out = valid_depth(d, a, k, alpha_threshold=0.5, edge_threshold=0.04, min_cos=0.0)
-    assert (out[0, 5:, 7:9] == 0).all()  # both sides of the jump
-    assert (out[0, 0:3, 0:3] == 0).all()
-    assert (out[0, 5:, 2:6] == 2.0).all()
-    # a plane seen almost edge-on: depth grows fast along x
-    slope = np.broadcast_to(1.0 + 0.5 * np.arange(16, dtype=np.float32), (1, 16, 16)).copy()
-    assert (valid_depth(slope, np.ones_like(slope), k, 0.5, 10.0, min_cos=0.65)[0, 2:-2, 2:-2] == 0).all()
 
 
 def test_coverage_views_reach_around_a_corner():

@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial import Delaunay
 
 from _scenes import BLOCK, ROOM
-from lyra_sim.exporters.collision import face_normals
+from lyra_sim.exporters.mesh_tools import face_normals
 from lyra_sim.exporters.pieces import PieceConfig, convex_hull, surface_pieces
 
 
