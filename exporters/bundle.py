@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from lyra_sim.atomic import atomic_directory
+from lyra_sim.atomic import atomic_directory, check_target_dir
 from lyra_sim.manifest import MANIFEST, package_versions, read_manifest, sha256_file, verify, write_manifest
 from lyra_sim.ply import read_ply
 from lyra_sim.scene import GaussianScene
@@ -307,10 +307,7 @@ def export_bundle(
     src, out = Path(src), Path(out)
     formats = parse_formats(formats)
     in_place = src.is_dir() and out.exists() and out.resolve() == src.resolve()
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (overwrite or in_place):
-        raise FileExistsError(f"{out}: directory exists and is not empty (use --overwrite to replace it)")
+    check_target_dir(out, overwrite or in_place)
     stage(f"reading {src}")
     scene, source_manifest, ply_path, preview = _load_source(src)
     if len(scene) == 0:

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from lyra_sim.config import check_keys
 from lyra_sim.worlds.materials import COLORS, PUBLIC_MATERIALS
 from lyra_sim.worlds.objects import OBJECT_KINDS
 from lyra_sim.worlds.rooms import ROOM_TYPES
@@ -82,17 +83,6 @@ def _build(cls, data: dict, where: str):
         raise ValueError(f"{where}.{e}") from None
 
 
-def _from_dict(cls, data, where: str) -> dict:
-    """Check ``data`` is a dict with only ``cls``'s keys; returns it."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected an object (dict), got {type(data).__name__}")
-    names = [f.name for f in fields(cls)]
-    for key in data:
-        if key not in names:
-            raise ValueError(f"{where}: unknown key {key!r}; accepted keys: {', '.join(names)}")
-    return data
-
-
 @dataclass(frozen=True)
 class SurfaceSpec:
     """Look of a room surface (floor, walls or ceiling); None = the room type's seeded default."""
@@ -109,7 +99,7 @@ class SurfaceSpec:
 
     @classmethod
     def from_dict(cls, data, where: str = "surface") -> "SurfaceSpec":
-        return _build(cls, _from_dict(cls, data, where), where)
+        return _build(cls, check_keys(cls, data, where), where)
 
 
 @dataclass(frozen=True)
@@ -156,7 +146,7 @@ class RoomSpec:
 
     @classmethod
     def from_dict(cls, data, where: str = "room") -> "RoomSpec":
-        data = dict(_from_dict(cls, data, where))
+        data = dict(check_keys(cls, data, where))
         for name in ("floor", "walls", "ceiling"):
             data[name] = SurfaceSpec.from_dict(data.get(name) or {}, where=f"{where}.{name}")
         return _build(cls, data, where)
@@ -224,7 +214,7 @@ class ObjectSpec:
 
     @classmethod
     def from_dict(cls, data, where: str = "object") -> "ObjectSpec":
-        data = _from_dict(cls, data, where)
+        data = check_keys(cls, data, where)
         if "kind" not in data:
             raise ValueError(f"{where}: missing key 'kind'; accepted kinds: {_accepted(OBJECT_KINDS)}")
         return _build(cls, data, where)
@@ -262,7 +252,7 @@ class SceneSpec:
 
     @classmethod
     def from_dict(cls, data) -> "SceneSpec":
-        data = _from_dict(cls, data, "spec")
+        data = check_keys(cls, data, "spec")
         objects = data.get("objects", [])
         if not isinstance(objects, list):
             raise ValueError(f"objects: expected a list, got {type(objects).__name__}")
