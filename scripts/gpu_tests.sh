@@ -16,5 +16,5 @@ python3 -c 'from gsplat.cuda._backend import _C; assert _C is not None, "gsplat 
 echo "gsplat build: $(( $(date +%s) - start )) s"
 # Without arguments: the test files that hold gpu tests (the others may import CPU-only extras
 # such as open3d, which an offline GPU machine lacks).
-if [ "$#" -eq 0 ]; then set -- $(grep -l "mark.gpu" tests/test_*.py); fi
+if [ "$#" -eq 0 ]; then set -- $(grep -rl "mark.gpu" tests --include="test_*.py" | sort); fi
 python3 -m pytest -q -p no:cacheprovider -m gpu -s -rs "$@"
