@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Run the gpu-marked tests on a CUDA machine without internet (the project's lent H100).
-# Wheels for what that machine lacks are carried in .whl/ (see README "GPU"); gsplat
-# JIT-compiles its CUDA kernels on first use (~80 s on an H100), timed here on its own.
+# Wheels for what that machine lacks are carried in .whl/ (see README "GPU"): a gsplat wheel
+# with its CUDA extension prebuilt there loads at once; the plain one JIT-compiles its kernels
+# on first use (~80-120 s on an H100 / H200), timed here on its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" >/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+  # lyra-sim itself as installed (envs/ and exporters/ become lyra_sim.envs, lyra_sim.exporters).
+  python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --upgrade --target /tmp/site .
+  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export PYTHONUNBUFFERED=1 MAX_JOBS="${MAX_JOBS:-16}" TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
