@@ -28,9 +28,10 @@ The writer applies the same flips (RDF → RUB) before quantizing.
 
 Quantization (what a round trip through `write` then `read` can change): positions by at
 most ``2^-(fractionalBits+1)`` (0.12 mm at 12 bits); log scales by 1/32 (3.2 %); opacities by
-0.5/255; ``f_dc`` by 0.5/(0.15·255) = 0.0131; SH by 1/32 (degree 1, 5 bits) and 1/16 (degrees
-2-3, 4 bits) after clipping to [-1, 127/128]; rotations by about 0.2° (version 3 and 4) or
-1° (version 2).
+0.5/255; ``f_dc`` by 0.5/(0.15·255) = 0.0131; SH by 4.5/128 (degree 1: 1/128 steps in buckets
+of 8) and 8.5/128 (degrees 2-3: buckets of 16) after clipping to [-1, 127/128]; rotations by
+at most 0.36° (versions 3 and 4) or about 1° (version 2, while ``|w| > 0.5``). Log scales
+outside [-10, 5.94] and ``f_dc`` outside ±3.33 clip, as in the reference.
 """
 
 from __future__ import annotations
