@@ -5,13 +5,14 @@ along any axis (often −y) and the scale arbitrary. `estimate_alignment` finds 
 transform ``x ↦ s R x + t`` that makes a scene Z-up meters, from what the splats offer:
 
 - **up** (``"auto"``): the dominant planes of the opaque splats' centers (Open3D RANSAC plane
-  segmentation). The candidate up directions are the plane normals; each candidate (and its
-  sign) is scored by gravity: the floor is the lowest large plane along it (hardly any splats
-  below it), and the things in the scene rest on it (the share of the non-plane splats, grouped
-  into objects by DBSCAN, whose lowest point touches the floor). Walls are the planes
-  perpendicular to the chosen up; the heaviest one turns the scene so walls run along x / y.
-  Up is refined as the inlier-weighted mean normal of all planes parallel to the floor.
-  No large plane at all: up cannot be told and ``auto`` refuses (ValueError) rather than guess.
+  segmentation). The candidate up directions are the plane normals, each with either sign; the
+  floor is the lowest large plane along a candidate. A floor has the scene on one side (at most
+  3 % of the splats below it) and the scene's objects stand on it: the splats off the bounding
+  planes, grouped into objects by DBSCAN, mostly reach down to it. The candidate scoring best
+  on both wins; walls are the planes perpendicular to it, and the heaviest turns the scene so
+  walls run along x / y. Up is refined as the inlier-weighted normal of the planes within 3° of
+  the floor's. No plane with the scene on one side (an object capture without ground, such as
+  a person): up cannot be told and ``auto`` refuses (ValueError) rather than guess.
 - **up** given (``"+z" "-z" "+y" "-y" "+x" "-x"``): the named source axis becomes +z.
 - **floor**: the lowest large plane perpendicular to up, else the 0.5th percentile of the
   opaque splats' heights; it is moved to z = 0.
@@ -256,10 +257,14 @@ def _shell(groups: list[list[_Plane]], points: np.ndarray, threshold: float) -> 
     return shell
 
 
-def _gravity_score(up: np.ndarray, group: list[_Plane], points: np.ndarray, objects: list[np.ndarray],
-                   threshold: float) -> tuple[float, dict[str, float]]:
-    """(score, numbers) of ``up``: the floor is the lowest large plane along it; few splats
-    may lie below it, and the scene's objects should stand on it."""
+_MAX_BELOW_FLOOR = 0.03
+"""Share of the splats that may lie below a floor (noise, a few floaters)."""
+
+
+def _floor_numbers(up: np.ndarray, group: list[_Plane], points: np.ndarray, objects: list[np.ndarray],
+                   threshold: float) -> dict[str, float]:
+    """How floor-like the lowest plane of ``group`` is along ``up``: the share of the objects
+    that stand on it (``resting``) and of the splats below it (``below_floor``)."""
     heights = points @ up
     floor = min(p.points.mean(0) @ up for p in group)
     extent = float(np.percentile(heights, 99) - floor)
@@ -269,7 +274,7 @@ def _gravity_score(up: np.ndarray, group: list[_Plane], points: np.ndarray, obje
         resting = float((bottoms - floor < 0.05 * extent + 3 * threshold).mean())
     else:  # nothing but planes: the side with the mass is up
         resting = float((heights > floor + 3 * threshold).mean())
-    return resting - 2 * below, {"resting": round(resting, 3), "below_floor": round(below, 4)}
+    return {"resting": round(resting, 3), "below_floor": round(below, 4)}
 
 
 def _auto_up(points: np.ndarray, planes: list[_Plane], threshold: float) -> tuple[np.ndarray, str, float, dict]:
@@ -288,18 +293,28 @@ def _auto_up(points: np.ndarray, planes: list[_Plane], threshold: float) -> tupl
     for group in groups:
         normal = _mean_normal(group, group[0].normal)
         for up in (normal, -normal):
-            score, numbers = _gravity_score(up, group, points, objects, threshold)
+            numbers = _floor_numbers(up, group, points, objects, threshold)
+            # a floor has (almost) the whole scene on one side; the objects standing on it tell it apart
+            score = 0.5 * numbers["resting"] + 0.5 * (1 - numbers["below_floor"] / _MAX_BELOW_FLOOR)
             candidates.append((score, up, group, numbers))
     candidates.sort(key=lambda c: -c[0])
-    best, runner = candidates[0], (candidates[1] if len(candidates) > 1 else None)
-    margin = best[0] - (runner[0] if runner else 0.0)
+    details = {"objects": len(objects),
+               "candidates": [{"direction": np.round(c[1], 4).tolist(), "score": round(c[0], 3), **c[3]} for c in candidates]}
+    valid = [c for c in candidates if c[3]["below_floor"] <= _MAX_BELOW_FLOOR]
+    if not valid:
+        least = min(c[3]["below_floor"] for c in candidates)
+        raise ValueError(
+            f"up auto: cannot tell which way is up: none of the {len(planes)} large planes has the scene on one side "
+            f"(at best {least:.0%} of the splats lie beyond it; a floor allows {_MAX_BELOW_FLOOR:.0%}), so there is no "
+            "floor or ground to stand on; give the up axis instead (+z, -z, +y, -y, +x or -x)"
+        )
+    best = valid[0]
+    margin = best[0] - (valid[1][0] if len(valid) > 1 else 0.5)
     confidence = float(np.clip(margin / 0.3, 0.0, 1.0))
     share = sum(p.count for p in best[2]) / len(points)
     what = f"{best[3]['resting']:.0%} of {len(objects)} objects stand on it" if objects else f"{best[3]['resting']:.0%} of the splats above it"
     reason = (f"normal of the lowest large plane ({len(best[2])} parallel plane(s), {share:.0%} of the splats): "
               f"{what}, {best[3]['below_floor']:.1%} of the splats below")
-    details = {"objects": len(objects),
-               "candidates": [{"direction": np.round(c[1], 4).tolist(), "score": round(c[0], 3), **c[3]} for c in candidates]}
     floor_plane = min(best[2], key=lambda p: p.points.mean(0) @ best[1])
     level = [p for p in best[2] if abs(p.normal @ floor_plane.normal) > math.cos(math.radians(3))]
     return _mean_normal(level, best[1]), reason, confidence, details

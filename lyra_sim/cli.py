@@ -171,7 +171,8 @@ def _export_config(args: argparse.Namespace):
         **{k: v for k, v in (("voxel_size", args.voxel_size), ("resolution", args.resolution),
                               ("num_viewpoints", args.viewpoints), ("face_budget", args.face_budget)) if v is not None},
     )
-    return ExportConfig(collision=collision, convex=ConvexConfig(seed=args.convex_seed) if args.convex else None)
+    frame = {"up": args.up, "scale": args.scale} if hasattr(args, "up") else {}  # `export` only
+    return ExportConfig(collision=collision, convex=ConvexConfig(seed=args.convex_seed) if args.convex else None, **frame)
 
 
 def _print_bundle(manifest: dict, timings: dict[str, float], quiet: bool) -> None:
@@ -197,6 +198,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, stage=stages, timings=timings,
     )
     print(f"{args.out}: {manifest['num_gaussians']:,} Gaussians ({stages.elapsed():.1f}s)")
+    if "alignment" in manifest:
+        up, scale = manifest["alignment"]["up"], manifest["alignment"]["scale"]
+        print(f"frame: up {up['requested']} -> source direction {up['source_direction']} ({up['reason']}; "
+              f"confidence {up['confidence']:.2f}); {scale['meters_per_unit']:.4g} m per unit ({scale['reason']}; "
+              f"confidence {scale['confidence']:.2f}); floor at z = 0")
+    elif manifest.get("source_format") and Path(args.src).is_file():
+        print(f"frame: {Path(args.src).name} taken as Z-up meters (pass --up auto --scale auto to detect them)")
+    if manifest.get("floaters", {}).get("removed_from_collision"):
+        floaters = manifest["floaters"]
+        print(f"floaters: {floaters['removed_from_collision']:,} of {floaters['of']:,} splats left out of the collision mesh "
+              "(kept in scene.ply)")
     _print_bundle(manifest, timings, args.quiet)
     return 0
 
@@ -320,6 +332,18 @@ def _positive(value: str) -> int:
     return number
 
 
+def _scale(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of meters per unit or 'auto', got {value}")
+    return number
+
+
 def _add_export_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("collision mesh and convex parts (defaults scale with the scene)")
     group.add_argument("--voxel-size", type=float, help="TSDF voxel edge in meters")
@@ -364,11 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     exp = sub.add_parser("export", help="build an asset bundle (collision mesh, USD, MJCF, URDF, GLB) from a scene")
-    exp.add_argument("src", help="a scene directory from `lyra-sim generate`, or any 3DGS .ply file")
+    exp.add_argument("src", help="a scene directory from `lyra-sim generate`, or a splat file: 3DGS .ply, "
+                     "SuperSplat compressed .ply, .spz, .splat")
     exp.add_argument("--formats", default="usd,usdz,mjcf,urdf,glb", help="all, or a comma-separated list of: usd, usdz, mjcf, urdf, glb, obj")
     exp.add_argument("--out", required=True, help="bundle directory (must not exist or be empty)")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing bundle directory")
     exp.add_argument("-q", "--quiet", action="store_true")
+    frame = exp.add_argument_group("frame of an imported capture (the bundle is Z-up meters, floor at z = 0)")
+    frame.add_argument("--up", choices=("auto", "+z", "-z", "+y", "-y", "+x", "-x"), default="+z",
+                       help="the source axis that points up, or auto (from the floor and walls); default +z")
+    frame.add_argument("--scale", type=_scale, default=1.0, metavar="S|auto",
+                       help="meters per source unit, or auto (from a door or the ceiling height); default 1")
     _add_export_options(exp)
     exp.set_defaults(func=cmd_export)
 
