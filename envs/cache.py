@@ -6,8 +6,9 @@ seed, generator version, export settings), so a second ``make`` only reads files
 
 - Root: ``$LYRA_SIM_CACHE`` if set, else ``$XDG_CACHE_HOME/lyra-sim`` (``~/.cache/lyra-sim``).
 - ``bundles/<key>/``: complete bundles (`lyra_sim.exporters.bundle`), each verified against
-  its manifest before use. Imported splats (a ``.ply`` or a scene directory) are keyed by the
-  sha256 of their ``scene.ply``.
+  its manifest before use. Imported splats (a splat file in any `lyra_sim.exchange` format, or
+  a scene directory) are keyed by the sha256 of that file (its ``scene.ply``) and the export
+  settings, the frame (``up``, ``scale``) included.
 - ``lod/<key>.safetensors``: `lyra_sim.render.lod.GaussianLOD` of a bundle's scene.
 
 Concurrent processes building the same entry take an exclusive ``fcntl`` lock on
@@ -22,7 +23,7 @@ import hashlib
 import json
 import os
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -30,6 +31,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lyra_sim.atomic import atomic_path
+from lyra_sim.exchange import detect_format
 from lyra_sim.manifest import read_manifest, sha256_file, verify
 from lyra_sim.ply import read_ply
 from lyra_sim.scene import GaussianScene
@@ -94,13 +96,17 @@ def bundle_for_prompt(condition: str | dict, seed: int, *, root: Path | None = N
     )
 
 
-def bundle_for_path(path: str | os.PathLike, *, root: Path | None = None, stage=lambda name: None) -> Path:
+def bundle_for_path(path: str | os.PathLike, *, root: Path | None = None, stage=lambda name: None,
+                    up: str = "+z", scale: float | str = 1.0) -> Path:
     """A bundle for ``path``: a bundle directory (verified, used in place), or a scene directory /
-    3DGS ``.ply`` (exported into the cache, keyed by the PLY's sha256)."""
+    splat file in any `lyra_sim.exchange` format (exported into the cache, keyed by the file's
+    sha256 and the export settings, ``up`` and ``scale`` included)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"scene: {path} does not exist (expected a bundle directory, a scene directory or a .ply)")
+        raise FileNotFoundError(f"scene: {path} does not exist (expected a bundle directory, a scene directory or a splat file)")
     if path.is_dir() and (path / "manifest.json").is_file() and read_manifest(path).get("kind") == "bundle":
+        if (up, scale) != ("+z", 1.0):
+            raise ValueError(f"scene: {path} is a finished bundle; up= and scale= apply to splat files and scene directories")
         problems = verify(path)
         if problems:
             raise ValueError(f"scene: {path} fails verification: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
@@ -109,10 +115,16 @@ def bundle_for_path(path: str | os.PathLike, *, root: Path | None = None, stage=
             raise ValueError(f"scene: {path} is a bundle without {', '.join(missing)} (re-export it with lyra-sim export)")
         return path
     ply = path / "scene.ply" if path.is_dir() else path
-    if not ply.is_file() or ply.suffix.lower() != ".ply":
-        raise ValueError(f"scene: {path}: expected a bundle directory, a scene directory with scene.ply, or a .ply file")
-    key = cache_key({"world": "import", "ply_sha256": sha256_file(ply), "export": asdict(ENV_EXPORT), "formats": list(DEFAULT_FORMATS)})
-    return _cached_bundle(key, lambda out: export_bundle(path, out, DEFAULT_FORMATS, ENV_EXPORT, overwrite=True, stage=stage), root)
+    if not ply.is_file():
+        raise ValueError(f"scene: {path}: expected a bundle directory, a scene directory with scene.ply, or a splat file")
+    if path.is_file():
+        try:
+            detect_format(path)
+        except ValueError as exc:
+            raise ValueError(f"scene: {exc}") from exc
+    export = replace(ENV_EXPORT, up=up, scale=scale)
+    key = cache_key({"world": "import", "ply_sha256": sha256_file(ply), "export": asdict(export), "formats": list(DEFAULT_FORMATS)})
+    return _cached_bundle(key, lambda out: export_bundle(path, out, DEFAULT_FORMATS, export, overwrite=True, stage=stage), root)
 
 
 def _lod_tensors(lod: GaussianLOD) -> dict[str, torch.Tensor]:

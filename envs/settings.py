@@ -20,7 +20,7 @@ from lyra_sim.render.lod import LODConfig
 from lyra_sim.manifest import read_manifest
 from lyra_sim.worlds.model_dirs import CheckpointError
 
-from .cache import bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
+from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
 from .nav_fields import NavFields, scene_grid
 from .pointnav import AgentConfig, TaskConfig
 from .views import CameraConfig, SceneViews
@@ -52,6 +52,8 @@ class EnvSettings:
     device: torch.device
     cache_dir: Path | None
     diffusers: dict[str, Any]
+    up: str = "+z"  # frame of imported splat files (`lyra_sim.exporters.alignment`)
+    scale: float | str = 1.0
 
 
 def make_settings(
@@ -71,6 +73,8 @@ def make_settings(
     device: str | torch.device = "auto",
     cache_dir: str | os.PathLike | None = None,
     diffusers: dict[str, Any] | None = None,
+    up: str = "+z",
+    scale: float | str = 1.0,
 ) -> EnvSettings:
     """Validate ``make`` keyword arguments into `EnvSettings` (raises ValueError)."""
     if world not in WORLDS:
@@ -103,6 +107,10 @@ def make_settings(
             sources = [("scene", str(p)) for p in paths]
     if diffusers is not None and world != "diffusers":
         raise ValueError("diffusers= settings need world='diffusers'")
+    if (up, scale) != ("+z", 1.0):
+        if scene is None:
+            raise ValueError("up= and scale= set the frame of imported splat files: they need scene=")
+        replace(ENV_EXPORT, up=up, scale=scale)  # validates both (ValueError naming the bad one)
 
     camera = _config(CameraConfig, camera, "camera")
     overrides = {k: v for k, v in (("width", width), ("height", height), ("depth", depth)) if v is not None}
@@ -119,7 +127,7 @@ def make_settings(
         raise ValueError(f"device: {device} requested but CUDA is not available")
     return EnvSettings(
         sources=tuple(sources), seed=seed, agent=agent, camera=camera, task=task, lod=LODConfig(), device=device,
-        cache_dir=Path(cache_dir) if cache_dir is not None else None, diffusers=dict(diffusers or {}),
+        cache_dir=Path(cache_dir) if cache_dir is not None else None, diffusers=dict(diffusers or {}), up=up, scale=scale,
     )
 
 
@@ -130,7 +138,7 @@ def resolve_bundle(kind: str, value: Any, settings: EnvSettings) -> Path:
         if kind == "prompt":
             return bundle_for_prompt(value, settings.seed, root=root)
         if kind == "scene":
-            return bundle_for_path(value, root=root)
+            return bundle_for_path(value, root=root, up=settings.up, scale=settings.scale)
         image, prompt = value
         return bundle_for_diffusers(image=image, prompt=prompt, seed=settings.seed, models=settings.diffusers, root=root)
     except CheckpointError as exc:

@@ -7,6 +7,8 @@ One concept per module:
 - `mesh_tools`: normals, canonical order, surface samples, ray casting, safe names;
 - `pieces`: thin convex slabs of a static surface (for MuJoCo / PyBullet);
 - `convex`: CoACD parts of objects (dynamic-body colliders, ≤ 64 hull vertices);
+- `alignment`: imported captures in any frame → Z-up meters (up, floor, scale; with reasons);
+- `floaters`: faint isolated splats left out of collision extraction;
 - `usd`, `mjcf`, `urdf`, `meshes`, `nav`: file writers;
 - `bundle`: the asset bundle and its format registry.
 

@@ -2,7 +2,9 @@
 
 Layout (see ARCHITECTURE.md; * only with the matching format):
 
-    scene.ply              the Gaussians, byte for byte as given
+    scene.ply              the Gaussians: byte for byte as given for an INRIA PLY taken as is;
+                           rewritten in the bundle's frame (Z-up meters) when another splat
+                           format is imported or an alignment (``up`` / ``scale``) is applied
     preview.png            copied from a generated scene directory, if present
     collision.obj          static collider mesh extracted from the Gaussians
     nav.npz                walkable-floor grid (`lyra_sim.exporters.nav_grid`)
@@ -34,10 +36,13 @@ import numpy as np
 
 from lyra_sim.atomic import atomic_directory, check_target_dir
 from lyra_sim.manifest import MANIFEST, package_versions, read_manifest, sha256_file, verify, write_manifest
-from lyra_sim.ply import read_ply
+from lyra_sim.exchange import detect_format, read_splats
+from lyra_sim.ply import read_ply, write_ply
 from lyra_sim.scene import GaussianScene
 
+from .alignment import UP_CHOICES, Alignment, estimate_alignment, transform_scene
 from .collision import CollisionConfig, CollisionMesh, extract_collision_mesh
+from .floaters import FloaterConfig, find_floaters
 from .convex import ConvexConfig, decompose_objects
 from .mesh_tools import safe_name
 from .meshes import face_labels, vertex_colors, write_mesh
@@ -64,6 +69,11 @@ class ExportConfig:
         convex: CoACD decomposition of objects into ``collision_parts/``; None skips it (slow).
         nav: the walkable-floor grid.
         spawn_radius: agent radius for the manifest's spawn region, meters.
+        up: the source axis that points up, or ``"auto"`` (`lyra_sim.exporters.alignment`);
+            ``"+z"`` with ``scale`` 1 takes the scene as it is (Z-up meters).
+        scale: meters per source unit, or ``"auto"``.
+        floaters: which splats to leave out of collision extraction (never out of scene.ply);
+            None keeps them all.
     """
 
     collision: CollisionConfig = field(default_factory=CollisionConfig)
@@ -71,6 +81,21 @@ class ExportConfig:
     convex: ConvexConfig | None = None
     nav: NavConfig = field(default_factory=NavConfig)
     spawn_radius: float = 0.25
+    up: str = "+z"
+    scale: float | str = 1.0
+    floaters: FloaterConfig | None = field(default_factory=FloaterConfig)
+
+    def __post_init__(self) -> None:
+        if self.up not in UP_CHOICES:
+            raise ValueError(f"up: expected one of {', '.join(UP_CHOICES)}, got {self.up!r}")
+        if self.scale != "auto" and not (isinstance(self.scale, (int, float)) and not isinstance(self.scale, bool)
+                                         and 0 < self.scale < float("inf")):
+            raise ValueError(f"scale: expected a positive number (meters per unit) or 'auto', got {self.scale!r}")
+
+    @property
+    def aligns(self) -> bool:
+        """Whether the scene is moved into the bundle's frame (anything but +z at scale 1)."""
+        return self.up != "+z" or self.scale != 1.0
 
 
 class ExportContext:
@@ -96,8 +121,20 @@ class ExportContext:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     @cached_property
+    def floaters(self) -> tuple[np.ndarray | None, dict[str, Any] | None]:
+        """``(mask of the splats left out of collision extraction, stats)``, or (None, None)."""
+        if self.config.floaters is None:
+            return None, None
+        mask, stats = find_floaters(self.scene, self.config.floaters)
+        if stats["count"]:
+            self.stage(f"leaving {stats['count']:,} floater(s) of {stats['of']:,} splats out of collision extraction")
+        return mask, stats
+
+    @cached_property
     def collision(self) -> CollisionMesh:
-        mesh = extract_collision_mesh(self.scene, self.config.collision, self.stage)
+        mask, _ = self.floaters
+        solid = self.scene if mask is None or not bool(mask.any()) else self.scene.select(~mask)
+        mesh = extract_collision_mesh(solid, self.config.collision, self.stage)
         for key, seconds in mesh.stats["seconds"].items():
             self.timings[f"collision.{key}"] = seconds
         return mesh
@@ -259,8 +296,8 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------- bundle
-def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path | None]:
-    """``(scene, source manifest or {}, scene.ply path, preview.png path or None)``."""
+def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path | None, str]:
+    """``(scene, source manifest or {}, splat file, preview.png path or None, its format name)``."""
     if src.is_dir():
         problems = verify(src) if (src / MANIFEST).is_file() else []
         if not (src / "scene.ply").is_file():
@@ -269,12 +306,21 @@ def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path |
             raise ValueError(f"{src}: the scene directory does not verify against its manifest: {problems[0]}")
         manifest = read_manifest(src) if (src / MANIFEST).is_file() else {}
         preview = src / "preview.png"
-        return read_ply(src / "scene.ply"), manifest, src / "scene.ply", preview if preview.is_file() else None
+        return read_ply(src / "scene.ply"), manifest, src / "scene.ply", preview if preview.is_file() else None, "ply"
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such file or directory")
-    if src.suffix.lower() != ".ply":
-        raise ValueError(f"{src}: expected a scene directory or a 3DGS .ply file")
-    return read_ply(src), {}, src, None
+    try:
+        name = detect_format(src)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (or a scene directory)") from exc
+    return read_splats(src), {}, src, None, name
+
+
+def _frame_note(alignment: Alignment | None, source_format: str) -> str:
+    if alignment is not None:
+        return ("Z-up meters, floor at z = 0: every file of the bundle, scene.ply included, is the source moved by "
+                "alignment.matrix (x -> M x)")
+    return "the source's own, taken as Z-up meters" + ("" if source_format == "ply" else f" (read from {source_format})")
 
 
 _FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "understood", "unknown", "objects", "preview_camera")
@@ -309,16 +355,28 @@ def export_bundle(
     in_place = src.is_dir() and out.exists() and out.resolve() == src.resolve()
     check_target_dir(out, overwrite or in_place)
     stage(f"reading {src}")
-    scene, source_manifest, ply_path, preview = _load_source(src)
+    scene, source_manifest, ply_path, preview, source_format = _load_source(src)
     if len(scene) == 0:
         raise ValueError(f"{src}: the scene has no Gaussians")
+    alignment: Alignment | None = None
+    if config.aligns:
+        stage(f"aligning (up {config.up}, scale {config.scale})")
+        try:
+            alignment = estimate_alignment(scene, config.up, config.scale)
+        except ValueError as exc:
+            raise ValueError(f"{src}: {exc}") from exc
+        scene = transform_scene(scene, alignment)
+        stage(f"aligned: {alignment.summary()}")
 
     packages = package_versions(EXPORT_PACKAGES)
     info = {k: source_manifest[k] for k in _FROM_SOURCE if source_manifest.get(k) is not None}
     info.update({"source": ply_path.name if not src.is_dir() else "scene directory", "packages": packages})
     with atomic_directory(out, overwrite=overwrite or in_place) as tmp:
         ctx = ExportContext(scene, tmp, config, info, stage)
-        shutil.copyfile(ply_path, tmp / "scene.ply")
+        if alignment is None and source_format == "ply":
+            shutil.copyfile(ply_path, tmp / "scene.ply")
+        else:  # another format, or moved into the bundle's frame: the Gaussians as the bundle uses them
+            write_ply(tmp / "scene.ply", scene)
         if preview is not None:
             shutil.copyfile(preview, tmp / "preview.png")
         mesh = ctx.collision
@@ -344,7 +402,14 @@ def export_bundle(
             "collision": stats,
             "nav": ctx.nav.summary(config.spawn_radius),
             "source_sha256": sha256_file(ply_path),
+            "source_format": source_format,
+            "frame": _frame_note(alignment, source_format),
         }
+        if alignment is not None:
+            manifest_data["alignment"] = alignment.as_dict()
+        if ctx.floaters[1] is not None:
+            stats = ctx.floaters[1]
+            manifest_data["floaters"] = {"removed_from_collision": stats["count"], **{k: v for k, v in stats.items() if k != "count"}}
         if config.convex is not None:
             manifest_data["convex"] = {
                 "config": asdict(config.convex),

@@ -2,6 +2,10 @@
 
 All writers are atomic (temporary file beside the target, then rename) and deterministic
 (trimesh with ``process=False``: vertices and faces are written exactly as given).
+
+glTF is +Y up, so a GLB keeps the vertices in our Z-up meters and puts the mesh under a root
+node whose matrix is `GLTF_FROM_WORLD` (``(x, y, z) -> (x, z, -y)``): glTF importers (Blender,
+three.js, Omniverse) show the scene standing, and the accessors still hold our coordinates.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from scipy.spatial import cKDTree
 
 from lyra_sim.atomic import atomic_path
 from lyra_sim.scene import GaussianScene
+
+GLTF_FROM_WORLD = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])
+"""Root-node matrix of written GLBs: Z-up world → glTF's Y-up (a -90° turn about x)."""
 
 
 def _trimesh(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None):
@@ -43,7 +50,14 @@ def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
         raise ValueError(f"{path}: unknown mesh format {suffix!r}; accepted: obj, stl, glb, ply")
     mesh = _trimesh(vertices, faces, colors)
     kwargs = {"include_normals": False, "include_color": colors is not None, "include_texture": False} if suffix == "obj" else {}
-    data = mesh.export(file_type=suffix, **kwargs)
+    if suffix == "glb":
+        import trimesh
+
+        scene = trimesh.Scene()
+        scene.add_geometry(mesh, node_name="mesh", geom_name="mesh", transform=GLTF_FROM_WORLD)
+        data = scene.export(file_type="glb")
+    else:
+        data = mesh.export(file_type=suffix, **kwargs)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     return path

@@ -19,7 +19,7 @@ except ImportError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[1]
-LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+LINT_IMPORTS = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"]
 
 
 def installed_tree(dest: Path) -> Path:
@@ -40,14 +40,12 @@ def installed_tree(dest: Path) -> Path:
 
 def lint(tree: Path) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "pyproject.toml"], cwd=tree, env=env,
-                          capture_output=True, text=True)
+    return subprocess.run([*LINT_IMPORTS, "--no-cache", "pyproject.toml"], cwd=tree, env=env, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory) -> Path:
-    if not LINT_IMPORTS.exists():
-        pytest.skip("import-linter is not installed (pip install -e '.[dev]')")
+    pytest.importorskip("importlinter", reason="import-linter is not installed (pip install -e '.[dev]')")
     return installed_tree(tmp_path_factory.mktemp("installed"))
 
 

@@ -53,7 +53,8 @@ def export_config(args: argparse.Namespace):
         **{k: v for k, v in (("voxel_size", args.voxel_size), ("resolution", args.resolution),
                               ("num_viewpoints", args.viewpoints), ("face_budget", args.face_budget)) if v is not None},
     )
-    return ExportConfig(collision=collision, convex=ConvexConfig(seed=args.convex_seed) if args.convex else None)
+    frame = {"up": args.up, "scale": args.scale} if hasattr(args, "up") else {}  # `export` only
+    return ExportConfig(collision=collision, convex=ConvexConfig(seed=args.convex_seed) if args.convex else None, **frame)
 
 
 def print_bundle(manifest: dict, timings: dict[str, float], quiet: bool) -> None:

@@ -7,9 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from scipy.spatial.transform import Rotation
 
 from _scenes import box_room_scene
+from _splats import CAPTURES, moved
 from lyra_sim.cli import main
+from lyra_sim.exchange import write_splats
 from lyra_sim.manifest import read_manifest, verify
 from lyra_sim.ply import write_ply
 
@@ -100,3 +103,19 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, args, message):
     assert len(lines) == 1 and lines[0].startswith("lyra-sim: error: ") and message in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.ply", "room.ply"]
+
+
+def test_cli_export_takes_up_and_scale(tmp_path, capsys):
+    room = box_room_scene(spacing=0.05)
+    write_splats(tmp_path / "room.splat", moved(room, Rotation.from_euler("y", -90, degrees=True).as_matrix(), 1.0))
+    code = main(["export", str(tmp_path / "room.splat"), "--up", "+x", "--scale", "1", "--formats", "mjcf",
+                 "--out", str(tmp_path / "b"), "--voxel-size", "0.04", "--resolution", "64", "-q"])
+    out = capsys.readouterr().out
+    assert code == 0 and "frame: up +x -> source direction [1.0, 0.0, 0.0] (given" in out
+    assert read_manifest(tmp_path / "b")["alignment"]["up"]["source_direction"] == [1.0, 0.0, 0.0]
+    code = main(["export", str(CAPTURES / "biker.spz"), "--up", "auto", "--out", str(tmp_path / "c"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot tell which way is up" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(SystemExit):
+        main(["export", str(tmp_path / "room.splat"), "--scale", "-2", "--out", str(tmp_path / "d")])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lyra_sim.cameras import look_at_cameras
+from lyra_sim.decoder import DecoderConfig, LyraDecoder
 from lyra_sim.decoder.codecs import (
     COSMOS_REPO,
     WAN_REPO,
@@ -15,8 +17,6 @@ from lyra_sim.decoder.codecs import (
     make_codec,
     num_latent_frames,
 )
-from lyra_sim.decoder import DecoderConfig, LyraDecoder
-from lyra_sim.cameras import look_at_cameras
 
 diffusers = pytest.importorskip("diffusers")
 

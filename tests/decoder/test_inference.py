@@ -7,8 +7,15 @@ import math
 import pytest
 import torch
 
-from lyra_sim.decoder import PRESETS, LyraDecoder, save_decoder
-from lyra_sim.decoder import DEFAULT_CHECKPOINT, checkpoint_world, decode_world, resolve_checkpoint
+from lyra_sim.decoder import (
+    DEFAULT_CHECKPOINT,
+    PRESETS,
+    LyraDecoder,
+    checkpoint_world,
+    decode_world,
+    resolve_checkpoint,
+    save_decoder,
+)
 from lyra_sim.render import render
 from lyra_sim.scene import GaussianScene
 from lyra_sim.worlds.procedural_video import make_world

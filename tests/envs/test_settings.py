@@ -1,6 +1,8 @@
 """`gym.make` arguments (`lyra_sim.envs.settings`): every bad one fails at make with a clear error, missing
 diffusers weights included (nothing is half-built)."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from PIL import Image
 
 import lyra_sim  # noqa: F401  (registers LyraScene-v0)
 from _envs import make
+from lyra_sim.envs import settings as settings_module
 from lyra_sim.worlds.model_dirs import CheckpointError
 
 
@@ -69,3 +72,16 @@ def test_missing_weights_fail_at_make_naming_what_to_download(photo, tmp_path, m
 def test_world_arguments_are_checked(kw, message):
     with pytest.raises(ValueError, match=message):
         gym.make("LyraScene-v0", **kw)
+
+
+def test_env_settings_take_the_frame_of_an_imported_scene(tmp_path, monkeypatch):
+    settings = settings_module.make_settings(scene=str(tmp_path / "x.spz"), up="auto", scale="auto")
+    assert (settings.up, settings.scale) == ("auto", "auto")
+    with pytest.raises(ValueError, match="need scene="):
+        settings_module.make_settings(prompt="a kitchen", up="-y")
+    with pytest.raises(ValueError, match="up: expected one of"):
+        settings_module.make_settings(scene="x.ply", up="down")
+    seen = {}
+    monkeypatch.setattr(settings_module, "bundle_for_path", lambda value, **kwargs: seen.update(kwargs) or Path(value))
+    settings_module.resolve_bundle("scene", "x.spz", settings)
+    assert seen["up"] == "auto" and seen["scale"] == "auto"

@@ -1,11 +1,14 @@
 """Mesh writers, vertex colors and face labels (`lyra_sim.exporters.meshes`)."""
 
+import json
+import struct
+
 import numpy as np
 import pytest
 import trimesh
 
 from _scenes import COLORS, box_room_scene
-from lyra_sim.exporters.meshes import face_labels, vertex_colors, write_mesh
+from lyra_sim.exporters.meshes import GLTF_FROM_WORLD, face_labels, vertex_colors, write_mesh
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +28,8 @@ def test_written_meshes_read_back_identically(tmp_path, suffix):
     back = trimesh.load(path, process=False, force="mesh")
     if suffix == "stl":  # STL stores triangle soup: compare triangles
         assert np.allclose(np.sort(back.triangles.reshape(-1, 3), 0), np.sort(v[f].reshape(-1, 3), 0))
+    elif suffix == "glb":  # glTF is Y-up: trimesh applies the root node, (x, y, z) -> (x, z, -y)
+        assert np.allclose(back.vertices, v @ GLTF_FROM_WORLD[:3, :3].T) and np.array_equal(back.faces, f)
     else:
         assert np.allclose(back.vertices, v) and np.array_equal(back.faces, f)
     again = write_mesh(tmp_path / f"n.{suffix}", v, f)
@@ -36,6 +41,31 @@ def test_glb_keeps_vertex_colors(tmp_path):
     colors = np.tile(np.array([[255, 0, 0, 255]], np.uint8), (len(v), 1))
     back = trimesh.load(write_mesh(tmp_path / "c.glb", v, f, colors), process=False, force="mesh")
     assert np.array_equal(back.visual.vertex_colors, colors)
+
+
+def _glb_json_and_positions(path):
+    data = path.read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    gltf = json.loads(data[20 : 20 + length])
+    binary = data[20 + length + 8 :]
+    accessor = gltf["accessors"][gltf["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+    view = gltf["bufferViews"][accessor["bufferView"]]
+    start = view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
+    positions = np.frombuffer(binary, "<f4", accessor["count"] * 3, start).reshape(-1, 3)
+    return gltf, positions
+
+
+def test_glb_is_y_up_through_its_root_node(tmp_path):
+    v, f = _box()
+    v = v + np.array([0.0, 0.0, 1.5])  # standing on the floor: z from 0 to 3
+    path = write_mesh(tmp_path / "up.glb", v, f)
+    gltf, positions = _glb_json_and_positions(path)
+    root = gltf["nodes"][gltf["scenes"][gltf.get("scene", 0)]["nodes"][0]]
+    matrix = np.array(root["matrix"]).reshape(4, 4).T  # glTF stores column-major
+    assert np.allclose(matrix, GLTF_FROM_WORLD) and "mesh" in root
+    assert np.allclose(positions, v, atol=1e-6)  # the accessor keeps Z-up meters
+    shown = trimesh.load(path, process=False, force="mesh")  # what a glTF viewer shows
+    assert np.allclose(shown.bounds, [[-0.5, 0.0, -1.0], [0.5, 3.0, 1.0]])  # 3 m tall along +Y
 
 
 def test_vertex_colors_come_from_nearby_gaussians(scene):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from lyra_sim.manifest import read_manifest, verify
 from lyra_sim.pipelines.batch import (
     BatchItem,
     BatchResult,
@@ -17,7 +18,6 @@ from lyra_sim.pipelines.batch import (
     remove_leftovers,
     summary_table,
 )
-from lyra_sim.manifest import read_manifest, verify
 
 
 def test_prompts_file_parsing(tmp_path):

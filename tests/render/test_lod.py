@@ -6,8 +6,8 @@ import torch
 
 from _scenes import box_room_scene
 from lyra_sim.cameras import look_at_cameras
-from lyra_sim.render.lod import MAX_OPACITY, LODConfig, build_lod
 from lyra_sim.render import render
+from lyra_sim.render.lod import MAX_OPACITY, LODConfig, build_lod
 from lyra_sim.scene import GaussianScene, quat_to_rotmat
 
 NEAR = 0.05  # the env camera's near plane; select and render must agree on it

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from lyra_sim.cameras import Cameras, look_at, look_at_cameras
-from lyra_sim.render.torch_impl import RasterConfig, rasterization
 from lyra_sim.render import BACKENDS, MODES, RenderOutput, render
+from lyra_sim.render.torch_impl import RasterConfig, rasterization
 from lyra_sim.scene import GaussianScene
 from lyra_sim.sh import sh_to_color
 

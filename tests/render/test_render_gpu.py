@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from lyra_sim import render as render_module
-from lyra_sim.render import rasterize as rasterize_module
 from lyra_sim.cameras import look_at_cameras
+from lyra_sim.render import rasterize as rasterize_module
 from lyra_sim.render import render
 from lyra_sim.scene import GaussianScene, rgb_to_sh
 

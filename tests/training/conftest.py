@@ -1,8 +1,8 @@
 """The teacher cache the training tests share: scenes 0 and 1 of the tiny config, rendered once."""
 
 import pytest
-from _training import CPU, tiny_config
 
+from _training import CPU, tiny_config
 from lyra_sim.training import build_cache
 
 

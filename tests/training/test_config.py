@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from _training import ROOT
 
+from _training import ROOT
 from lyra_sim.decoder import PRESETS
 from lyra_sim.training import DistillConfig
 

@@ -4,9 +4,9 @@ import json
 import socket
 
 import torch.multiprocessing as mp
-from _training import CPU, assert_same_weights, ddp_worker, tiny_config, weights
 from safetensors.torch import load_file
 
+from _training import CPU, assert_same_weights, ddp_worker, tiny_config, weights
 from lyra_sim.training import train
 
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-from _training import CPU, tiny_config
 
+from _training import CPU, tiny_config
 from lyra_sim.decoder import PRESETS, load_decoder
 from lyra_sim.training import DistEnv, train
 

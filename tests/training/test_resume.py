@@ -3,8 +3,8 @@
 import json
 
 import torch
-from _training import CPU, assert_same_weights, tiny_config, weights
 
+from _training import CPU, assert_same_weights, tiny_config, weights
 from lyra_sim.training import train
 from lyra_sim.training.command import main
 from lyra_sim.training.resume import optimizer_state, optimizer_tensors

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lyra_sim.cameras import TRAJECTORIES
-from lyra_sim.worlds.procedural import ProceduralConfig
 from lyra_sim.video import MultiViewVideo, VideoSpec, WorldModel
+from lyra_sim.worlds.procedural import ProceduralConfig
 from lyra_sim.worlds.procedural_video import ProceduralWorld
 
 SPEC = VideoSpec(num_frames=2, width=32, height=32, num_holdout=2, anchor="corner")
