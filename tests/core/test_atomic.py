@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-import lyra_sim.atomic as atomic
+from lyra_sim import atomic
 from lyra_sim.atomic import atomic_directory, atomic_path, check_target_dir
 
 

@@ -5,8 +5,16 @@ import json
 
 import pytest
 
-from lyra_sim.manifest import FORMAT, FORMAT_VERSION, MANIFEST, package_versions, read_manifest, sha256_file, \
-    verify, write_manifest
+from lyra_sim.manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    package_versions,
+    read_manifest,
+    sha256_file,
+    verify,
+    write_manifest,
+)
 
 
 @pytest.fixture()

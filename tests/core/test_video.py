@@ -63,8 +63,8 @@ def test_held_out_views_accessors():
 @pytest.mark.parametrize("frames, viewmats, ks, depth, match", [
     ((3, 6, 8), (3, 4, 4), (3, 3, 3), None, r"holdout frames: expected \[K, H, W, 3\], got \[3, 6, 8\]"),
     ((3, 6, 8, 4), (3, 4, 4), (3, 3, 3), None, r"holdout frames: expected \[K, H, W, 3\], got \[3, 6, 8, 4\]"),
-    ((3, 6, 8, 3), (2, 4, 4), (3, 3, 3), None, r"holdout cameras: expected viewmats \[3, 4, 4\] and Ks \[3, 3, 3\] "
-                                               r"for 3 frames, got \[2, 4, 4\] and \[3, 3, 3\]"),
+    ((3, 6, 8, 3), (2, 4, 4), (3, 3, 3), None, (r"holdout cameras: expected viewmats \[3, 4, 4\] and Ks \[3, 3, 3\] "
+                                                r"for 3 frames, got \[2, 4, 4\] and \[3, 3, 3\]")),
     ((3, 6, 8, 3), (3, 4, 4), (3, 3, 4), None, r"holdout cameras"),
     ((3, 6, 8, 3), (3, 4, 4), (3, 3, 3), (3, 8, 6, 1), r"holdout depth: expected \[3, 6, 8, 1\], got \[3, 8, 6, 1\]"),
 ])
@@ -103,8 +103,8 @@ def test_multi_view_video_takes_depth_latents_and_holdout():
     ({"frames": [[0.0]]}, r"frames: expected \[V, T, H, W, 3\], got list"),
     ({"frames": torch.rand(2, 3, 4, 5)}, r"frames: expected \[V, T, H, W, 3\], got \[2, 3, 4, 5\]"),
     ({"frames": torch.rand(2, 3, 4, 5, 1)}, r"frames: expected \[V, T, H, W, 3\], got \[2, 3, 4, 5, 1\]"),
-    ({"viewmats": torch.rand(2, 2, 4, 4)}, r"cameras do not match the frames: 2 views x 3 frames need viewmats "
-                                           r"\[2, 3, 4, 4\] and Ks \[2, 3, 3, 3\], got \[2, 2, 4, 4\] and \[2, 3, 3, 3\]"),
+    ({"viewmats": torch.rand(2, 2, 4, 4)}, (r"cameras do not match the frames: 2 views x 3 frames need viewmats "
+                                            r"\[2, 3, 4, 4\] and Ks \[2, 3, 3, 3\], got \[2, 2, 4, 4\] and \[2, 3, 3, 3\]")),
     ({"Ks": torch.rand(2, 3, 4, 4)}, r"cameras do not match the frames"),
     ({"trajectories": ("left",)}, r"trajectories: 1 names for 2 views"),
     ({"depth": torch.rand(2, 3, 4, 5)}, r"depth: expected \[2, 3, 4, 5, 1\], got \[2, 3, 4, 5\]"),

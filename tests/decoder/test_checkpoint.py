@@ -10,10 +10,15 @@ from _training import tiny_config
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from lyra_sim.decoder import checkpoint as ckpt
 from lyra_sim.decoder import PRESETS, LyraDecoder, WorldSettings, checkpoint_world
-from lyra_sim.decoder.checkpoint import DEFAULT_CHECKPOINT, check_compatible, read_decoder_metadata, \
-    resolve_checkpoint, save_decoder
+from lyra_sim.decoder import checkpoint as ckpt
+from lyra_sim.decoder.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    check_compatible,
+    read_decoder_metadata,
+    resolve_checkpoint,
+    save_decoder,
+)
 from lyra_sim.training.resume import checkpoint_extra
 from lyra_sim.video import VideoSpec
 

@@ -56,7 +56,7 @@ def _dijkstra(free, res, source):
     return np.where(np.isfinite(dist), dist, UNREACHABLE)
 
 
-def _room(ny=12, nx=16, wall_rows=range(0, 8), wall_col=8):
+def _room(ny=12, nx=16, wall_rows=range(8), wall_col=8):
     """A floor with a border of no-floor cells and a 0.5 m high wall across part of it."""
     floor = np.zeros((ny, nx), np.uint8)
     floor[1:-1, 1:-1] = 1
@@ -123,7 +123,7 @@ def test_unreachable_cells_and_no_corner_cutting():
 
 
 def test_scene_grid_goals_lie_on_the_largest_region_and_their_fields_are_geodesics():
-    nav = _room(wall_rows=range(0, 12))  # a full wall: two regions, the right one smaller
+    nav = _room(wall_rows=range(12))  # a full wall: two regions, the right one smaller
     grid = scene_grid(nav, radius=0.05, height=1.0, goals=6)
     fits = grid.clearance >= 0.05 + safety_margin(RES)
     assert grid.goals.shape == (6, 2) and grid.geodesic.shape == (6, 12, 16)
@@ -157,7 +157,7 @@ def fields():
 
 
 def test_fields_are_stacked_and_padded_as_blocked(fields):
-    nf, (a, b) = fields
+    nf, (_, b) = fields
     assert nf.shape == (12, 16) and nf.clearance.shape == (2, 12, 16) and nf.geodesic.shape == (2, 3, 12, 16)
     assert torch.equal(nf.clearance[1, :8, :8], torch.from_numpy(b.clearance))
     assert (nf.clearance[1, 8:] == 0).all() and (nf.clearance[1, :, 8:] == 0).all()

@@ -7,8 +7,14 @@ import torch
 
 from lyra_sim.cameras import TRAJECTORIES, ViewConfig, look_at_cameras
 from lyra_sim.manifest import sha256_file
-from lyra_sim.pipelines.describe import MODEL_PACKAGES, WORLD_FIELDS, diffusers_fields, generic_fields, object_boxes, \
-    procedural_fields
+from lyra_sim.pipelines.describe import (
+    MODEL_PACKAGES,
+    WORLD_FIELDS,
+    diffusers_fields,
+    generic_fields,
+    object_boxes,
+    procedural_fields,
+)
 from lyra_sim.video import MultiViewVideo, VideoSpec
 from lyra_sim.worlds.procedural_video import make_world
 

@@ -124,7 +124,7 @@ def test_evaluate_keep_ratio_changes_the_gaussians(run):
 
 def test_evaluate_without_a_config_uses_the_checkpoint_settings(run):
     """Video and world from the checkpoint's metadata, with 8 held-out views; default prompts and seeds."""
-    checkpoint, _, config = run
+    checkpoint, _, _ = run
     row = evaluate(checkpoint, scenes=1, log=lambda s: None)[0]
     assert row.seed == EVAL_SEED and math.isfinite(row.psnr_novel)
 

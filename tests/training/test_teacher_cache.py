@@ -11,8 +11,15 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from lyra_sim.training import build_cache
-from lyra_sim.training.teacher_cache import CACHE_FORMAT, TeacherSample, TeacherSource, cache_path, materialize, \
-    read_cached, teacher_world
+from lyra_sim.training.teacher_cache import (
+    CACHE_FORMAT,
+    TeacherSample,
+    TeacherSource,
+    cache_path,
+    materialize,
+    read_cached,
+    teacher_world,
+)
 from lyra_sim.worlds.procedural_video import ProceduralWorld, StagedScene
 
 V, T, HW, K = 6, 2, 32, 1  # the tiny config: six trajectories of 2 frames at 32 x 32, one held-out view
@@ -105,7 +112,7 @@ def test_a_corrupt_cache_file_is_a_clear_error(tmp_path, config):
         read_cached(junk, TeacherSource(config).meta)
     except ValueError as err:
         assert str(junk) in str(err)
-    except Exception as err:  # noqa: BLE001 - the point: which error comes out
+    except Exception as err:  # the point of the test: which error comes out
         raise AssertionError(f"{type(err).__name__}: {err}") from err
 
 
