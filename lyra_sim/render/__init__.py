@@ -2,7 +2,7 @@
 
 - `render` (this module): scenes and cameras in, `RenderOutput` out; a thin, validating
   wrapper around `rasterize`.
-- `rasterize` (`lyra_sim.render.rasterize`): the one entry point to the rasterizers, on raw
+- `rasterize` (`lyra_sim.render.rasterizer`): the one entry point to the rasterizers, on raw
   tensors with batch dimensions; gsplat on CUDA, the PyTorch twin (`torch_impl`) elsewhere.
 - `lod`: levels of detail of a scene for low-resolution cameras (agent observations).
 """
@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..cameras import Cameras
 from ..scene import GaussianScene
-from .rasterize import BACKENDS, EPS2D, MODES, rasterize
+from .rasterizer import BACKENDS, EPS2D, MODES, rasterize
 
 __all__ = ["BACKENDS", "EPS2D", "MODES", "RenderOutput", "rasterize", "render"]
 

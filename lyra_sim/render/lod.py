@@ -38,7 +38,7 @@ from torch import Tensor
 
 from ..cameras import Cameras
 from ..scene import GaussianScene, quat_to_rotmat, rotmat_to_quat
-from .rasterize import EPS2D
+from .rasterizer import EPS2D
 from .torch_impl import MAX_EXTENT_SIGMAS
 
 EDGE_MARGIN_PX = MAX_EXTENT_SIGMAS * math.sqrt(EPS2D) + 1.5

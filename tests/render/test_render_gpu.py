@@ -12,7 +12,7 @@ import torch
 
 from lyra_sim import render as render_module
 from lyra_sim.cameras import look_at_cameras
-from lyra_sim.render import rasterize as rasterize_module
+from lyra_sim.render import rasterizer as rasterizer_module
 from lyra_sim.render import render
 from lyra_sim.scene import GaussianScene, rgb_to_sh
 
@@ -83,7 +83,7 @@ def test_gsplat_packed_and_unpacked_agree(monkeypatch):
     scene = _random_scene(10_000, seed=2).to("cuda")
     cams = _cameras(3, 160, 120).to("cuda")
     unpacked = render(scene, cams, backend="gsplat")
-    monkeypatch.setattr(rasterize_module, "GSPLAT_PACKED_MIN_PAIRS", 0)
+    monkeypatch.setattr(rasterizer_module, "GSPLAT_PACKED_MIN_PAIRS", 0)
     packed = render(scene, cams, backend="gsplat")
     torch.testing.assert_close(packed.rgb, unpacked.rgb, atol=1e-4, rtol=0)
 

@@ -1,6 +1,5 @@
-"""`lyra_sim.render.rasterize`: the one entry to the rasterizers, on raw tensors with batch dimensions."""
+"""`lyra_sim.render.rasterizer`: the one entry to the rasterizers, on raw tensors with batch dimensions."""
 
-import importlib
 import math
 import sys
 from types import SimpleNamespace
@@ -9,7 +8,8 @@ import pytest
 import torch
 
 from lyra_sim.cameras import look_at_cameras
-from lyra_sim.render.rasterize import BACKENDS, MODES, rasterize
+from lyra_sim.render import rasterizer as rasterizer_module
+from lyra_sim.render.rasterizer import BACKENDS, MODES, rasterize
 from lyra_sim.scene import rgb_to_sh
 
 W, H = 12, 10
@@ -152,9 +152,7 @@ def test_rasterize_is_the_only_backend_caller_of_render():
     """`render(scene, cameras)` goes through `rasterize`: its backend registry is the one it validates against."""
     from lyra_sim import render as render_package
 
-    # (the package's ``rasterize`` attribute is the function, so reach the module through importlib)
-    rasterize_module = importlib.import_module("lyra_sim.render.rasterize")
-    assert render_package.BACKENDS is rasterize_module.BACKENDS and render_package.rasterize is rasterize
+    assert render_package.BACKENDS is rasterizer_module.BACKENDS and render_package.rasterize is rasterize
 
 
 @pytest.mark.gpu
@@ -177,10 +175,9 @@ def test_gsplat_batch_dims_match_per_entry_calls():
 def test_gsplat_packed_mode_matches_unpacked(monkeypatch):
     """Packed mode (big unbatched calls) draws what unpacked draws; the threshold lives in this module."""
     pytest.importorskip("gsplat")
-    module = importlib.import_module("lyra_sim.render.rasterize")
     cuda = [t.cuda() for t in (*_gaussians(2000, 3, sh_degree=1), *_cameras(3))]
     unpacked = rasterize(*cuda, W, H, sh_degree=1, backend="gsplat")
-    monkeypatch.setattr(module, "GSPLAT_PACKED_MIN_PAIRS", 0)
+    monkeypatch.setattr(rasterizer_module, "GSPLAT_PACKED_MIN_PAIRS", 0)
     packed = rasterize(*cuda, W, H, sh_degree=1, backend="gsplat")
     torch.testing.assert_close(packed[0], unpacked[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(packed[1], unpacked[1], atol=1e-4, rtol=0)
