@@ -175,8 +175,10 @@ class NavFields:
     def geodesic_at(self, scene: Tensor, goal: Tensor, xy: Tensor) -> Tensor:
         """Geodesic distance ``[N]`` (meters) from ``xy: [N, 2]`` to pool goal ``goal: [N]``.
 
-        The smallest ``field(center) + |xy - center|`` over the 4 surrounding cell centers
-        (an upper bound of the path length through them, exact along grid paths).
+        The smallest ``field(center) + |xy - center|`` over the 4 surrounding cell centers.
+        Next to a blocked cell this may take the straight line to a diagonal center that the
+        grid path cannot (no corner cutting), so it can read up to ``(2 - √2) · resolution``
+        below the grid geodesic there; elsewhere it is the path length through those centers.
         """
         ix, iy, fx, fy = self._corners(scene, xy)
         h, w = self.shape

@@ -46,11 +46,11 @@ class VideoSpec:
     def __post_init__(self) -> None:
         for name in ("num_frames", "width", "height"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         if self.num_frames < 2:
             raise ValueError(f"num_frames: expected >= 2 (a trajectory), got {self.num_frames}")
-        if not isinstance(self.num_holdout, int) or self.num_holdout < 0:
+        if not isinstance(self.num_holdout, int) or isinstance(self.num_holdout, bool) or self.num_holdout < 0:
             raise ValueError(f"num_holdout: expected a non-negative integer, got {self.num_holdout!r}")
         if not 0 < self.fov_y_deg < 180:
             raise ValueError(f"fov_y_deg: expected a value in (0, 180), got {self.fov_y_deg}")

@@ -38,14 +38,31 @@ def _orbit_in_room(anchor: Cameras, room_lo: np.ndarray, room_hi: np.ndarray, fr
     return look_at_cameras(eyes, targets, anchor.width, anchor.height, fov)
 
 
+def _preview_camera(record: dict[str, Any], view: ViewConfig) -> Cameras:
+    """A manifest's ``preview_camera`` at the video's size (same field of view)."""
+    k = torch.tensor(record["K"], dtype=torch.float32)
+    k[0] *= view.width / record["width"]
+    k[1] *= view.height / record["height"]
+    return Cameras(torch.tensor(record["viewmat"], dtype=torch.float32)[None], k[None], view.width, view.height)
+
+
 def trajectory_cameras(manifest: dict[str, Any], kind: str, frames: int, view: ViewConfig) -> Cameras:
     """Cameras for ``lyra-sim render``: ``orbit`` or one of Lyra's six `TRAJECTORIES` from the preview view."""
     if kind != "orbit" and kind not in TRAJECTORIES:
         raise ValueError(f"unknown trajectory {kind!r}; accepted: orbit, {', '.join(TRAJECTORIES)}")
     if frames < 2:
         raise ValueError(f"frames: expected >= 2, got {frames}")
-    room_lo, room_hi = (np.asarray(b, float) for b in manifest["bounds"]["room"])
-    anchor = room_view(room_lo.tolist(), room_hi.tolist(), object_boxes(manifest.get("objects", [])), view)
+    bounds = manifest.get("bounds", {})
+    if "room" in bounds:
+        room_lo, room_hi = (np.asarray(b, float) for b in bounds["room"])
+        anchor = room_view(room_lo.tolist(), room_hi.tolist(), object_boxes(manifest.get("objects", [])), view)
+    elif "gaussians" in bounds and "preview_camera" in manifest:
+        # No room (an imagined or imported scene): start from the preview camera, within the Gaussians' bounds.
+        room_lo, room_hi = (np.asarray(b, float) for b in bounds["gaussians"])
+        anchor = _preview_camera(manifest["preview_camera"], view)
+    else:
+        raise ValueError("the manifest has neither room bounds nor a preview camera and Gaussian bounds to place the video's "
+                         "cameras (not a scene directory written by lyra-sim generate?)")
     if kind == "orbit":
         return _orbit_in_room(anchor, room_lo, room_hi, frames)
     focus = float(np.linalg.norm((room_lo + room_hi) / 2 - anchor.centers[0].numpy()))

@@ -167,7 +167,8 @@ def format_table(rows: Sequence[EvalRow], device: str) -> str:
         mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
         cells = [name, str(len(rs)), f"{mean([r.psnr_novel for r in rs]):.2f}", f"{mean([r.ssim_novel for r in rs]):.3f}"]
         if has_lpips:
-            cells.append(f"{mean([r.lpips_novel for r in rs if r.lpips_novel is not None]):.3f}")
+            measured = [r.lpips_novel for r in rs if r.lpips_novel is not None]
+            cells.append(f"{mean(measured):.3f}" if measured else "")
         cells += [f"{mean([r.psnr_input for r in rs]):.2f}", f"{round(mean([r.gaussians for r in rs])):,}",
                   f"{mean([r.decode_s for r in rs]):.3f}", f"{mean([r.render_s for r in rs]):.4f}"]
         lines.append("| " + " | ".join(cells) + " |")

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
@@ -103,6 +103,9 @@ def read_cached(path: Path, expected_meta: str) -> dict[str, Tensor]:
             f"{path}: missing from the teacher cache; build it with "
             "`python -m lyra_sim.training --config CONFIG --build-cache train` (or eval)"
         ) from None
+    except (SafetensorError, OSError) as err:  # truncated or not safetensors at all
+        raise ValueError(f"{path}: not a readable teacher cache file ({err}); delete it and rebuild the cache "
+                         "(--build-cache)") from err
 
 
 class TeacherSource(torch.utils.data.Dataset):

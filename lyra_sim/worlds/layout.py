@@ -129,8 +129,10 @@ class FreeSpace:
             ``origin .. origin + resolution``).
         resolution: cell size in meters.
         occupied: ``[ny, nx]`` bool, cells whose center lies under an obstacle footprint.
-        free: ``[ny, nx]`` bool, cells whose center is at least ``agent_radius`` from every
-            obstacle and wall: valid agent positions (one connected region).
+        free: ``[ny, nx]`` bool, valid agent positions (one connected region): cells whose
+            center is at least ``agent_radius`` from every wall and at least ``agent_radius -
+            resolution`` from every obstacle footprint (footprints are rasterized by cell center,
+            so a footprint's corner can reach up to about a cell past its occupied cells).
         agent_radius: meters.
     Index as ``free[iy, ix]``; cell centers are ``origin + (i + 0.5) * resolution``.
     """

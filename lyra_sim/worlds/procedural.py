@@ -28,7 +28,7 @@ from lyra_sim.worlds.objects import ACCENT, MAIN, OBJECT_KINDS, kind_size
 from lyra_sim.worlds.prompt import parse_prompt
 from lyra_sim.worlds.rooms import ROOM_KINDS
 from lyra_sim.worlds.sampling import SurfacePrimitive, frame_quats, sample_surfaces
-from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
+from lyra_sim.worlds.spec import ROOM_SIZE_RANGE, ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
 
 GENERATOR_VERSION = "2"
 """Bumped whenever the same condition + seed would give a different scene."""
@@ -162,7 +162,9 @@ def _as_spec(condition) -> tuple[SceneSpec, list[str], list[str]]:
 def _resolve_room(room: RoomSpec, rng: np.random.Generator) -> RoomSpec:
     kind = ROOM_KINDS[room.type]
     if room.size is None:
-        size = tuple(round(rng.uniform(*r) * room.scale, 2) for r in (kind.width, kind.depth))
+        # A size word scales the kind's seeded range; the result stays a size RoomSpec accepts.
+        size = tuple(round(min(max(rng.uniform(*r) * room.scale, lo), hi), 2)
+                     for r, (lo, hi) in zip((kind.width, kind.depth), ROOM_SIZE_RANGE))
         size += (round(rng.uniform(*kind.height), 2),)
     else:
         size = room.size

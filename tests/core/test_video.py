@@ -42,8 +42,6 @@ def test_video_spec_rejects_bad_values(kw, match):
         VideoSpec(**kw)
 
 
-@pytest.mark.xfail(strict=True, reason="VideoSpec takes bools for its integer fields (isinstance(True, int)); "
-                                       "width=True becomes a 1-pixel video. Cameras rejects bools, VideoSpec should too.")
 def test_video_spec_rejects_bools():
     with pytest.raises(ValueError, match="width"):
         VideoSpec(width=True)

@@ -72,10 +72,6 @@ def test_lyra_trajectories_start_at_the_preview_view(manifest, kind):
     assert not torch.allclose(cams.viewmats[-1], cams.viewmats[0])  # it moves
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "trajectory_cameras reads manifest['bounds']['room'] unconditionally: a scene directory made by a world "
-    "without room bounds (the diffusers world, any custom WorldModel: generic_fields) makes `lyra-sim render` "
-    "crash with KeyError 'room' and a traceback instead of rendering or refusing in one line"))
 def test_a_scene_without_room_bounds_renders_or_is_refused_clearly(manifest):
     no_room = {**manifest, "bounds": {"gaussians": manifest["bounds"]["gaussians"]}, "objects": []}
     try:

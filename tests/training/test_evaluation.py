@@ -186,8 +186,5 @@ def test_format_table_has_an_lpips_column_only_when_measured():
     assert lines[2] == "| a kitchen | 2 | 21.00 | 0.500 | 0.375 | 22.00 | 100 | 0.250 | 0.1250 |"
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=(
-    "format_table averages LPIPS over the rows that have it; a prompt whose rows all lack it (rows of two "
-    "evaluations, one with --lpips) divides by zero instead of leaving the cell empty"))
 def test_format_table_with_lpips_on_some_prompts_only():
     format_table([_row(0, "a kitchen", 20.0, lpips=0.5), _row(1, "an office", 22.0)], "cpu")

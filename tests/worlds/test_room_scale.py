@@ -10,11 +10,6 @@ import pytest
 from lyra_sim.worlds.procedural import generate
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "procedural._resolve_room multiplies the seeded size by room.scale and builds a RoomSpec without "
-    "clamping: a corridor (1.8-2.4 m wide) at scale 0.8 or 0.7 comes out under RoomSpec's 1.5 m minimum, "
-    "so accepted prompts fail for some seeds ('a tiny corridor': 122 of 200 seeds, 'a small corridor': 26 of "
-    "200; spec scale 0.5: always) with 'size[1]: 1.34 is outside the accepted range [1.5, 40.0]'"))
 @pytest.mark.parametrize("condition, seed", [
     ("a tiny corridor", 0),
     ("a small corridor", 7),
