@@ -9,7 +9,9 @@ For each image size it prints, in one run:
   rasterizer on the CPU) drawing the whole scene into N agent cameras in one call, frames/s;
 - ``render path``: the env's observation renderer (`lyra_sim.envs.views.SceneViews`: per-camera
   frustum culling and level of detail), frames/s, and its PSNR against ``raw full`` (mean over
-  the cameras, and the worst camera), and the per-camera budget;
+  the cameras, and the worst camera), and the per-camera budget; on CUDA also ``gathered
+  path``, the same selections drawn from gathered per-camera copies (the reference of the
+  fused Triton projection, `lyra_sim.render.rasterizer.rasterize_selected`);
 - ``env``: steps/s of the single env (``gym.make``, N = 1 row marked "single") and of the
   vector env (``gym.make_vec``), each step rendering every env's observation, with
   random actions; ``env / raw`` is the env's frame rate over the raw renderer's. On CUDA the
@@ -20,8 +22,9 @@ For each image size it prints, in one run:
 cameras: against full-scene renders, and, with the full-scene render's own, against a reference
 rendered at 4× the resolution and box-downsampled (the fast path should stay within 1 dB of full).
 
-Cameras for the raw rows are the env's own agent cameras after a reset, so all rows draw
-the same views. Peak GPU memory is reported on CUDA. Timings run for at least ``--seconds``.
+Cameras for the raw rows are the env's own agent cameras after stepping, so all rows draw
+the same views. Peak GPU memory is the env's own (measured before the raw renderer runs).
+Timings run for at least ``--seconds``.
 """
 
 from __future__ import annotations
@@ -118,12 +121,30 @@ def bench(args: argparse.Namespace) -> list[dict]:
             single.reset(seed=0)
         for n in args.num_envs:
             if device.type == "cuda":
+                torch.cuda.synchronize(device)
+                torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(device)
             venv = _make(args, size, n, action_check="async") if device.type == "cuda" else _make(args, size, n)
             venv.reset(seed=0)
             env = venv.unwrapped
-            st = env.task.state
             views = env.scenes.views
+            rng = np.random.default_rng(0)
+            actions = torch.as_tensor(rng.uniform(-1, 1, (64, n, 2)).astype(np.float32), device=device)
+            i = [0]
+
+            def vstep():
+                venv.step(actions[i[0] % 64])
+                i[0] += 1
+
+            # The env alone first, so that its peak memory is its own (the raw renderer's comes after).
+            env_sps = _rate(vstep, n, args.seconds, device)
+            peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+            sync_sps = float("nan")
+            if device.type == "cuda":
+                env.action_check = "sync"
+                sync_sps = _rate(vstep, n, args.seconds, device)
+                env.action_check = "async"
+            st = env.task.state
             cfg = env.settings.camera
             viewmats = agent_viewmats(st.xy, st.yaw, env.task.camera_z(), cfg.pitch_deg)
             cams = Cameras(viewmats, views.K[None].expand(n, 3, 3).contiguous(), size, size)
@@ -136,31 +157,23 @@ def bench(args: argparse.Namespace) -> list[dict]:
             def path():
                 return views.render(st.scene, viewmats)
 
-            ref = to_uint8(raw().rgb)
             fast = path()[0]
-            psnr = _psnr(fast, ref)
-            psnr_min = min(_psnr(fast[i], ref[i]) for i in range(n))
-            raw_fps = _rate(raw, n, args.seconds, device)
             path_fps = _rate(path, n, args.seconds, device)
-            rng = np.random.default_rng(0)
-            actions = torch.as_tensor(rng.uniform(-1, 1, (64, n, 2)).astype(np.float32), device=device)
-            i = [0]
-
-            def vstep():
-                venv.step(actions[i[0] % 64])
-                i[0] += 1
-
-            env_sps = _rate(vstep, n, args.seconds, device)
-            sync_sps = float("nan")
-            if device.type == "cuda":
-                env.action_check = "sync"
-                sync_sps = _rate(vstep, n, args.seconds, device)
-                env.action_check = "async"
-            peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+            gather_fps = float("nan")
+            if device.type == "cuda" and views.pixel_ratio > 0:  # the gathered-copies reference of the same path
+                views.selected_backend = "gsplat"
+                gathered = path()[0]
+                gather_fps = _rate(path, n, args.seconds, device)
+                views.selected_backend = "auto"
+                assert _psnr(gathered, fast) > 45, "fused and gathered paths disagree"
+            ref = to_uint8(raw().rgb)
+            psnr = _psnr(fast, ref)
+            psnr_min = min(_psnr(fast[j], ref[j]) for j in range(n))
+            raw_fps = _rate(raw, n, args.seconds, device)
             coarsened = int(views.coarsened)
-            row = dict(size=size, n=n, kind="vector", raw=raw_fps, path=path_fps, psnr=psnr, psnr_min=psnr_min,
-                       env=env_sps, sync=sync_sps, peak_gib=peak, gaussians=len(full), budget=getattr(views, "budget", 0),
-                       coarsened=coarsened, ratio=views.pixel_ratio)
+            row = dict(size=size, n=n, kind="vector", raw=raw_fps, path=path_fps, gather=gather_fps, psnr=psnr,
+                       psnr_min=psnr_min, env=env_sps, sync=sync_sps, peak_gib=peak, gaussians=len(full),
+                       budget=getattr(views, "budget", 0), coarsened=coarsened, ratio=views.pixel_ratio)
             rows.append(row)
             if n == 1 and single is not None:
                 sample = single.action_space.sample
@@ -172,6 +185,7 @@ def bench(args: argparse.Namespace) -> list[dict]:
 
                 rows.append({**row, "kind": "single", "env": _rate(sstep, 1, args.seconds, device)})
             venv.close()
+            venv = env = views = cams = None  # freed before the next row measures its own peak
         if single is not None:
             single.close()
     return rows
@@ -194,12 +208,14 @@ def main(argv: list[str] | None = None) -> None:
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {os.cpu_count()} cores, {threads} torch threads"
     print(f"\nLyraScene-v0 throughput on {where}; scene: {args.scene or repr(args.prompt) + f' seed {args.seed}'} ({rows[0]['gaussians']:,} Gaussians), "
           f"pixel_ratio {rows[0]['ratio']}")
-    print(f"{'size':>7} {'N':>5} {'env':>7} {'raw full fps':>13} {'path fps':>10} {'budget':>7} {'PSNR mean/min':>14} "
-          f"{'env steps/s':>12} {'sync chk':>9} {'env/raw':>8} {'peak GiB':>9} {'coarsened':>9}")
+    print("\n| size | N | env | raw full fps | path fps | gathered path fps | budget | PSNR vs full mean/min | env steps/s "
+          "| sync chk | env/raw | env peak GiB | coarsened |")
+    print("|" + "---|" * 13)
     for r in rows:
         print(
-            f"{r['size']:>4}x{r['size']:<3}{r['n']:>4} {r['kind']:>7} {r['raw']:>13,.1f} {r['path']:>10,.1f} {r['budget']:>7} "
-            f"{r['psnr']:>7.2f}/{r['psnr_min']:<6.2f} {r['env']:>12,.1f} {r['sync']:>9,.1f} {r['env'] / r['raw']:>8.2f} {r['peak_gib']:>9.2f} {r['coarsened']:>9}"
+            f"| {r['size']}² | {r['n']} | {r['kind']} | {r['raw']:,.0f} | {r['path']:,.0f} | {r['gather']:,.0f} | {r['budget']:,} | "
+            f"{r['psnr']:.2f}/{r['psnr_min']:.2f} | {r['env']:,.0f} | {r['sync']:,.0f} | {r['env'] / r['raw']:.2f} | "
+            f"{r['peak_gib']:.2f} | {r['coarsened']} |"
         )
     if q:
         print("\nLevel-of-detail quality (64 agent cameras, PSNR dB; ref = 4x resolution, box-downsampled)")

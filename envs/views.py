@@ -32,10 +32,9 @@ from torch import Tensor
 
 from lyra_sim.cameras import Cameras
 from lyra_sim.images import to_uint8
-from lyra_sim.render import rasterize, render
+from lyra_sim.render import rasterize, rasterize_selected, render
 from lyra_sim.render.lod import GaussianLOD, merge_lods
 from lyra_sim.scene import SH_C0
-
 
 DEFAULT_PIXEL_RATIO: Mapping[str, float] = MappingProxyType({"cpu": 3.0, "cuda": 3.0})
 """Level of detail per device type when `CameraConfig.pixel_ratio` is None. Measured on the H100
@@ -162,16 +161,11 @@ def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> 
     mask = views.anchor_scene[None] == scene[:, None] if len(views.lods) > 1 else None
     sel = views.lod.select_padded(viewmats, ks, cfg.width, cfg.height, views.pixel_ratio, m, cfg.near, mask)
     views.coarsened += sel.coarsened.sum()
-    ids = sel.ids.view(-1)
-    means, quats, scales, opacities, colors = (
-        t.index_select(0, ids).view(n, m, *t.shape[1:]) for t in views.tables
+    # Each camera's rows drawn where they lie in the tables (`rasterize_selected`: no gathered copies).
+    out, _ = rasterize_selected(
+        *views.tables, sel.ids, viewmats, ks, cfg.width, cfg.height, sh_degree=views.sh_degree, mode=views.mode,
+        near_plane=cfg.near, far_plane=cfg.far, backend=views.selected_backend,
     )
-    # Batch n of one camera each (`rasterize` keeps gsplat unpacked for batches).
-    out, _ = rasterize(
-        means, quats, scales, opacities, colors, viewmats[:, None], ks[:, None], cfg.width, cfg.height,
-        sh_degree=views.sh_degree, mode=views.mode, near_plane=cfg.near, far_plane=cfg.far, backend="gsplat",
-    )
-    out = out[:, 0]
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
@@ -194,6 +188,9 @@ class SceneViews:
         budget: Gaussians per camera of the CUDA level-of-detail path (`fit_budget`); by default
             the largest scene's size, which no selection exceeds.
         coarsened: ``[]`` int64 on the device: camera renders drawn coarser to fit the budget.
+        selected_backend: how the CUDA level-of-detail path reaches each camera's rows
+            (`lyra_sim.render.rasterizer.rasterize_selected`): "auto" (the fused Triton projection
+            when Triton is installed), "fused", or "gsplat" (gathered copies, the reference).
     """
 
     def __init__(self, lods: list[GaussianLOD], camera: CameraConfig, device: torch.device | str = "cpu") -> None:
@@ -207,6 +204,7 @@ class SceneViews:
         self.K = camera.intrinsics(self.device)
         self.mode = "RGB+ED" if camera.depth else "RGB"
         self.coarsened = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.selected_backend = "auto"
         if self.backend == "gsplat" and self.pixel_ratio > 0:
             self._init_lod_tables()
 

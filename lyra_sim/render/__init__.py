@@ -3,7 +3,9 @@
 - `render` (this module): scenes and cameras in, `RenderOutput` out; a thin, validating
   wrapper around `rasterize`.
 - `rasterize` (`lyra_sim.render.rasterizer`): the one entry point to the rasterizers, on raw
-  tensors with batch dimensions; gsplat on CUDA, the PyTorch twin (`torch_impl`) elsewhere.
+  tensors with batch dimensions; gsplat on CUDA, the PyTorch twin (`torch_impl`) elsewhere;
+  `rasterize_selected` draws each camera from its own rows of shared tables (on CUDA through
+  the Triton projection of `triton_projection`, no gathered copies).
 - `lod`: levels of detail of a scene for low-resolution cameras (agent observations).
 """
 
@@ -16,9 +18,9 @@ from torch import Tensor
 
 from ..cameras import Cameras
 from ..scene import GaussianScene
-from .rasterizer import BACKENDS, EPS2D, MODES, rasterize
+from .rasterizer import BACKENDS, EPS2D, MODES, rasterize, rasterize_selected
 
-__all__ = ["BACKENDS", "EPS2D", "MODES", "RenderOutput", "rasterize", "render"]
+__all__ = ["BACKENDS", "EPS2D", "MODES", "RenderOutput", "rasterize", "rasterize_selected", "render"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ batched observations and the exporters' depth views all come through here.
 
 from __future__ import annotations
 
+import math
 from types import MappingProxyType
 from typing import Callable, Mapping
 
@@ -130,3 +131,98 @@ def rasterize(
         )
     return BACKENDS[backend](means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree, mode,
                              backgrounds, float(near_plane), float(far_plane))
+
+
+def _selected_reference(means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, sh_degree, mode,
+                        near_plane, far_plane, backend) -> tuple[Tensor, Tensor]:
+    """Gather each camera's rows, then `rasterize` with one camera per batch entry."""
+    b, m = ids.shape
+    flat = ids.reshape(-1)
+    tables = [t.index_select(0, flat).view(b, m, *t.shape[1:]) for t in (means, quats, scales, opacities, colors)]
+    out, alphas = rasterize(*tables, viewmats[:, None], Ks[:, None], width, height, sh_degree=sh_degree, mode=mode,
+                            near_plane=near_plane, far_plane=far_plane, backend=backend)
+    return out[:, 0], alphas[:, 0]
+
+
+def _selected_fused(means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, sh_degree, mode,
+                    near_plane, far_plane, backend) -> tuple[Tensor, Tensor]:
+    """The Triton projection reads the rows in place; gsplat's tile intersection and rasterization draw them."""
+    from gsplat.cuda._wrapper import isect_offset_encode, isect_tiles, rasterize_to_pixels
+
+    from .triton_projection import project_selected
+
+    b = ids.shape[0]
+    radii, means2d, depths, conics, rgb, opac = project_selected(
+        means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, EPS2D, near_plane, far_plane)
+    feats = {"RGB": rgb, "ED": depths[..., None], "RGB+ED": torch.cat([rgb, depths[..., None]], -1)}[mode]
+    tile = 16
+    tiles_x, tiles_y = math.ceil(width / tile), math.ceil(height / tile)
+    _, isect_ids, flatten_ids = isect_tiles(means2d, radii, depths, tile, tiles_x, tiles_y, packed=False, n_images=b)
+    offsets = isect_offset_encode(isect_ids, b, tiles_x, tiles_y).reshape(b, 1, tiles_y, tiles_x)
+    out, alphas = rasterize_to_pixels(means2d, conics, feats, opac, width, height, tile, offsets, flatten_ids)
+    if mode != "RGB":  # expected depth, as gsplat's `rasterization` normalizes it
+        out = torch.cat([out[..., :-1], out[..., -1:] / alphas.clamp(min=1e-10)], -1)
+    return out[:, 0], alphas[:, 0]
+
+
+SELECTED_BACKENDS: Mapping[str, Backend] = MappingProxyType({"gather": _selected_reference, "fused": _selected_fused})
+"""How `rasterize_selected` gets each camera's rows to the rasterizer: gathered copies (the reference,
+on `BACKENDS` "torch" or "gsplat"), or read in place by the Triton projection (CUDA, colors only)."""
+
+
+def rasterize_selected(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    colors: Tensor,
+    ids: Tensor,
+    viewmats: Tensor,
+    Ks: Tensor,
+    width: int,
+    height: int,
+    *,
+    sh_degree: int | None = None,
+    mode: str = "RGB",
+    near_plane: float = 0.01,
+    far_plane: float = 1e10,
+    backend: str = "auto",
+) -> tuple[Tensor, Tensor]:
+    """Rasterize camera ``b`` from its own rows ``ids[b]`` of shared Gaussian tables (one camera per row).
+
+    Args:
+        means, quats, scales, opacities, colors: tables ``[R, ...]`` as `rasterize` takes them
+            (colors ``[R, D]`` with ``sh_degree=None``, or SH ``[R, K, 3]``).
+        ids: ``[B, M]`` integer rows per camera (padding rows must be invisible: opacity 0).
+        viewmats: ``[B, 4, 4]``; Ks: ``[B, 3, 3]``.
+        backend: "auto" (fused on CUDA with plain colors, when Triton is installed; else the
+            gathered reference on the device's `rasterize` backend), "fused", or "torch" /
+            "gsplat" (the gathered reference on that rasterizer).
+
+    Returns:
+        ``(colors [B, H, W, X], alphas [B, H, W, 1])``, as `rasterize`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: unknown render mode {mode!r}; accepted: {', '.join(MODES)}")
+    if ids.ndim != 2 or viewmats.shape != (ids.shape[0], 4, 4) or Ks.shape != (ids.shape[0], 3, 3):
+        raise ValueError(f"ids [B, M], viewmats [B, 4, 4] and Ks [B, 3, 3] must agree, got {list(ids.shape)}, "
+                         f"{list(viewmats.shape)} and {list(Ks.shape)}")
+    if backend == "auto":
+        backend = "fused" if means.device.type == "cuda" and sh_degree is None and _triton_available() else "gather"
+        reference = "gsplat" if means.device.type == "cuda" else "torch"
+    elif backend in BACKENDS:
+        backend, reference = "gather", backend
+    elif backend == "fused":
+        if sh_degree is not None:
+            raise ValueError("backend: 'fused' draws plain colors (sh_degree=None); evaluate SH first or use 'gsplat'")
+        reference = "gsplat"
+    else:
+        raise ValueError(f"backend: unknown {backend!r}; accepted: auto, fused, {', '.join(BACKENDS)}")
+    return SELECTED_BACKENDS[backend](means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, sh_degree,
+                                      mode, float(near_plane), float(far_plane), reference)
+
+
+def _triton_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("triton") is not None
