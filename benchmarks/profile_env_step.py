@@ -23,7 +23,7 @@ import lyra_sim  # noqa: F401  (registers LyraScene-v0)
 from lyra_sim.envs.views import agent_viewmats
 
 STAGES = (
-    ("gsplat projection", r"projection|fully_fused_projection"),
+    ("projection (gsplat or fused Triton)", r"projection|fully_fused_projection|_project_kernel"),
     ("gsplat tile intersection", r"isect_tiles|isect_offset"),
     ("sort (cub radix)", r"[Rr]adix|DeviceSegmentedSort|cub::|onesweep"),
     ("gsplat rasterize", r"rasterize_to_pixels"),

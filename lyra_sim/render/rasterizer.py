@@ -154,7 +154,10 @@ def _selected_fused(means, quats, scales, opacities, colors, ids, viewmats, Ks, 
     b = ids.shape[0]
     radii, means2d, depths, conics, rgb, opac = project_selected(
         means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, EPS2D, near_plane, far_plane)
-    feats = {"RGB": rgb, "ED": depths[..., None], "RGB+ED": torch.cat([rgb, depths[..., None]], -1)}[mode]
+    if mode == "RGB":
+        feats = rgb
+    else:  # expected depth accumulates as the last channel
+        feats = depths[..., None] if mode == "ED" else torch.cat([rgb, depths[..., None]], -1)
     tile = 16
     tiles_x, tiles_y = math.ceil(width / tile), math.ceil(height / tile)
     _, isect_ids, flatten_ids = isect_tiles(means2d, radii, depths, tile, tiles_x, tiles_y, packed=False, n_images=b)
