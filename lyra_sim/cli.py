@@ -402,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     distill.add_arguments(dis)
     dis.set_defaults(func=distill.run)
 
+    from .viewer import command as view  # the viewer's options are its own, defined there
+
+    vw = sub.add_parser("view", help="look at a bundle, scene or .ply (and recorded episodes) in the browser",
+                        description=view.DESCRIPTION)
+    view.add_arguments(vw)
+    vw.set_defaults(func=view.run)
+
     ren = sub.add_parser("render", help="render a scene directory along a camera trajectory into a video")
     ren.add_argument("scene", help="a scene directory written by `lyra-sim generate`")
     ren.add_argument("--trajectory", default="orbit", help="orbit, left, right, up, zoom_out, zoom_in or clockwise")
