@@ -104,9 +104,10 @@ class Layers:
         scene = self.server.scene
         nodes = {
             "wireframe": scene.add_mesh_simple("/collision/wireframe", mesh.vertices, mesh.faces, color=COLLISION_RGB,
-                                               wireframe=True, visible=False),
+                                               wireframe=True, cast_shadow=False, receive_shadow=False, visible=False),
             "translucent": scene.add_mesh_simple("/collision/solid", mesh.vertices, mesh.faces, color=COLLISION_RGB,
-                                                 side="double", flat_shading=True, visible=False),
+                                                 side="double", flat_shading=True, cast_shadow=False, receive_shadow=False,
+                                                 visible=False),
         }
         show = self.server.gui.add_checkbox("Collision mesh", False, hint=f"collision.obj: {len(mesh.faces):,} faces")
         style = self.server.gui.add_dropdown("Mesh style", MESH_STYLES, initial_value="wireframe",
@@ -130,7 +131,7 @@ class Layers:
 
         vertices, faces, colors = pieces_mesh(pieces)
         mesh = trimesh.Trimesh(vertices, faces, vertex_colors=colors, process=False)
-        node = self.server.scene.add_mesh_trimesh("/collision/pieces", mesh, visible=False)
+        node = self.server.scene.add_mesh_trimesh("/collision/pieces", mesh, cast_shadow=False, receive_shadow=False, visible=False)
         show = self.server.gui.add_checkbox("Convex pieces", False, hint=f"{len(pieces)} pieces (collision_static/, collision_parts/)")
         show.on_update(lambda _: setattr(node, "visible", show.value))
         self.controls["pieces"] = show
