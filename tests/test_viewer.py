@@ -298,7 +298,7 @@ def test_the_server_serves_the_page_and_its_controls_act(bundle, tmp_path):
         player.show(1)
         assert tuple(player.body.position) == pytest.approx((1.2, 1.1, 0.05 + 0.5))
         assert tuple(player.goal.position[:2]) == pytest.approx((1.5, 1.2))
-        np.testing.assert_array_equal(player.image.image, rollout.image[1])
+        np.testing.assert_array_equal(player.image.image[::32, ::32], rollout.image[1])  # 8 px wide, shown 32x
     finally:
         viewer.stop()
 

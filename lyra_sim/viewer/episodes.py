@@ -21,6 +21,7 @@ AGENT_RGB = (60, 130, 255)
 PATH_RGB = (255, 60, 200)
 GOAL_RGB = (30, 220, 60)
 DEFAULT_RATE = 8.0
+IMAGE_WIDTH = 256  # px: agent images (often 64 x 64) are enlarged to about this in the panel
 
 
 def agent_camera(rollout: Rollout, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +42,12 @@ def camera_fov_y(rollout: Rollout) -> tuple[float, float]:
     aspect = 1.0 if rollout.image is None else rollout.image.shape[2] / rollout.image.shape[1]
     half = math.radians(rollout.info.camera_hfov_deg) / 2
     return 2 * math.atan(math.tan(half) / aspect), aspect
+
+
+def enlarged(image: np.ndarray, width: int = IMAGE_WIDTH) -> np.ndarray:
+    """``image [H, W, 3]`` repeated ``width // W`` times along both axes (sharp pixels, no blur)."""
+    k = max(1, width // image.shape[1])
+    return np.repeat(np.repeat(image, k, 0), k, 1)
 
 
 def step_text(rollout: Rollout, rows: np.ndarray, t: int) -> str:
@@ -98,7 +105,7 @@ class EpisodePlayer:
             self.rate = gui.add_number("Steps / s", DEFAULT_RATE, min=0.5, max=120.0, step=0.5)
             self.follow = gui.add_checkbox("Agent's view", False, hint="look through the agent's camera")
             self.text = gui.add_markdown("")
-            self.image = gui.add_image(rollout.image[0], label="agent camera") if rollout.image is not None else None
+            self.image = gui.add_image(enlarged(rollout.image[0]), label="agent camera") if rollout.image is not None else None
         self.choice.on_update(lambda _: self.select(self._by_label[self.choice.value]))
         self.slider.on_update(lambda _: self.show(int(self.slider.value)))
         self.play_button.on_click(lambda _: self.toggle())
@@ -145,7 +152,8 @@ class EpisodePlayer:
                     self.path = self.server.scene.add_line_segments("/episode/path", segments, PATH_RGB, thickness=0.03)
                 self.text.content = step_text(self.rollout, rows, t)
                 if self.image is not None:
-                    self.image.image = self.rollout.image[r]
+                    self.image.image = enlarged(self.rollout.image[r])
+                    self.frustum.image = self.rollout.image[r]
             if self.follow.value:
                 fov, _ = camera_fov_y(self.rollout)
                 pose = CameraPose(tuple(eye), tuple(eye + rot[:, 2]), tuple(-rot[:, 1]), fov, 0.05)
