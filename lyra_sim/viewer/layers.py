@@ -141,7 +141,7 @@ class Layers:
         points, colors = nav_points(grid)
         spawn = (grid.occupancy == 0) & (grid.distance >= spawn_radius)
         nodes = {
-            "nav": scene.add_point_cloud("/nav/grid", points, colors, point_size=0.4 * grid.resolution,
+            "nav": scene.add_point_cloud("/nav/grid", points, colors, point_size=0.3 * grid.resolution,
                                          point_shape="square", precision="float32", point_shading="flat", visible=False),
             "spawn": scene.add_line_segments("/nav/spawn", region_outline(grid, spawn), SPAWN_RGB,
                                              thickness=0.2 * grid.resolution, visible=False),
