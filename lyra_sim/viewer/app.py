@@ -104,7 +104,13 @@ class SceneViewer:
 
     @property
     def url(self) -> str:
-        host = "localhost" if self.host in ("127.0.0.1", "::1", "localhost") else self.host
+        """Where a browser on this machine (or at the far end of ``ssh -L``) opens the page."""
+        if self.host in ("127.0.0.1", "::1", "localhost"):
+            host = "localhost"
+        elif self.host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()  # every interface: name the machine
+        else:
+            host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     def _facts(self) -> str:
