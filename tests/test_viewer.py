@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from _scenes import box_room_bundle, box_room_scene
 from lyra_sim.cameras import look_at_cameras
 from lyra_sim.envs.rollout import RolloutInfo, RolloutRecorder, read_rollout
 from lyra_sim.envs.views import agent_viewmats
-from lyra_sim.exporters.nav import NavGrid, read_nav
+from lyra_sim.exporters.nav import NavGrid
 from lyra_sim.manifest import read_manifest
 from lyra_sim.ply import read_ply, write_ply
 from lyra_sim.viewer.camera import CameraMover, apply_pose
@@ -244,7 +243,11 @@ def test_pieces_mesh_keeps_every_piece_with_its_own_colour(bundle):
     pieces = load_source(bundle).convex_pieces()
     v, f, c = pieces_mesh(pieces)
     assert len(v) == sum(len(p.vertices) for p in pieces) and len(f) == sum(len(p.faces) for p in pieces)
-    assert f.max() == len(v) - 1 and len({tuple(x) for x in c.tolist()}) == min(len(pieces), len({tuple(x) for x in c.tolist()}))
+    assert f.max() == len(v) - 1
+    starts = np.cumsum([0] + [len(p.vertices) for p in pieces])
+    colours = [c[a:b] for a, b in zip(starts[:-1], starts[1:])]
+    assert all((piece == piece[0]).all() for piece in colours)  # one colour per piece ...
+    assert all((x[0] != y[0]).any() for x, y in zip(colours[:-1], colours[1:]))  # ... differing from the next
     np.testing.assert_array_equal(v[f[: len(pieces[0].faces)]], pieces[0].vertices[pieces[0].faces])
 
 
@@ -289,11 +292,21 @@ def test_the_server_serves_the_page_and_its_controls_act(bundle, tmp_path):
         page = urllib.request.urlopen(viewer.url, timeout=10).read().decode()
         assert "<html" in page.lower()
         assert set(viewer.layers.controls) == {"collision", "collision_style", "pieces", "nav", "spawn"}
+        c, nodes = viewer.layers.controls, viewer.layers.nodes
+        for key in ("pieces", "nav", "spawn"):  # a server-side value runs the same callbacks as a click
+            c[key].value = True
+            assert nodes[key].visible
+        c["collision"].value = True
+        assert nodes["collision_wireframe"].visible and not nodes["collision_translucent"].visible
+        c["collision_style"].value = "translucent"
+        assert nodes["collision_translucent"].visible and not nodes["collision_wireframe"].visible
+        assert np.abs(viewer.splats.opacities.astype(float) - viewer.opacities * 0.3 * 255).max() <= 1.0
+        c["collision"].value = False
+        assert not nodes["collision_translucent"].visible
+        assert np.abs(viewer.splats.opacities.astype(float) - viewer.opacities * 255).max() <= 1.0
         viewer.set_color_mode("semantic label")
         expected = label_rgbs(source.scene) * 255  # viser keeps uint8 colours
         assert np.abs(viewer.splats.rgbs.astype(float) - expected).max() <= 1.0
-        viewer.fade_splats(0.3)
-        assert np.abs(viewer.splats.opacities.astype(float) - viewer.opacities * 0.3 * 255).max() <= 1.0
         player = viewer.player
         player.show(1)
         assert tuple(player.body.position) == pytest.approx((1.2, 1.1, 0.05 + 0.5))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -37,6 +37,11 @@ def apply_pose(client, pose: CameraPose) -> None:
 def current_pose(client) -> CameraPose:
     cam = client.camera
     return CameraPose(tuple(cam.position), tuple(cam.look_at), tuple(cam.up_direction), float(cam.fov), float(cam.near))
+
+
+def _per_client(move: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A click handler moving the camera of the browser that clicked (none for a server-side click)."""
+    return lambda event: move(event.client) if event.client is not None else None
 
 
 class CameraMover:
@@ -99,9 +104,9 @@ class CameraControls:
             kind = gui.add_dropdown("Trajectory", TRAJECTORIES, initial_value=TRAJECTORIES[0],
                                     hint="Lyra's six camera trajectories from the preview view")
             play = gui.add_button("Play trajectory")
-        preview.on_click(lambda e: self.mover.fly(e.client, self.home))
-        top.on_click(lambda e: self.mover.fly(e.client, self.top))
-        play.on_click(lambda e: self.mover.play(e.client, [self.home, *self.trajectories[kind.value]]))
+        preview.on_click(_per_client(lambda client: self.mover.fly(client, self.home)))
+        top.on_click(_per_client(lambda client: self.mover.fly(client, self.top)))
+        play.on_click(_per_client(lambda client: self.mover.play(client, [self.home, *self.trajectories[kind.value]])))
         self.buttons = {"preview": preview, "top": top, "play": play}
         self.trajectory = kind
         self.object_buttons = []
@@ -109,7 +114,7 @@ class CameraControls:
             with gui.add_folder("Objects", expand_by_default=len(objects) <= 12):
                 for obj in objects:
                     button = gui.add_button(f"{obj.get('name', '?')} ({obj.get('kind', '?')})")
-                    button.on_click(lambda e, obj=obj: self.fly_to_object(e.client, obj))
+                    button.on_click(_per_client(lambda client, obj=obj: self.fly_to_object(client, obj)))
                     self.object_buttons.append(button)
 
     def fly_to_object(self, client, obj: dict[str, Any]) -> None:

@@ -66,8 +66,8 @@ def pieces_mesh(pieces: list[Mesh]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     palette = (label_palette(len(pieces)) * 255 + 0.5).astype(np.uint8)
     offsets = np.cumsum([0] + [len(p.vertices) for p in pieces])
     vertices = np.concatenate([p.vertices for p in pieces])
-    faces = np.concatenate([p.faces + o for p, o in zip(pieces, offsets)])
-    colors = np.concatenate([np.broadcast_to(c, (len(p.vertices), 3)) for p, c in zip(pieces, palette)])
+    faces = np.concatenate([p.faces + o for p, o in zip(pieces, offsets[:-1], strict=True)])
+    colors = np.concatenate([np.broadcast_to(c, (len(p.vertices), 3)) for p, c in zip(pieces, palette, strict=True)])
     return vertices, faces, colors
 
 
@@ -84,7 +84,8 @@ class Layers:
     def __init__(self, server, source: ViewSource, fade_splats: Callable[[float], None]) -> None:
         self.server = server
         self.fade_splats = fade_splats
-        self.controls: dict[str, object] = {}
+        self.controls: dict[str, object] = {}  # name -> GUI handle
+        self.nodes: dict[str, object] = {}  # name -> scene node
         collision = source.collision_mesh()
         pieces = source.convex_pieces()
         nav_path = source.file("nav.npz")
@@ -125,6 +126,7 @@ class Layers:
         show.on_update(update)
         style.on_update(update)
         self.controls.update(collision=show, collision_style=style)
+        self.nodes.update({f"collision_{k}": v for k, v in nodes.items()})
 
     def _pieces(self, pieces: list[Mesh]) -> None:
         import trimesh
@@ -135,6 +137,7 @@ class Layers:
         show = self.server.gui.add_checkbox("Convex pieces", False, hint=f"{len(pieces)} pieces (collision_static/, collision_parts/)")
         show.on_update(lambda _: setattr(node, "visible", show.value))
         self.controls["pieces"] = show
+        self.nodes["pieces"] = node
 
     def _nav(self, grid: NavGrid, spawn_radius: float) -> None:
         scene = self.server.scene
@@ -156,3 +159,4 @@ class Layers:
             box = self.server.gui.add_checkbox(label, False, hint=hint)
             box.on_update(lambda _, box=box, node=node: setattr(node, "visible", box.value))
             self.controls[key] = box
+            self.nodes[key] = node

@@ -135,12 +135,15 @@ def trajectory_poses(anchor: CameraPose, kind: str, frames: int, lo: np.ndarray,
     return [pose_from_camera(path[i], focus) for i in range(frames)]
 
 
+def _mix(u, v, s: float) -> tuple[float, float, float]:
+    return tuple((1 - s) * np.asarray(u, float) + s * np.asarray(v, float))
+
+
 def interpolate(a: CameraPose, b: CameraPose, frames: int) -> list[CameraPose]:
     """``frames`` poses from ``a`` to ``b`` (eased: slow start and end), ending exactly at ``b``."""
     out = []
-    for i in range(1, frames + 1):
+    for i in range(1, frames):
         s = 0.5 - 0.5 * math.cos(math.pi * i / frames)
-        mix = lambda u, v: tuple((1 - s) * np.asarray(u, float) + s * np.asarray(v, float))  # noqa: E731
-        out.append(CameraPose(mix(a.position, b.position), mix(a.look_at, b.look_at), b.up,
-                              (1 - s) * a.fov_y + s * b.fov_y, b.near) if i < frames else b)
-    return out
+        out.append(CameraPose(_mix(a.position, b.position, s), _mix(a.look_at, b.look_at, s), b.up,
+                              (1 - s) * a.fov_y + s * b.fov_y, b.near))
+    return out + [b]

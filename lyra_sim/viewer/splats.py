@@ -67,6 +67,6 @@ def legend_html(names: tuple[str, ...] | list[str], counts: np.ndarray) -> str:
         f'<div style="display:flex;align-items:center;gap:6px;font-size:0.8em">'
         f'<span style="width:12px;height:12px;border-radius:2px;background:rgb({r},{g},{b})"></span>'
         f"{escape(name)} <span style=\"opacity:0.6\">{int(n):,}</span></div>"
-        for name, (r, g, b), n in zip(names, palette, counts)
+        for name, (r, g, b), n in zip(names, palette, counts, strict=True)
     ]
     return '<div style="display:flex;flex-direction:column;gap:2px">' + "".join(rows) + "</div>"
