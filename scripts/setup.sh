@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-step setup on a fresh Linux machine: system library, virtual environment, package.
 #   bash scripts/setup.sh          # runtime (CPU) install into .venv
-#   bash scripts/setup.sh --dev    # plus the test tools
+#   bash scripts/setup.sh --dev    # plus the test tools (and the chromium the viewer test drives)
 # Environment: LYRA_SIM_TORCH overrides the torch requirement (default torch==2.13.0; set it
 # to e.g. "torch" to take your platform's default build, CUDA included).
 set -euo pipefail
@@ -21,6 +21,14 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libusb-1.0-0 >/dev/null
+fi
+
+# The viewer's browser test (--dev) drives Debian's chromium through Playwright (no browser download).
+if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
 
 python="${PYTHON:-python3}"

@@ -12,9 +12,9 @@ from typing import Callable, Sequence
 
 from lyra_sim import __version__
 
-from . import batch, distill, eval_mesh, export, generate, render, verify
+from . import batch, distill, eval_mesh, export, generate, render, verify, view
 
-SUBCOMMANDS = (generate, export, verify, eval_mesh, batch, distill, render)
+SUBCOMMANDS = (generate, export, verify, eval_mesh, batch, distill, render, view)
 """Subcommand modules, in ``--help`` order."""
 
 USER_ERRORS = (
