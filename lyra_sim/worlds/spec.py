@@ -11,6 +11,10 @@ errors (a typo must not be silently ignored).
 
 Object instances are named ``<kind>_<i>``, numbered per kind in spec order (``chair_0``,
 ``chair_1``); ``on`` refers to such a name or to a kind.
+
+A spec describes either one room (``room`` and ``objects``) or a whole building
+(``building``: a `BuildingSpec` with its rooms, each with its own objects, and the floor plan:
+room polygons, doorways, the entrance and windows; see `lyra_sim.worlds.building_spec`).
 """
 
 from __future__ import annotations
@@ -232,17 +236,21 @@ class ObjectSpec:
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """A room and its objects.
+    """A room and its objects, or a building.
 
     Attributes:
         room: the room.
         objects: object entries, in order (instance names follow it).
         version: spec format version (`SPEC_VERSION`).
+        building: a whole building (`lyra_sim.worlds.building_spec.BuildingSpec`) instead
+            of one room; ``room`` and ``objects`` then stay at their defaults (each building
+            room holds its own).
     """
 
     room: RoomSpec = field(default_factory=RoomSpec)
     objects: tuple[ObjectSpec, ...] = ()
     version: int = SPEC_VERSION
+    building: Any = None
 
     def __post_init__(self) -> None:
         if self.version != SPEC_VERSION:
@@ -253,8 +261,16 @@ class SceneSpec:
         if not all(isinstance(o, ObjectSpec) for o in self.objects):
             raise ValueError("objects: expected a list of ObjectSpec")
         check_caps([(o.kind, o.count or 1) for o in self.objects], "objects")
+        if self.building is not None:
+            if not isinstance(self.building, _building_spec.BuildingSpec):
+                raise ValueError("building: expected a BuildingSpec")
+            if self.room != RoomSpec() or self.objects:
+                raise ValueError("building: a building holds its rooms and their objects in building.rooms; "
+                                 "leave room and objects out")
 
     def to_dict(self) -> dict:
+        if self.building is not None:
+            return {"version": self.version, "building": self.building.to_dict()}
         return {"version": self.version, "room": self.room.to_dict(), "objects": [o.to_dict() for o in self.objects]}
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -266,10 +282,12 @@ class SceneSpec:
         objects = data.get("objects", [])
         if not isinstance(objects, list):
             raise ValueError(f"objects: expected a list, got {type(objects).__name__}")
+        building = data.get("building")
         return cls(
             room=RoomSpec.from_dict(data.get("room", {})),
             objects=tuple(ObjectSpec.from_dict(o, where=f"objects[{i}]") for i, o in enumerate(objects)),
             version=data.get("version", SPEC_VERSION),
+            building=None if building is None else _building_spec.BuildingSpec.from_dict(building),
         )
 
     @classmethod
@@ -292,3 +310,7 @@ def check_caps(counts: list[tuple[str, int]], where: str) -> None:
     total = sum(per_kind.values())
     if total > MAX_OBJECTS:
         raise ValueError(f"{where}: {total} objects requested; at most {MAX_OBJECTS} objects per scene")
+
+
+# Buildings build on the classes above; imported last so either module can be imported first.
+from lyra_sim.worlds import building_spec as _building_spec  # noqa: E402
