@@ -74,7 +74,8 @@ def _drop_collinear(pts: list[Point]) -> list[Point]:
 
 
 def check_polygon(where: str, poly) -> Polygon:
-    """A validated rectilinear polygon: counter-clockwise, collinear vertices dropped.
+    """A validated rectilinear polygon: counter-clockwise from its lowest vertex (`canonical`),
+    collinear vertices dropped.
 
     Raises:
         ValueError: not a list of ``[x, y]`` pairs, fewer than 4 or more than `MAX_VERTICES`
@@ -100,7 +101,7 @@ def check_polygon(where: str, poly) -> Polygon:
                 "rectangles, L-shapes, ...)" if dx >= TOL else f"{where}: corners {i} and {i + 1} coincide")
     if signed_area(pts) < 0:
         pts = pts[::-1]
-    poly = tuple(pts)
+    poly = canonical(tuple(pts))
     es = edges(poly)
     for i in range(len(es)):
         for j in range(i + 2, len(es)):
@@ -274,3 +275,66 @@ def connected(n: int, links: list[tuple[int, int]]) -> list[int]:
                 reach.add(m)
                 todo.append(m)
     return [k for k in range(n) if k not in reach]
+
+
+def union_polygon(parts: list[Rect]) -> Polygon:
+    """The outline of a union of rectangles that forms one simple polygon (no holes)."""
+    xs = sorted({v for r in parts for v in (r[0], r[2])})
+    ys = sorted({v for r in parts for v in (r[1], r[3])})
+    cx = [(a + b) / 2 for a, b in zip(xs, xs[1:])]
+    cy = [(a + b) / 2 for a, b in zip(ys, ys[1:])]
+    filled = {(i, j) for i, x in enumerate(cx) for j, y in enumerate(cy)
+              if any(r[0] < x < r[2] and r[1] < y < r[3] for r in parts)}
+    step = {}  # directed boundary edges, interior on the left
+    for i, j in filled:
+        x0, x1, y0, y1 = xs[i], xs[i + 1], ys[j], ys[j + 1]
+        if (i, j - 1) not in filled:
+            step[(x0, y0)] = (x1, y0)
+        if (i + 1, j) not in filled:
+            step[(x1, y0)] = (x1, y1)
+        if (i, j + 1) not in filled:
+            step[(x1, y1)] = (x0, y1)
+        if (i - 1, j) not in filled:
+            step[(x0, y1)] = (x0, y0)
+    start = min(step)
+    ring, p = [start], step[start]
+    while p != start:
+        ring.append(p)
+        p = step[p]
+    if len(ring) != len(step):
+        raise ValueError("union_polygon: the rectangles do not form one simple polygon")
+    return canonical(tuple(_drop_collinear(ring)))
+
+
+def canonical(poly: Polygon) -> Polygon:
+    """The same counter-clockwise polygon starting at its lowest-x, then lowest-y vertex."""
+    k = min(range(len(poly)), key=lambda i: poly[i])
+    return tuple(poly[k:]) + tuple(poly[:k])
+
+
+def _intervals(parts: list[Rect], x: float) -> list[tuple[float, float]]:
+    """Merged y-intervals of the rectangles that span the vertical line at ``x``."""
+    spans = sorted((r[1], r[3]) for r in parts if r[0] < x < r[2])
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1] + TOL:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def difference_rects(a: list[Rect], b: list[Rect]) -> list[Rect]:
+    """Rectangles partitioning the union of ``a`` minus the union of ``b`` (vertical slabs, merged)."""
+    xs = sorted({v for r in a + b for v in (r[0], r[2])})
+    slabs: list[tuple[float, float, list[tuple[float, float]]]] = []
+    for x0, x1 in zip(xs, xs[1:]):
+        xm = (x0 + x1) / 2
+        keep = _intervals(a, xm)
+        for c, d in _intervals(b, xm):
+            keep = [piece for span in keep for piece in _minus(span, (c, d))]
+        if slabs and slabs[-1][2] == keep and abs(slabs[-1][1] - x0) < TOL:
+            slabs[-1] = (slabs[-1][0], x1, keep)
+        elif keep:
+            slabs.append((x0, x1, keep))
+    return [(x0, y0, x1, y1) for x0, x1, spans in slabs for y0, y1 in spans]

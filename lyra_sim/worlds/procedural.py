@@ -51,6 +51,7 @@ class ProceduralConfig:
     Attributes:
         spacing: target surface sample spacing (m); one Gaussian per sample.
         max_gaussians: budget; big rooms (warehouses) get a coarser spacing to stay within it.
+        building_max_gaussians: the budget of a whole building (`lyra_sim.worlds.house`).
         tangent_scale: tangential σ / local sample spacing.
         normal_scale: σ along the normal / spacing (thin, surface-aligned Gaussians).
         opacity: opacity of every Gaussian.
@@ -65,6 +66,7 @@ class ProceduralConfig:
 
     spacing: float = 0.02
     max_gaussians: int = 600_000
+    building_max_gaussians: int = 1_500_000
     tangent_scale: float = 0.7
     normal_scale: float = 0.08
     opacity: float = 0.97
@@ -79,8 +81,9 @@ class ProceduralConfig:
     def __post_init__(self) -> None:
         if not 0.003 <= self.spacing <= 0.5:
             raise ValueError(f"spacing: expected 0.003..0.5 m, got {self.spacing}")
-        if self.max_gaussians < 1000:
-            raise ValueError(f"max_gaussians: expected >= 1000, got {self.max_gaussians}")
+        if self.max_gaussians < 1000 or self.building_max_gaussians < 1000:
+            raise ValueError(f"max_gaussians, building_max_gaussians: expected >= 1000, got {self.max_gaussians}, "
+                             f"{self.building_max_gaussians}")
         if not 0 < self.opacity <= 1:
             raise ValueError(f"opacity: expected a value in (0, 1], got {self.opacity}")
 
@@ -127,6 +130,8 @@ class ProceduralScene:
             color (rgb), color_name, material, on (support name or None).
         free_space: the free-floor grid (agent spawn region).
         spacing: sample spacing actually used (m).
+        plan: for a building, its floor plan (JSON-able: rooms with polygons, interiors and
+            areas, doorways, entrance, windows; see `lyra_sim.worlds.house`); None for one room.
     """
 
     gaussians: GaussianScene
@@ -138,6 +143,7 @@ class ProceduralScene:
     objects: list[dict]
     free_space: FreeSpace
     spacing: float
+    plan: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -186,13 +192,19 @@ def _resolve_object(spec: ObjectSpec, room_type: str, rng: np.random.Generator) 
     return replace(spec, count=1, color=color, material=spec.material or kind.material, scale=1.0, size=size)
 
 
-def _expand(spec: SceneSpec, room_type: str, rng: np.random.Generator) -> list[_Instance]:
-    """One resolved instance per object; the instances of one entry share its color ("two red chairs")."""
+def _expand(spec: SceneSpec, room_type: str, rng: np.random.Generator,
+            counters: dict[str, int] | None = None) -> list[_Instance]:
+    """One resolved instance per object; the instances of one entry share its color ("two red chairs").
+
+    ``counters`` (kind → next instance number) continues a numbering across calls (a building's rooms).
+    """
     groups = [(o, o.count if o.count is not None else int(rng.integers(2, 5))) for o in spec.objects]
     furnish = spec.room.furnish if spec.room.furnish is not None else not spec.objects
     if furnish:
         groups += [(ObjectSpec(kind), int(rng.integers(lo, hi + 1))) for kind, lo, hi in
                    ROOM_KINDS[room_type].defaults]
+        groups += [(ObjectSpec(group[int(rng.integers(len(group)))]), 1) for group in
+                   ROOM_KINDS[room_type].alternatives]
     check_caps([(o.kind, n) for o, n in groups], "objects")
     entries: list[ObjectSpec] = []
     for o, n in groups:
@@ -201,7 +213,7 @@ def _expand(spec: SceneSpec, room_type: str, rng: np.random.Generator) -> list[_
         palette = MATERIALS[o.material].colors if o.material not in (None, kind.material) else kind.colors
         color = o.color if o.color is not None else palette[int(rng.integers(len(palette)))]
         entries += [replace(o, count=1, color=color)] * n
-    counters: dict[str, int] = {}
+    counters = {} if counters is None else counters
     out = []
     for e in entries:
         i = counters.get(e.kind, 0)
@@ -327,7 +339,7 @@ def _yaw_deg(p: Placed, spec: ObjectSpec) -> float:
 
 
 def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralConfig | None = None) -> ProceduralScene:
-    """Generate a room from a prompt, a `SceneSpec`, or a spec dict.
+    """Generate a room (or a building, `lyra_sim.worlds.house`) from a prompt, a `SceneSpec`, or a spec dict.
 
     Args:
         condition: text prompt (see `lyra_sim.worlds.prompt`) or a scene spec.
@@ -343,6 +355,10 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     seed = int(seed)
     cfg = config or ProceduralConfig()
     spec, understood, unknown = _as_spec(condition)
+    if spec.building is not None:
+        from lyra_sim.worlds.house import generate_building  # builds on this module's helpers
+
+        return generate_building(spec, understood, unknown, seed, cfg)
 
     room = _resolve_room(spec.room, _stream(seed, _ROOM))
     instances = _expand(spec, room.type, _stream(seed, _OBJECTS))

@@ -134,7 +134,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
         aliases=("bathroom", "bath room", "washroom", "restroom", "lavatory", "wc", "toilet room", "shower room",
                  "ensuite"),
         typical=("toilet", "sink", "bathtub", "shower", "mirror"),
-        zone="private", area=(4.5, 6.5), min_area=2.5, min_width=1.5, windows=(0, 1),
+        zone="private", area=(5.0, 7.0), min_area=3.0, min_width=1.6, windows=(0, 1),
     ),
     "dining_room": RoomKind(
         (3.6, 4.6), (3.2, 4.0), (2.5, 2.8),
