@@ -72,10 +72,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     kinds = {}
     for obj in manifest["objects"]:
         kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
-    room = manifest["scene_spec"]["room"]["type"]
     contents = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "no objects"
     decoded = f" decoded by {args.decoder}" if args.decoder else ""
-    print(f"{args.out}: {room} with {contents}; {manifest['num_gaussians']:,} Gaussians{decoded} ({seconds:.1f}s)")
+    spec = manifest["scene_spec"] or {}
+    if "building" in spec:
+        plan = manifest.get("floor_plan") or {}
+        rooms = [r["type"].replace("_", " ") for r in plan.get("rooms", [])]
+        what = (f"{spec['building']['type']} of {len(rooms)} rooms, {plan.get('area_m2', 0):.0f} m² ({', '.join(rooms)}; "
+                f"floor plan in floorplan.png), {len(manifest['objects'])} objects")
+    else:
+        what = f"{spec['room']['type']} with {contents}"
+    print(f"{args.out}: {what}; {manifest['num_gaussians']:,} Gaussians{decoded} ({seconds:.1f}s)")
     if args.decoder and not args.quiet:
         order = ("imagine", "encode", "decode", "write")
         print("decoder timings: " + ", ".join(f"{k} {timings[k]:.1f}s" for k in order), file=sys.stderr)

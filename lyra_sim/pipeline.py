@@ -98,6 +98,7 @@ def write_scene_dir(
     *,
     overwrite: bool = False,
     stage: Stage = lambda name: None,
+    images: dict[str, Image.Image] | None = None,
 ) -> dict[str, Any]:
     """Write ``scene.ply``, ``preview.png`` (``scene`` rendered from the one camera ``preview``)
     and ``manifest.json`` into ``out`` atomically; whichever path made the Gaussians.
@@ -106,6 +107,7 @@ def write_scene_dir(
         fields: how the scene was made (prompt, seed, world model, ...); this adds what follows
             from the scene itself: Gaussian count, SH degree, bounds (merged into
             ``fields["bounds"]``), label names, the preview camera, package versions.
+        images: more PNG files to write, by name (a building's ``floorplan.png``).
 
     Returns:
         The manifest that was written.
@@ -116,6 +118,9 @@ def write_scene_dir(
         stage("rendering preview.png")
         rgb = render(scene, preview.to(scene.means.device), mode="RGB").rgb[0]
         Image.fromarray(to_uint8(rgb)).save(tmp / "preview.png", optimize=False)
+        for name, image in (images or {}).items():
+            stage(f"writing {name}")
+            image.save(tmp / name, optimize=False)
         lo, hi = scene.bounds()
         manifest = write_manifest(
             tmp,
@@ -156,7 +161,17 @@ def generate_scene(
     out = check_output_dir(out, overwrite)
     stage("imagining the scene (procedural world model)")
     world = procedural.generate(condition, seed=seed)
-    cams = room_view(world.room_bounds[0], world.room_bounds[1], _blocked_boxes(world.objects), view)
+    images = None
+    if world.plan is None:
+        cams = room_view(world.room_bounds[0], world.room_bounds[1], _blocked_boxes(world.objects), view)
+    else:  # a building: look into one room from inside it, and draw the floor plan
+        from .worlds.house import off_room_boxes, preview_room
+        from .worlds.plan_drawing import draw_floor_plan
+
+        room = preview_room(world.plan)
+        inside = [o for o in world.objects if o.get("room") == room["name"]]
+        cams = room_view(room["bounds"][0], room["bounds"][1], _blocked_boxes(inside) + off_room_boxes(room), view)
+        images = {"floorplan.png": draw_floor_plan(world.plan, world.objects)}
     fields = {
         "prompt": condition if isinstance(condition, str) else None,
         "seed": seed,
@@ -167,7 +182,9 @@ def generate_scene(
         "bounds": {"room": [list(b) for b in world.room_bounds]},
         "objects": world.objects,
     }
-    return write_scene_dir(out, world.gaussians, cams, fields, overwrite=overwrite, stage=stage)
+    if world.plan is not None:
+        fields["floor_plan"] = {**world.plan, "file": "floorplan.png", "preview_room": room["name"]}
+    return write_scene_dir(out, world.gaussians, cams, fields, overwrite=overwrite, stage=stage, images=images)
 
 
 def generate_scene_with_decoder(

@@ -243,8 +243,8 @@ def _make_l_shape(polys: dict[int, pg.Polygon], types: list[str], rng) -> None:
             continue
         bx = pg.bounds(polys[x])
         for z in sorted(polys):
-            if z == x or len(polys[z]) != 4 or ROOM_KINDS[types[z]].zone == "circulation":
-                continue
+            if z == x or len(polys[z]) != 4 or ROOM_KINDS[types[z]].zone == "circulation" or pg.area(polys[z]) < 9.0:
+                continue  # small rooms (bathrooms) keep their area
             bz = pg.bounds(polys[z])
             for seg in pg.shared_segments(polys[x], polys[z]):
                 along_z = (bz[0], bz[2]) if seg.axis == 0 else (bz[1], bz[3])
@@ -258,8 +258,9 @@ def _make_l_shape(polys: dict[int, pg.Polygon], types: list[str], rng) -> None:
     x, z, seg = options[int(rng.integers(len(options)))]
     bz = pg.bounds(polys[z])
     depth_z = (bz[3] - bz[1]) if seg.axis == 0 else (bz[2] - bz[0])
-    strip = _snap(rng.uniform(0.35, 0.5) * depth_z)
-    if strip < 1.2 or depth_z - strip < ROOM_KINDS[types[z]].min_width:
+    strip = _snap(rng.uniform(0.3, 0.45) * depth_z)
+    kind_z = ROOM_KINDS[types[z]]
+    if strip < 1.2 or depth_z - strip < kind_z.min_width or pg.area(polys[z]) * (1 - strip / depth_z) < kind_z.min_area:
         return
     zx0, zy0, zx1, zy1 = bz
     if seg.axis == 0:  # the strip runs along the shared horizontal wall

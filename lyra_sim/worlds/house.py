@@ -481,7 +481,7 @@ def plan_summary(plan: _Plan, b: BuildingSpec) -> dict:
 def _sample(prims: list[SurfacePrimitive], shell: np.ndarray, plan: _Plan, cfg: ProceduralConfig) -> Samples:
     """Surface samples of everything that faces the rooms, within the building's Gaussian budget."""
     H = plan.spec.height
-X
+    lo, hi = np.full(3, -1e9), np.full(3, 1e9)  # no prim has the shell flag: visibility is `free_mask`'s
 
     def draw(spacing: float) -> Samples:
         s = sample_surfaces(prims, spacing, 1 << 62, lo, hi, cfg.tangent_scale)
@@ -537,3 +537,18 @@ def _gaussians(samples: Samples, prims, shell, names, plan: _Plan, seed: int, cf
         labels=torch.from_numpy(labels.astype(np.int64)).to(dev),
         label_names=names,
     )
+
+
+def preview_room(plan: dict) -> dict:
+    """The room a building's preview looks into: the living room, else the largest room (floor area)."""
+    rooms = plan["rooms"]
+    living = [r for r in rooms if r["type"] == "living_room"]
+    return living[0] if living else max(rooms, key=lambda r: (r["floor_area_m2"], -rooms.index(r)))
+
+
+def off_room_boxes(room: dict) -> list[tuple[list[float], list[float]]]:
+    """``(lo [3], hi [3])`` boxes of the parts of a room's bounding box outside it (an L's notch)."""
+    lo, hi = room["bounds"]
+    interior = tuple(map(tuple, room["interior"]))
+    return [([x0, y0, lo[2]], [x1, y1, hi[2]])
+            for x0, y0, x1, y1 in pg.difference_rects([(lo[0], lo[1], hi[0], hi[1])], pg.rects(interior))]
