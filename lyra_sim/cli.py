@@ -261,9 +261,17 @@ def cmd_eval_mesh(args: argparse.Namespace) -> int:
         )
     mesh = trimesh.load(bundle / "collision.obj", process=False, force="mesh")
     config = EvalConfig(num_points=args.points, seed=args.eval_seed, visible_only=not args.all_surfaces)
+    rooms = solids = None
+    if world.plan is not None:  # a building: the free space is its rooms, the solids its objects
+        from .worlds.plan_geometry import rects
+
+        h = world.plan["height"]
+        rooms = [([x0, y0, 0.0], [x1, y1, h]) for r in world.plan["rooms"] for x0, y0, x1, y1 in
+                 rects(tuple(map(tuple, r["interior"])))]
+        solids = [(m.vertices, m.faces) for m in world.meshes if m.kind not in ("floor", "wall", "ceiling")]
     result = evaluate_mesh(
         np.asarray(mesh.vertices), np.asarray(mesh.faces), [(m.vertices, m.faces) for m in world.meshes],
-        (world.room_bounds[0], world.room_bounds[1]), config,
+        (world.room_bounds[0], world.room_bounds[1]), config, free_boxes=rooms, solid_meshes=solids,
     )
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, sort_keys=True))

@@ -15,6 +15,25 @@ else is either grammar (stop words) or returned as *unknown*, never dropped sile
 
 Errors (``ValueError``): empty prompt, nothing recognizable, two room types, counts over
 the caps of `lyra_sim.worlds.spec`.
+
+Buildings: a prompt naming a building (``house``, ``apartment``, ``office floor``... see
+`lyra_sim.worlds.rooms.BUILDING_KINDS`) parses to a `BuildingSpec`
+(`lyra_sim.worlds.building_prompt`, the same lexicon and modifiers):
+
+- rooms named after the building noun are its program ("a house with a kitchen, a living
+  room, a bathroom and two bedrooms"); rooms named before it adjust the building type's
+  default program ("a two-bedroom apartment": the default apartment, with two bedrooms);
+  no rooms: the default program. ``N rooms`` ("a 5-room house") asks for N rooms in all,
+  filled from the type's default program.
+- objects belong to the room named last before them ("a kitchen with a red fridge"); objects
+  named before any room go to a room whose type typically has them.
+- a floor area in square meters or feet ("80 m2", "80 m²", "900 sq ft") sets the
+  building's area; size words before the building noun scale it, before a room its area.
+- inside a building, "dining room" is a dining room and "hallway" / "hall" a hallway (alone,
+  they keep meaning a kitchen and a corridor, as before buildings existed).
+
+Caps (rooms, area) are checked here, before anything is built: "a house with 30 rooms" and
+"a 2 m² house with a bathroom and a kitchen" are errors that name the limit.
 """
 
 from __future__ import annotations
@@ -25,7 +44,7 @@ from types import MappingProxyType
 
 from lyra_sim.worlds.materials import COLORS
 from lyra_sim.worlds.objects import OBJECT_KINDS
-from lyra_sim.worlds.rooms import ROOM_KINDS
+from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec
 
 STOP_WORDS = frozenset(
@@ -120,10 +139,14 @@ def _lexicon() -> dict[str, _Entry]:
         lex[w] = _Entry("surface", s)
     for name, room in ROOM_KINDS.items():
         for w in (name.replace("_", " "),) + room.aliases:
-            lex[w] = _Entry("room", name)
+            if lex.get(w, _Entry("stop")).kind != "room":  # an earlier room type keeps its words
+                lex[w] = _Entry("room", name)
     for name, kind in OBJECT_KINDS.items():
         for w in (name.replace("_", " "),) + kind.aliases:
             lex[w] = _Entry("object", name)
+    for name, building in BUILDING_KINDS.items():
+        for w in building.aliases:
+            lex.setdefault(w, _Entry("building", name))
     return lex
 
 
@@ -156,7 +179,7 @@ def _match(tokens: list[str], i: int) -> tuple[int, str, _Entry, bool] | None:
             return n, phrase, _LEXICON[phrase], phrase in _PLURAL_ALIASES
         for s in _singulars(words[-1]):
             single = " ".join(words[:-1] + [s])
-            if single in _LEXICON and _LEXICON[single].kind in ("object", "surface", "room"):
+            if single in _LEXICON and _LEXICON[single].kind in ("object", "surface", "room", "building"):
                 return n, phrase, _LEXICON[single], True
     return None
 
@@ -205,6 +228,10 @@ def parse_prompt(prompt: str) -> ParseResult:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt: empty; describe a room and/or objects, e.g. 'a kitchen with a red fridge'")
     tokens = _tokens(prompt)
+    if _names_building(tokens):
+        from lyra_sim.worlds.building_prompt import parse_building  # the building grammar builds on this one
+
+        return parse_building(prompt)
     understood: list[tuple[int, str]] = []  # (token position, phrase), to report in prompt order
     unknown: list[tuple[int, str]] = []
     objects: list[ObjectSpec] = []
@@ -300,6 +327,17 @@ def parse_prompt(prompt: str) -> ParseResult:
     except ValueError as e:
         fail(str(e))
     return ParseResult(spec, [w for _, w in sorted(understood)], unknown_words)
+
+
+def _names_building(tokens: list[str]) -> bool:
+    """Whether a building noun is among the phrases the parser would read."""
+    i = 0
+    while i < len(tokens):
+        m = _match(tokens, i)
+        if m is not None and m[2].kind == "building":
+            return True
+        i += m[0] if m is not None else 1
+    return False
 
 
 def _infer_room(objects: list[ObjectSpec]) -> str:

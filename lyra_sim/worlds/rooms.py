@@ -147,6 +147,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
         (3.0, 5.0), (1.3, 1.6), (2.5, 2.8),
         floor=("wood", ("oak", "pine", "walnut")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
         defaults=(("coat_rack", 0, 1), ("bench", 0, 1), ("plant", 0, 1), ("painting", 0, 2), ("door", 1, 2)),
+        aliases=("foyer", "entryway", "entrance hall", "entry hall"),
         zone="circulation", area=(5.0, 9.0), min_area=3.0, min_width=1.1, windows=(0, 0),
     ),
     "meeting_room": RoomKind(

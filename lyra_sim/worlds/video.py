@@ -230,6 +230,10 @@ class ProceduralWorld:
         world = procedural.generate(condition, seed=seed, config=self.config)
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7669,)))  # this module's own stream
         lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
+        if world.plan is not None:  # a building: the trajectories stay in the room the preview shows
+            from .house import preview_room
+
+            lo, hi = (np.asarray(b, dtype=np.float64) for b in preview_room(world.plan)["bounds"])
         anchor, focus = self._anchor(world, lo, hi, spec, rng)
         travel = self._travel(anchor, focus, lo, hi, spec)
         cams = [lyra_trajectory(anchor, k, spec.num_frames, focus, travel) for k in trajectories]
@@ -284,9 +288,18 @@ class ProceduralWorld:
             from ..pipeline import ViewConfig, room_view  # the preview camera of `lyra-sim generate`
 
             blocked = [(o["bbox"][0], o["bbox"][1]) for o in world.objects]
+            if world.plan is not None:
+                from .house import off_room_boxes, preview_room
+
+                blocked += off_room_boxes(preview_room(world.plan))
             anchor = room_view(lo.tolist(), hi.tolist(), blocked, ViewConfig(spec.width, spec.height, spec.fov_y_deg))
         else:
-            xy = world.free_space.sample(rng, 1)[0]
+            if world.plan is None:
+                xy = world.free_space.sample(rng, 1)[0]
+            else:  # a free spot inside the room
+                centers = world.free_space.cell_centers()
+                inside = world.free_space.free & ((centers >= lo[:2]) & (centers <= hi[:2])).all(-1)
+                xy = centers[inside][rng.integers(int(inside.sum()))]
             eye_z = lo[2] + min(rng.uniform(1.1, 1.9), 0.75 * (hi[2] - lo[2]))
             heading = rng.uniform(0, 2 * math.pi)
             reach = 0.5 * float(np.min(hi[:2] - lo[:2]))
