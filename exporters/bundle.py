@@ -4,6 +4,7 @@ Layout (see ARCHITECTURE.md; * only with the matching format):
 
     scene.ply              the Gaussians, byte for byte as given
     preview.png            copied from a generated scene directory, if present
+    floorplan.png          likewise, for a building (its labelled floor plan)
     collision.obj          static collider mesh extracted from the Gaussians
     nav.npz                walkable-floor grid (`lyra_sim.exporters.nav`)
     scene.usda, splats.usdc *usd        scene.usdz *usdz
@@ -263,8 +264,8 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------- bundle
-def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path | None]:
-    """``(scene, source manifest or {}, scene.ply path, preview.png path or None)``."""
+def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, list[Path]]:
+    """``(scene, source manifest or {}, scene.ply path, the `PICTURES` it has)``."""
     if src.is_dir():
         problems = verify(src) if (src / MANIFEST).is_file() else []
         if not (src / "scene.ply").is_file():
@@ -272,16 +273,19 @@ def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path |
         if problems:
             raise ValueError(f"{src}: the scene directory does not verify against its manifest: {problems[0]}")
         manifest = read_manifest(src) if (src / MANIFEST).is_file() else {}
-        preview = src / "preview.png"
-        return read_ply(src / "scene.ply"), manifest, src / "scene.ply", preview if preview.is_file() else None
+        pictures = [src / name for name in PICTURES if (src / name).is_file()]
+        return read_ply(src / "scene.ply"), manifest, src / "scene.ply", pictures
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such file or directory")
     if src.suffix.lower() != ".ply":
         raise ValueError(f"{src}: expected a scene directory or a 3DGS .ply file")
-    return read_ply(src), {}, src, None
+    return read_ply(src), {}, src, []
 
 
-_FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "understood", "unknown", "objects", "preview_camera")
+PICTURES = ("preview.png", "floorplan.png")
+"""Images of a scene directory that its bundle keeps."""
+_FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "understood", "unknown", "objects", "preview_camera",
+                "floor_plan")
 
 
 def export_bundle(
@@ -316,7 +320,7 @@ def export_bundle(
     if out.is_dir() and any(out.iterdir()) and not (overwrite or in_place):
         raise FileExistsError(f"{out}: directory exists and is not empty (use --overwrite to replace it)")
     stage(f"reading {src}")
-    scene, source_manifest, ply_path, preview = _load_source(src)
+    scene, source_manifest, ply_path, pictures = _load_source(src)
     if len(scene) == 0:
         raise ValueError(f"{src}: the scene has no Gaussians")
 
@@ -326,8 +330,8 @@ def export_bundle(
     with atomic_directory(out, overwrite=overwrite or in_place) as tmp:
         ctx = ExportContext(scene, tmp, config, info, stage)
         shutil.copyfile(ply_path, tmp / "scene.ply")
-        if preview is not None:
-            shutil.copyfile(preview, tmp / "preview.png")
+        for picture in pictures:
+            shutil.copyfile(picture, tmp / picture.name)
         mesh = ctx.collision
         write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
         part_files = ctx.part_files  # before the formats: they reference the parts

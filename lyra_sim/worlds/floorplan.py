@@ -47,6 +47,8 @@ LEAF_THICKNESS = 0.04
 MAX_ASPECT = 2.8
 """Longest side / shortest side of a non-circulation room."""
 ATTEMPTS = 80
+L_ARM = 1.0
+"""Narrowest arm (m) of an L-shaped room."""
 SPINE_WIDTH = {"hallway": (1.2, 1.6), "corridor": (1.8, 2.3)}
 """Width range (m) of the circulation band per type."""
 LEAF_ROOMS = ("bedroom", "bathroom", "office", "meeting_room")
@@ -206,8 +208,9 @@ def _partition_once(types, areas, rng) -> list[pg.Polygon]:
         if not band:
             continue
         band = _order(band, types, rng)
-        least = max(ROOM_KINDS[types[i]].min_width for i in band) + 0.05
-        depth = _snap(max(sum(areas[i] for i in band) / length, least))
+        # deep enough for the widest min width, and for the band's length to fit in rooms of MAX_ASPECT
+        least = max(max(ROOM_KINDS[types[i]].min_width for i in band) + 0.05, 1.03 * length / (len(band) * MAX_ASPECT))
+        depth = _snap(max(sum(areas[i] for i in band) / length, least) + 0.0249)
         x = acc = 0.0
         for m, (i, w) in enumerate(zip(band, _widths(band, types, areas, depth, length))):
             acc += w
@@ -253,14 +256,16 @@ def _make_l_shape(polys: dict[int, pg.Polygon], types: list[str], rng) -> None:
                 one_end = (abs(seg.a - along_x[0]) < 1e-6) != (abs(seg.b - along_x[1]) < 1e-6)
                 if full_side and one_end and (along_x[1] - along_x[0]) - seg.length >= 1.0:
                     options.append((x, z, seg))
-    if not options:
-        return
-    x, z, seg = options[int(rng.integers(len(options)))]
-    bz = pg.bounds(polys[z])
-    depth_z = (bz[3] - bz[1]) if seg.axis == 0 else (bz[2] - bz[0])
-    strip = _snap(rng.uniform(0.3, 0.45) * depth_z)
-    kind_z = ROOM_KINDS[types[z]]
-    if strip < 1.2 or depth_z - strip < kind_z.min_width or pg.area(polys[z]) * (1 - strip / depth_z) < kind_z.min_area:
+    for k in rng.permutation(len(options)):
+        x, z, seg = options[k]
+        bz = pg.bounds(polys[z])
+        depth_z = (bz[3] - bz[1]) if seg.axis == 0 else (bz[2] - bz[0])
+        kind_z = ROOM_KINDS[types[z]]
+        most = min(depth_z - kind_z.min_width, depth_z * (1 - kind_z.min_area / pg.area(polys[z])), 0.5 * depth_z)
+        if most >= L_ARM:
+            strip = _snap_down(rng.uniform(L_ARM, most))
+            break
+    else:
         return
     zx0, zy0, zx1, zy1 = bz
     if seg.axis == 0:  # the strip runs along the shared horizontal wall

@@ -213,7 +213,8 @@ def _room_constraints(plan: _Plan, r: int):
 def _default_objects(room_type: str, rng: np.random.Generator) -> list[list[ObjectSpec]]:
     """A room type's default furniture (no doors or windows), then fallbacks with less of it:
     the minimum counts, then without the alternatives (a bathroom too small for a bathtub or
-    a shower keeps its toilet and sink)."""
+    a shower keeps its toilet and sink), then fewer and fewer of the required pieces, down to
+    none (the resolved spec records what the room got)."""
     kind = ROOM_KINDS[room_type]
     full, least = [], []
     for k, lo, hi in kind.defaults:
@@ -223,7 +224,7 @@ def _default_objects(room_type: str, rng: np.random.Generator) -> list[list[Obje
             if lo:
                 least.append(ObjectSpec(k, lo))
     picks = [ObjectSpec(group[int(rng.integers(len(group)))]) for group in kind.alternatives]
-    return [full + picks, least + picks] + ([least] if picks else [])
+    return [full + picks, least + picks] + [least[:k] for k in range(len(least), -1, -1)]
 
 
 def _furnish(plan: _Plan, r: int, seed: int, cfg: ProceduralConfig, counters: dict[str, int]):

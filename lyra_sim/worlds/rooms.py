@@ -61,7 +61,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
         floor=("wood", ("oak", "pine", "walnut")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
         defaults=(("table", 1, 1), ("chair", 2, 3), ("door", 1, 1), ("window", 1, 1), ("plant", 0, 1)),
         aliases=("room", "space", "interior", "chamber"),
-        area=(10.0, 14.0), min_area=6.0,
+        area=(10.0, 14.0), min_area=6.0, min_width=2.4,
     ),
     "kitchen": RoomKind(
         (3.8, 5.0), (3.2, 4.5), (2.5, 2.8),
@@ -71,7 +71,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
                   ("trash_can", 1, 1), ("window", 1, 1), ("door", 1, 1)),
         aliases=("kitchen", "kitchenette", "dining room"),
         typical=("counter", "fridge", "stove", "stool"),
-        area=(9.0, 13.0), min_area=5.0, min_width=2.0,
+        area=(9.0, 13.0), min_area=5.0, min_width=2.4,
     ),
     "living_room": RoomKind(
         (5.0, 6.5), (4.0, 5.2), (2.6, 3.0),
@@ -91,7 +91,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
                   ("dresser", 0, 1), ("window", 1, 1), ("door", 1, 1), ("painting", 0, 1)),
         aliases=("bedroom", "bed room", "guest room", "dormitory"),
         typical=("bed", "nightstand", "wardrobe", "dresser"),
-        zone="private", area=(10.0, 14.0), min_area=7.0, min_width=2.6,
+        zone="private", area=(10.0, 14.0), min_area=7.0, min_width=2.8,
     ),
     "office": RoomKind(
         (4.0, 6.0), (3.5, 5.0), (2.7, 3.0),
@@ -134,14 +134,15 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
         aliases=("bathroom", "bath room", "washroom", "restroom", "lavatory", "wc", "toilet room", "shower room",
                  "ensuite"),
         typical=("toilet", "sink", "bathtub", "shower", "mirror"),
-        zone="private", area=(5.0, 7.0), min_area=3.0, min_width=1.6, windows=(0, 1),
+        zone="private", area=(5.0, 7.0), min_area=3.0, min_width=1.7, windows=(0, 1),
     ),
     "dining_room": RoomKind(
         (3.6, 4.6), (3.2, 4.0), (2.5, 2.8),
         floor=("wood", ("oak", "walnut", "cherry")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
         defaults=(("table", 1, 1), ("chair", 4, 6), ("cabinet", 0, 1), ("plant", 0, 1), ("painting", 0, 1),
                   ("window", 1, 1), ("door", 1, 1)),
-        area=(10.0, 14.0), min_area=6.0, min_width=2.6,
+        aliases=("dining area", "dinette", "breakfast room"),
+        area=(10.0, 14.0), min_area=6.0, min_width=2.8,
     ),
     "hallway": RoomKind(
         (3.0, 5.0), (1.3, 1.6), (2.5, 2.8),
