@@ -235,8 +235,16 @@ def generate_scene_with_decoder(
             "device": torch.device(device).type,
         },
     }
+    images = None
+    if info.get("floor_plan") is not None:  # a building: the decoded Gaussians are its preview room's
+        from .worlds.house import preview_room
+        from .worlds.plan_drawing import draw_floor_plan
+
+        plan = info["floor_plan"]
+        fields["floor_plan"] = {**plan, "file": "floorplan.png", "preview_room": preview_room(plan)["name"]}
+        images = {"floorplan.png": draw_floor_plan(plan, fields["objects"])}
     start = time.perf_counter()
-    manifest = write_scene_dir(out, decoded.scene, cams, fields, overwrite=overwrite, stage=stage)
+    manifest = write_scene_dir(out, decoded.scene, cams, fields, overwrite=overwrite, stage=stage, images=images)
     if timings is not None:
         timings.update(decoded.timings, write=time.perf_counter() - start)
     return manifest

@@ -245,6 +245,7 @@ class ProceduralWorld:
             "scene_spec": world.spec.to_dict(),
             "room_bounds": [list(map(float, b)) for b in world.room_bounds],
             "objects": world.objects,
+            **({"floor_plan": world.plan} if world.plan is not None else {}),
             "label_names": list(world.gaussians.label_names),
             "anchor": {"viewmat": anchor.viewmats[0].tolist(), "K": anchor.Ks[0].tolist(),
                        "width": anchor.width, "height": anchor.height},
