@@ -57,7 +57,6 @@ from lyra_sim.worlds.layout import FreeSpace, Placed, layout
 from lyra_sim.worlds.materials import Noise, TextureInput, color_rgb, shade_materials
 from lyra_sim.worlds.objects import FIXED, MAIN, box
 from lyra_sim.worlds.procedural import (
-    _BUILD,
     _KEYS,
     _LAYOUT,
     _NOISE,
@@ -110,6 +109,7 @@ def _fit_areas(areas: list[float], types: list[str], total: float) -> list[float
 
 
 def _resolve_plan(b: BuildingSpec, seed: int, cfg: ProceduralConfig) -> _Plan:
+    """Every room, polygon and opening of ``b``: the spec's where given, else drawn (see the module docstring)."""
     rng = _stream(seed, _PLAN)
     entries: list[BuildingRoomSpec] = []
     for _, r in b.program():
@@ -406,12 +406,13 @@ def generate_building(spec: SceneSpec, understood: list[str], unknown: list[str]
     plan = _resolve_plan(spec.building, seed, cfg)
     b = plan.spec
     counters: dict[str, int] = {}
-    furnished, grids, room_objects = [], [], []
+    furnished, grids, room_objects, yaw_deg = [], [], [], {}
     for r in range(len(plan.rooms)):
         instances, placed, resolved, grid = _furnish(plan, r, seed, cfg, counters)
         furnished += [(inst, placed[inst.name], plan.rooms[r].name, None) for inst in instances]
         grids.append(grid)
         room_objects.append(resolved)
+        yaw_deg.update({inst.name: spec.yaw_deg for inst, spec in zip(instances, resolved)})
     everything = furnished + _plan_objects(plan, seed, counters)
     b = replace(b, rooms=tuple(replace(e, objects=tuple(objs)) for e, objs in zip(b.rooms, room_objects)))
     free, objects_occ = _free_space(plan, grids, cfg.grid_resolution, cfg.agent_radius)
@@ -446,7 +447,7 @@ def generate_building(spec: SceneSpec, understood: list[str], unknown: list[str]
         objects.append({
             "name": inst.name, "kind": inst.spec.kind, "label": len(SHELL_LABELS) + index,
             "bbox": [v.min(0).tolist(), v.max(0).tolist()], "position": [p.x, p.y, p.z],
-            "yaw_deg": math.degrees(p.yaw), "size": list(inst.spec.size),
+            "yaw_deg": yaw_deg.get(inst.name, math.degrees(p.yaw)), "size": list(inst.spec.size),
             "color": color_rgb(inst.spec.color).tolist(),
             "color_name": inst.spec.color if isinstance(inst.spec.color, str) else None,
             "material": inst.spec.material, "on": p.support, "room": room,
@@ -541,10 +542,11 @@ def _gaussians(samples: Samples, prims, shell, names, plan: _Plan, seed: int, cf
 
 
 def preview_room(plan: dict) -> dict:
-    """The room a building's preview looks into: the living room, else the largest room (floor area)."""
+    """The room a building's preview looks into: the living room, else the largest room (floor area)
+    that is not a hallway or corridor."""
     rooms = plan["rooms"]
-    living = [r for r in rooms if r["type"] == "living_room"]
-    return living[0] if living else max(rooms, key=lambda r: (r["floor_area_m2"], -rooms.index(r)))
+    return max(rooms, key=lambda r: (r["type"] == "living_room", ROOM_KINDS[r["type"]].zone != "circulation",
+                                     r["floor_area_m2"], -rooms.index(r)))
 
 
 def off_room_boxes(room: dict) -> list[tuple[list[float], list[float]]]:
