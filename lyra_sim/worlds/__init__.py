@@ -8,7 +8,8 @@ free floor (see `lyra_sim.worlds.procedural`). Modules:
 - `building_spec`: `BuildingSpec` and its rooms, doorways, entrance, windows (a spec's floor plan);
 - `prompt`, `building_prompt`: `parse_prompt` (text → spec, with understood / unknown words);
 - `floorplan`, `plan_geometry`: room program → polygons, doorways, windows (rectilinear geometry);
-- `house`, `house_shell`, `plan_drawing`: buildings → Gaussians; walls with doorways; ``floorplan.png``;
+- `house`, `house_shell`, `house_openings`, `plan_drawing`: buildings → Gaussians; walls with doorways;
+  front door, leaves, windows; ``floorplan.png``;
 - `rooms`, `objects`, `materials`: registries of room types, object kinds, textures;
 - `layout`: placement without overlaps, with a connected free floor;
 - `geometry`, `sampling`, `lighting`: primitives → meshes and surface Gaussians;

@@ -12,7 +12,8 @@
    that cannot hold all its default furniture drops the optional pieces; one whose
    explicitly requested objects do not fit is an error naming the room.
 3. **Shell and Gaussians**: walls, floors and ceilings (`lyra_sim.worlds.house_shell`), the
-   entrance door, windows and door leaves, sampled into surface Gaussians as single rooms
+   entrance door, windows and door leaves (`lyra_sim.worlds.house_openings`), sampled into
+   surface Gaussians as single rooms
    are (only surfaces that face the rooms), lit per room, under a budget of
    `ProceduralConfig.building_max_gaussians`.
 
@@ -42,6 +43,7 @@ from lyra_sim.worlds.building_spec import (
     EntranceSpec,
     WindowSpec,
 )
+from lyra_sim.worlds.house_openings import WINDOW_DEPTH, part_primitives, plan_objects
 from lyra_sim.worlds.house_shell import (
     SHELL_LABELS,
     Passage,
@@ -53,9 +55,8 @@ from lyra_sim.worlds.house_shell import (
     shell_boxes,
     shell_primitives,
 )
-from lyra_sim.worlds.layout import FreeSpace, Placed, layout
+from lyra_sim.worlds.layout import FreeSpace, layout
 from lyra_sim.worlds.materials import Noise, TextureInput, color_rgb, shade_materials
-from lyra_sim.worlds.objects import FIXED, MAIN, box
 from lyra_sim.worlds.procedural import (
     _KEYS,
     _LAYOUT,
@@ -78,11 +79,10 @@ from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.sampling import Samples, SurfacePrimitive, frame_quats, sample_surfaces
 from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
 
-_PLAN, _PLAN_OBJECTS = 7, 8  # seed streams of this module (procedural's are 0..6)
+_PLAN = 7  # the plan's seed stream (procedural's are 0..6, house_openings' 8)
 PLAN_KINDS = ("door", "window")
 """Kinds the floor plan places (a room's default furniture leaves them out)."""
 DOOR_HEIGHT = 2.1
-WINDOW_DEPTH = 0.06
 
 
 @dataclass(frozen=True)
@@ -291,79 +291,6 @@ def _local(spec: ObjectSpec, c: np.ndarray) -> ObjectSpec:
     return replace(spec, position=(spec.position[0] - c[0], spec.position[1] - c[1]))
 
 
-# ---------------------------------------------------------------- plan objects
-def _on_wall(seg: pg.Segment, center, into: int, t: float, depth: float, z: float, item) -> Placed:
-    """A wall-mounted pose: back on the wall face, front into the room."""
-    off = t / 2 + depth / 2 + 1e-4
-    x, y = (center[0], seg.c + into * off) if seg.axis == 0 else (seg.c + into * off, center[1])
-    n = (0.0, float(into)) if seg.axis == 0 else (float(into), 0.0)
-    return Placed(item, float(x), float(y), float(z), math.atan2(-n[0], n[1]))
-
-
-def _leaf_parts(size) -> list:
-    w, d, h = size
-    parts = [box((w, d, h), (0, 0, h / 2), role=MAIN)]
-    for sy in (-1, 1):
-        parts.append(box((0.12, 0.025, 0.02), (w / 2 - 0.1, sy * (d / 2 + 0.0125), 1.0), role=FIXED,
-                         material="metal", color="silver"))
-    return parts
-
-
-def _plan_objects(plan: _Plan, seed: int, counters: dict[str, int]):
-    """The entrance door, door leaves and windows: ``[(instance, placement, room name, parts or None)]``."""
-    b, t = plan.spec, plan.spec.wall_thickness
-    rng = _stream(seed, _PLAN_OBJECTS)
-    cells = [x.cell for x in plan.rooms]
-    names = [x.name for x in plan.rooms]
-    out = []
-
-    def new(kind: str, room_type: str, size) -> _Instance:
-        n = counters.get(kind, 0)
-        counters[kind] = n + 1
-        spec = _resolve_object(ObjectSpec(kind, size=tuple(float(round(s, 4)) for s in size)), room_type, rng)
-        return _Instance(f"{kind}_{n}", spec)
-
-    r = names.index(b.entrance.room)
-    seg, into = fp.exterior_side(cells, r, b.entrance.center, b.entrance.width)
-    inst = new("door", plan.rooms[r].type, (b.entrance.width, 0.05, b.door_height))
-    out.append((inst, _on_wall(seg, b.entrance.center, into, t, 0.05, 0.0, _item(inst, plan.rooms[r].type)),
-                names[r], None))
-    for (i, j, seg, into), d in zip(plan.doorways, b.doorways):
-        if d.door == "none":
-            continue
-        size = (d.width - 0.02, fp.LEAF_THICKNESS, b.door_height - 0.01)
-        inst = new("door", plan.rooms[i].type, size)
-        item = _item(inst, plan.rooms[i].type)
-        if d.door == "closed":
-            p = seg.point(seg.along(d.center))
-            yaw = 0.0 if seg.axis == 0 else math.pi / 2
-        else:  # standing in the leaf rectangle, perpendicular to the wall
-            leaf = fp.opening_geometry(seg, d.center, d.width, into, t)[1]
-            p = ((leaf[0] + leaf[2]) / 2, (leaf[1] + leaf[3]) / 2)
-            yaw = math.pi / 2 if seg.axis == 0 else 0.0
-        out.append((inst, Placed(item, float(p[0]), float(p[1]), 0.005, yaw), names[i], _leaf_parts(size)))
-    for w in b.windows:
-        r = names.index(w.room)
-        seg, into = fp.exterior_side(cells, r, w.center, w.width)
-        inst = new("window", plan.rooms[r].type, (w.width, WINDOW_DEPTH, w.height))
-        out.append((inst, _on_wall(seg, w.center, into, t, WINDOW_DEPTH, w.sill, _item(inst, plan.rooms[r].type)),
-                    names[r], None))
-    return out
-
-
-def _part_primitives(parts, inst: _Instance, placed: Placed, label: int, keys) -> list[SurfacePrimitive]:
-    """Primitives of hand-built parts (door leaves), as `_object_primitives` makes them for kinds."""
-    r, tr = placed.transform()
-    main = color_rgb(inst.spec.color)
-    out = []
-    for part in parts:
-        material, color = (inst.spec.material, main) if part.role == MAIN else (part.material, part.color)
-        out.append(SurfacePrimitive(part.mesh.transformed(r, tr), material, np.clip(color * part.tint, 0, 1), label,
-                                    part.tex_frame @ r.T, r @ part.tex_origin + tr, float(keys.random()),
-                                    base_z=placed.z))
-    return out
-
-
 # ---------------------------------------------------------------- the building
 def _free_space(plan: _Plan, grids: list[FreeSpace], res: float, radius: float) -> tuple[FreeSpace, np.ndarray]:
     """The building's free floor (room grids pasted onto one lattice-aligned grid) and its object footprints."""
@@ -413,7 +340,7 @@ def generate_building(spec: SceneSpec, understood: list[str], unknown: list[str]
         grids.append(grid)
         room_objects.append(resolved)
         yaw_deg.update({inst.name: spec.yaw_deg for inst, spec in zip(instances, resolved)})
-    everything = furnished + _plan_objects(plan, seed, counters)
+    everything = furnished + plan_objects(b, plan.rooms, plan.doorways, seed, counters)
     b = replace(b, rooms=tuple(replace(e, objects=tuple(objs)) for e, objs in zip(b.rooms, room_objects)))
     free, objects_occ = _free_space(plan, grids, cfg.grid_resolution, cfg.agent_radius)
     _, parts = ndimage.label(free.free)
@@ -432,7 +359,7 @@ def generate_building(spec: SceneSpec, understood: list[str], unknown: list[str]
     for index, (inst, placed, _, parts) in enumerate(everything):
         label = len(SHELL_LABELS) + index
         prims = (_object_primitives(inst, placed, label, seed, index, keys) if parts is None
-                 else _part_primitives(parts, inst, placed, label, keys))
+                 else part_primitives(parts, inst, placed, label, keys))
         for prim in prims:
             labeled.append((inst.name, inst.spec.kind, prim))
             sampled.append(prim)
