@@ -6,6 +6,7 @@ Layout (see ARCHITECTURE.md; * only with the matching format):
                            rewritten in the bundle's frame (Z-up meters) when another splat
                            format is imported or an alignment (``up`` / ``scale``) is applied
     preview.png            copied from a generated scene directory, if present
+    floorplan.png          likewise, for a building (its labelled floor plan)
     collision.obj          static collider mesh extracted from the Gaussians
     nav.npz                walkable-floor grid (`lyra_sim.exporters.nav_grid`)
     scene.usda, splats.usdc *usd        scene.usdz *usdz
@@ -296,8 +297,8 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------- bundle
-def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path | None, str]:
-    """``(scene, source manifest or {}, splat file, preview.png path or None, its format name)``."""
+def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, list[Path], str]:
+    """``(scene, source manifest or {}, splat file, the `PICTURES` it has, its format name)``."""
     if src.is_dir():
         problems = verify(src) if (src / MANIFEST).is_file() else []
         if not (src / "scene.ply").is_file():
@@ -305,15 +306,15 @@ def _load_source(src: Path) -> tuple[GaussianScene, dict[str, Any], Path, Path |
         if problems:
             raise ValueError(f"{src}: the scene directory does not verify against its manifest: {problems[0]}")
         manifest = read_manifest(src) if (src / MANIFEST).is_file() else {}
-        preview = src / "preview.png"
-        return read_ply(src / "scene.ply"), manifest, src / "scene.ply", preview if preview.is_file() else None, "ply"
+        pictures = [src / name for name in PICTURES if (src / name).is_file()]
+        return read_ply(src / "scene.ply"), manifest, src / "scene.ply", pictures, "ply"
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such file or directory")
     try:
         name = detect_format(src)
     except ValueError as exc:
         raise ValueError(f"{exc} (or a scene directory)") from exc
-    return read_splats(src), {}, src, None, name
+    return read_splats(src), {}, src, [], name
 
 
 def _frame_note(alignment: Alignment | None, source_format: str) -> str:
@@ -323,7 +324,10 @@ def _frame_note(alignment: Alignment | None, source_format: str) -> str:
     return "the source's own, taken as Z-up meters" + ("" if source_format == "ply" else f" (read from {source_format})")
 
 
-_FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "understood", "unknown", "objects", "preview_camera")
+PICTURES = ("preview.png", "floorplan.png")
+"""Images of a scene directory that its bundle keeps."""
+_FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "understood", "unknown", "objects", "preview_camera",
+                "floor_plan")
 
 
 def export_bundle(
@@ -355,7 +359,7 @@ def export_bundle(
     in_place = src.is_dir() and out.exists() and out.resolve() == src.resolve()
     check_target_dir(out, overwrite or in_place)
     stage(f"reading {src}")
-    scene, source_manifest, ply_path, preview, source_format = _load_source(src)
+    scene, source_manifest, ply_path, pictures, source_format = _load_source(src)
     if len(scene) == 0:
         raise ValueError(f"{src}: the scene has no Gaussians")
     alignment: Alignment | None = None
@@ -377,8 +381,8 @@ def export_bundle(
             shutil.copyfile(ply_path, tmp / "scene.ply")
         else:  # another format, or moved into the bundle's frame: the Gaussians as the bundle uses them
             write_ply(tmp / "scene.ply", scene)
-        if preview is not None:
-            shutil.copyfile(preview, tmp / "preview.png")
+        for picture in pictures:
+            shutil.copyfile(picture, tmp / picture.name)
         mesh = ctx.collision
         write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
         part_files = ctx.part_files  # before the formats: they reference the parts

@@ -12,6 +12,10 @@ same treatment as generated ones:
    much of the room's surface (occupied cells facing it) each adds, seen unobstructed in the
    grid, near and head-on (`_coverage_views`): the aisles between a warehouse's tall shelves
    get views, not just the middle and the corners of the room.
+   A building's interior is split into its rooms first (`_rooms`: the interior's cells high
+   above the floor, above every doorway, fall apart into one connected piece per room) and
+   each room gets its own views, as many as a room of its size would: the rooms of a house
+   all get seen, instead of the largest ones taking the view budget.
    Without such an interior (an object, an open scene) the cameras sit on two
    rings *around* the scene, looking at its center, plus cube maps from the free space inside
    its bounds.
@@ -69,9 +73,9 @@ class CollisionConfig:
             5 cm at 3 m, and `valid_depth` drops every pixel beside a depth step: shelves
             full of boards and boxes kept almost no depth (warehouse F@5cm 0.835 at 112 px,
             0.878 at 224 px, for 1.5 times the render time).
-        num_viewpoints: interiors get ``6 · num_viewpoints`` cube faces (at fewer distinct
-            points); object scenes that many whole cube maps. Default: one per 3 m³ of free
-            interior volume, clamped to [6, 24] (object scenes: 4).
+        num_viewpoints: interiors get ``6 · num_viewpoints`` cube faces per room (at fewer
+            distinct points); object scenes that many whole cube maps. Default: one per 3 m³
+            of the room's free volume, clamped to [6, 24] (object scenes: 4).
         orbit_views: views on the rings around an object scene (half on each ring).
         clearance: smallest distance from a viewpoint to the nearest occupied cell, meters.
         alpha_threshold: pixels with a lower accumulated opacity carry no depth.
@@ -272,6 +276,11 @@ def _farthest_points(points: np.ndarray, first: int, count: int) -> np.ndarray:
     return np.asarray(chosen)
 
 
+MIN_ROOM_AREA = 1.5
+"""Smallest floor area (m²) that `_rooms` counts as a room of its own."""
+ROOM_SLICE = 0.6
+"""`_rooms` looks for the rooms in the interior's cells above this fraction of its height."""
+
 MAX_CANDIDATES = 256
 """Well-spread free-space cells that interior viewpoints are chosen among."""
 MAX_TARGETS = 8000
@@ -391,6 +400,33 @@ def _coverage_views(
     return candidates[chosen_a // 6], chosen_a % 6
 
 
+def _rooms(region: np.ndarray, cell: float) -> list[np.ndarray]:
+    """The rooms of an interior ``region: [X, Y, Z]`` (bool cells), as masks that partition it.
+
+    Walls reach the ceiling and doorways do not, so some horizontal layer of the interior
+    high above the floor falls apart into one connected piece per room: the layer (in the
+    top ``1 - ROOM_SLICE`` of the interior's height) with the most pieces of at least
+    `MIN_ROOM_AREA` wins, and every cell of the region joins the piece nearest to it in plan.
+    A single room (or no such layer) gives ``[region]``.
+    """
+    z = np.nonzero(region.any(axis=(0, 1)))[0]
+    min_cells = MIN_ROOM_AREA / cell**2
+    best, best_count = None, 1
+    for k in range(z[0] + int(np.ceil(ROOM_SLICE * (z[-1] - z[0]))), z[-1] + 1):
+        labels, n = ndimage.label(region[:, :, k])
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        count = int((sizes >= min_cells).sum())
+        if count > best_count:
+            best, best_count = (labels, np.nonzero(sizes >= min_cells)[0] + 1), count
+    if best is None:
+        return [region]
+    labels, keep = best
+    seeds = np.where(np.isin(labels, keep), labels, 0)
+    _, (ix, iy) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
+    nearest = seeds[ix, iy]
+    return [region & (nearest == label)[:, :, None] for label in keep]
+
+
 def plan_views(scene: GaussianScene, config: CollisionConfig = CollisionConfig()) -> ViewPlan:
     """Choose depth cameras for ``scene`` (see the module docstring).
 
@@ -428,40 +464,25 @@ def plan_views(scene: GaussianScene, config: CollisionConfig = CollisionConfig()
 
     centers_of = lambda mask: grid_lo + (np.argwhere(mask) + 0.5) * cell  # noqa: E731
     if interior:
-        region = labels == interior_label
-        free_volume = float(region.sum()) * cell**3
-        default_count = int(np.clip(round(free_volume / 3.0), 6, 24))
+        rooms = _rooms(labels == interior_label, cell)
+        raycaster = _occupancy_raycaster(occupied, grid_lo, cell)
+        chosen = [_room_views(room, occupied, clearance, grid_lo, cell, voxel, raycaster, config) for room in rooms]
+        positions = np.concatenate([p for p, _ in chosen])
+        faces = np.concatenate([f for _, f in chosen])
+        _, first = np.unique(positions, axis=0, return_index=True)
+        viewpoints = positions[np.sort(first)]
     else:
         inside_box = np.zeros(shape, dtype=bool)
         inside_box[pad:-pad, pad:-pad, pad:-pad] = True
         region = np.isin(labels, sorted(outside)) & inside_box
-        default_count = 4
-    count_wanted = config.num_viewpoints or default_count
-    if interior:
-        z = np.nonzero(region.any(axis=(0, 1)))[0]
-        low = np.zeros(shape, dtype=bool)
-        low[:, :, : z[0] + max(1, int(np.ceil(config.view_height * (z[-1] - z[0] + 1))))] = True
-        region &= low
-    candidates = region & (clearance >= max(config.clearance, 1.5 * cell))
-    if interior and not candidates.any():  # a cramped room: take its roomiest cells
-        candidates = region & (clearance >= 0.999 * clearance[region].max())
-    points = centers_of(candidates)
-    if len(points) and interior:
-        targets, normals = _surface_targets(occupied, labels == interior_label, grid_lo, cell)
-        spread = points[_farthest_points(points, int(np.argmax(clearance[candidates])), MAX_CANDIDATES)]
-        reach = voxel * config.resolution / 2  # beyond this a depth pixel is wider than a voxel
-        positions, faces = _coverage_views(
-            spread, targets, normals, _occupancy_raycaster(occupied, grid_lo, cell), cell, reach, config.min_cos,
-            6 * count_wanted,
-        )
-        _, first = np.unique(positions, axis=0, return_index=True)
-        viewpoints = positions[np.sort(first)]
-    elif len(points):
-        roomiest = int(np.argmax(clearance[candidates]))
-        viewpoints = points[_farthest_points(points, roomiest, count_wanted)]
-        positions, faces = np.repeat(viewpoints, 6, axis=0), np.tile(np.arange(6), len(viewpoints))
-    else:
-        viewpoints = positions = np.zeros((0, 3))
+        candidates = region & (clearance >= max(config.clearance, 1.5 * cell))
+        points = centers_of(candidates)
+        if len(points):
+            roomiest = int(np.argmax(clearance[candidates]))
+            viewpoints = points[_farthest_points(points, roomiest, config.num_viewpoints or 4)]
+            positions, faces = np.repeat(viewpoints, 6, axis=0), np.tile(np.arange(6), len(viewpoints))
+        else:
+            viewpoints = positions = np.zeros((0, 3))
 
     res = config.resolution
     viewmats, ks = [], []
@@ -476,6 +497,24 @@ def plan_views(scene: GaussianScene, config: CollisionConfig = CollisionConfig()
         raise ValueError("collision: found no free space to place depth cameras in (and outside views are off)")
     cams = Cameras(torch.cat(viewmats), torch.cat(ks), res, res)
     return ViewPlan(cams, viewpoints, bool(interior), float(voxel))
+
+
+def _room_views(room: np.ndarray, occupied: np.ndarray, clearance: np.ndarray, grid_lo: np.ndarray, cell: float,
+                voxel: float, raycaster, config: CollisionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions [K, 3], faces [K])``: the cube faces that cover one room (mask ``room``)."""
+    count_wanted = config.num_viewpoints or int(np.clip(round(float(room.sum()) * cell**3 / 3.0), 6, 24))
+    z = np.nonzero(room.any(axis=(0, 1)))[0]
+    low = np.zeros(room.shape, dtype=bool)
+    low[:, :, : z[0] + max(1, int(np.ceil(config.view_height * (z[-1] - z[0] + 1))))] = True
+    region = room & low
+    candidates = region & (clearance >= max(config.clearance, 1.5 * cell))
+    if not candidates.any():  # a cramped room: take its roomiest cells
+        candidates = region & (clearance >= 0.999 * clearance[region].max())
+    points = grid_lo + (np.argwhere(candidates) + 0.5) * cell
+    targets, normals = _surface_targets(occupied, room, grid_lo, cell)
+    spread = points[_farthest_points(points, int(np.argmax(clearance[candidates])), MAX_CANDIDATES)]
+    reach = voxel * config.resolution / 2  # beyond this a depth pixel is wider than a voxel
+    return _coverage_views(spread, targets, normals, raycaster, cell, reach, config.min_cos, 6 * count_wanted)
 
 
 def _orbit_viewmats(lo: np.ndarray, hi: np.ndarray, count: int) -> torch.Tensor:

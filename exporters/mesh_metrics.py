@@ -13,7 +13,9 @@ What is compared (a fair comparison for a mesh made from views *inside* a scene)
   pressed against other surfaces cannot be seen by any camera, so no method can recover
   them; counting them would cap recall near 60 % for any room.
   The grid is independent of the views a method used, so poor view planning still shows up
-  as missing recall.
+  as missing recall. A building's free space is its rooms: the grid fills each room's
+  interior box (``free_boxes``), and the inside test uses the objects alone (walls that
+  touch along a seam would fool a ray-parity test; the room boxes already exclude them).
 
 Distances are exact point-to-triangle distances (Open3D ``RaycastingScene``) rather than
 nearest sampled points, so the score does not depend on sampling density. Sampling is
@@ -145,12 +147,13 @@ def free_space_viewpoints(
     hi: Sequence[float],
     spacing: float = 0.4,
     clearance: float = 0.15,
+    solid: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Grid points ``[P, 3]`` in the box ``lo..hi`` that are in free space.
 
     Free: at least ``clearance`` from every ground-truth surface and outside every closed
-    ground-truth mesh (ray-parity occupancy). Objects are closed meshes, so points inside a
-    cabinet or a sofa are left out.
+    ground-truth mesh (ray-parity occupancy; of ``solid``'s meshes when given). Objects are
+    closed meshes, so points inside a cabinet or a sofa are left out.
     """
     import open3d.core as o3c
 
@@ -162,7 +165,8 @@ def free_space_viewpoints(
     scene = raycasting_scene(gt_vertices, gt_faces)
     q = o3c.Tensor(grid.astype(np.float32))
     far = scene.compute_distance(q).numpy() >= clearance
-    outside = scene.compute_occupancy(q, nsamples=3).numpy() < 0.5
+    inside_test = scene if solid is None else raycasting_scene(*solid)
+    outside = inside_test.compute_occupancy(q, nsamples=3).numpy() < 0.5
     return grid[far & outside]
 
 
@@ -205,6 +209,8 @@ def evaluate_mesh(
     gt_meshes: Sequence[tuple[np.ndarray, np.ndarray]],
     free_box: tuple[Sequence[float], Sequence[float]] | None = None,
     config: EvalConfig = EvalConfig(),
+    free_boxes: Sequence[tuple[Sequence[float], Sequence[float]]] | None = None,
+    solid_meshes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> EvalResult:
     """Compare a predicted mesh with ground-truth meshes (see the module docstring).
 
@@ -212,7 +218,10 @@ def evaluate_mesh(
         pred_vertices, pred_faces: ``[V, 3]``, ``[F, 3]`` the extracted mesh.
         gt_meshes: ``(vertices [Vi, 3], faces [Fi, 3])`` closed meshes with outward winding.
         free_box: ``(lo [3], hi [3])`` box that holds the free space (a room's interior);
-            required when ``config.visible_only``.
+            required when ``config.visible_only`` (or ``free_boxes``).
+        free_boxes: boxes that together hold the free space (a building's rooms), instead.
+        solid_meshes: the meshes whose inside is not free space (default: ``gt_meshes``);
+            with ``free_boxes``, a building's objects.
     """
     pv, pf = _check_mesh("predicted mesh", pred_vertices, pred_faces)
     gv, gf = _check_mesh("ground truth", *concatenate(gt_meshes))
@@ -222,9 +231,13 @@ def evaluate_mesh(
 
     viewpoints = np.zeros((0, 3))
     if config.visible_only:
-        if free_box is None:
+        if free_box is None and not free_boxes:
             raise ValueError("evaluate_mesh: free_box (the interior's lo, hi) is needed with visible_only")
-        viewpoints = free_space_viewpoints(gv, gf, free_box[0], free_box[1], config.viewpoint_spacing, config.clearance)
+        solid = concatenate(solid_meshes) if solid_meshes else None
+        viewpoints = np.concatenate([
+            free_space_viewpoints(gv, gf, lo, hi, config.viewpoint_spacing, config.clearance, solid)
+            for lo, hi in (free_boxes or [free_box])
+        ])
         if len(viewpoints) == 0:
             raise ValueError("evaluate_mesh: no free-space point found inside free_box to judge visibility from")
         keep = visible_mask(gt_pts, gt_normals, viewpoints, gv, gf)

@@ -6,8 +6,9 @@ Every config in lyra-sim is a frozen dataclass that validates itself in ``__post
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields, is_dataclass
-from typing import Any, TypeVar
+from typing import Any, Iterable, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -35,3 +36,34 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
     """``cls(**data)`` after `check_keys`; JSON lists become tuples (configs are frozen and hashable)."""
     data = check_keys(cls, data, where)
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def build_entry(cls: type[T], data: dict[str, Any], where: str) -> T:
+    """``cls(**data)`` with validation errors prefixed by where the entry sits (``objects[2].kind: ...``)."""
+    try:
+        return cls(**data)
+    except ValueError as e:
+        raise ValueError(f"{where}.{e}") from None
+
+
+def accepted(values: Iterable[str]) -> str:
+    """Accepted names for an error message: sorted, comma-separated."""
+    return ", ".join(sorted(values))
+
+
+def check_number(where: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
+    """``value`` as a float if it is a finite number (not a bool) in ``[lo, hi]``; else a ValueError naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{where}: {value} is outside the accepted range [{lo}, {hi}]")
+    return float(value)
+
+
+def check_vector(where: str, value: Any, n: int, ranges: Sequence[tuple[float | None, float | None]]) -> tuple[float, ...] | None:
+    """``value`` (None, or a list of ``n`` numbers, entry ``i`` in ``ranges[i]``) as a tuple of floats."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise ValueError(f"{where}: expected a list of {n} numbers, got {value!r}")
+    return tuple(check_number(f"{where}[{i}]", v, *ranges[i]) for i, v in enumerate(value))

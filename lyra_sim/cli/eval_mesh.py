@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     from lyra_sim.exporters.mesh_metrics import EvalConfig, evaluate_mesh
     from lyra_sim.manifest import read_manifest, verify
-    from lyra_sim.worlds.ground_truth import regenerate
+    from lyra_sim.worlds.ground_truth import regenerate, scoring_regions
 
     bundle = Path(args.bundle)
     problems = verify(bundle)
@@ -37,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
     world = regenerate(manifest, str(bundle))
     mesh = trimesh.load(bundle / "collision.obj", process=False, force="mesh")
     config = EvalConfig(num_points=args.points, seed=args.eval_seed, visible_only=not args.all_surfaces)
+    rooms, solids = scoring_regions(world)
     result = evaluate_mesh(
         np.asarray(mesh.vertices), np.asarray(mesh.faces), [(m.vertices, m.faces) for m in world.meshes],
-        (world.room_bounds[0], world.room_bounds[1]), config,
+        (world.room_bounds[0], world.room_bounds[1]), config, free_boxes=rooms, solid_meshes=solids,
     )
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, sort_keys=True))

@@ -79,6 +79,20 @@ def _source(args: argparse.Namespace):
     return DecoderSource(condition, args.seed, args.decoder, device=args.device or "cpu")
 
 
+def _contents(manifest: dict) -> str:
+    """What the procedural world made: a room and its objects, or a building and its rooms."""
+    spec = manifest["scene_spec"] or {}
+    if "building" in spec:
+        plan = manifest.get("floor_plan") or {}
+        rooms = [r["type"].replace("_", " ") for r in plan.get("rooms", [])]
+        return (f"{spec['building']['type']} of {len(rooms)} rooms, {plan.get('area_m2', 0):.0f} m² ({', '.join(rooms)}; "
+                f"floor plan in floorplan.png), {len(manifest['objects'])} objects")
+    kinds: dict[str, int] = {}
+    for obj in manifest["objects"]:
+        kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
+    return f"{spec['room']['type']} with " + (", ".join(f"{n} {k}" for k, n in kinds.items()) or "no objects")
+
+
 def run(args: argparse.Namespace) -> int:
     from lyra_sim.cameras import ViewConfig
     from lyra_sim.pipelines import generate_bundle, generate_scene
@@ -102,13 +116,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if manifest.get("unknown"):
             print(f"note: words not understood (ignored): {', '.join(manifest['unknown'])}", file=sys.stderr)
-        kinds: dict[str, int] = {}
-        for obj in manifest["objects"]:
-            kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
-        room = manifest["scene_spec"]["room"]["type"]
-        contents = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "no objects"
         decoded = f" decoded by {args.decoder}" if args.decoder else ""
-        print(f"{args.out}: {room} with {contents}; {manifest['num_gaussians']:,} Gaussians{decoded} ({seconds:.1f}s)")
+        print(f"{args.out}: {_contents(manifest)}; {manifest['num_gaussians']:,} Gaussians{decoded} ({seconds:.1f}s)")
         order = ("imagine", "encode", "decode", "write") if args.decoder else ()
         label = "decoder timings"
     if order and not args.quiet:

@@ -1,7 +1,7 @@
 """How a world model's video becomes manifest fields and a preview camera, per world model.
 
 `WORLD_FIELDS` maps a `lyra_sim.video.WorldModel`'s ``name`` to a describer
-``f(video, condition, seed, view) → (fields, preview camera)``; worlds without an entry get
+``f(video, condition, seed, view) → (fields, preview camera, images)``; worlds without an entry get
 `generic_fields`. `lyra_sim.pipelines.sources.DecoderSource` adds the decoder's own record.
 """
 
@@ -11,12 +11,16 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from PIL import Image
+
 from ..cameras import Cameras, ViewConfig, look_at_cameras
 from ..manifest import package_versions, sha256_file
 from ..video import MultiViewVideo
+from ..worlds.house import preview_room
+from ..worlds.plan_drawing import draw_floor_plan
 from ..worlds.prompt import parse_prompt
 
-Describer = Callable[[MultiViewVideo, Any, int, ViewConfig], "tuple[dict[str, Any], Cameras]"]
+Describer = Callable[[MultiViewVideo, Any, int, ViewConfig], "tuple[dict[str, Any], Cameras, dict[str, Image.Image]]"]
 
 MODEL_PACKAGES = ("diffusers", "transformers", "accelerate")
 """Packages whose versions a diffusers-made manifest records."""
@@ -36,7 +40,7 @@ def _anchor_preview(video: MultiViewVideo, view: ViewConfig) -> Cameras:
     return replace(anchor, Ks=k, width=view.width, height=view.height)
 
 
-def procedural_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras]:
+def procedural_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
     """The procedural world: its scene spec, room and objects, and the words of a text prompt."""
     info = video.info
     # The preview looks from the anchor view (where every trajectory starts, so the decoded
@@ -55,10 +59,15 @@ def procedural_fields(video: MultiViewVideo, condition: Any, seed: int, view: Vi
     if isinstance(condition, str):  # the video's info omits which words were understood
         parsed = parse_prompt(condition)
         fields.update(understood=list(parsed.understood), unknown=list(parsed.unknown))
-    return fields, preview
+    images = {}
+    if info.get("floor_plan") is not None:  # a building: the decoded Gaussians are its preview room's
+        plan = info["floor_plan"]
+        fields["floor_plan"] = {**plan, "file": "floorplan.png", "preview_room": preview_room(plan)["name"]}
+        images = {"floorplan.png": draw_floor_plan(plan, fields["objects"])}
+    return fields, preview, images
 
 
-def diffusers_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras]:
+def diffusers_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
     """The diffusers world: the photo (by path and sha256), the video settings, the model packages."""
     info = video.info
     image, prompt = condition.get("image"), condition.get("prompt")
@@ -77,15 +86,15 @@ def diffusers_fields(video: MultiViewVideo, condition: Any, seed: int, view: Vie
         "objects": [],
         "model_packages": package_versions(MODEL_PACKAGES, python=False),
     }
-    return fields, _anchor_preview(video, view)
+    return fields, _anchor_preview(video, view), {}
 
 
-def generic_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras]:
+def generic_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
     """Any other world model: what its video's info says, previewed from the anchor view."""
     info = video.info
     prompt = condition if isinstance(condition, str) else (condition.get("prompt") if isinstance(condition, dict) else None)
     fields = {"prompt": prompt, "seed": int(seed), "world_model": info.get("world_model"), "objects": info.get("objects", [])}
-    return fields, _anchor_preview(video, view)
+    return fields, _anchor_preview(video, view), {}
 
 
 WORLD_FIELDS: Mapping[str, Describer] = MappingProxyType({"procedural": procedural_fields, "diffusers": diffusers_fields})

@@ -31,6 +31,7 @@ def write_scene_dir(
     *,
     overwrite: bool = False,
     stage: Stage = lambda name: None,
+    images: dict[str, Image.Image] | None = None,
 ) -> dict[str, Any]:
     """Write ``scene.ply``, ``preview.png`` (``scene`` rendered from the one camera ``preview``)
     and ``manifest.json`` into ``out`` atomically; whichever path made the Gaussians.
@@ -39,6 +40,7 @@ def write_scene_dir(
         fields: how the scene was made (prompt, seed, world model, ...); this adds what follows
             from the scene itself: Gaussian count, SH degree, bounds (merged into
             ``fields["bounds"]``), label names, the preview camera, package versions.
+        images: more PNG files to write, by name (a building's ``floorplan.png``).
 
     Returns:
         The manifest that was written.
@@ -49,6 +51,9 @@ def write_scene_dir(
         stage("rendering preview.png")
         rgb = render(scene, preview.to(scene.means.device), mode="RGB").rgb[0]
         Image.fromarray(to_uint8(rgb).cpu().numpy()).save(tmp / "preview.png", optimize=False)
+        for name, image in (images or {}).items():
+            stage(f"writing {name}")
+            image.save(tmp / name, optimize=False)
         lo, hi = scene.bounds()
         manifest = write_manifest(
             tmp,
@@ -91,7 +96,7 @@ def generate_scene(
     out = check_target_dir(out, overwrite)
     made = source.make(view, stage)
     start = time.perf_counter()
-    manifest = write_scene_dir(out, made.scene, made.preview, made.fields, overwrite=overwrite, stage=stage)
+    manifest = write_scene_dir(out, made.scene, made.preview, made.fields, overwrite=overwrite, stage=stage, images=made.images)
     if timings is not None:
         timings.update(made.timings, write=time.perf_counter() - start)
     return manifest

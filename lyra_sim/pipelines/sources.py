@@ -14,10 +14,11 @@ writes any source's scene the same way; `lyra_sim.pipelines.generate_bundle` exp
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 import torch
+from PIL import Image
 
 from ..cameras import Cameras, ViewConfig, room_view
 from ..decoder.checkpoint import resolve_checkpoint
@@ -26,6 +27,8 @@ from ..manifest import sha256_file
 from ..scene import GaussianScene
 from ..video import WorldModel
 from ..worlds import procedural
+from ..worlds.house import off_room_boxes, preview_room
+from ..worlds.plan_drawing import draw_floor_plan
 from ..worlds.procedural_video import make_world
 from .describe import WORLD_FIELDS, generic_fields, object_boxes
 
@@ -42,12 +45,14 @@ class MadeScene:
         preview: one camera for ``preview.png``.
         fields: manifest fields saying how the scene was made (prompt, seed, world model, ...).
         timings: seconds per step (never written to a file).
+        images: more PNG files of the scene directory, by name (a building's ``floorplan.png``).
     """
 
     scene: GaussianScene
     preview: Cameras
     fields: dict[str, Any]
     timings: dict[str, float]
+    images: dict[str, Image.Image] = field(default_factory=dict)
 
 
 class SceneSource(Protocol):
@@ -73,7 +78,14 @@ class ProceduralSource:
     def make(self, view: ViewConfig, stage: Stage) -> MadeScene:
         stage("imagining the scene (procedural world model)")
         world = procedural.generate(self.condition, seed=self.seed)
-        cams = room_view(world.room_bounds[0], world.room_bounds[1], object_boxes(world.objects), view)
+        images: dict[str, Image.Image] = {}
+        if world.plan is None:
+            cams = room_view(world.room_bounds[0], world.room_bounds[1], object_boxes(world.objects), view)
+        else:  # a building: look into one room from inside it, and draw the floor plan
+            room = preview_room(world.plan)
+            inside = [o for o in world.objects if o.get("room") == room["name"]]
+            cams = room_view(room["bounds"][0], room["bounds"][1], object_boxes(inside) + off_room_boxes(room), view)
+            images = {"floorplan.png": draw_floor_plan(world.plan, world.objects)}
         fields = {
             "prompt": self.condition if isinstance(self.condition, str) else None,
             "seed": self.seed,
@@ -84,7 +96,9 @@ class ProceduralSource:
             "bounds": {"room": [list(b) for b in world.room_bounds]},
             "objects": world.objects,
         }
-        return MadeScene(world.gaussians, cams, fields, {})
+        if world.plan is not None:
+            fields["floor_plan"] = {**world.plan, "file": "floorplan.png", "preview_room": room["name"]}
+        return MadeScene(world.gaussians, cams, fields, {}, images)
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,7 @@ class DecoderSource:
             world = make_world(settings.name, self.device, spacing=settings.spacing)
         decoded = decode_world(world, self.condition, self.seed, path, device=self.device, keep_ratio=self.keep_ratio,
                                codec_path=self.codec_path, stage=stage)
-        fields, preview = WORLD_FIELDS.get(world.name, generic_fields)(decoded.video, self.condition, self.seed, view)
+        fields, preview, images = WORLD_FIELDS.get(world.name, generic_fields)(decoded.video, self.condition, self.seed, view)
         fields["decoder"] = {
             "checkpoint": str(self.checkpoint) if str(self.checkpoint) == "default" else path.name,
             "sha256": sha256_file(path),
@@ -127,4 +141,4 @@ class DecoderSource:
             "device": torch.device(self.device).type,
         }
         # A world model may time its own steps (`DiffusionWorld.timings`).
-        return MadeScene(decoded.scene, preview, fields, {**getattr(world, "timings", {}), **decoded.timings})
+        return MadeScene(decoded.scene, preview, fields, {**getattr(world, "timings", {}), **decoded.timings}, images)

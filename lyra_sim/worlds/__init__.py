@@ -5,7 +5,11 @@ returns a labeled `GaussianScene`, ground-truth meshes, the resolved `SceneSpec`
 free floor (see `lyra_sim.worlds.procedural`). Modules:
 
 - `spec`: `SceneSpec` / `RoomSpec` / `ObjectSpec` (JSON, validation, caps);
-- `prompt`: `parse_prompt` (text → spec, with understood / unknown words);
+- `building_spec`: `BuildingSpec` and its rooms, doorways, entrance, windows (a spec's floor plan);
+- `prompt`, `building_prompt`: `parse_prompt` (text → spec, with understood / unknown words);
+- `floorplan`, `plan_geometry`: room program → polygons, doorways, windows (rectilinear geometry);
+- `house`, `house_shell`, `house_openings`, `plan_drawing`: buildings → Gaussians; walls with doorways;
+  front door, leaves, windows; ``floorplan.png``;
 - `rooms`, `objects`, `materials`: registries of room types, object kinds, textures;
 - `layout`: placement without overlaps, with a connected free floor;
 - `geometry`, `sampling`, `lighting`: primitives → meshes and surface Gaussians;
@@ -22,11 +26,16 @@ from lyra_sim.worlds.procedural import (
     ProceduralScene,
     generate,
 )
+from lyra_sim.worlds.building_spec import MAX_BUILDING_AREA, MAX_ROOMS, BuildingRoomSpec, BuildingSpec
 from lyra_sim.worlds.prompt import ParseResult, parse_prompt
 from lyra_sim.worlds.spec import MAX_OBJECTS, MAX_PER_KIND, ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec
 
 __all__ = [
+    "BuildingRoomSpec",
+    "BuildingSpec",
     "GENERATOR_VERSION",
+    "MAX_BUILDING_AREA",
+    "MAX_ROOMS",
     "LabeledMesh",
     "MAX_OBJECTS",
     "MAX_PER_KIND",

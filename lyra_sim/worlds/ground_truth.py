@@ -43,3 +43,20 @@ def regenerate(manifest: dict[str, Any], where: str = "scene") -> procedural.Pro
             f"{manifest['num_gaussians']:,}: it is not the same scene"
         )
     return world
+
+
+def scoring_regions(world: procedural.ProceduralScene) -> tuple[list | None, list | None]:
+    """``(free boxes, solid meshes)`` for scoring a building's collision mesh, or ``(None, None)`` for a room.
+
+    A building's free space is its rooms' interior boxes, and the inside test uses its objects
+    only: walls touching along a seam break a ray-parity inside test.
+    """
+    if world.plan is None:
+        return None, None
+    from .plan_geometry import rects
+
+    h = world.plan["height"]
+    rooms = [([x0, y0, 0.0], [x1, y1, h]) for r in world.plan["rooms"] for x0, y0, x1, y1 in
+             rects(tuple(map(tuple, r["interior"])))]
+    solids = [(m.vertices, m.faces) for m in world.meshes if m.kind not in ("floor", "wall", "ceiling")]
+    return rooms, solids

@@ -225,6 +225,7 @@ class _Layout:
     candidates: int
     placed: dict[str, Placed] = field(default_factory=dict)
     keepouts: list[tuple[np.ndarray, float, float]] = field(default_factory=list)  # (corners, z0, z1)
+    blocked: list[np.ndarray] = field(default_factory=list)  # corners of areas off limits to everything
 
     def by_kind(self, kinds) -> list[Placed]:
         return [p for p in self.placed.values() if p.item.kind in kinds]
@@ -246,6 +247,8 @@ class _Layout:
             return "outside the room"
         if cand.top > self.H - 0.02:
             return "taller than the room"
+        if any(rects_overlap(c, b) for b in self.blocked):
+            return "outside the room"
         for p in self.placed.values():
             if p.name == cand.support:
                 continue
@@ -535,12 +538,19 @@ def layout(
     resolution: float = 0.05,
     candidates: int = 160,
     restarts: int = 6,
+    keepouts: tuple[tuple[np.ndarray, float, float], ...] = (),
+    blocked: tuple[np.ndarray, ...] = (),
 ) -> LayoutResult:
     """Place ``items`` in a ``room_size = (W, D, H)`` room.
 
     Args:
         make_support: ``(kind, name) -> Item``: builds a support added on the way (a desk for
             a monitor when no desk has room).
+        keepouts: ``(corners [4, 2], z0, z1)`` areas (room coordinates) where nothing but floor
+            coverings may stand between heights ``z0`` and ``z1``: the floor in front of a
+            building's doorways, the wall under its windows.
+        blocked: ``[4, 2]`` axis-aligned areas where nothing may stand and agents cannot go:
+            the part of an L-shaped room's bounding box outside it, an open door leaf.
         agent_radius: radius (m) of the disk agent that must reach all free floor.
         resolution: occupancy grid cell (m).
         candidates: poses each rule proposes per object.
@@ -554,7 +564,7 @@ def layout(
     for attempt in range(restarts):
         sub = np.random.default_rng(rng.integers(2**63))
         try:
-            return _attempt(W, D, H, items, sub, make_support, agent_radius, resolution, candidates)
+            return _attempt(W, D, H, items, sub, make_support, agent_radius, resolution, candidates, keepouts, blocked)
         except _Unplaceable as e:
             if e.fixed:
                 raise ValueError(str(e)) from None
@@ -568,8 +578,13 @@ class _Unplaceable(Exception):
         self.fixed = fixed
 
 
-def _attempt(W, D, H, items, rng, make_support, radius, res, candidates) -> LayoutResult:
+def _attempt(W, D, H, items, rng, make_support, radius, res, candidates, keepouts=(), blocked=()) -> LayoutResult:
     L = _Layout(W, D, H, _Grid(W, D, res, radius), rng, candidates)
+    L.keepouts.extend(keepouts)
+    for corners in blocked:
+        L.blocked.append(np.asarray(corners, dtype=np.float64))
+        lo, hi = L.blocked[-1].min(0), L.blocked[-1].max(0)
+        L.grid.occ |= ((L.grid.centers >= lo) & (L.grid.centers <= hi)).all(-1)
     added: list[Item] = []
     queue = _order(list(items))
     fixed = [it for it in queue if it.position is not None]

@@ -679,6 +679,84 @@ def build_painting(s, rng):
     return parts
 
 
+# Bathroom fixtures and a few more kinds for buildings.
+
+def build_toilet(s, rng):
+    w, d, h = s
+    tank_d = 0.18
+    return [
+        frustum(0.14, 0.11, 0.3, (0, 0.05, 0)),
+        ellipsoid((w / 2 - 0.01, 0.24, 0.09), (0, 0.08, 0.36)),
+        box((w - 0.04, 0.42, 0.025), (0, 0.1, 0.4625), role=FIXED, material="plastic", color="white"),
+        box((w, tank_d, h - 0.39), (0, -d / 2 + tank_d / 2, 0.39 + (h - 0.39) / 2 - 0.005)),
+        cylinder(0.02, 0.005, (0, -d / 2 + tank_d / 2, h - 0.005), role=FIXED, material="metal", color="silver"),
+    ]
+
+
+def build_sink(s, rng):
+    """A vanity: a cabinet (the kind's color) under a ceramic top with a basin and a faucet."""
+    w, d, h = s
+    top_z = h - 0.15
+    body_h = top_z - 0.04
+    parts = [_cabinet_body(w, d, body_h)] + _drawer_fronts(w, d, body_h, 0.06, 1, 2)
+    parts.append(box((w, d, 0.04), (0, 0, top_z - 0.02), role=FIXED, material="ceramic", color="white"))
+    parts.append(box((w - 0.2, d - 0.18, 0.006), (0, 0.03, top_z + 0.003), role=FIXED, material="ceramic",
+                     color="light gray"))
+    parts.append(cylinder(0.015, 0.11, (0, -d / 2 + 0.06, top_z), role=FIXED, material="metal", color="silver"))
+    parts.append(box((0.025, 0.12, 0.025), (0, -d / 2 + 0.12, top_z + 0.1225), role=FIXED, material="metal",
+                     color="silver"))
+    return parts
+
+
+def build_bathtub(s, rng):
+    """An open tub: a base and four rim walls; the faucet sits on the inside of one end."""
+    w, d, h = s
+    t, base = 0.07, 0.14
+    wall_h = h - base
+    parts = [box((w, d, base), (0, 0, base / 2))]
+    parts += [box((w, t, wall_h), (0, sy * (d / 2 - t / 2), base + wall_h / 2)) for sy in (-1, 1)]
+    parts += [box((t, d - 2 * t, wall_h), (sx * (w / 2 - t / 2), 0, base + wall_h / 2)) for sx in (-1, 1)]
+    parts.append(box((0.05, 0.05, 0.05), (-w / 2 + t + 0.025, 0, h - 0.1), role=FIXED, material="metal",
+                     color="silver"))
+    return parts
+
+
+def build_shower(s, rng):
+    """A shower tray with glass on both sides and half the front (the other half is the way in)."""
+    w, d, h = s
+    tray, g = 0.06, 0.01
+    panel_h = h - tray - 0.05
+    parts = [box((w, d, tray), (0, 0, tray / 2), role=FIXED, material="ceramic", color="white")]
+    parts += [box((g, d, panel_h), (sx * (w / 2 - g / 2), 0, tray + panel_h / 2)) for sx in (-1, 1)]
+    parts.append(box((w / 2 - g, g, panel_h), (-w / 4 + g / 2, d / 2 - g / 2, tray + panel_h / 2)))
+    parts.append(cylinder(0.012, 0.85, (0, -d / 2 + 0.03, 1.1), role=FIXED, material="metal", color="silver"))
+    parts.append(box((0.02, 0.1, 0.02), (0, -d / 2 + 0.08, h - 0.06), role=FIXED, material="metal", color="silver"))
+    parts.append(box((0.16, 0.16, 0.02), (0, -d / 2 + 0.2, h - 0.08), role=FIXED, material="metal", color="silver"))
+    return parts
+
+
+def build_mirror(s, rng):
+    w, d, h = s
+    f = 0.03
+    parts = [box((w - 2 * f, 0.01, h - 2 * f), (0, -d / 2 + 0.005, h / 2), role=FIXED, material="glass",
+                 color="white")]
+    parts += [box((w, d, f), (0, 0, z)) for z in (f / 2, h - f / 2)]
+    parts += [box((f, d, h - 2 * f), (sx * (w / 2 - f / 2), 0, h / 2)) for sx in (-1, 1)]
+    return parts
+
+
+def build_coat_rack(s, rng):
+    w, d, h = s
+    r = min(w, d) / 2
+    parts = [cylinder(0.85 * r, 0.03, (0, 0, 0)), cylinder(0.02, h - 0.05, (0, 0, 0.03))]
+    parts.append(ellipsoid((0.035, 0.035, 0.025), (0, 0, h - 0.025), tint=0.8))
+    for k in range(4):  # hooks
+        rot = geo.rot_z(k * math.pi / 2)
+        parts.append(box((0.02, 0.16, 0.02), rot @ np.array([0, 0.09, h - 0.2]), rot=rot, role=FIXED,
+                         material="metal", color="gold"))
+    return parts
+
+
 # ----------------------------------------------------------------------------- the registry
 
 @dataclass(frozen=True)
@@ -725,7 +803,8 @@ FABRICS = ("gray", "navy", "beige", "dark green", "brown", "light gray", "teal",
 
 OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
     "table": ObjectKind(build_table, (1.4, 0.8, 0.75), "wood", WOODS, "center", support=True,
-                        aliases=("dining table", "kitchen table")),
+                        aliases=("dining table", "kitchen table"),
+                        room_sizes=(("dining_room", (1.8, 0.95, 0.75)), ("meeting_room", (2.6, 1.15, 0.75)))),
     "coffee_table": ObjectKind(build_coffee_table, (1.0, 0.55, 0.42), "wood", WOODS, "front", support=True,
                                anchors=("sofa",), aliases=("coffee table", "low table")),
     "chair": ObjectKind(build_chair, (0.45, 0.47, 0.9), "wood", WOODS, "around", anchors=("table", "desk"),
@@ -802,6 +881,18 @@ OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
                        aliases=("trolley", "hand cart", "platform cart", "pushcart")),
     "forklift": ObjectKind(build_forklift, (1.1, 2.6, 2.1), "metal", ("yellow", "orange", "red"), "free",
                            aliases=("fork lift", "lift truck"), jitter=0.0),
+    "toilet": ObjectKind(build_toilet, (0.4, 0.68, 0.78), "ceramic", ("white",), "wall",
+                         aliases=("toilet bowl", "loo"), jitter=0.03),
+    "sink": ObjectKind(build_sink, (0.7, 0.48, 1.0), "wood", WOODS + ("white", "gray"), "wall",
+                       aliases=("washbasin", "wash basin", "basin", "vanity", "bathroom sink"), jitter=0.05),
+    "bathtub": ObjectKind(build_bathtub, (1.7, 0.75, 0.58), "ceramic", ("white",), "wall",
+                          aliases=("bath tub", "tub", "bath"), jitter=0.03),
+    "shower": ObjectKind(build_shower, (0.9, 0.9, 2.0), "glass", ("light blue", "white"), "wall",
+                         aliases=("shower stall", "shower cabin", "shower cubicle"), jitter=0.0),
+    "mirror": ObjectKind(build_mirror, (0.6, 0.03, 0.8), "metal", ("silver", "gold", "black"), "wall_mount",
+                         mount_height=1.2, aliases=("wall mirror",), jitter=0.1),
+    "coat_rack": ObjectKind(build_coat_rack, (0.45, 0.45, 1.75), "wood", WOODS + ("black",), "corner",
+                            aliases=("coat rack", "coat stand", "hat stand"), jitter=0.05),
 })
 """Every object kind, by canonical name."""
 

@@ -37,10 +37,10 @@ SHELL_LABELS = ("floor", "wall", "ceiling")
 
 # Seed stream ids: one independent generator per purpose, so adding a draw to one purpose
 # never shifts the others.
-_ROOM, _OBJECTS, _LAYOUT, _NOISE, _BUILD, _KEYS, _SUPPORTS = range(7)
+ROOM_STREAM, OBJECTS_STREAM, LAYOUT_STREAM, NOISE_STREAM, BUILD_STREAM, KEYS_STREAM, SUPPORTS_STREAM = range(7)
 
 
-def _stream(seed: int, *key: int) -> np.random.Generator:
+def stream(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
@@ -51,6 +51,7 @@ class ProceduralConfig:
     Attributes:
         spacing: target surface sample spacing (m); one Gaussian per sample.
         max_gaussians: budget; big rooms (warehouses) get a coarser spacing to stay within it.
+        building_max_gaussians: the budget of a whole building (`lyra_sim.worlds.house`).
         tangent_scale: tangential σ / local sample spacing.
         normal_scale: σ along the normal / spacing (thin, surface-aligned Gaussians).
         opacity: opacity of every Gaussian.
@@ -65,6 +66,7 @@ class ProceduralConfig:
 
     spacing: float = 0.02
     max_gaussians: int = 600_000
+    building_max_gaussians: int = 1_500_000
     tangent_scale: float = 0.7
     normal_scale: float = 0.08
     opacity: float = 0.97
@@ -79,8 +81,9 @@ class ProceduralConfig:
     def __post_init__(self) -> None:
         if not 0.003 <= self.spacing <= 0.5:
             raise ValueError(f"spacing: expected 0.003..0.5 m, got {self.spacing}")
-        if self.max_gaussians < 1000:
-            raise ValueError(f"max_gaussians: expected >= 1000, got {self.max_gaussians}")
+        if self.max_gaussians < 1000 or self.building_max_gaussians < 1000:
+            raise ValueError(f"max_gaussians, building_max_gaussians: expected >= 1000, got {self.max_gaussians}, "
+                             f"{self.building_max_gaussians}")
         if not 0 < self.opacity <= 1:
             raise ValueError(f"opacity: expected a value in (0, 1], got {self.opacity}")
 
@@ -127,6 +130,8 @@ class ProceduralScene:
             color (rgb), color_name, material, on (support name or None).
         free_space: the free-floor grid (agent spawn region).
         spacing: sample spacing actually used (m).
+        plan: for a building, its floor plan (JSON-able: rooms with polygons, interiors and
+            areas, doorways, entrance, windows; see `lyra_sim.worlds.house`); None for one room.
     """
 
     gaussians: GaussianScene
@@ -138,10 +143,11 @@ class ProceduralScene:
     objects: list[dict]
     free_space: FreeSpace
     spacing: float
+    plan: dict | None = None
 
 
 @dataclass(frozen=True)
-class _Instance:
+class Instance:
     """One resolved object: its name and a spec entry with every choice filled (count 1)."""
 
     name: str
@@ -177,7 +183,7 @@ def _resolve_room(room: RoomSpec, rng: np.random.Generator) -> RoomSpec:
     return RoomSpec(room.type, size, 1.0, furnish=False, **surfaces)
 
 
-def _resolve_object(spec: ObjectSpec, room_type: str, rng: np.random.Generator) -> ObjectSpec:
+def resolve_object(spec: ObjectSpec, room_type: str, rng: np.random.Generator) -> ObjectSpec:
     kind = OBJECT_KINDS[spec.kind]
     if spec.size is None:
         base = np.array(kind_size(spec.kind, room_type)) * spec.scale
@@ -188,13 +194,19 @@ def _resolve_object(spec: ObjectSpec, room_type: str, rng: np.random.Generator) 
     return replace(spec, count=1, color=color, material=spec.material or kind.material, scale=1.0, size=size)
 
 
-def _expand(spec: SceneSpec, room_type: str, rng: np.random.Generator) -> list[_Instance]:
-    """One resolved instance per object; the instances of one entry share its color ("two red chairs")."""
+def expand_objects(spec: SceneSpec, room_type: str, rng: np.random.Generator,
+            counters: dict[str, int] | None = None) -> list[Instance]:
+    """One resolved instance per object; the instances of one entry share its color ("two red chairs").
+
+    ``counters`` (kind → next instance number) continues a numbering across calls (a building's rooms).
+    """
     groups = [(o, o.count if o.count is not None else int(rng.integers(2, 5))) for o in spec.objects]
     furnish = spec.room.furnish if spec.room.furnish is not None else not spec.objects
     if furnish:
         groups += [(ObjectSpec(kind), int(rng.integers(lo, hi + 1))) for kind, lo, hi in
                    ROOM_KINDS[room_type].defaults]
+        groups += [(ObjectSpec(group[int(rng.integers(len(group)))]), 1) for group in
+                   ROOM_KINDS[room_type].alternatives]
     check_caps([(o.kind, n) for o, n in groups], "objects")
     entries: list[ObjectSpec] = []
     for o, n in groups:
@@ -203,17 +215,17 @@ def _expand(spec: SceneSpec, room_type: str, rng: np.random.Generator) -> list[_
         palette = MATERIALS[o.material].colors if o.material not in (None, kind.material) else kind.colors
         color = o.color if o.color is not None else palette[int(rng.integers(len(palette)))]
         entries += [replace(o, count=1, color=color)] * n
-    counters: dict[str, int] = {}
+    counters = {} if counters is None else counters
     out = []
     for e in entries:
         i = counters.get(e.kind, 0)
         counters[e.kind] = i + 1
-        out.append(_Instance(f"{e.kind}_{i}", _resolve_object(e, room_type, rng)))
+        out.append(Instance(f"{e.kind}_{i}", resolve_object(e, room_type, rng)))
     _check_supports(out)
     return out
 
 
-def _check_supports(instances: list[_Instance]) -> None:
+def _check_supports(instances: list[Instance]) -> None:
     names = {inst.name: inst.spec.kind for inst in instances}
     supports = sorted(k for k, v in OBJECT_KINDS.items() if v.support)
     for inst in instances:
@@ -228,7 +240,7 @@ def _check_supports(instances: list[_Instance]) -> None:
             )
 
 
-def _item(inst: _Instance, room_type: str) -> Item:
+def layout_item(inst: Instance, room_type: str) -> Item:
     s = inst.spec
     kind = OBJECT_KINDS[s.kind]
     rule = dict(ROOM_KINDS[room_type].rules).get(s.kind, kind.placement)
@@ -275,10 +287,10 @@ def _shell(size, t: float, room: RoomSpec, keys: np.random.Generator) -> list[tu
     return out
 
 
-def _object_primitives(inst: _Instance, placed: Placed, label: int, seed: int, index: int,
+def object_primitives(inst: Instance, placed: Placed, label: int, seed: int, index: int,
                        keys: np.random.Generator) -> list[SurfacePrimitive]:
     kind = OBJECT_KINDS[inst.spec.kind]
-    rng = _stream(seed, _BUILD, index)
+    rng = stream(seed, BUILD_STREAM, index)
     accent = color_rgb(kind.accent_colors[int(rng.integers(len(kind.accent_colors)))])
     main = color_rgb(inst.spec.color)
     r, t = placed.transform()
@@ -303,7 +315,7 @@ def _object_primitives(inst: _Instance, placed: Placed, label: int, seed: int, i
     return prims
 
 
-def _meshes(labeled: list[tuple[str, str, SurfacePrimitive]], names: list[str]) -> list[LabeledMesh]:
+def labeled_meshes(labeled: list[tuple[str, str, SurfacePrimitive]], names: list[str]) -> list[LabeledMesh]:
     grouped: dict[str, tuple[str, list]] = {n: ("", []) for n in names}
     for name, kind, prim in labeled:
         grouped[name] = (kind, grouped[name][1] + [prim.mesh])
@@ -317,7 +329,7 @@ def _meshes(labeled: list[tuple[str, str, SurfacePrimitive]], names: list[str]) 
     return out
 
 
-def _yaw_deg(p: Placed, spec: ObjectSpec) -> float:
+def yaw_degrees(p: Placed, spec: ObjectSpec) -> float:
     """The yaw of ``p`` in degrees, as the resolved spec records it: the given one when kept.
 
     The scene is then built from ``radians`` of this value, not from ``p.yaw``: the two can
@@ -329,7 +341,7 @@ def _yaw_deg(p: Placed, spec: ObjectSpec) -> float:
 
 
 def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralConfig | None = None) -> ProceduralScene:
-    """Generate a room from a prompt, a `SceneSpec`, or a spec dict.
+    """Generate a room (or a building, `lyra_sim.worlds.house`) from a prompt, a `SceneSpec`, or a spec dict.
 
     Args:
         condition: text prompt (see `lyra_sim.worlds.prompt`) or a scene spec.
@@ -345,21 +357,25 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     seed = int(seed)
     cfg = config or ProceduralConfig()
     spec, understood, unknown = _as_spec(condition)
+    if spec.building is not None:
+        from lyra_sim.worlds.house import generate_building  # builds on this module's helpers
 
-    room = _resolve_room(spec.room, _stream(seed, _ROOM))
-    instances = _expand(spec, room.type, _stream(seed, _OBJECTS))
-    support_rng = _stream(seed, _SUPPORTS)
-    added: dict[str, _Instance] = {}
+        return generate_building(spec, understood, unknown, seed, cfg)
+
+    room = _resolve_room(spec.room, stream(seed, ROOM_STREAM))
+    instances = expand_objects(spec, room.type, stream(seed, OBJECTS_STREAM))
+    support_rng = stream(seed, SUPPORTS_STREAM)
+    added: dict[str, Instance] = {}
 
     def make_support(kind: str, name: str) -> Item:
-        inst = _Instance(name, _resolve_object(ObjectSpec(kind), room.type, support_rng))
+        inst = Instance(name, resolve_object(ObjectSpec(kind), room.type, support_rng))
         added[name] = inst
-        return _item(inst, room.type)
+        return layout_item(inst, room.type)
 
     result = layout(
         room.size,
-        [_item(i, room.type) for i in instances],
-        _stream(seed, _LAYOUT),
+        [layout_item(i, room.type) for i in instances],
+        stream(seed, LAYOUT_STREAM),
         make_support,
         agent_radius=cfg.agent_radius,
         resolution=cfg.grid_resolution,
@@ -369,15 +385,15 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     instances += [added[item.name] for item in result.added]
     check_caps([(i.spec.kind, 1) for i in instances], "objects (with the supports added for stacked objects)")
     specs = {i.name: i.spec for i in instances}
-    yaw_deg = {p.name: _yaw_deg(p, specs[p.name]) for p in result.placed}
+    yaw_deg = {p.name: yaw_degrees(p, specs[p.name]) for p in result.placed}
     placed = {p.name: replace(p, yaw=math.radians(yaw_deg[p.name])) for p in result.placed}
 
-    keys = _stream(seed, _KEYS)
+    keys = stream(seed, KEYS_STREAM)
     names = list(SHELL_LABELS) + [i.name for i in instances]
     labeled = [(label, label, prim) for label, prim in _shell(room.size, cfg.wall_thickness, room, keys)]
     for index, inst in enumerate(instances):
         label = len(SHELL_LABELS) + index
-        for prim in _object_primitives(inst, placed[inst.name], label, seed, index, keys):
+        for prim in object_primitives(inst, placed[inst.name], label, seed, index, keys):
             labeled.append((inst.name, inst.spec.kind, prim))
     prims = [p for _, _, p in labeled]
 
@@ -386,7 +402,7 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     samples = sample_surfaces(prims, cfg.spacing, cfg.max_gaussians, lo, hi, cfg.tangent_scale)
     gaussians = _gaussians(samples, prims, names, seed, cfg, lo, hi, result.free_space)
 
-    meshes = _meshes(labeled, names)
+    meshes = labeled_meshes(labeled, names)
     final_objects = []
     objects = []
     for index, inst in enumerate(instances):
@@ -429,7 +445,7 @@ def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free:
     base = np.stack([p.color for p in prims])[owner]
     key = np.array([p.key for p in prims])[owner]
     albedo = shade_materials(
-        textures, tex_index, TextureInput(q, samples.points, samples.normals, base, key, Noise(_stream(seed, _NOISE)))
+        textures, tex_index, TextureInput(q, samples.points, samples.normals, base, key, Noise(stream(seed, NOISE_STREAM)))
     )
     shell = np.array([p.shell for p in prims])[owner]
     light = bake(samples.points, samples.normals, shell, lo, hi, free.occupied, free.origin, free.resolution,

@@ -19,6 +19,7 @@ from ..cameras import TRAJECTORIES, Cameras, ViewConfig, look_at_cameras, lyra_t
 from ..render import render
 from ..video import HeldOutViews, MultiViewVideo, VideoSpec
 from . import procedural
+from .house import off_room_boxes, preview_room
 
 
 # ---------------------------------------------------------------------- procedural world
@@ -85,6 +86,8 @@ class ProceduralWorld:
         world = procedural.generate(condition, seed=seed, config=self.config)
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7669,)))  # this module's own stream
         lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
+        if world.plan is not None:  # a building: the trajectories stay in the room the preview shows
+            lo, hi = (np.asarray(b, dtype=np.float64) for b in preview_room(world.plan)["bounds"])
         anchor, focus = self._anchor(world, lo, hi, spec, rng)
         travel = self._travel(anchor, focus, lo, hi, spec)
         cams = [lyra_trajectory(anchor, k, spec.num_frames, focus, travel) for k in trajectories]
@@ -96,6 +99,7 @@ class ProceduralWorld:
             "scene_spec": world.spec.to_dict(),
             "room_bounds": [list(map(float, b)) for b in world.room_bounds],
             "objects": world.objects,
+            **({"floor_plan": world.plan} if world.plan is not None else {}),
             "label_names": list(world.gaussians.label_names),
             "anchor": {"viewmat": anchor.viewmats[0].tolist(), "K": anchor.Ks[0].tolist(),
                        "width": anchor.width, "height": anchor.height},
@@ -138,9 +142,16 @@ class ProceduralWorld:
         if mode == "corner":
             # the preview camera of `lyra-sim generate`
             blocked = [(o["bbox"][0], o["bbox"][1]) for o in world.objects]
+            if world.plan is not None:
+                blocked += off_room_boxes(preview_room(world.plan))
             anchor = room_view(lo.tolist(), hi.tolist(), blocked, ViewConfig(spec.width, spec.height, spec.fov_y_deg))
         else:
-            xy = world.free_space.sample(rng, 1)[0]
+            if world.plan is None:
+                xy = world.free_space.sample(rng, 1)[0]
+            else:  # a free spot inside the room
+                centers = world.free_space.cell_centers()
+                inside = world.free_space.free & ((centers >= lo[:2]) & (centers <= hi[:2])).all(-1)
+                xy = centers[inside][rng.integers(int(inside.sum()))]
             eye_z = lo[2] + min(rng.uniform(1.1, 1.9), 0.75 * (hi[2] - lo[2]))
             heading = rng.uniform(0, 2 * math.pi)
             reach = 0.5 * float(np.min(hi[:2] - lo[:2]))

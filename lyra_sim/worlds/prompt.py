@@ -15,6 +15,25 @@ else is either grammar (stop words) or returned as *unknown*, never dropped sile
 
 Errors (``ValueError``): empty prompt, nothing recognizable, two room types, counts over
 the caps of `lyra_sim.worlds.spec`.
+
+Buildings: a prompt naming a building (``house``, ``apartment``, ``office floor``... see
+`lyra_sim.worlds.rooms.BUILDING_KINDS`) parses to a `BuildingSpec`
+(`lyra_sim.worlds.building_prompt`, the same lexicon and modifiers):
+
+- rooms named after the building noun are its program ("a house with a kitchen, a living
+  room, a bathroom and two bedrooms"); rooms named before it adjust the building type's
+  default program ("a two-bedroom apartment": the default apartment, with two bedrooms);
+  no rooms: the default program. ``N rooms`` ("a 5-room house") asks for N rooms in all,
+  filled from the type's default program.
+- objects belong to the room named last before them ("a kitchen with a red fridge"); objects
+  named before any room go to a room whose type typically has them.
+- a floor area in square meters or feet ("80 m2", "80 m²", "900 sq ft") sets the
+  building's area; size words before the building noun scale it, before a room its area.
+- inside a building, "dining room" is a dining room and "hallway" / "hall" a hallway (alone,
+  they keep meaning a kitchen and a corridor, as before buildings existed).
+
+Caps (rooms, area) are checked here, before anything is built: "a house with 30 rooms" and
+"a 2 m² house with a bathroom and a kitchen" are errors that name the limit.
 """
 
 from __future__ import annotations
@@ -25,7 +44,7 @@ from types import MappingProxyType
 
 from lyra_sim.worlds.materials import COLORS
 from lyra_sim.worlds.objects import OBJECT_KINDS
-from lyra_sim.worlds.rooms import ROOM_KINDS
+from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec
 
 STOP_WORDS = frozenset(
@@ -90,7 +109,7 @@ class ParseResult:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class PromptEntry:
     """A lexicon entry: what a word or phrase means."""
 
     kind: str  # "object" | "room" | "surface" | "color" | "material" | "size" | "number" | "quantifier" | "stop"
@@ -98,32 +117,36 @@ class _Entry:
     color: str | None = None  # tone words carry a color as well as a material
 
 
-def _lexicon() -> dict[str, _Entry]:
-    lex: dict[str, _Entry] = {}
+def _lexicon() -> dict[str, PromptEntry]:
+    lex: dict[str, PromptEntry] = {}
     for w in STOP_WORDS:
-        lex[w] = _Entry("stop")
+        lex[w] = PromptEntry("stop")
     for w, n in NUMBERS.items():
-        lex[w] = _Entry("number", n)
+        lex[w] = PromptEntry("number", n)
     for w in QUANTIFIERS:
-        lex[w] = _Entry("quantifier")
+        lex[w] = PromptEntry("quantifier")
     for w, s in SIZE_WORDS.items():
-        lex[w] = _Entry("size", s)
+        lex[w] = PromptEntry("size", s)
     for w, m in MATERIAL_WORDS.items():
-        lex[w] = _Entry("material", m)
+        lex[w] = PromptEntry("material", m)
     for c in COLORS:
-        lex[c] = _Entry("color", c)
+        lex[c] = PromptEntry("color", c)
     for w, c in COLOR_SYNONYMS.items():
-        lex[w] = _Entry("color", c)
+        lex[w] = PromptEntry("color", c)
     for w, m in TONE_WORDS.items():
-        lex[w] = _Entry("material", m, color=w)
+        lex[w] = PromptEntry("material", m, color=w)
     for w, s in SURFACE_WORDS.items():
-        lex[w] = _Entry("surface", s)
+        lex[w] = PromptEntry("surface", s)
     for name, room in ROOM_KINDS.items():
         for w in (name.replace("_", " "),) + room.aliases:
-            lex[w] = _Entry("room", name)
+            if lex.get(w, PromptEntry("stop")).kind != "room":  # an earlier room type keeps its words
+                lex[w] = PromptEntry("room", name)
     for name, kind in OBJECT_KINDS.items():
         for w in (name.replace("_", " "),) + kind.aliases:
-            lex[w] = _Entry("object", name)
+            lex[w] = PromptEntry("object", name)
+    for name, building in BUILDING_KINDS.items():
+        for w in building.aliases:
+            lex.setdefault(w, PromptEntry("building", name))
     return lex
 
 
@@ -144,7 +167,7 @@ def _singulars(word: str) -> list[str]:
     return out
 
 
-def _match(tokens: list[str], i: int) -> tuple[int, str, _Entry, bool] | None:
+def match_entry(tokens: list[str], i: int) -> tuple[int, str, PromptEntry, bool] | None:
     """Longest lexicon phrase starting at ``tokens[i]``: ``(length, phrase, entry, plural)``.
 
     A phrase whose last word is a plural of a noun in the lexicon matches that noun.
@@ -156,7 +179,7 @@ def _match(tokens: list[str], i: int) -> tuple[int, str, _Entry, bool] | None:
             return n, phrase, _LEXICON[phrase], phrase in _PLURAL_ALIASES
         for s in _singulars(words[-1]):
             single = " ".join(words[:-1] + [s])
-            if single in _LEXICON and _LEXICON[single].kind in ("object", "surface", "room"):
+            if single in _LEXICON and _LEXICON[single].kind in ("object", "surface", "room", "building"):
                 return n, phrase, _LEXICON[single], True
     return None
 
@@ -166,7 +189,7 @@ _PLURAL_ALIASES = frozenset({"shelves", "bookshelves", "shelving"})
 
 
 @dataclass
-class _Pending:
+class PendingEntry:
     """Modifiers seen since the last noun; they bind to the next one.
 
     ``slots`` maps a modifier type (count, color, material, scale, seeded) to
@@ -205,13 +228,17 @@ def parse_prompt(prompt: str) -> ParseResult:
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt: empty; describe a room and/or objects, e.g. 'a kitchen with a red fridge'")
     tokens = _tokens(prompt)
+    if _names_building(tokens):
+        from lyra_sim.worlds.building_prompt import parse_building  # the building grammar builds on this one
+
+        return parse_building(prompt)
     understood: list[tuple[int, str]] = []  # (token position, phrase), to report in prompt order
     unknown: list[tuple[int, str]] = []
     objects: list[ObjectSpec] = []
     room_type: str | None = None
     room_scale = 1.0
     surfaces: dict[str, SurfaceSpec] = {}
-    pending = _Pending()
+    pending = PendingEntry()
     last_object: int | None = None  # index in objects of the most recent object noun
     stack_on: int | None = None  # object waiting for its support after "on"
     content = False
@@ -222,7 +249,7 @@ def parse_prompt(prompt: str) -> ParseResult:
     i = 0
     while i < len(tokens):
         at = i
-        m = _match(tokens, i)
+        m = match_entry(tokens, i)
         if m is None:
             if tokens[i].isdigit():
                 pending.set("count", int(tokens[i]), at, tokens[i], unknown)
@@ -278,11 +305,11 @@ def parse_prompt(prompt: str) -> ParseResult:
             if stack_on is not None and OBJECT_KINDS[kind].support:
                 objects[stack_on] = replace(objects[stack_on], on=kind)
                 if pending.empty() and any(o.kind == kind for o in objects):  # "on the desk" named before
-                    pending, stack_on = _Pending(), None
+                    pending, stack_on = PendingEntry(), None
                     continue
             objects.append(spec)
             last_object = len(objects) - 1
-        pending, stack_on = _Pending(), None
+        pending, stack_on = PendingEntry(), None
     unknown += pending.words()  # modifiers with no noun after them ("a sofa, red")
     unknown_words = [w for _, w in sorted(unknown)]
     if not content:
@@ -300,6 +327,17 @@ def parse_prompt(prompt: str) -> ParseResult:
     except ValueError as e:
         fail(str(e))
     return ParseResult(spec, [w for _, w in sorted(understood)], unknown_words)
+
+
+def _names_building(tokens: list[str]) -> bool:
+    """Whether a building noun is among the phrases the parser would read."""
+    i = 0
+    while i < len(tokens):
+        m = match_entry(tokens, i)
+        if m is not None and m[2].kind == "building":
+            return True
+        i += m[0] if m is not None else 1
+    return False
 
 
 def _infer_room(objects: list[ObjectSpec]) -> str:

@@ -1,7 +1,9 @@
 """Room types: a registry table of name → `RoomKind` (size ranges, surfaces, default furniture).
 
-A room is a closed box: its interior spans ``x ∈ [-w/2, w/2]``, ``y ∈ [-d/2, d/2]``,
+A single room is a closed box: its interior spans ``x ∈ [-w/2, w/2]``, ``y ∈ [-d/2, d/2]``,
 ``z ∈ [0, h]`` (floor at z = 0, centered at the origin), with ``w >= d`` so the long axis is x.
+In a building (`lyra_sim.worlds.floorplan`) a room is a cell of the floor plan; ``zone``,
+``area``, ``min_area``, ``min_width`` and ``windows`` size and place it there.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ class RoomKind:
         aliases: prompt words/phrases for the room type.
         typical: kinds that suggest this room type when a prompt names objects but no room.
         rules: layout rule overrides by kind (warehouse shelves stand in aisles, not on walls).
+        alternatives: groups of kinds of which default furnishing adds one, drawn per group
+            (a bathroom gets a bathtub or a shower).
+        zone: where a building puts the room: ``public`` (living spaces), ``private``
+            (bedrooms, bathrooms, offices) or ``circulation`` (hallways and corridors, which
+            the other rooms open onto).
+        area: ``(min, max)`` floor area in m² a building draws the room's cell from.
+        min_area: the smallest cell (m²) a building accepts for the type.
+        min_width: the narrowest cell side (m) a building accepts for the type.
+        windows: ``(min, max)`` windows on the room's exterior walls in a building.
     """
 
     width: tuple[float, float]
@@ -34,6 +45,12 @@ class RoomKind:
     aliases: tuple[str, ...] = ()
     typical: tuple[str, ...] = ()
     rules: tuple[tuple[str, str], ...] = ()
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    zone: str = "public"
+    area: tuple[float, float] = (10.0, 14.0)
+    min_area: float = 6.0
+    min_width: float = 2.2
+    windows: tuple[int, int] = (1, 1)
 
 
 PAINT = ("white", "cream", "beige", "light gray", "light blue")
@@ -44,6 +61,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
         floor=("wood", ("oak", "pine", "walnut")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
         defaults=(("table", 1, 1), ("chair", 2, 3), ("door", 1, 1), ("window", 1, 1), ("plant", 0, 1)),
         aliases=("room", "space", "interior", "chamber"),
+        area=(10.0, 14.0), min_area=6.0, min_width=2.4,
     ),
     "kitchen": RoomKind(
         (3.8, 5.0), (3.2, 4.5), (2.5, 2.8),
@@ -53,6 +71,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
                   ("trash_can", 1, 1), ("window", 1, 1), ("door", 1, 1)),
         aliases=("kitchen", "kitchenette", "dining room"),
         typical=("counter", "fridge", "stove", "stool"),
+        area=(9.0, 13.0), min_area=5.0, min_width=2.4,
     ),
     "living_room": RoomKind(
         (5.0, 6.5), (4.0, 5.2), (2.6, 3.0),
@@ -62,6 +81,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
                   ("window", 1, 2), ("door", 1, 1)),
         aliases=("living room", "lounge", "sitting room", "family room", "livingroom"),
         typical=("sofa", "armchair", "coffee_table", "tv", "tv_stand", "floor_lamp"),
+        area=(18.0, 26.0), min_area=10.0, min_width=3.0, windows=(1, 2),
     ),
     "bedroom": RoomKind(
         (3.6, 4.6), (3.4, 4.2), (2.5, 2.8),
@@ -71,6 +91,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
                   ("dresser", 0, 1), ("window", 1, 1), ("door", 1, 1), ("painting", 0, 1)),
         aliases=("bedroom", "bed room", "guest room", "dormitory"),
         typical=("bed", "nightstand", "wardrobe", "dresser"),
+        zone="private", area=(10.0, 14.0), min_area=7.0, min_width=2.8,
     ),
     "office": RoomKind(
         (4.0, 6.0), (3.5, 5.0), (2.7, 3.0),
@@ -80,6 +101,7 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
                   ("plant", 1, 1), ("trash_can", 1, 1), ("whiteboard", 0, 1), ("window", 1, 2), ("door", 1, 1)),
         aliases=("office", "study", "workspace", "home office", "office room"),
         typical=("desk", "office_chair", "monitor", "whiteboard"),
+        zone="private", area=(10.0, 14.0), min_area=6.0, min_width=2.4, windows=(1, 2),
     ),
     "warehouse": RoomKind(
         (12.0, 16.0), (9.0, 12.0), (5.0, 6.5),
@@ -90,14 +112,89 @@ ROOM_KINDS: Mapping[str, RoomKind] = MappingProxyType({
         aliases=("warehouse", "storage", "storehouse", "depot", "storeroom", "stockroom", "factory"),
         typical=("pallet", "crate", "barrel", "forklift", "cart"),
         rules=(("shelf", "aisle"),),
+        area=(110.0, 170.0), min_area=60.0, min_width=7.0, windows=(0, 0),
     ),
     "corridor": RoomKind(
         (8.0, 12.0), (1.8, 2.4), (2.5, 2.8),
         floor=("tile", ("light gray", "beige", "white")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
         defaults=(("door", 2, 4), ("bench", 0, 1), ("plant", 1, 2), ("trash_can", 0, 1), ("painting", 1, 2)),
         aliases=("corridor", "hallway", "hall", "passage", "passageway", "hall way"),
+        zone="circulation", area=(8.0, 14.0), min_area=4.0, min_width=1.5, windows=(0, 0),
+    ),
+    # Types added for buildings, after the single-room ones: the prompt lexicon keeps the
+    # older types' words (a single "dining room" prompt still means a kitchen, as it always
+    # did; inside a building it means this dining room, see `lyra_sim.worlds.prompt`).
+    "bathroom": RoomKind(
+        (2.2, 3.0), (1.8, 2.5), (2.4, 2.7),
+        floor=("tile", ("white", "light gray", "beige", "light blue")), walls=("tile", ("white", "cream", "light blue")),
+        ceiling=("plaster", ("white",)),
+        defaults=(("toilet", 1, 1), ("sink", 1, 1), ("mirror", 0, 1), ("trash_can", 0, 1), ("door", 1, 1),
+                  ("window", 0, 1)),
+        alternatives=(("bathtub", "shower"),),
+        aliases=("bathroom", "bath room", "washroom", "restroom", "lavatory", "wc", "toilet room", "shower room",
+                 "ensuite"),
+        typical=("toilet", "sink", "bathtub", "shower", "mirror"),
+        zone="private", area=(5.0, 7.0), min_area=3.0, min_width=1.7, windows=(0, 1),
+    ),
+    "dining_room": RoomKind(
+        (3.6, 4.6), (3.2, 4.0), (2.5, 2.8),
+        floor=("wood", ("oak", "walnut", "cherry")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
+        defaults=(("table", 1, 1), ("chair", 4, 6), ("cabinet", 0, 1), ("plant", 0, 1), ("painting", 0, 1),
+                  ("window", 1, 1), ("door", 1, 1)),
+        aliases=("dining area", "dinette", "breakfast room"),
+        area=(10.0, 14.0), min_area=6.0, min_width=2.8,
+    ),
+    "hallway": RoomKind(
+        (3.0, 5.0), (1.3, 1.6), (2.5, 2.8),
+        floor=("wood", ("oak", "pine", "walnut")), walls=("plaster", PAINT), ceiling=("plaster", ("white",)),
+        defaults=(("coat_rack", 0, 1), ("bench", 0, 1), ("plant", 0, 1), ("painting", 0, 2), ("door", 1, 2)),
+        aliases=("foyer", "entryway", "entrance hall", "entry hall"),
+        zone="circulation", area=(5.0, 9.0), min_area=3.0, min_width=1.1, windows=(0, 0),
+    ),
+    "meeting_room": RoomKind(
+        (4.5, 6.0), (3.6, 4.6), (2.7, 3.0),
+        floor=("carpet", ("gray", "dark gray", "navy")), walls=("plaster", ("white", "light gray", "cream")),
+        ceiling=("plaster", ("white",)),
+        defaults=(("table", 1, 1), ("office_chair", 6, 8), ("whiteboard", 1, 1), ("plant", 1, 2),
+                  ("cabinet", 0, 1), ("window", 1, 2), ("door", 1, 1)),
+        aliases=("meeting room", "conference room", "boardroom", "board room"),
+        area=(16.0, 22.0), min_area=10.0, min_width=3.2, windows=(1, 2),
     ),
 })
 """Every room type; ``plain`` is the fallback for unknown or unnamed rooms."""
 
 ROOM_TYPES: tuple[str, ...] = tuple(ROOM_KINDS)
+
+
+@dataclass(frozen=True)
+class BuildingKind:
+    """One building type.
+
+    Attributes:
+        program: the rooms a prompt that names none gets, in order (``hallway`` first: the
+            rooms open onto it).
+        height: ``(min, max)`` interior height in meters.
+        aliases: prompt words/phrases for the building type.
+    """
+
+    program: tuple[str, ...]
+    height: tuple[float, float]
+    aliases: tuple[str, ...] = ()
+
+
+BUILDING_KINDS: Mapping[str, BuildingKind] = MappingProxyType({
+    "house": BuildingKind(
+        ("hallway", "living_room", "kitchen", "dining_room", "bathroom", "bedroom", "bedroom"), (2.6, 2.8),
+        aliases=("house", "home", "cottage", "bungalow", "villa", "townhouse", "family home"),
+    ),
+    "apartment": BuildingKind(
+        ("hallway", "living_room", "kitchen", "bathroom", "bedroom"), (2.5, 2.7),
+        aliases=("apartment", "flat", "condo", "condominium"),
+    ),
+    "office": BuildingKind(
+        ("corridor", "office", "office", "office", "office", "meeting_room", "bathroom"), (2.7, 3.0),
+        aliases=("office floor", "office suite", "office building"),
+    ),
+})
+"""Every building type (`lyra_sim.worlds.floorplan` lays their rooms out)."""
+

@@ -11,16 +11,19 @@ errors (a typo must not be silently ignored).
 
 Object instances are named ``<kind>_<i>``, numbered per kind in spec order (``chair_0``,
 ``chair_1``); ``on`` refers to such a name or to a kind.
+
+A spec describes either one room (``room`` and ``objects``) or a whole building
+(``building``: a `BuildingSpec` with its rooms, each with its own objects, and the floor plan:
+room polygons, doorways, the entrance and windows; see `lyra_sim.worlds.building_spec`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from lyra_sim.config import check_keys
+from lyra_sim.config import accepted, build_entry, check_keys, check_number, check_vector
 from lyra_sim.worlds.materials import COLORS, PUBLIC_MATERIALS
 from lyra_sim.worlds.objects import OBJECT_KINDS
 from lyra_sim.worlds.rooms import ROOM_TYPES
@@ -35,52 +38,24 @@ ROOM_SIZE_RANGE = ((1.5, 40.0), (1.5, 40.0), (2.0, 12.0))
 OBJECT_SIZE_RANGE = (0.005, 6.0)
 
 
-def _accepted(values) -> str:
-    return ", ".join(sorted(values))
-
-
 def _check_color(where: str, color) -> Any:
     if color is None:
         return None
     if isinstance(color, str):
         if color not in COLORS:
-            raise ValueError(f"{where}: unknown color {color!r}; accepted: {_accepted(COLORS)} or [r, g, b] in [0, 1]")
+            raise ValueError(f"{where}: unknown color {color!r}; accepted: {accepted(COLORS)} or [r, g, b] in [0, 1]")
         return color
     if isinstance(color, (list, tuple)) and len(color) == 3 and all(
         isinstance(c, (int, float)) and not isinstance(c, bool) and 0 <= c <= 1 for c in color
     ):
         return tuple(float(c) for c in color)
-    raise ValueError(f"{where}: expected a color name ({_accepted(COLORS)}) or [r, g, b] in [0, 1], got {color!r}")
+    raise ValueError(f"{where}: expected a color name ({accepted(COLORS)}) or [r, g, b] in [0, 1], got {color!r}")
 
 
 def _check_material(where: str, material) -> str | None:
     if material is not None and material not in PUBLIC_MATERIALS:
-        raise ValueError(f"{where}: unknown material {material!r}; accepted: {_accepted(PUBLIC_MATERIALS)}")
+        raise ValueError(f"{where}: unknown material {material!r}; accepted: {accepted(PUBLIC_MATERIALS)}")
     return material
-
-
-def _check_number(where: str, value, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{where}: {value} is outside the accepted range [{lo}, {hi}]")
-    return float(value)
-
-
-def _check_vector(where: str, value, n: int, ranges) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, (list, tuple)) or len(value) != n:
-        raise ValueError(f"{where}: expected a list of {n} numbers, got {value!r}")
-    return tuple(_check_number(f"{where}[{i}]", v, *ranges[i]) for i, v in enumerate(value))
-
-
-def _build(cls, data: dict, where: str):
-    """``cls(**data)`` with validation errors prefixed by where the entry sits (``objects[2].kind: ...``)."""
-    try:
-        return cls(**data)
-    except ValueError as e:
-        raise ValueError(f"{where}.{e}") from None
 
 
 @dataclass(frozen=True)
@@ -99,7 +74,7 @@ class SurfaceSpec:
 
     @classmethod
     def from_dict(cls, data, where: str = "surface") -> "SurfaceSpec":
-        return _build(cls, check_keys(cls, data, where), where)
+        return build_entry(cls, check_keys(cls, data, where), where)
 
 
 @dataclass(frozen=True)
@@ -124,9 +99,9 @@ class RoomSpec:
 
     def __post_init__(self) -> None:
         if self.type not in ROOM_TYPES:
-            raise ValueError(f"type: unknown room type {self.type!r}; accepted: {_accepted(ROOM_TYPES)}")
-        object.__setattr__(self, "size", _check_vector("size", self.size, 3, ROOM_SIZE_RANGE))
-        object.__setattr__(self, "scale", _check_number("scale", self.scale, *SCALE_RANGE))
+            raise ValueError(f"type: unknown room type {self.type!r}; accepted: {accepted(ROOM_TYPES)}")
+        object.__setattr__(self, "size", check_vector("size", self.size, 3, ROOM_SIZE_RANGE))
+        object.__setattr__(self, "scale", check_number("scale", self.scale, *SCALE_RANGE))
         for name in ("floor", "walls", "ceiling"):
             if not isinstance(getattr(self, name), SurfaceSpec):
                 raise ValueError(f"{name}: expected a SurfaceSpec")
@@ -149,7 +124,7 @@ class RoomSpec:
         data = dict(check_keys(cls, data, where))
         for name in ("floor", "walls", "ceiling"):
             data[name] = SurfaceSpec.from_dict(data.get(name) or {}, where=f"{where}.{name}")
-        return _build(cls, data, where)
+        return build_entry(cls, data, where)
 
 
 @dataclass(frozen=True)
@@ -181,7 +156,7 @@ class ObjectSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, str) or self.kind not in OBJECT_KINDS:
-            raise ValueError(f"kind: unknown object kind {self.kind!r}; accepted: {_accepted(OBJECT_KINDS)}")
+            raise ValueError(f"kind: unknown object kind {self.kind!r}; accepted: {accepted(OBJECT_KINDS)}")
         if self.count is not None:
             if isinstance(self.count, bool) or not isinstance(self.count, int):
                 raise ValueError(f"count: expected an integer or null, got {self.count!r}")
@@ -191,18 +166,18 @@ class ObjectSpec:
                 )
         object.__setattr__(self, "color", _check_color(f"color", self.color))
         _check_material(f"material", self.material)
-        object.__setattr__(self, "scale", _check_number(f"scale", self.scale, *SCALE_RANGE))
-        object.__setattr__(self, "size", _check_vector(f"size", self.size, 3, [OBJECT_SIZE_RANGE] * 3))
-        object.__setattr__(self, "position", _check_vector(f"position", self.position, 2, [(None, None)] * 2))
+        object.__setattr__(self, "scale", check_number(f"scale", self.scale, *SCALE_RANGE))
+        object.__setattr__(self, "size", check_vector(f"size", self.size, 3, [OBJECT_SIZE_RANGE] * 3))
+        object.__setattr__(self, "position", check_vector(f"position", self.position, 2, [(None, None)] * 2))
         if self.yaw_deg is not None:
-            object.__setattr__(self, "yaw_deg", _check_number(f"yaw_deg", self.yaw_deg))
+            object.__setattr__(self, "yaw_deg", check_number(f"yaw_deg", self.yaw_deg))
         if (self.position is not None or self.yaw_deg is not None) and self.count != 1:
             raise ValueError(f" position/yaw_deg need count = 1 (one spec entry per placed object)")
         if self.on is not None:
             if not isinstance(self.on, str):
                 raise ValueError(f"on: expected an instance name or kind, got {self.on!r}")
             if OBJECT_KINDS[self.kind].placement != "on_top":
-                on_top = _accepted(k for k, v in OBJECT_KINDS.items() if v.placement == "on_top")
+                on_top = accepted(k for k, v in OBJECT_KINDS.items() if v.placement == "on_top")
                 raise ValueError(f"on: a {self.kind} stands on the floor; only these kinds rest on others: {on_top}")
 
     def to_dict(self) -> dict:
@@ -216,23 +191,27 @@ class ObjectSpec:
     def from_dict(cls, data, where: str = "object") -> "ObjectSpec":
         data = check_keys(cls, data, where)
         if "kind" not in data:
-            raise ValueError(f"{where}: missing key 'kind'; accepted kinds: {_accepted(OBJECT_KINDS)}")
-        return _build(cls, data, where)
+            raise ValueError(f"{where}: missing key 'kind'; accepted kinds: {accepted(OBJECT_KINDS)}")
+        return build_entry(cls, data, where)
 
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """A room and its objects.
+    """A room and its objects, or a building.
 
     Attributes:
         room: the room.
         objects: object entries, in order (instance names follow it).
         version: spec format version (`SPEC_VERSION`).
+        building: a whole building (`lyra_sim.worlds.building_spec.BuildingSpec`) instead
+            of one room; ``room`` and ``objects`` then stay at their defaults (each building
+            room holds its own).
     """
 
     room: RoomSpec = field(default_factory=RoomSpec)
     objects: tuple[ObjectSpec, ...] = ()
     version: int = SPEC_VERSION
+    building: Any = None
 
     def __post_init__(self) -> None:
         if self.version != SPEC_VERSION:
@@ -243,8 +222,16 @@ class SceneSpec:
         if not all(isinstance(o, ObjectSpec) for o in self.objects):
             raise ValueError("objects: expected a list of ObjectSpec")
         check_caps([(o.kind, o.count or 1) for o in self.objects], "objects")
+        if self.building is not None:
+            if not isinstance(self.building, _building_spec.BuildingSpec):
+                raise ValueError("building: expected a BuildingSpec")
+            if self.room != RoomSpec() or self.objects:
+                raise ValueError("building: a building holds its rooms and their objects in building.rooms; "
+                                 "leave room and objects out")
 
     def to_dict(self) -> dict:
+        if self.building is not None:
+            return {"version": self.version, "building": self.building.to_dict()}
         return {"version": self.version, "room": self.room.to_dict(), "objects": [o.to_dict() for o in self.objects]}
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -256,10 +243,12 @@ class SceneSpec:
         objects = data.get("objects", [])
         if not isinstance(objects, list):
             raise ValueError(f"objects: expected a list, got {type(objects).__name__}")
+        building = data.get("building")
         return cls(
             room=RoomSpec.from_dict(data.get("room", {})),
             objects=tuple(ObjectSpec.from_dict(o, where=f"objects[{i}]") for i, o in enumerate(objects)),
             version=data.get("version", SPEC_VERSION),
+            building=None if building is None else _building_spec.BuildingSpec.from_dict(building),
         )
 
     @classmethod
@@ -282,3 +271,7 @@ def check_caps(counts: list[tuple[str, int]], where: str) -> None:
     total = sum(per_kind.values())
     if total > MAX_OBJECTS:
         raise ValueError(f"{where}: {total} objects requested; at most {MAX_OBJECTS} objects per scene")
+
+
+# Buildings build on the classes above; imported last so either module can be imported first.
+from lyra_sim.worlds import building_spec as _building_spec  # noqa: E402

@@ -51,7 +51,8 @@ def procedural_video():
 
 
 def test_procedural_fields_for_a_spec(procedural_video):
-    fields, preview = procedural_fields(procedural_video, SMALL_ROOM, 3, VIEW)
+    fields, preview, images = procedural_fields(procedural_video, SMALL_ROOM, 3, VIEW)
+    assert images == {}  # a room: no floor plan
     assert set(fields) == {"prompt", "seed", "world_model", "scene_spec", "bounds", "objects"}
     info = procedural_video.info
     assert fields["prompt"] is None and fields["seed"] == 3 and fields["world_model"] == info["world_model"]
@@ -66,14 +67,14 @@ def test_procedural_fields_for_a_spec(procedural_video):
 
 
 def test_procedural_fields_for_a_prompt_add_its_words(procedural_video):
-    fields, _ = procedural_fields(procedural_video, "a kitchen with a spaceship", 3, VIEW)
+    fields, _, images = procedural_fields(procedural_video, "a kitchen with a spaceship", 3, VIEW)
     assert set(fields) == {"prompt", "seed", "world_model", "scene_spec", "bounds", "objects", "understood", "unknown"}
     assert fields["prompt"] == "a kitchen with a spaceship"
     assert "kitchen" in fields["understood"] and fields["unknown"] == ["spaceship"]
 
 
 def test_procedural_fields_without_room_bounds():
-    fields, _ = procedural_fields(_video({"world_model": {"name": "procedural"}}), {"room": {}}, 0, VIEW)
+    fields, _, images = procedural_fields(_video({"world_model": {"name": "procedural"}}), {"room": {}}, 0, VIEW)
     assert fields["bounds"] == {} and fields["objects"] == [] and fields["scene_spec"] is None
 
 
@@ -92,7 +93,7 @@ def test_diffusers_fields_record_the_photo_the_video_and_the_packages(tmp_path):
     photo = tmp_path / "photo.png"
     photo.write_bytes(b"not really a png")
     video = _video(DIFFUSERS_INFO)
-    fields, preview = diffusers_fields(video, {"image": photo, "prompt": "a red table"}, 5, VIEW)
+    fields, preview, images = diffusers_fields(video, {"image": photo, "prompt": "a red table"}, 5, VIEW)
     assert set(fields) == {"prompt", "seed", "world_model", "condition", "video", "anchor_camera", "objects",
                            "model_packages"}
     assert fields["prompt"] == "a red table" and fields["seed"] == 5 and fields["objects"] == []
@@ -112,7 +113,7 @@ def test_diffusers_fields_record_the_photo_the_video_and_the_packages(tmp_path):
 
 
 def test_diffusers_fields_from_a_prompt_only():
-    fields, _ = diffusers_fields(_video(DIFFUSERS_INFO), {"prompt": "a red table"}, 1, VIEW)
+    fields, _, images = diffusers_fields(_video(DIFFUSERS_INFO), {"prompt": "a red table"}, 1, VIEW)
     assert fields["condition"]["image"] is None and fields["condition"]["image_sha256"] is None
 
 
@@ -122,11 +123,11 @@ def test_diffusers_fields_from_a_prompt_only():
                                                ({"image": "photo.png"}, None), (42, None)])
 def test_generic_fields(condition, prompt):
     video = _video({"world_model": {"name": "mine"}, "objects": [{"name": "o"}], "extra": "ignored"})
-    fields, preview = generic_fields(video, condition, 7, VIEW)
+    fields, preview, images = generic_fields(video, condition, 7, VIEW)
     assert fields == {"prompt": prompt, "seed": 7, "world_model": {"name": "mine"}, "objects": [{"name": "o"}]}
     assert torch.equal(preview.viewmats, video.viewmats[0, :1]) and (preview.width, preview.height) == (40, 30)
 
 
 def test_generic_fields_of_a_bare_video():
-    fields, _ = generic_fields(_video({}), "p", 0, VIEW)
+    fields, _, images = generic_fields(_video({}), "p", 0, VIEW)
     assert fields == {"prompt": "p", "seed": 0, "world_model": None, "objects": []}

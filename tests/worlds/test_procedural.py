@@ -22,16 +22,21 @@ def scenes():
     return {p: generate(p, 0) for p in ROOM_PROMPTS}
 
 
+BATHROOM_KINDS = ("toilet", "sink", "bathtub", "shower", "mirror", "coat_rack")
+"""Kinds added with buildings: a second room holds them (one room takes at most MAX_OBJECTS)."""
+
+
 @pytest.fixture(scope="module")
 def every_kind():
-    """One of every object kind in a big room (supports for the stacked ones are in the list)."""
-    spec = {"room": {"type": "warehouse", "size": [16.0, 12.0, 4.0]},
-            "objects": [{"kind": k} for k in OBJECT_KINDS]}
-    return generate(spec, 1, FAST)
+    """One of every object kind in two big rooms (supports for the stacked ones are in the list)."""
+    first = [k for k in OBJECT_KINDS if k not in BATHROOM_KINDS]
+    spec = {"room": {"type": "warehouse", "size": [16.0, 12.0, 4.0]}, "objects": [{"kind": k} for k in first]}
+    bath = {"room": {"type": "bathroom", "size": [4.0, 3.0, 2.6]}, "objects": [{"kind": k} for k in BATHROOM_KINDS]}
+    return [generate(spec, 1, FAST), generate(bath, 1, FAST)]
 
 
 def all_scenes(scenes, every_kind):
-    return list(scenes.values()) + [every_kind]
+    return list(scenes.values()) + list(every_kind)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -125,7 +130,7 @@ def test_meshes_are_watertight_and_labeled(scenes, every_kind):
 
 
 def test_all_kinds_placed(every_kind):
-    kinds = {o["kind"] for o in every_kind.objects}
+    kinds = {o["kind"] for scene in every_kind for o in scene.objects}
     assert kinds == set(OBJECT_KINDS)
 
 
@@ -199,7 +204,7 @@ def test_free_floor_connected_and_clear(scenes, every_kind):
 
 def test_gaussians_lie_on_their_meshes(scenes, every_kind):
     rng = np.random.default_rng(0)
-    for scene in (scenes["living room"], every_kind):
+    for scene in (scenes["living room"], *every_kind):
         g = scene.gaussians
         labels = g.labels.numpy()
         means = g.means.numpy().astype(np.float64)
