@@ -6,6 +6,7 @@ Every config in lyra-sim is a frozen dataclass that validates itself in ``__post
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields, is_dataclass
 from typing import Any, TypeVar
 
@@ -35,3 +36,14 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
     """``cls(**data)`` after `check_keys`; JSON lists become tuples (configs are frozen and hashable)."""
     data = check_keys(cls, data, where)
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def check_number(where: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, integer: bool = False) -> None:
+    """Raise ValueError unless ``value`` is a finite real number (never a bool; an ``int`` when
+    ``integer``) in ``[lo, hi]``, or ``(lo, hi]`` when ``lo_open``; the message names ``where``,
+    the accepted interval and the value. The one range check of every config's ``__post_init__``."""
+    kinds = (int,) if integer else (int, float)
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and (value > lo if lo_open else value >= lo) and value <= hi):
+        interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
+        raise ValueError(f"{where}: expected {'an integer' if integer else 'a number'} in {interval}, got {value!r}")
