@@ -39,13 +39,14 @@ from lyra_sim.ply import read_ply
 from lyra_sim.scene import GaussianScene
 
 from lyra_sim.exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle
-from lyra_sim.exporters.nav_grid import NavConfig
 from lyra_sim.pipelines import ProceduralSource, generate_bundle
 from lyra_sim.pipelines.diffusers import diffusers_source
 from lyra_sim.render.lod import GaussianLOD, LODConfig, build_lod
 
-ENV_EXPORT = ExportConfig(nav=NavConfig(resolution=0.025))
-"""Export settings of cached bundles: a finer floor grid than the default (tighter collision margins)."""
+ENV_EXPORT = ExportConfig()
+"""Export settings of cached bundles: the defaults, as ``lyra-sim export`` uses them, so an env and the
+CLI build the same nav grid from the same splats (one setting: `NavConfig.resolution`, recorded in
+each bundle's manifest under ``nav.config``)."""
 
 LOD_FORMAT = "1"
 

@@ -400,7 +400,7 @@ def export_bundle(
             "label_names": list(scene.label_names),
             "bounds": bounds,
             "collision": stats,
-            "nav": ctx.nav.summary(config.spawn_radius),
+            "nav": {**ctx.nav.summary(config.spawn_radius), "config": asdict(config.nav)},
             "source_sha256": sha256_file(ply_path),
             "source_format": source_format,
             "frame": _frame_note(alignment, source_format),
