@@ -2,12 +2,18 @@
 
 Every config in lyra-sim is a frozen dataclass that validates itself in ``__post_init__``;
 `from_dict` is the one way a dict becomes one, so every unknown key fails the same way.
+`parse_json` / `read_json` / `read_text` are the one way text a user hands in (a spec, a
+manifest, a PLY comment, a prompts file) is read: a ValueError naming the file for bytes that
+are not UTF-8, for bad JSON, and for JSON nested deeper than `MAX_JSON_DEPTH`.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -47,3 +53,62 @@ def check_number(where: str, value: Any, lo: float, hi: float, *, lo_open: bool 
     if not (ok and (value > lo if lo_open else value >= lo) and value <= hi):
         interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
         raise ValueError(f"{where}: expected {'an integer' if integer else 'a number'} in {interval}, got {value!r}")
+
+
+MAX_JSON_DEPTH = 64
+"""Nesting of JSON arrays / objects accepted (scene specs and manifests need fewer than 8). Deeper
+documents are refused before any work: Python's parser and every recursive consumer (json.dumps,
+dataclass conversion) raise RecursionError on a few thousand levels."""
+
+
+def _depth_ok(data: Any) -> bool:
+    stack = [(data, 1)]
+    while stack:  # iterative: no recursion on the untrusted document
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return False
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return True
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """``data`` as UTF-8 text (a leading BOM dropped); ValueError naming ``where`` otherwise."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: not UTF-8 text (byte {exc.start} is {data[exc.start:exc.start + 1]!r})") from None
+
+
+def parse_json(text: str | bytes, where: str) -> Any:
+    """Parse a JSON document a user handed in.
+
+    Raises:
+        ValueError: naming ``where``: not UTF-8 (for bytes), not JSON, or nested deeper than
+            `MAX_JSON_DEPTH`.
+    """
+    if isinstance(text, bytes):
+        text = decode_text(text, where)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc})") from None
+    except RecursionError:
+        data = None
+    else:
+        if _depth_ok(data):
+            return data
+    raise ValueError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of the file ``path``; FileNotFoundError or ValueError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return decode_text(path.read_bytes(), str(path))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """`parse_json` of the file ``path`` (errors name it)."""
+    return parse_json(read_text(path), str(path))

@@ -24,6 +24,7 @@ import plyfile
 import torch
 
 from .atomic import atomic_path
+from .config import parse_json
 from .scene import GaussianScene, num_sh_bases, sh_degree_from_bases
 
 _LABEL_COMMENT = "lyra_sim label_names "
@@ -200,9 +201,12 @@ def read_ply(path: str | os.PathLike, device: torch.device | str = "cpu") -> Gau
     comment = next((c for c in ply.comments if c.startswith(_LABEL_COMMENT)), None)
     if "label" in present and comment is not None:
         try:
-            label_names = tuple(json.loads(comment[len(_LABEL_COMMENT):]))
-        except json.JSONDecodeError as exc:
-            raise PlyFormatError(f"{path}: unreadable label_names comment ({exc})") from exc
+            label_names = parse_json(comment[len(_LABEL_COMMENT):], "label_names comment")
+        except ValueError as exc:
+            raise PlyFormatError(f"{path}: {exc}") from None
+        if not (isinstance(label_names, list) and all(isinstance(n, str) for n in label_names)):
+            raise PlyFormatError(f"{path}: the label_names comment is not a JSON list of strings")
+        label_names = tuple(label_names)
         labels = torch.from_numpy(np.asarray(vertex["label"], dtype=np.int64))
 
     def t(a: np.ndarray) -> torch.Tensor:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from .common import Stages, add_export_options, export_config, positive, print_bundle
 
@@ -44,10 +42,9 @@ def _load_condition(args: argparse.Namespace) -> str | dict:
     if args.spec is not None and args.prompt is not None:
         raise ValueError("give either a PROMPT or --spec FILE, not both")
     if args.spec is not None:
-        try:
-            return json.loads(Path(args.spec).read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{args.spec}: not valid JSON ({exc})") from exc
+        from lyra_sim.config import read_json
+
+        return read_json(args.spec)
     if args.prompt is None:
         raise ValueError("a PROMPT (or --spec FILE) is required")
     return args.prompt

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..atomic import sweep_scratch
+from ..config import read_text
 from ..exporters.bundle import DEFAULT_FORMATS, ExportConfig, parse_formats
 from ..manifest import MANIFEST, read_manifest, verify
 from .bundles import generate_bundle
@@ -74,11 +75,9 @@ def bundle_name(prompt: str, seed: int) -> str:
 def read_prompts(path: str | os.PathLike, base_seed: int = 0) -> list[BatchItem]:
     """Parse a prompts file (see the module docstring). Raises ValueError on a bad seed or no prompts."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
     items: list[BatchItem] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

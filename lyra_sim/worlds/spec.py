@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from lyra_sim.config import check_keys
+from lyra_sim.config import check_keys, parse_json
 from lyra_sim.worlds.materials import COLORS, PUBLIC_MATERIALS
 from lyra_sim.worlds.objects import OBJECT_KINDS
 from lyra_sim.worlds.rooms import ROOM_TYPES
@@ -264,11 +264,7 @@ class SceneSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "SceneSpec":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"spec: not valid JSON ({e})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json(text, "spec"))
 
 
 def check_caps(counts: list[tuple[str, int]], where: str) -> None:

@@ -96,3 +96,23 @@ def test_main_restores_the_previous_sigterm_handler(tmp_path):
     before = signal.getsignal(signal.SIGTERM)
     assert main(["verify", str(tmp_path)]) == 1
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+# ---------------------------------------------------------------- files a user hands in
+@pytest.mark.parametrize("content, message", [
+    (("[" * 100_000 + "]" * 100_000).encode(), "spec.json: JSON nested deeper than 64 levels"),
+    (b'{"room": {"type": "caf\xe9"}}', r"spec.json: not UTF-8 text (byte 22 is b'\xe9')"),
+])
+def test_a_spec_nested_too_deeply_or_not_utf8(tmp_path, capsys, content, message):
+    spec = tmp_path / "spec.json"
+    spec.write_bytes(content)
+    line = one_line_error(capsys, ["generate", "--spec", str(spec), "--out", str(tmp_path / "out"), *SMALL])
+    assert line.endswith(message)
+    assert _entries(tmp_path) == ["spec.json"]
+
+
+def test_a_prompts_file_that_is_not_utf8_is_named(tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_bytes(b"a kitchen\na caf\xe9\n")
+    line = one_line_error(capsys, ["batch", str(prompts), "--out", str(tmp_path / "out")])
+    assert line.endswith("prompts.txt: not UTF-8 text (byte 15 is b'\\xe9')")
