@@ -44,7 +44,7 @@ from .alignment import UP_CHOICES, Alignment, estimate_alignment, transform_scen
 from .collision import CollisionConfig, CollisionMesh, extract_collision_mesh
 from .floaters import FloaterConfig, find_floaters
 from .convex import ConvexConfig, decompose_objects
-from .mesh_tools import safe_name
+from .mesh_tools import safe_names
 from .meshes import face_labels, vertex_colors, write_mesh
 from .mjcf import SceneGeometry, write_mjcf
 from .nav_grid import NavConfig, NavGrid, nav_grid, write_nav
@@ -162,10 +162,11 @@ class ExportContext:
         files: dict[str, list[str]] = {}
         if self.parts:
             (self.out / "collision_parts").mkdir()
+        names = safe_names(list(self.parts))  # distinct and short: labels of imported scenes can be anything
         for label, parts in self.parts.items():
             files[label] = []
             for j, part in enumerate(parts):
-                name = f"collision_parts/{safe_name(label)}_{j:03d}.obj"
+                name = f"collision_parts/{names[label]}_{j:03d}.obj"
                 write_mesh(self.out / name, part.vertices, part.faces)
                 files[label].append(name)
         return files
