@@ -380,7 +380,10 @@ def export_bundle(
             write_ply(tmp / "scene.ply", scene)
         if preview is not None:
             shutil.copyfile(preview, tmp / "preview.png")
-        mesh = ctx.collision
+        try:
+            mesh = ctx.collision
+        except ValueError as exc:  # about the scene: name it
+            raise ValueError(f"{src}: {exc}") from None
         write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
         part_files = ctx.part_files  # before the formats: they reference the parts
         for name in formats:

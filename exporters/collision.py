@@ -56,6 +56,13 @@ Stage = Callable[[str], None]
 MIN_OPACITY = 1.0 / 255.0
 """Gaussians below this opacity are culled by the rasterizer; they are left out everywhere."""
 
+MIN_GAUSSIANS = 16
+"""Visible Gaussians a scene needs for a collision mesh (fewer cannot cover a surface)."""
+
+MIN_EXTENT = 0.05
+"""Meters a scene must span along at least two axes: a point or a line of Gaussians has no
+surface to fuse (and no size to place cameras around); a plane (a floor) does."""
+
 
 @dataclass(frozen=True)
 class CollisionConfig:
@@ -198,6 +205,15 @@ def _visible(scene: GaussianScene) -> GaussianScene:
         raise ValueError(
             f"collision: all {len(scene):,} Gaussians are transparent (opacity < 1/255); nothing to fuse"
         )
+    lo, hi = visible.bounds()
+    extent = (hi - lo).tolist()
+    span = f"the Gaussians span {' x '.join(f'{e:.3g}' for e in extent)} m"
+    if len(visible) < MIN_GAUSSIANS:
+        raise ValueError(f"collision: {span}: too few ({len(visible)} visible; at least {MIN_GAUSSIANS}) "
+                         "to extract a collision mesh")
+    if sorted(extent)[1] < MIN_EXTENT:
+        raise ValueError(f"collision: {span}: too flat (under {MIN_EXTENT} m along two axes: a point or a line) "
+                         "to extract a collision mesh")
     return visible
 
 
