@@ -15,8 +15,8 @@ def add_parser(sub) -> None:
     gen.add_argument("--seed", type=int, default=0, help="random seed (same prompt + seed → same bytes)")
     gen.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
     gen.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
-    gen.add_argument("--width", type=positive, default=640, help="preview width in pixels")
-    gen.add_argument("--height", type=positive, default=480, help="preview height in pixels")
+    gen.add_argument("--width", type=positive, default=640, help="preview width in pixels (8..4096)")
+    gen.add_argument("--height", type=positive, default=480, help="preview height in pixels (8..4096)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     gen.add_argument("--export", metavar="FORMATS", help="also export an asset bundle into --out: all, or a list such as usd,mjcf")
     gen.add_argument("--decoder", metavar="CKPT", help="make the Gaussians with Lyra's 3DGS decoder from the world model's "

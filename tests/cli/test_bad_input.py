@@ -116,3 +116,33 @@ def test_a_prompts_file_that_is_not_utf8_is_named(tmp_path, capsys):
     prompts.write_bytes(b"a kitchen\na caf\xe9\n")
     line = one_line_error(capsys, ["batch", str(prompts), "--out", str(tmp_path / "out")])
     assert line.endswith("prompts.txt: not UTF-8 text (byte 15 is b'\\xe9')")
+
+
+# ---------------------------------------------------------------- caps checked before any work
+@pytest.mark.parametrize("argv, message", [
+    (["generate", ROOM, "--width", "100000", "--height", "100000"], "view width: expected an integer in [8, 4096], got 100000"),
+    (["generate", ROOM, "--height", "5000"], "view height: expected an integer in [8, 4096], got 5000"),
+    (["generate", ROOM, "--export", "obj", "--voxel-size", "0.0005"], "voxel_size: expected a number in [0.005, 0.5], got 0.0005"),
+    (["generate", ROOM, "--export", "obj", "--voxel-size", "nan"], "voxel_size: expected a number in [0.005, 0.5], got nan"),
+    (["generate", ROOM, "--export", "obj", "--viewpoints", "100000"], "num_viewpoints: expected an integer in [1, 256]"),
+    (["generate", ROOM, "--export", "obj", "--face-budget", "1000000000"], "face_budget: expected an integer in [1, 5e+06]"),
+])
+def test_caps_are_checked_before_any_work(tmp_path, monkeypatch, capsys, argv, message):
+    from lyra_sim.pipelines import sources
+
+    def never(*args, **kwargs):
+        raise AssertionError("the scene was generated before the options were checked")
+
+    monkeypatch.setattr(sources.ProceduralSource, "make", never)
+    line = one_line_error(capsys, [*argv, "--out", str(tmp_path / "out"), "-q"])
+    assert line.endswith(message) or message in line, line
+    assert _entries(tmp_path) == []
+
+
+def test_render_caps_frames_and_size_before_rendering(tmp_path, capsys):
+    for argv, message in ((["--frames", "20000"], "frames: expected an integer in [2, 10000], got 20000"),
+                          (["--width", "9000"], "view width: expected an integer in [8, 4096], got 9000"),
+                          (["--fps", "1000"], "fps: expected an integer in [1, 240], got 1000")):
+        line = one_line_error(capsys, ["render", str(tmp_path / "nope"), "--out", str(tmp_path / "v.gif"), "-q", *argv])
+        assert line.endswith(message), line
+

@@ -86,3 +86,11 @@ def test_a_degenerate_scene_is_refused_by_what_is_wrong_with_it(tmp_path, means)
         export_bundle(tmp_path / "s.ply", tmp_path / "out", ("obj",), fast_export_config())
     assert "look_at" not in str(info.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.ply"]
+
+
+def test_a_voxel_too_fine_for_the_scene_is_refused_before_fusion(tmp_path):
+    from lyra_sim.exporters.collision import CollisionConfig, plan_views
+
+    big = box_room_scene(spacing=0.3, room=(20.0, 24.0, 6.0))
+    with pytest.raises(ValueError, match=r"voxel_size: 0.005 m is too fine for a scene 31.8 m across: at least 0.0159 m"):
+        plan_views(big, CollisionConfig(voxel_size=0.005))
