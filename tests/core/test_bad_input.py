@@ -73,3 +73,57 @@ def test_a_ply_label_comment_nested_too_deeply_is_a_ply_format_error(tmp_path):
         path.write_bytes(data[:start] + comment + data[end:])
         with pytest.raises(PlyFormatError, match=f"s.ply: .*{message}"):
             read_ply(path)
+
+
+# ---------------------------------------------------------------- manifests that point outside their directory
+def _bundle_beside_a_secret(tmp_path):
+    from lyra_sim.manifest import write_manifest
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not the bundle's")
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "scene.ply").write_text("ply")
+    return bundle, secret, write_manifest(bundle, {"kind": "bundle"})
+
+
+def _tamper(bundle, files):
+    from lyra_sim.manifest import MANIFEST
+
+    data = json.loads((bundle / MANIFEST).read_text())
+    data["files"].update(files)
+    (bundle / MANIFEST).write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("name", ["../secret.txt", "{abs}", "sub/../../secret.txt", "./../secret.txt", "..\\secret.txt"])
+def test_verify_never_follows_listed_paths_out_of_the_bundle(tmp_path, name):
+    from lyra_sim.manifest import sha256_file, verify
+
+    bundle, secret, _ = _bundle_beside_a_secret(tmp_path)
+    name = name.format(abs=secret)
+    _tamper(bundle, {name: sha256_file(secret)})  # the right digest: only confinement can catch it
+    problems = verify(bundle)
+    assert problems == [f"{name}: not a relative path inside the directory (absolute, with '..' or not normalized); refused"]
+
+
+def test_verify_refuses_a_symlink_that_leaves_the_bundle_but_takes_one_inside(tmp_path):
+    from lyra_sim.manifest import sha256_file, verify
+
+    bundle, secret, _ = _bundle_beside_a_secret(tmp_path)
+    (bundle / "nav.npz").symlink_to(secret)
+    _tamper(bundle, {"nav.npz": sha256_file(secret)})
+    assert verify(bundle) == [f"nav.npz: resolves outside the directory (a symbolic link to {secret.resolve()}); refused"]
+    (bundle / "nav.npz").unlink()
+    (bundle / "nav.npz").symlink_to("scene.ply")  # inside: the same bytes as any listed file
+    _tamper(bundle, {"nav.npz": sha256_file(bundle / "scene.ply")})
+    assert verify(bundle) == []
+
+
+def test_the_cli_verify_says_failed(tmp_path, capsys):
+    from lyra_sim.cli import main
+    from lyra_sim.manifest import sha256_file
+
+    bundle, secret, _ = _bundle_beside_a_secret(tmp_path)
+    _tamper(bundle, {"../secret.txt": sha256_file(secret)})
+    assert main(["verify", str(bundle)]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == f"{bundle}: FAILED (1 problem)"
