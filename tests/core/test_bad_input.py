@@ -127,3 +127,30 @@ def test_the_cli_verify_says_failed(tmp_path, capsys):
     _tamper(bundle, {"../secret.txt": sha256_file(secret)})
     assert main(["verify", str(bundle)]) == 1
     assert capsys.readouterr().out.splitlines()[-1] == f"{bundle}: FAILED (1 problem)"
+
+
+# ---------------------------------------------------------------- a PLY header that under-counts its vertices
+@pytest.mark.parametrize("ascii", [False, True])
+def test_a_ply_header_that_under_counts_is_refused(tmp_path, ascii):
+    from lyra_sim.exchange import read_splats
+    from lyra_sim.ply import PlyFormatError, read_ply, write_ply
+
+    path = tmp_path / "s.ply"
+    write_ply(path, small_scene(n=10), ascii=ascii)
+    assert len(read_ply(path)) == 10
+    path.write_bytes(path.read_bytes().replace(b"element vertex 10\n", b"element vertex 7\n"))
+    message = "data lines after a header that declares 7 rows" if ascii else "bytes after the rows the header declares"
+    for read in (read_ply, read_splats):
+        with pytest.raises(PlyFormatError, match=f"s.ply: .*{message}.*the header under-counts"):
+            read(path)
+
+
+def test_a_ply_one_byte_short_is_still_truncated(tmp_path):
+    from lyra_sim.ply import read_ply, write_ply
+
+    path = tmp_path / "s.ply"
+    write_ply(path, small_scene(n=10))
+    data = path.read_bytes()
+    path.write_bytes(data[:-1])  # one byte short: truncated, still an error
+    with pytest.raises(ValueError, match="truncated"):
+        read_ply(path)
