@@ -19,6 +19,8 @@ from lyra_sim.exporters.nav_grid import read_nav
 from lyra_sim.render.lod import LODConfig
 from lyra_sim.manifest import read_manifest
 from lyra_sim.worlds.model_dirs import CheckpointError
+from lyra_sim.worlds.prompt import parse_prompt
+from lyra_sim.worlds.spec import SceneSpec
 
 from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
 from .nav_fields import NavFields, scene_grid
@@ -46,6 +48,18 @@ def _one_or_list(value: Any, kinds: tuple[type, ...]) -> list:
     if isinstance(value, (list, tuple)) and all(isinstance(v, kinds) for v in value):
         return list(value)
     return []
+
+
+def _check_condition(condition: str | dict) -> None:
+    """A prompt or scene spec the procedural world model accepts (cheap: parsing only), checked at make,
+    before a cache key is hashed or anything is generated."""
+    try:
+        if isinstance(condition, str):
+            parse_prompt(condition)
+        else:
+            SceneSpec.from_dict(condition)
+    except ValueError as exc:
+        raise ValueError(str(exc) if str(exc).startswith("prompt:") else f"prompt {_kind(condition)}: {exc}") from None
 
 
 def _kind(value: Any) -> str:
@@ -113,6 +127,8 @@ def make_settings(
             prompts = _one_or_list(prompt, (str, dict))
             if not prompts:
                 raise ValueError(f"prompt: expected a string, a scene-spec dict, or a non-empty list of them, got {_kind(prompt)}")
+            for p in prompts:
+                _check_condition(p)
             sources = [("prompt", p) for p in prompts]
         else:
             paths = _one_or_list(scene, (str, os.PathLike))
