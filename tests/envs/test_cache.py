@@ -78,7 +78,7 @@ def _dead_scratch(directory: Path, name: str) -> Path:
     """A scratch directory named as `lyra_sim.atomic` names them, owned by a process that has exited."""
     from lyra_sim import atomic
 
-    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True).stdout)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f".{name}.{pid}-{atomic._host()}.k1ll.tmp"
     path.mkdir()
