@@ -140,6 +140,12 @@ class NavFields:
         self.floor_z = torch.tensor([g.floor_z for g in grids], **f32)
         self.margin = torch.tensor([safety_margin(g.resolution) for g in grids], **f32)
 
+    @property
+    def max_distance(self) -> float:
+        """Meters between any two points of any scene's grid at most (the padded grids' diagonal)."""
+        h, w = self.shape
+        return math.ceil(math.hypot(h, w) * float(self.resolution.max()) * 100 + 1) / 100
+
     def _corners(self, scene: Tensor, xy: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Lower-left cell ``(ix, iy)`` of the 4 centers around ``xy`` and the bilinear weights ``(fx, fy)``."""
         u = (xy - self.origin[scene]) / self.resolution[scene, None] - 0.5

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from lyra_sim.config import check_number
 
 from .nav_fields import NavFields
 from .views import CameraConfig, agent_viewmats
@@ -34,17 +37,35 @@ DISCRETE_ACTIONS = ("stop", "forward", "turn_left", "turn_right")
 """Discrete action ids, in Habitat's order."""
 
 
+MAX_STEP_LENGTH = 2.0
+"""Meters one step may move the base at most (``max_linear_speed · dt`` and ``forward_step``): a
+step is split into parts no longer than half the clearance the body needs (`PointNavTask`), so
+this bounds the work per step (at most `MAX_SUBSTEPS` parts)."""
+
+MAX_SUBSTEPS = 64
+"""Parts per step at most: with every `AgentConfig` range and nav grids of `NavConfig` resolution
+a step needs at most 63."""
+
+
+_AGENT_RANGES = MappingProxyType({
+    "radius": (0.05, 2.0, False), "height": (0.1, 5.0, False), "max_linear_speed": (0.0, 10.0, True),
+    "max_angular_speed": (0.0, 4 * math.pi, True), "forward_step": (0.0, MAX_STEP_LENGTH, True),
+    "turn_angle_deg": (0.0, 180.0, True), "dt": (0.0, 1.0, True),
+})
+"""`AgentConfig` field → (low, high, low excluded), as its docstring lists them."""
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """The mobile base: a vertical cylinder standing on the floor.
 
-    Attributes:
-        radius, height: meters.
-        max_linear_speed: m/s at action ``+1`` / ``-1`` (continuous).
-        max_angular_speed: rad/s at action ``+1`` (counterclockwise) / ``-1`` (continuous).
-        forward_step: meters per ``forward`` (discrete).
-        turn_angle_deg: degrees per ``turn_left`` / ``turn_right`` (discrete).
-        dt: seconds per step (continuous).
+    Attributes (accepted ranges in brackets; a step moves at most `MAX_STEP_LENGTH` meters):
+        radius, height: meters [0.05, 2] and [0.1, 5].
+        max_linear_speed: m/s at action ``+1`` / ``-1`` (continuous) (0, 10].
+        max_angular_speed: rad/s at action ``+1`` (counterclockwise) / ``-1`` (continuous) (0, 4π].
+        forward_step: meters per ``forward`` (discrete) (0, 2].
+        turn_angle_deg: degrees per ``turn_left`` / ``turn_right`` (discrete) (0, 180].
+        dt: seconds per step (continuous) (0, 1].
     """
 
     radius: float = 0.18
@@ -56,10 +77,13 @@ class AgentConfig:
     dt: float = 0.25
 
     def __post_init__(self) -> None:
-        for name in ("radius", "height", "max_linear_speed", "max_angular_speed", "forward_step", "turn_angle_deg", "dt"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"agent {name}: expected a positive number, got {value!r}")
+        for name, (lo, hi, lo_open) in _AGENT_RANGES.items():
+            check_number(f"agent {name}", getattr(self, name), lo, hi, lo_open=lo_open)
+        if self.max_linear_speed * self.dt > MAX_STEP_LENGTH:
+            raise ValueError(
+                f"agent max_linear_speed x dt: a step may move at most {MAX_STEP_LENGTH:g} m, got "
+                f"{self.max_linear_speed:g} m/s x {self.dt:g} s = {self.max_linear_speed * self.dt:g} m"
+            )
 
     @property
     def max_step_length(self) -> float:
@@ -70,14 +94,14 @@ class AgentConfig:
 class TaskConfig:
     """Point-goal navigation settings.
 
-    Attributes:
+    Attributes (accepted ranges in brackets):
         action_type: "continuous" (Box: linear, angular velocity in [-1, 1]) or "discrete"
             (`DISCRETE_ACTIONS`).
-        success_distance: meters (Euclidean) from the goal that count as reached.
-        min_geodesic: minimum start-to-goal geodesic distance, meters.
-        max_episode_steps: the episode is truncated after this many steps.
-        success_reward, collision_penalty, time_penalty: reward terms.
-        goals_per_scene: size of each scene's precomputed goal pool.
+        success_distance: meters (Euclidean) from the goal that count as reached (0, 100].
+        min_geodesic: minimum start-to-goal geodesic distance, meters [0, 1000].
+        max_episode_steps: the episode is truncated after this many steps [1, 10⁶].
+        success_reward, collision_penalty, time_penalty: reward terms, finite [-10⁶, 10⁶].
+        goals_per_scene: size of each scene's precomputed goal pool [1, 4096].
     """
 
     action_type: str = "continuous"
@@ -92,12 +116,12 @@ class TaskConfig:
     def __post_init__(self) -> None:
         if self.action_type not in ACTION_TYPES:
             raise ValueError(f"action_type: expected one of {', '.join(ACTION_TYPES)}, got {self.action_type!r}")
-        if not self.success_distance > 0 or not self.min_geodesic >= 0:
-            raise ValueError(f"success_distance > 0 and min_geodesic >= 0 expected, got {self.success_distance}, {self.min_geodesic}")
-        if not (isinstance(self.max_episode_steps, int) and self.max_episode_steps >= 1):
-            raise ValueError(f"max_episode_steps: expected a positive integer, got {self.max_episode_steps!r}")
-        if not (isinstance(self.goals_per_scene, int) and self.goals_per_scene >= 1):
-            raise ValueError(f"goals_per_scene: expected a positive integer, got {self.goals_per_scene!r}")
+        check_number("task success_distance", self.success_distance, 0.0, 100.0, lo_open=True)
+        check_number("task min_geodesic", self.min_geodesic, 0.0, 1000.0)
+        for name in ("success_reward", "collision_penalty", "time_penalty"):
+            check_number(f"task {name}", getattr(self, name), -1e6, 1e6)  # NaN / inf would make every reward NaN
+        check_number("task max_episode_steps", self.max_episode_steps, 1, 10**6, integer=True)
+        check_number("task goals_per_scene", self.goals_per_scene, 1, 4096, integer=True)
 
 
 @dataclass
@@ -138,6 +162,12 @@ class PointNavTask:
         # Parts no longer than half the required clearance: a part that starts and ends where
         # the body fits cannot cross an obstacle (that needs >= 2 x required), so nothing tunnels.
         self.substeps = max(1, math.ceil(agent.max_step_length / (0.5 * float(self.required.min()))))
+        if self.substeps > MAX_SUBSTEPS:  # bounds the work of one step (a nav grid finer than NavConfig allows)
+            raise ValueError(
+                f"agent: a {agent.max_step_length:g} m step needs {self.substeps} parts of at most "
+                f"{0.5 * float(self.required.min()):.3g} m (half the clearance the body needs), more than {MAX_SUBSTEPS}; "
+                "use a shorter step (max_linear_speed x dt, forward_step), a larger radius or a coarser nav grid"
+            )
         self._graph: _GraphedStep | None = None
         self.bisections = 3
         zeros = torch.zeros(n, device=dev)

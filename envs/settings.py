@@ -19,6 +19,8 @@ from lyra_sim.exporters.nav_grid import read_nav
 from lyra_sim.render.lod import LODConfig
 from lyra_sim.manifest import read_manifest
 from lyra_sim.worlds.model_dirs import CheckpointError
+from lyra_sim.worlds.prompt import parse_prompt
+from lyra_sim.worlds.spec import SceneSpec
 
 from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
 from .nav_fields import NavFields, scene_grid
@@ -37,6 +39,32 @@ def _config(cls, value: Any, name: str):
     if isinstance(value, dict):
         return from_dict(cls, value, name)
     raise ValueError(f"{name}: expected a {cls.__name__} or a dict, got {type(value).__name__}")
+
+
+def _one_or_list(value: Any, kinds: tuple[type, ...]) -> list:
+    """``[value]`` for one item of ``kinds``; the items of a list or tuple of them; else ``[]``."""
+    if isinstance(value, kinds):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, kinds) for v in value):
+        return list(value)
+    return []
+
+
+def _check_condition(condition: str | dict) -> None:
+    """A prompt or scene spec the procedural world model accepts (cheap: parsing only), checked at make,
+    before a cache key is hashed or anything is generated."""
+    try:
+        if isinstance(condition, str):
+            parse_prompt(condition)
+        else:
+            SceneSpec.from_dict(condition)
+    except ValueError as exc:
+        raise ValueError(str(exc) if str(exc).startswith("prompt:") else f"prompt {_kind(condition)}: {exc}") from None
+
+
+def _kind(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"
 
 
 @dataclass(frozen=True)
@@ -96,14 +124,16 @@ def make_settings(
         if (prompt is None) == (scene is None):
             raise ValueError("give exactly one of prompt= (generate a scene) or scene= (a bundle directory, scene directory or .ply)")
         if prompt is not None:
-            prompts = [prompt] if isinstance(prompt, (str, dict)) else list(prompt)
-            if not prompts or not all(isinstance(p, (str, dict)) for p in prompts):
-                raise ValueError("prompt: expected a string, a scene-spec dict, or a non-empty list of them")
+            prompts = _one_or_list(prompt, (str, dict))
+            if not prompts:
+                raise ValueError(f"prompt: expected a string, a scene-spec dict, or a non-empty list of them, got {_kind(prompt)}")
+            for p in prompts:
+                _check_condition(p)
             sources = [("prompt", p) for p in prompts]
         else:
-            paths = [scene] if isinstance(scene, (str, os.PathLike)) else list(scene)
-            if not paths or not all(isinstance(p, (str, os.PathLike)) for p in paths):
-                raise ValueError("scene: expected a path or a non-empty list of paths")
+            paths = _one_or_list(scene, (str, os.PathLike))
+            if not paths:
+                raise ValueError(f"scene: expected a path or a non-empty list of paths, got {_kind(scene)}")
             sources = [("scene", str(p)) for p in paths]
     if diffusers is not None and world != "diffusers":
         raise ValueError("diffusers= settings need world='diffusers'")
@@ -122,7 +152,12 @@ def make_settings(
         raise ValueError(f"camera height_m {camera.height_m} m is above the agent's height {agent.height} m")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:i]', got {device!r}") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device: {device} requested but CUDA is not available")
     return EnvSettings(

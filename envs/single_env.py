@@ -71,7 +71,7 @@ class LyraSceneEnv(gym.Env):
         s = self.settings
         self.task = PointNavTask(self.scenes.fields, torch.zeros(1, dtype=torch.long), s.agent, s.task, s.camera)
         self.scenes.views.fit_budget(*self.task.survey_viewmats())  # CUDA: render budget as the vector env's
-        self.observation_space = observation_space(s.camera)
+        self.observation_space = observation_space(s.camera, self.scenes.fields.max_distance)
         self.action_space = action_space(s.task)
         self._needs_reset = True
         self._obs: dict[str, torch.Tensor] | None = None

@@ -151,7 +151,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self.scenes = load_scenes(s)
         scene_ids = torch.arange(num_envs) % len(s.sources)
         self.task = PointNavTask(self.scenes.fields, scene_ids, s.agent, s.task, s.camera)
-        self.single_observation_space = observation_space(s.camera)
+        self.single_observation_space = observation_space(s.camera, self.scenes.fields.max_distance)
         self.single_action_space = action_space(s.task)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)

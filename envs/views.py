@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from lyra_sim.cameras import Cameras
+from lyra_sim.config import check_number
 from lyra_sim.images import to_uint8
 from lyra_sim.render import rasterize, rasterize_selected, render
 from lyra_sim.render.lod import GaussianLOD, merge_lods
@@ -48,13 +49,13 @@ CPU the same ratio takes a 64×64 kitchen step from 21.6 to 14.0 ms (2 cores).""
 class CameraConfig:
     """The agent's camera.
 
-    Attributes:
-        width, height: image size, pixels.
-        hfov_deg: horizontal field of view, degrees.
-        height_m: camera height above the floor, meters.
-        pitch_deg: downward tilt, degrees (0 looks level).
+    Attributes (accepted ranges in brackets):
+        width, height: image size, pixels [8, 4096].
+        hfov_deg: horizontal field of view, degrees [1, 170].
+        height_m: camera height above the floor, meters (0, 5] (and at most the agent's height).
+        pitch_deg: downward tilt, degrees (0 looks level) [-89, 89].
         depth: also render expected depth.
-        near, far: clipping planes, meters.
+        near, far: clipping planes, meters: 0 < near < far <= 1000 (depth observations lie in [0, far]).
         pixel_ratio: level of detail (see `lyra_sim.render.lod`): merged cells span at most this many
             pixels; 0 draws every Gaussian; None takes the device's default
             (`DEFAULT_PIXEL_RATIO`).
@@ -73,14 +74,17 @@ class CameraConfig:
     def __post_init__(self) -> None:
         if not (isinstance(self.width, int) and isinstance(self.height, int) and 8 <= self.width <= 4096 and 8 <= self.height <= 4096):
             raise ValueError(f"camera width, height: expected integers in 8..4096, got {self.width!r}, {self.height!r}")
-        if not 1 <= self.hfov_deg <= 170:
-            raise ValueError(f"camera hfov_deg: expected 1..170 degrees, got {self.hfov_deg}")
-        if not -89 <= self.pitch_deg <= 89:
-            raise ValueError(f"camera pitch_deg: expected -89..89 degrees, got {self.pitch_deg}")
-        if not 0 < self.near < self.far:
+        check_number("camera hfov_deg", self.hfov_deg, 1, 170)
+        check_number("camera height_m", self.height_m, 0, 5, lo_open=True)  # <= 0: a camera in or under the floor
+        check_number("camera pitch_deg", self.pitch_deg, -89, 89)
+        check_number("camera far", self.far, 0, 1000, lo_open=True)
+        check_number("camera near", self.near, 0, self.far, lo_open=True)
+        if not self.near < self.far:
             raise ValueError(f"camera near, far: expected 0 < near < far, got {self.near}, {self.far}")
-        if self.pixel_ratio is not None and not self.pixel_ratio >= 0:
-            raise ValueError(f"camera pixel_ratio: expected >= 0 or None, got {self.pixel_ratio}")
+        if not isinstance(self.depth, bool):
+            raise ValueError(f"camera depth: expected True or False, got {self.depth!r}")
+        if self.pixel_ratio is not None:
+            check_number("camera pixel_ratio", self.pixel_ratio, 0, 1000)
 
     def pixel_ratio_on(self, device: torch.device) -> float:
         """The level-of-detail ratio used on ``device``."""

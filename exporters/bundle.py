@@ -45,7 +45,7 @@ from .alignment import UP_CHOICES, Alignment, estimate_alignment, transform_scen
 from .collision import CollisionConfig, CollisionMesh, extract_collision_mesh
 from .floaters import FloaterConfig, find_floaters
 from .convex import ConvexConfig, decompose_objects
-from .mesh_tools import safe_name
+from .mesh_tools import safe_names
 from .meshes import face_labels, vertex_colors, write_mesh
 from .mjcf import SceneGeometry, write_mjcf
 from .nav_grid import NavConfig, NavGrid, nav_grid, write_nav
@@ -163,10 +163,11 @@ class ExportContext:
         files: dict[str, list[str]] = {}
         if self.parts:
             (self.out / "collision_parts").mkdir()
+        names = safe_names(list(self.parts))  # distinct and short: labels of imported scenes can be anything
         for label, parts in self.parts.items():
             files[label] = []
             for j, part in enumerate(parts):
-                name = f"collision_parts/{safe_name(label)}_{j:03d}.obj"
+                name = f"collision_parts/{names[label]}_{j:03d}.obj"
                 write_mesh(self.out / name, part.vertices, part.faces)
                 files[label].append(name)
         return files
@@ -383,7 +384,10 @@ def export_bundle(
             write_ply(tmp / "scene.ply", scene)
         for picture in pictures:
             shutil.copyfile(picture, tmp / picture.name)
-        mesh = ctx.collision
+        try:
+            mesh = ctx.collision
+        except ValueError as exc:  # about the scene: name it
+            raise ValueError(f"{src}: {exc}") from None
         write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
         part_files = ctx.part_files  # before the formats: they reference the parts
         for name in formats:
@@ -404,7 +408,7 @@ def export_bundle(
             "label_names": list(scene.label_names),
             "bounds": bounds,
             "collision": stats,
-            "nav": ctx.nav.summary(config.spawn_radius),
+            "nav": {**ctx.nav.summary(config.spawn_radius), "config": asdict(config.nav)},
             "source_sha256": sha256_file(ply_path),
             "source_format": source_format,
             "frame": _frame_note(alignment, source_format),

@@ -30,6 +30,7 @@ from typing import Callable
 
 import numpy as np
 
+from lyra_sim.config import check_number
 from lyra_sim.scene import GaussianScene
 
 from .depth_fusion import clean_mesh, default_face_budget, fuse_tsdf, orient_like, render_depth, valid_depth
@@ -38,22 +39,27 @@ from .mesh_tools import canonical_order
 
 Stage = Callable[[str], None]
 
+MIN_VOXEL = 0.005
+"""TSDF voxel edge at least, meters. Memory grows with the surface over the voxel edge squared
+(a 5 mm room is ~0.3 GB of voxel blocks; --voxel-size 0.0005 crashed Open3D)."""
+
 
 @dataclass(frozen=True)
 class CollisionConfig:
     """Settings of `extract_collision_mesh`; ``None`` fields default from the scene's size.
 
-    Attributes:
-        voxel_size: TSDF voxel edge, meters. Default: the bounding box diagonal / 240,
+    Attributes (caps checked before any work; the voxel cap against the scene before fusion):
+        voxel_size: TSDF voxel edge, meters in [`MIN_VOXEL`, 0.5], and at least the scene's
+            diagonal / `lyra_sim.exporters.view_planning.MAX_VOXELS_ACROSS`. Default: the bounding box diagonal / 240,
             clamped to [0.01, 0.04] (about 2.8 cm for a 5 × 3.6 × 2.7 m room, 4 cm for a
             warehouse: coarser voxels erode shelf boards and close the gaps between them).
-        resolution: width and height of every depth view, pixels. At 112 px a pixel spans
+        resolution: width and height of every depth view, pixels in [16, 2048]. At 112 px a pixel spans
             5 cm at 3 m, and `valid_depth` drops every pixel beside a depth step: shelves
             full of boards and boxes kept almost no depth (warehouse F@5cm 0.835 at 112 px,
             0.878 at 224 px, for 1.5 times the render time).
         num_viewpoints: interiors get ``6 · num_viewpoints`` cube faces per room (at fewer
-            distinct points); object scenes that many whole cube maps. Default: one per 3 m³
-            of the room's free volume, clamped to [6, 24] (object scenes: 4).
+            distinct points); object scenes that many whole cube maps; at most 256. Default: one
+            per 3 m³ of the room's free volume, clamped to [6, 24] (object scenes: 4).
         orbit_views: views on the rings around an object scene (half on each ring).
         clearance: smallest distance from a viewpoint to the nearest occupied cell, meters.
         alpha_threshold: pixels with a lower accumulated opacity carry no depth.
@@ -68,8 +74,8 @@ class CollisionConfig:
             threshold, so 0.5 meshes what a single view saw).
         min_component_size: connected components with a smaller bounding-box diagonal are
             removed, meters. Default: 6 voxels.
-        face_budget: target face count after decimation. Default: scaled to the fused
-            surface area (one face per (2.2 · voxel_size)² / 2), clamped to [2 000, 150 000].
+        face_budget: target face count after decimation, at most 5 000 000. Default: scaled to
+            the fused surface area (one face per (2.2 · voxel_size)² / 2), clamped to [2 000, 150 000].
         min_interior_fraction: smallest enclosed free volume, as a fraction of the bounding
             box, that makes the scene an interior (room).
         min_interior_clearance: an interior must also hold a point this far from every
@@ -101,15 +107,15 @@ class CollisionConfig:
     outside_views: str = "auto"
 
     def __post_init__(self) -> None:
-        positive = {
-            "voxel_size": self.voxel_size,
-            "num_viewpoints": self.num_viewpoints,
-            "min_component_size": self.min_component_size,
-            "face_budget": self.face_budget,
-        }
-        for name, value in positive.items():
-            if value is not None and not value > 0:
-                raise ValueError(f"{name}: expected a positive value or None (automatic), got {value!r}")
+        # None: automatic (from the scene's size)
+        if self.voxel_size is not None:
+            check_number("voxel_size", self.voxel_size, MIN_VOXEL, 0.5)
+        if self.num_viewpoints is not None:
+            check_number("num_viewpoints", self.num_viewpoints, 1, 256, integer=True)
+        if self.min_component_size is not None:
+            check_number("min_component_size", self.min_component_size, 0, 100, lo_open=True)
+        if self.face_budget is not None:
+            check_number("face_budget", self.face_budget, 1, 5_000_000, integer=True)
         if not (isinstance(self.resolution, int) and 16 <= self.resolution <= 2048):
             raise ValueError(f"resolution: expected an integer in 16..2048 pixels, got {self.resolution!r}")
         if not 0 < self.alpha_threshold < 1:

@@ -22,7 +22,7 @@ from typing import Sequence
 
 from lyra_sim.atomic import atomic_path
 
-from .mesh_tools import safe_name
+from .mesh_tools import safe_name, safe_names
 
 COLLISION_GROUP = 3
 VISUAL_GROUP = 1
@@ -78,10 +78,11 @@ def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: 
         name = f"static_{i:04d}"
         ET.SubElement(asset, "mesh", name=name, file=file)
         ET.SubElement(world, "geom", {"name": name, "class": "collision", "mesh": name})
+    names = safe_names(sorted(geometry.bodies))
     for label, files in sorted(geometry.bodies.items()):
-        body = ET.SubElement(world, "body", name=safe_name(label))
+        body = ET.SubElement(world, "body", name=names[label])
         for j, file in enumerate(files):
-            name = f"{safe_name(label)}_part_{j:03d}"
+            name = f"{names[label]}_part_{j:03d}"
             ET.SubElement(asset, "mesh", name=name, file=file)
             ET.SubElement(body, "geom", {"name": name, "class": "collision", "mesh": name})
     tree = ET.ElementTree(root)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lyra_sim.atomic import atomic_path
 
-from .mesh_tools import safe_name
+from .mesh_tools import safe_name, safe_names
 from .mjcf import SceneGeometry
 
 
@@ -45,13 +45,14 @@ def urdf_tree(geometry: SceneGeometry, robot: str = "lyra_sim_scene") -> ET.Elem
         _mesh_element(scene, "visual", geometry.visual)
     for i, file in enumerate(geometry.static_pieces):
         _mesh_element(scene, "collision", file, f"static_{i:04d}")
+    names = safe_names(sorted(geometry.bodies), reserved=("scene",))  # "scene": the static link
     for label, files in sorted(geometry.bodies.items()):
-        link = _static_link(root, safe_name(label))
+        link = _static_link(root, names[label])
         for j, file in enumerate(files):
-            _mesh_element(link, "collision", file, f"{safe_name(label)}_part_{j:03d}")
-        joint = ET.SubElement(root, "joint", name=f"{safe_name(label)}_fixed", type="fixed")
+            _mesh_element(link, "collision", file, f"{names[label]}_part_{j:03d}")
+        joint = ET.SubElement(root, "joint", name=f"{names[label]}_fixed", type="fixed")
         ET.SubElement(joint, "parent", link="scene")
-        ET.SubElement(joint, "child", link=safe_name(label))
+        ET.SubElement(joint, "child", link=names[label])
         ET.SubElement(joint, "origin", xyz="0 0 0", rpy="0 0 0")
     tree = ET.ElementTree(root)
     ET.indent(tree, space="  ")

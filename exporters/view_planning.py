@@ -39,8 +39,21 @@ if TYPE_CHECKING:  # the settings live with the pipeline that runs the plan
 MIN_OPACITY = 1.0 / 255.0
 """Gaussians below this opacity are culled by the rasterizer; they are left out everywhere."""
 
+MAX_VOXELS_ACROSS = 2000
+"""Voxels along the scene's diagonal at most: the voxel edge is also at least diagonal / 2000
+(2.5 cm for a 40 × 30 × 8 m warehouse), which bounds the voxel blocks a large scene can need."""
+
+MIN_GAUSSIANS = 16
+"""Visible Gaussians a scene needs for a collision mesh (fewer cannot cover a surface)."""
+
+MIN_EXTENT = 0.05
+"""Meters a scene must span along at least two axes: a point or a line of Gaussians has no
+surface to fuse (and no size to place cameras around); a plane (a floor) does."""
+
 
 def visible_gaussians(scene: GaussianScene) -> GaussianScene:
+    """The Gaussians the rasterizer draws (opacity at least 1/255), or a ValueError saying why the
+    scene has no surface to extract: empty, transparent, too few, or a point or a line."""
     if len(scene) == 0:
         raise ValueError("collision: the scene has no Gaussians")
     visible = scene.prune(MIN_OPACITY)
@@ -48,6 +61,15 @@ def visible_gaussians(scene: GaussianScene) -> GaussianScene:
         raise ValueError(
             f"collision: all {len(scene):,} Gaussians are transparent (opacity < 1/255); nothing to fuse"
         )
+    lo, hi = visible.bounds()
+    extent = (hi - lo).tolist()
+    span = f"the Gaussians span {' x '.join(f'{e:.3g}' for e in extent)} m"
+    if len(visible) < MIN_GAUSSIANS:
+        raise ValueError(f"collision: {span}: too few ({len(visible)} visible; at least {MIN_GAUSSIANS}) "
+                         "to extract a collision mesh")
+    if sorted(extent)[1] < MIN_EXTENT:
+        raise ValueError(f"collision: {span}: too flat (under {MIN_EXTENT} m along two axes: a point or a line) "
+                         "to extract a collision mesh")
     return visible
 
 
@@ -301,6 +323,10 @@ def plan_views(scene: GaussianScene, config: CollisionConfig) -> ViewPlan:
     means = visible.means.detach().cpu().double().numpy()
     lo, hi = robust_bounds(means)
     voxel = config.voxel_size or default_voxel_size(lo, hi)
+    diagonal = float(np.linalg.norm(hi - lo))
+    if voxel < diagonal / MAX_VOXELS_ACROSS:
+        raise ValueError(f"voxel_size: {voxel:g} m is too fine for a scene {diagonal:.3g} m across: at least "
+                         f"{diagonal / MAX_VOXELS_ACROSS:.3g} m (1/{MAX_VOXELS_ACROSS} of its diagonal)")
     extent = np.maximum(hi - lo, voxel)
     cell = max(4 * voxel, float(extent.max()) / 96)
     pad = 2

@@ -13,6 +13,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..cameras import TRAJECTORIES, Cameras, ViewConfig, look_at_cameras, lyra_trajectory, room_view
+from ..config import check_number
 from ..images import to_uint8
 from ..manifest import read_manifest
 from ..ply import read_ply
@@ -46,12 +47,15 @@ def _preview_camera(record: dict[str, Any], view: ViewConfig) -> Cameras:
     return Cameras(torch.tensor(record["viewmat"], dtype=torch.float32)[None], k[None], view.width, view.height)
 
 
+MAX_FRAMES = 10_000
+"""Frames of a video at most (checked before rendering); also 1..240 frames per second."""
+
+
 def trajectory_cameras(manifest: dict[str, Any], kind: str, frames: int, view: ViewConfig) -> Cameras:
     """Cameras for ``lyra-sim render``: ``orbit`` or one of Lyra's six `TRAJECTORIES` from the preview view."""
     if kind != "orbit" and kind not in TRAJECTORIES:
         raise ValueError(f"unknown trajectory {kind!r}; accepted: orbit, {', '.join(TRAJECTORIES)}")
-    if frames < 2:
-        raise ValueError(f"frames: expected >= 2, got {frames}")
+    check_number("frames", frames, 2, MAX_FRAMES, integer=True)
     bounds = manifest.get("bounds", {})
     if "room" in bounds:
         room_lo, room_hi = (np.asarray(b, float) for b in bounds["room"])
@@ -80,9 +84,13 @@ def render_video(
     device: str = "cpu",
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Path:
-    """Render a scene directory along a trajectory into a video (``.mp4``, ``.gif`` ...), atomically."""
+    """Render a scene directory along a trajectory into a video (``.mp4``, ``.gif`` ...), atomically.
+
+    ``frames`` in [2, `MAX_FRAMES`], ``fps`` in [1, 240], checked before any work."""
     import imageio.v2 as imageio  # only the video path needs ffmpeg
 
+    check_number("frames", frames, 2, MAX_FRAMES, integer=True)
+    check_number("fps", fps, 1, 240, integer=True)
     scene_dir, out = Path(scene_dir), Path(out)
     manifest = read_manifest(scene_dir)
     cams = trajectory_cameras(manifest, trajectory, frames, view).to(device)

@@ -7,7 +7,6 @@ Sections: ``decoder`` (a preset name, ``{"preset": NAME, ...overrides}`` or all 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import check_keys, from_dict
+from ..config import check_keys, from_dict, read_json
 from ..decoder import PRESETS, DecoderConfig
 from ..decoder.checkpoint import WorldSettings, check_compatible
 from ..video import VideoSpec
@@ -176,13 +175,9 @@ class DistillConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "DistillConfig":
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: no such config file") from None
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from err
-        return cls.from_dict(data)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        return cls.from_dict(read_json(path))
 
     def to_dict(self) -> dict[str, Any]:
         out = {"decoder": self.decoder.to_dict(), "codec": dict(self.codec)}

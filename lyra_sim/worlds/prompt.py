@@ -13,8 +13,10 @@ else is either grammar (stop words) or returned as *unknown*, never dropped sile
 - a color before the room noun paints the walls; a material before it covers the floor.
 - no room noun: the room type is inferred from the objects (a bed → bedroom), else plain.
 
-Errors (``ValueError``): empty prompt, nothing recognizable, two room types, counts over
-the caps of `lyra_sim.worlds.spec`.
+Errors (``ValueError``): empty prompt, nothing recognizable, two room types, a number that is
+no count ("-3 chairs", "1.5 chairs"), counts over the caps of `lyra_sim.worlds.spec`.
+
+Words in any script are kept whole: "café" is reported as not understood, never cut to "caf".
 
 Buildings: a prompt naming a building (``house``, ``apartment``, ``office floor``... see
 `lyra_sim.worlds.rooms.BUILDING_KINDS`) parses to a `BuildingSpec`
@@ -39,6 +41,7 @@ Caps (rooms, area) are checked here, before anything is built: "a house with 30 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -215,8 +218,17 @@ class PendingEntry:
         return sorted({(pos, phrase) for _, pos, phrase in self.slots.values()})  # a tone fills two slots
 
 
+_TOKEN = re.compile(r"(?<!\w)-\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|[^\W\d_]+|[^\w\s]")
+"""A number (signed only at a word start: "room-3" is a word and a 3), a word of letters in any
+script, or one other character (punctuation is grammar; symbols are reported)."""
+
+
 def _tokens(prompt: str) -> list[str]:
-    return re.findall(r"[a-z]+|\d+", prompt.lower().replace("'s", ""))
+    """Words, numbers and symbols of ``prompt``: lower-cased, NFKC-normalized (a ligature "ﬁ" is "fi"),
+    possessive 's and punctuation dropped. Letters outside a-z stay in their word ("café" is one
+    unknown word, never "caf")."""
+    text = unicodedata.normalize("NFKC", prompt).lower().replace("'s", "").replace("\u2019s", "")
+    return [t for t in _TOKEN.findall(text) if not (len(t) == 1 and unicodedata.category(t).startswith("P"))]
 
 
 def parse_prompt(prompt: str) -> ParseResult:
@@ -253,6 +265,8 @@ def parse_prompt(prompt: str) -> ParseResult:
         if m is None:
             if tokens[i].isdigit():
                 pending.set("count", int(tokens[i]), at, tokens[i], unknown)
+            elif tokens[i][-1].isdigit():  # "-3", "1.5", "1,000": no count (and the grammar has no other numbers)
+                fail(f"{tokens[i]!r} is not a count; counts are whole numbers (e.g. 'two chairs', '3 crates')")
             else:
                 unknown.append((at, tokens[i]))
             i += 1
