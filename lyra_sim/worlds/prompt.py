@@ -44,6 +44,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Callable
 
 from lyra_sim.worlds.materials import COLORS
 from lyra_sim.worlds.objects import OBJECT_KINDS
@@ -223,12 +224,44 @@ _TOKEN = re.compile(r"(?<!\w)-\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|[^\W\d_]+|[^\w\s]"
 script, or one other character (punctuation is grammar; symbols are reported)."""
 
 
-def _tokens(prompt: str) -> list[str]:
+def tokenize(prompt: str) -> list[str]:
     """Words, numbers and symbols of ``prompt``: lower-cased, NFKC-normalized (a ligature "ﬁ" is "fi"),
     possessive 's and punctuation dropped. Letters outside a-z stay in their word ("café" is one
     unknown word, never "caf")."""
     text = unicodedata.normalize("NFKC", prompt).lower().replace("'s", "").replace("\u2019s", "")
     return [t for t in _TOKEN.findall(text) if not (len(t) == 1 and unicodedata.category(t).startswith("P"))]
+
+
+def take_unmatched(token: str, at: int, pending: PendingEntry, unknown: list[tuple[int, str]],
+                   fail: Callable[[str], None]) -> None:
+    """A token no lexicon phrase starts with: a count ("3"), a number that is no count (an error),
+    or a word that is reported as not understood."""
+    if token.isdigit():
+        pending.set("count", int(token), at, token, unknown)
+    elif token[-1].isdigit():  # "-3", "1.5", "1,000": no count (and the grammar has no other numbers)
+        fail(f"{token!r} is not a count; counts are whole numbers (e.g. 'two chairs', '3 crates')")
+    else:
+        unknown.append((at, token))
+
+
+def take_modifier(entry: PromptEntry, at: int, phrase: str, pending: PendingEntry, unknown: list[tuple[int, str]]) -> bool:
+    """Bind a modifier (a count, quantifier, color, material or tone, size) to the next noun; False
+    when ``entry`` is no modifier."""
+    if entry.kind == "number":
+        pending.set("count", int(entry.value), at, phrase, unknown)
+    elif entry.kind == "quantifier":
+        pending.set("seeded", True, at, phrase, unknown)
+    elif entry.kind == "color":
+        pending.set("color", entry.value, at, phrase, unknown)
+    elif entry.kind == "material":
+        pending.set("material", entry.value, at, phrase, unknown)
+        if entry.color is not None:  # a tone ("oak"): a material and its color
+            pending.set("color", entry.color, at, phrase, unknown)
+    elif entry.kind == "size":
+        pending.set("scale", float(entry.value), at, phrase, unknown)
+    else:
+        return False
+    return True
 
 
 def parse_prompt(prompt: str) -> ParseResult:
@@ -239,7 +272,7 @@ def parse_prompt(prompt: str) -> ParseResult:
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt: empty; describe a room and/or objects, e.g. 'a kitchen with a red fridge'")
-    tokens = _tokens(prompt)
+    tokens = tokenize(prompt)
     if _names_building(tokens):
         from lyra_sim.worlds.building_prompt import parse_building  # the building grammar builds on this one
 
@@ -263,12 +296,7 @@ def parse_prompt(prompt: str) -> ParseResult:
         at = i
         m = match_entry(tokens, i)
         if m is None:
-            if tokens[i].isdigit():
-                pending.set("count", int(tokens[i]), at, tokens[i], unknown)
-            elif tokens[i][-1].isdigit():  # "-3", "1.5", "1,000": no count (and the grammar has no other numbers)
-                fail(f"{tokens[i]!r} is not a count; counts are whole numbers (e.g. 'two chairs', '3 crates')")
-            else:
-                unknown.append((at, tokens[i]))
+            take_unmatched(tokens[i], at, pending, unknown, fail)
             i += 1
             continue
         n, phrase, entry, plural = m
@@ -279,20 +307,7 @@ def parse_prompt(prompt: str) -> ParseResult:
                     and OBJECT_KINDS[objects[last_object].kind].placement == "on_top"):
                 stack_on = last_object
             continue
-        if entry.kind in ("number", "quantifier", "color", "material", "size"):
-            if entry.kind == "number":
-                pending.set("count", int(entry.value), at, phrase, unknown)
-            elif entry.kind == "quantifier":
-                pending.set("seeded", True, at, phrase, unknown)
-            elif entry.kind == "color":
-                pending.set("color", entry.value, at, phrase, unknown)
-            elif entry.kind == "material" and entry.color is not None:  # a tone: color and material
-                pending.set("material", entry.value, at, phrase, unknown)
-                pending.set("color", entry.color, at, phrase, unknown)
-            elif entry.kind == "material":
-                pending.set("material", entry.value, at, phrase, unknown)
-            else:
-                pending.set("scale", float(entry.value), at, phrase, unknown)
+        if take_modifier(entry, at, phrase, pending, unknown):
             continue
         content = True
         understood += [(at, phrase)] + pending.words()

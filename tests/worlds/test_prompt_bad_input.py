@@ -57,3 +57,14 @@ def test_the_readme_no_longer_promises_a_plain_room_for_anything_else():
     text = " ".join(README.split())
     assert "anything else gives a plain room" not in text
     assert 'reports "garage" as not understood and becomes a warehouse' in text
+
+
+@pytest.mark.parametrize("prompt", ["a house with -3 bedrooms", "a house with 1.5 bedrooms", "an apartment with a kitchen and -2 chairs"])
+def test_building_prompts_refuse_numbers_that_are_no_counts(prompt):
+    with pytest.raises(ValueError, match="is not a count"):
+        parse_prompt(prompt)
+
+
+def test_building_prompts_keep_words_of_any_script_whole():
+    result = parse_prompt("a café house with a kitchen and 80 m² of floor")
+    assert result.unknown == ["café"] and result.spec.building.area == 80.0
