@@ -172,3 +172,26 @@ def box_room_bundle_by_hand(out: Path, shift: float = 0.0) -> Path:
     write_nav(out / "nav.npz", grid)
     write_manifest(out, {"kind": "bundle", "source": "test"})
     return out
+
+
+SMALL_KITCHEN = {"room": {"type": "kitchen", "size": [3.0, 2.6, 2.2]}, "objects": [{"kind": "table"}, {"kind": "chair"}]}
+"""A small procedural room with furniture, for tests that need a fused (not synthetic) floor."""
+
+
+@functools.lru_cache(maxsize=None)
+def procedural_bundle(spec_json: str = "", seed: int = 3, formats: tuple[str, ...] = ("mjcf", "urdf")):
+    """A bundle of the procedural world (``spec_json``: a scene spec as JSON, default `SMALL_KITCHEN`)
+    with coarse export settings (5 cm voxels, 64 px views), built once per test session."""
+    import json
+
+    from lyra_sim.cameras import ViewConfig
+    from lyra_sim.exporters.bundle import ExportConfig
+    from lyra_sim.exporters.collision import CollisionConfig
+    from lyra_sim.pipelines import ProceduralSource, generate_bundle
+
+    spec = json.loads(spec_json) if spec_json else SMALL_KITCHEN
+    root = Path(tempfile.mkdtemp(prefix="lyra-test-procedural-"))
+    atexit.register(shutil.rmtree, root, True)
+    config = ExportConfig(collision=CollisionConfig(resolution=64, voxel_size=0.05, num_viewpoints=6))
+    generate_bundle(root / "bundle", ProceduralSource(spec, seed), formats, config, view=ViewConfig(width=32, height=24))
+    return root / "bundle"

@@ -13,11 +13,7 @@ RADIUS = 0.08
 
 
 def _drop(xml_path, position, seconds=2.0):
-    """Add a free sphere at ``position``, simulate, return its final position and vertical speed.
-
-    (It may still roll slowly on the fused floor's centimeter-scale steps; what matters is
-    that it stays up.)
-    """
+    """Add a free sphere at ``position``, simulate, return its final position and vertical speed."""
     spec = mujoco.MjSpec.from_file(str(xml_path))
     body = spec.worldbody.add_body(name="ball", pos=list(position))
     body.add_freejoint()
@@ -39,7 +35,8 @@ def test_scene_loads_with_static_convex_geoms(bundle):
     model = mujoco.MjModel.from_xml_path(str(bundle / "scene.xml"))
     assert model.nbody == 1  # the world only: everything is static
     assert model.ngeom > 10
-    assert model.nmesh == model.ngeom - 0  # one mesh asset per geom (visual included)
+    assert model.nmesh == model.ngeom - 1  # one mesh asset per geom (visual included), plus the floor box
+    assert model.geom("floor").type[0] == mujoco.mjtGeom.mjGEOM_BOX
 
 
 def test_sphere_dropped_in_the_room_rests_on_the_floor(bundle):
