@@ -195,3 +195,21 @@ class NavFields:
         res = float(self.resolution[scene])
         origin = self.origin[scene].cpu().numpy().astype(np.float64)
         return origin + (np.stack([flat % w, flat // w], 1) + 0.5) * res
+
+
+def extend_to_contact(grid: SceneGrid, radius: float, reach: float) -> SceneGrid:
+    """``grid`` (made by `scene_grid` for ``radius``) with geodesic distances also where the body's
+    center is too close to an obstacle for the grid (within ``reach`` meters of the cells where
+    it fits): there the geodesic is the nearest fitting cell's plus the straight line to it.
+
+    For physically simulated bodies, which touch walls: the grid keeps a kinematic agent
+    ``radius + margin`` from obstacles, but a simulated one can be pressed against them, where
+    the plain field reads `UNREACHABLE`. Cells that fit but cannot reach a goal keep `UNREACHABLE`.
+    """
+    fits = grid.clearance >= radius + safety_margin(grid.resolution)
+    dist, (iy, ix) = ndimage.distance_transform_edt(~fits, return_indices=True)
+    near = ~fits & (dist * grid.resolution <= reach)
+    geodesic = grid.geodesic.copy()
+    step = (dist[near] * grid.resolution).astype(np.float32)
+    geodesic[:, near] = np.minimum(geodesic[:, iy[near], ix[near]] + step, UNREACHABLE)
+    return SceneGrid(grid.clearance, geodesic, grid.goals, grid.origin, grid.resolution, grid.floor_z)
