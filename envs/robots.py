@@ -12,6 +12,8 @@ removes a root's free joint.
 
 Cameras are named ones of the file, or `CameraMount`\\ s added to a body (URDF has no cameras).
 Every actuator needs a control range: the environments' action spaces are built from them.
+URDF has no actuators either: a URDF robot's hinge and slide joints each get a torque motor
+whose control range is the joint's ``<limit effort>`` (a joint without one is an error).
 Whatever MuJoCo rejects is a ValueError naming the file and MuJoCo's reason.
 """
 
@@ -125,6 +127,19 @@ def _first_line(exc: Exception) -> str:
     return " ".join(str(exc).strip().splitlines()[:2])
 
 
+def _add_urdf_motors(spec, path: Path) -> None:
+    """One torque motor per hinge / slide joint, its control range the joint's effort limit."""
+    import mujoco
+
+    moving = [j for j in spec.joints if j.type in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE)]
+    no_effort = [j.name for j in moving if not j.actfrcrange[0] < j.actfrcrange[1]]
+    if no_effort:
+        raise ValueError(f"robot {path}: joint(s) {', '.join(no_effort)} have no <limit effort>: URDF joints get torque motors "
+                         "whose range is their effort limit")
+    for j in moving:
+        spec.add_actuator(name=j.name, target=j.name, trntype=mujoco.mjtTrn.mjTRN_JOINT, ctrlrange=list(j.actfrcrange))
+
+
 def load_robot(robot: str | os.PathLike, cameras: Sequence[str | CameraMount | dict] | None = None, base: str = "auto") -> RobotModel:
     """Read and check a robot file (see the module docstring).
 
@@ -159,6 +174,8 @@ def load_robot(robot: str | os.PathLike, cameras: Sequence[str | CameraMount | d
     elif base == "fixed" and free:
         spec.delete(free[0])
     is_free = any(j.type == mujoco.mjtJoint.mjJNT_FREE for j in root.joints)
+    if path.suffix.lower() == ".urdf" and not spec.actuators:
+        _add_urdf_motors(spec, path)
 
     names = [c.name for c in spec.cameras]
     wanted = []
