@@ -163,3 +163,35 @@ def test_a_bundle_without_mjcf_is_a_clear_error(cache, tmp_path):
     bundle = box_room_bundle_by_hand(tmp_path / "bundle")
     with pytest.raises(ValueError, match=r"no scene.xml \(export the bundle with the mjcf format"):
         make(bundle)
+
+
+@pytest.mark.gpu
+def test_cuda_vector_env_steps_as_the_cpu_one_and_renders_every_camera_close_to_it(tmp_path, monkeypatch):
+    import math
+
+    import torch
+
+    from lyra_sim.envs.mujoco_vector import LyraMuJoCoVectorEnv
+
+    monkeypatch.setenv("LYRA_SIM_CACHE", str(tmp_path / "cache"))
+    bundle = box_room_bundle_by_hand(tmp_path / "bundle", mjcf=True)  # no Open3D needed
+    n = 16
+    kw = dict(num_envs=n, scene=str(bundle), task={**TASK, "max_episode_steps": 6}, cameras=TWO_CAMERAS)
+    cpu = LyraMuJoCoVectorEnv(device="cpu", **kw)
+    gpu = LyraMuJoCoVectorEnv(device="cuda", array_type="torch", **kw)
+    views = gpu.core.views
+    assert views.backend == "gsplat" and views.pixel_ratio > 0
+    cpu.reset(seed=3)
+    gpu.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        actions = rng.uniform(-20, 20, (n, 2)).astype(np.float32)
+        a, ra, ta, ua, _ = cpu.step(actions)
+        b, rb, tb, ub, _ = gpu.step(actions)
+        assert b["rgb_rgb"].device.type == "cuda"
+        np.testing.assert_allclose(rb.cpu().numpy(), ra, atol=1e-4)  # the same MuJoCo worlds
+        assert np.array_equal(tb.cpu().numpy(), ta) and np.array_equal(ub.cpu().numpy(), ua)
+        for key in ("rgb_rgb", "rgb_rear"):  # gsplat vs the PyTorch rasterizer, each camera with its own fovy
+            mse = ((b[key].float().cpu() - torch.as_tensor(a[key]).float()) ** 2).mean() / 255**2
+            assert -10 * math.log10(float(mse) + 1e-12) > 27, key
+    assert int(views.coarsened) == 0
