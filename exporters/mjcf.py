@@ -89,7 +89,9 @@ def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: 
                                       "pos": format_numbers(box.center), "size": format_numbers(s / 2 for s in box.size)})
     for i, file in enumerate(geometry.static_pieces):
         name = f"static_{i:04d}"
-        ET.SubElement(asset, "mesh", name=name, file=file)
+        # Static geoms carry no mass, but MuJoCo computes every mesh's inertia and rejects a
+        # slab thinner than its volume tolerance; a shell's inertia (from the area) always exists.
+        ET.SubElement(asset, "mesh", name=name, file=file, inertia="shell")
         ET.SubElement(world, "geom", {"name": name, "class": "collision", "mesh": name})
     for label, files in sorted(geometry.bodies.items()):
         body = ET.SubElement(world, "body", name=safe_name(label))

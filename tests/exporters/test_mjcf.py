@@ -2,6 +2,7 @@
 
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from _scenes import BLOCK, ROOM, box_room_bundle
@@ -72,3 +73,19 @@ def test_missing_mesh_files_are_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing"):
         write_mjcf(tmp_path / "scene.xml", SceneGeometry(["nope.stl"]))
     assert not (tmp_path / "scene.xml").exists()
+
+
+def test_a_sliver_static_piece_still_compiles(tmp_path):
+    """MuJoCo computes every mesh's inertia; static pieces take a shell's, so a sliver below MuJoCo's
+    volume tolerance (one came out of a fused warehouse: a near-collinear triangle's slab) does
+    not stop the scene loading."""
+    from lyra_sim.exporters.meshes import write_mesh
+
+    (tmp_path / "p").mkdir()
+    vertices = np.array([[0, 0, 4.2e-7], [0, 5.71442e-3, 3.6e-7], [0, 0.04, 0], [2.776728e-3, 0, 4.2e-7],
+                         [2.776728e-3, 5.71442e-3, 3.6e-7], [2.776728e-3, 0.04, 0]])
+    faces = np.array([[1, 2, 0], [3, 5, 4], [0, 2, 5], [5, 3, 0], [0, 3, 4], [4, 1, 0], [4, 5, 2], [2, 1, 4]])
+    write_mesh(tmp_path / "p" / "sliver.stl", vertices, faces)
+    path = write_mjcf(tmp_path / "scene.xml", SceneGeometry(["p/sliver.stl"]))
+    model = mujoco.MjModel.from_xml_path(str(path))
+    assert model.nmesh == 1
