@@ -73,8 +73,11 @@ def run(env, core, n: int, seconds: float, device: torch.device, single: bool) -
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     total = time.perf_counter() - start
-    ms = lambda s: s / steps * 1000  # noqa: E731
     other = total - physics.seconds - render.seconds
+
+    def ms(seconds: float) -> float:
+        return seconds / steps * 1000
+
     return {
         "world steps/s": n * steps / total, "vector steps/s": steps / total,
         "physics ms": ms(physics.seconds), "render ms": ms(render.seconds), "other ms": ms(other),

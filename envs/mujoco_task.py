@@ -139,7 +139,8 @@ class MuJoCoPointNav:
         self.keys = observation_keys(self.robot.cameras, s.camera.depth)
         self.num_envs = num_envs
         self._cam_scene = scene_ids.repeat_interleave(len(self.robot.cameras)).to(s.device)
-        self.views.fit_budget(*self._survey())
+        scene, viewmats, ks = self._survey()
+        self.views.fit_budget(scene, viewmats, Ks=ks)
 
     def _survey(self, cells_per_scene: int = 2048, yaws: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Camera poses the robot can take (its cameras at rest over spawn cells, ``yaws`` headings), for render budgets."""

@@ -138,7 +138,7 @@ class MuJoCoScene:
         steps = physics.control_dt / m.opt.timestep
         if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
             raise ValueError(f"physics control_dt {physics.control_dt} s is not a whole number of timesteps ({m.opt.timestep} s)")
-        self.frame_skip = int(round(steps))
+        self.frame_skip = round(steps)
         self.root = m.body(PREFIX + robot.root).id
         self.cameras = np.array([m.camera(PREFIX + name).id for name in robot.cameras])
         bad = [robot.cameras[i] for i, c in enumerate(self.cameras) if m.cam_sensorsize[c].any()]
@@ -154,7 +154,7 @@ class MuJoCoScene:
         except KeyError:  # a bundle exported before the floor box
             pass
         if robot.base == "free":
-            joint = [j for j in range(m.njnt) if m.jnt_bodyid[j] == self.root and m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE][0]
+            joint = next(j for j in range(m.njnt) if m.jnt_bodyid[j] == self.root and m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE)
             self.qpos_root, self.dof_root = int(m.jnt_qposadr[joint]), int(m.jnt_dofadr[joint])
             self.mocap = -1
         else:

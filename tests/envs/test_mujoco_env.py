@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import lyra_sim  # noqa: F401  (registers the environments)
+import lyra_sim  # registers the environments
 from _envs import write_arm
 from _scenes import box_room_bundle_by_hand
 
@@ -83,7 +83,7 @@ def test_driving_toward_the_goal_is_rewarded(bundle, cache):
     obs, info = env.reset(seed=1)
     total = 0.0
     for _ in range(60):
-        distance, heading = obs["pointgoal"]
+        _, heading = obs["pointgoal"]
         turn = np.clip(4 * heading, -1, 1)
         obs, reward, terminated, truncated, info = env.step(np.array([10 * (1 - turn), 10 * (1 + turn)]))
         total += reward
@@ -163,6 +163,27 @@ def test_a_bundle_without_mjcf_is_a_clear_error(cache, tmp_path):
     bundle = box_room_bundle_by_hand(tmp_path / "bundle")
     with pytest.raises(ValueError, match=r"no scene.xml \(export the bundle with the mjcf format"):
         make(bundle)
+
+
+def test_the_render_budget_survey_covers_the_robots_cameras(bundle, cache):
+    """The CUDA path pads every camera's selection to a budget fitted on a survey of the robot's
+    camera poses; built here on the CPU (the tables are device-independent), every real view fits."""
+    import torch
+
+    env = make(bundle, cameras=TWO_CAMERAS)
+    core = env.unwrapped.core
+    views = core.views
+    views._init_lod_tables()  # what SceneViews does on CUDA
+    scene, viewmats, ks = core._survey()
+    assert len(scene) == len(viewmats) == len(ks) and len(scene) % 2 == 0  # two cameras per surveyed pose
+    budget = views.fit_budget(scene, viewmats, Ks=ks)
+    assert 0 < budget < len(views.full_scenes[0])
+    for seed in range(5):
+        env.reset(seed=seed)
+        vm, k = core.worlds.cameras(64, 64)
+        counts = views.lod.selection_counts(torch.as_tensor(vm, dtype=torch.float32), torch.as_tensor(k, dtype=torch.float32),
+                                            64, 64, views.pixel_ratio, 0.05, None)
+        assert int(counts.max()) <= budget
 
 
 @pytest.mark.gpu

@@ -9,14 +9,14 @@ import pytest
 import torch
 
 import lyra_sim  # noqa: F401  (registers the environments)
-from _scenes import box_room_bundle, box_room_bundle_by_hand
+from _scenes import box_room_bundle_by_hand
 
 mujoco = pytest.importorskip("mujoco")
 
-from lyra_sim.envs.mujoco_world import MuJoCoScene, PhysicsConfig, Worlds, opencv_viewmats  # noqa: E402
-from lyra_sim.envs.robots import load_robot  # noqa: E402
-from lyra_sim.envs.spaces import observe  # noqa: E402
-from lyra_sim.envs.views import agent_viewmats  # noqa: E402
+from lyra_sim.envs.mujoco_world import MuJoCoScene, PhysicsConfig, Worlds, opencv_viewmats
+from lyra_sim.envs.robots import load_robot
+from lyra_sim.envs.spaces import observe
+from lyra_sim.envs.views import agent_viewmats
 
 TASK = {"min_geodesic": 0.5, "max_episode_steps": 40}
 

@@ -9,8 +9,8 @@ from _scenes import box_room_bundle
 
 mujoco = pytest.importorskip("mujoco")
 
-from lyra_sim.envs.mujoco_world import MuJoCoScene  # noqa: E402
-from lyra_sim.envs.robots import ROBOTS, CameraMount, load_robot  # noqa: E402
+from lyra_sim.envs.mujoco_world import MuJoCoScene
+from lyra_sim.envs.robots import ROBOTS, CameraMount, load_robot
 
 URDF = """<robot name="urdf_base">
   <link name="base_link">
