@@ -201,3 +201,28 @@ class NavFields:
         res = float(self.resolution[scene])
         origin = self.origin[scene].cpu().numpy().astype(np.float64)
         return origin + (np.stack([flat % w, flat // w], 1) + 0.5) * res
+
+
+def extend_to_contact(grid: SceneGrid, radius: float, reach: float) -> SceneGrid:
+    """``grid`` (made by `scene_grid` for ``radius``) with geodesic distances also where the body's
+    center is too close to an obstacle for the grid (within ``reach`` meters of the cells where
+    it fits and that reach the goal): there the geodesic is the nearest such cell's plus the
+    straight line to it.
+
+    For physically simulated bodies, which touch walls: the grid keeps a kinematic agent
+    ``radius + margin`` from obstacles, but a simulated one can be pressed against them, where
+    the plain field reads `UNREACHABLE`. The nearest cell is taken among those that reach each
+    goal (not merely fit: a fitting pocket cut off from the goal, beside a wall, must not decide).
+    Cells that fit but cannot reach a goal keep `UNREACHABLE`.
+    """
+    fits = grid.clearance >= radius + safety_margin(grid.resolution)
+    geodesic = grid.geodesic.copy()
+    for k in range(geodesic.shape[0]):
+        reaches = fits & (grid.geodesic[k] < UNREACHABLE)
+        if not reaches.any():
+            continue
+        dist, (iy, ix) = ndimage.distance_transform_edt(~reaches, return_indices=True)
+        near = ~fits & (dist * grid.resolution <= reach)
+        step = (dist[near] * grid.resolution).astype(np.float32)
+        geodesic[k, near] = np.minimum(grid.geodesic[k, iy[near], ix[near]] + step, UNREACHABLE)
+    return SceneGrid(grid.clearance, geodesic, grid.goals, grid.origin, grid.resolution, grid.floor_z)

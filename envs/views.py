@@ -114,15 +114,15 @@ def agent_viewmats(xy: Tensor, yaw: Tensor, z: Tensor, pitch_deg: float) -> Tens
     return view
 
 
-Backend = Callable[["SceneViews", Tensor, Tensor], "tuple[Tensor, Tensor | None]"]
+Backend = Callable[["SceneViews", Tensor, Tensor, Tensor], "tuple[Tensor, Tensor | None]"]
 
 
-def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
+def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     colors = []
     for i in range(len(scene)):
         lod = views.lods[int(scene[i])]
-        cam = Cameras(viewmats[i : i + 1], views.K[None], cfg.width, cfg.height)
+        cam = Cameras(viewmats[i : i + 1], ks[i : i + 1], cfg.width, cfg.height)
         ids, _ = lod.select(cam, views.pixel_ratio, near_plane=cfg.near)
         # The rasterizer directly on the selected rows: a GaussianScene would re-validate
         # every field of a subset of an already validated scene, every step.
@@ -137,7 +137,7 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
-def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     n = len(scene)
     rgb = torch.empty((n, cfg.height, cfg.width, 3), device=viewmats.device)
@@ -147,7 +147,7 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor) ->
         vm = viewmats if rows is None else viewmats[rows]
         if len(vm) == 0:
             continue
-        cams = Cameras(vm, views.K[None].expand(len(vm), 3, 3).contiguous(), cfg.width, cfg.height)
+        cams = Cameras(vm, (ks if rows is None else ks[rows]).contiguous(), cfg.width, cfg.height)
         out = render(views.full_scenes[s], cams, mode=views.mode, near_plane=cfg.near, far_plane=cfg.far)
         if rows is None:
             rgb, depth = out.rgb, out.depth
@@ -158,10 +158,9 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor) ->
     return rgb, depth
 
 
-def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
-    n, m = len(scene), views.budget
-    ks = views.K[None].expand(n, 3, 3)
+    m = views.budget
     mask = views.anchor_scene[None] == scene[:, None] if len(views.lods) > 1 else None
     sel = views.lod.select_padded(viewmats, ks, cfg.width, cfg.height, views.pixel_ratio, m, cfg.near, mask)
     views.coarsened += sel.coarsened.sum()
@@ -173,8 +172,8 @@ def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> 
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
-def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
-    return (_render_gsplat_full if views.pixel_ratio == 0 else _render_gsplat_lod)(views, scene, viewmats)
+def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
+    return (_render_gsplat_full if views.pixel_ratio == 0 else _render_gsplat_lod)(views, scene, viewmats, ks)
 
 
 BACKENDS: Mapping[str, Backend] = MappingProxyType({"torch": _render_torch, "gsplat": _render_gsplat})
@@ -230,18 +229,20 @@ class SceneViews:
             torch.cat([t, p.to(t)]).contiguous() for t, p in zip((s.means, s.quats, s.scales, s.opacities, colors), pad)
         )
 
-    def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024) -> int:
+    def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024, Ks: Tensor | None = None) -> int:
         """Size the CUDA per-camera budget from a survey of cameras (``scene [P]``, ``viewmats [P, 4, 4]``:
-        poses the agents can take): ``margin`` × the largest selection, rounded up to 256, at
-        least the coarsest level's size (so `GaussianLOD.select_padded` always fits). One host
-        synchronisation; call it at construction. Returns the budget (unchanged off the LOD path)."""
+        poses the agents can take; ``Ks [P, 3, 3]``, default the config's camera): ``margin`` × the
+        largest selection, rounded up to 256, at least the coarsest level's size (so
+        `GaussianLOD.select_padded` always fits). One host synchronisation; call it at
+        construction. Returns the budget (unchanged off the LOD path)."""
         if not hasattr(self, "lod"):
             return 0
         cfg, largest = self.camera, 0
+        ks = self.K[None].expand(len(scene), 3, 3) if Ks is None else Ks.to(self.K)
         for i in range(0, len(scene), chunk):
             sc, vm = scene[i : i + chunk], viewmats[i : i + chunk]
             counts = self.lod.selection_counts(
-                vm, self.K[None].expand(len(vm), 3, 3), cfg.width, cfg.height, self.pixel_ratio, cfg.near,
+                vm, ks[i : i + chunk], cfg.width, cfg.height, self.pixel_ratio, cfg.near,
                 self.anchor_scene[None] == sc[:, None],
             )
             largest = max(largest, int(counts.max()))
@@ -249,17 +250,19 @@ class SceneViews:
         self.budget = min(budget, max(len(f) for f in self.full_scenes))
         return self.budget
 
-    def render(self, scene: Tensor, viewmats: Tensor) -> tuple[Tensor, Tensor | None]:
+    def render(self, scene: Tensor, viewmats: Tensor, Ks: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Render ``N`` cameras.
 
         Args:
             scene: ``[N]`` int64 scene index per camera.
             viewmats: ``[N, 4, 4]`` world-to-camera.
+            Ks: ``[N, 3, 3]`` pixel intrinsics per camera; None: the config's camera for all.
 
         Returns:
             ``rgb [N, H, W, 3]`` uint8 and ``depth [N, H, W, 1]`` float32 meters (or None).
         """
+        ks = self.K[None].expand(len(scene), 3, 3) if Ks is None else Ks.to(self.K)
         with torch.no_grad():
-            rgb, depth = BACKENDS[self.backend](self, scene, viewmats)
+            rgb, depth = BACKENDS[self.backend](self, scene, viewmats, ks)
             rgb8 = to_uint8(rgb)
         return rgb8, depth

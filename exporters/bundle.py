@@ -11,7 +11,7 @@ Layout (see ARCHITECTURE.md; * only with the matching format):
     nav.npz                walkable-floor grid (`lyra_sim.exporters.nav_grid`)
     scene.usda, splats.usdc *usd        scene.usdz *usdz
     scene.xml  *mjcf       scene.urdf *urdf
-    collision_static/      *mjcf/urdf: convex pieces of the static scene
+    collision_static/      *mjcf/urdf: convex pieces of the static scene (the floor is a box in the XML)
     collision_parts/       CoACD parts per object, when convex decomposition is requested
     collision.glb, visual.glb *glb      visual.obj *obj (vertex-colored visual mesh)
     manifest.json          how it was made + the sha256 of every file
@@ -49,7 +49,7 @@ from .mesh_tools import safe_names
 from .meshes import face_labels, vertex_colors, write_mesh
 from .mjcf import SceneGeometry, write_mjcf
 from .nav_grid import NavConfig, NavGrid, nav_grid, write_nav
-from .pieces import ConvexPiece, PieceConfig, surface_pieces
+from .pieces import ConvexPiece, PieceConfig, static_colliders
 from .urdf import write_urdf
 
 Stage = Callable[[str], None]
@@ -174,21 +174,23 @@ class ExportContext:
 
     @cached_property
     def static_geometry(self) -> SceneGeometry:
-        """Convex pieces of everything not covered by CoACD parts, written to ``collision_static/``."""
+        """The floor box (at the nav grid's floor height) and convex pieces of everything else not
+        covered by CoACD parts, written to ``collision_static/``."""
         v, f = self.collision.vertices, self.collision.faces
         if self.parts and self.face_labels is not None:
             names = list(self.scene.label_names)
             decomposed = np.isin(self.face_labels, [names.index(label) for label in self.parts])
             f = f[~decomposed]
-        self.stage("cutting the static collision mesh into convex pieces")
-        pieces = self.timed("pieces", lambda: surface_pieces(v, f, self.config.pieces)) if len(f) else []
+        floor_z = self.nav.floor_z
+        self.stage("cutting the static collision mesh into a floor box and convex pieces")
+        floor, pieces = self.timed("pieces", lambda: static_colliders(v, f, floor_z, self.config.pieces)) if len(f) else (None, [])
         (self.out / "collision_static").mkdir()
         files = []
         for i, piece in enumerate(pieces):
             name = f"collision_static/piece_{i:04d}.stl"
             write_mesh(self.out / name, piece.vertices, piece.faces)
             files.append(name)
-        return SceneGeometry(files, self.part_files, "collision.obj")
+        return SceneGeometry(files, self.part_files, "collision.obj", floor)
 
     @cached_property
     def colors(self) -> np.ndarray:
