@@ -24,7 +24,8 @@ episodes="eps.json.gz")`` replays (`read_episodes`)::
 counterclockwise from +x. A lyra-sim point ``(x, y, z)`` is Habitat's ``(x, z, -y)`` (a -90° turn
 about x: the same matrix a lyra-sim GLB puts on its root node, `lyra_sim.exporters.meshes`), so
 ``start_position = (x, floor_z, -y)``; a heading ``yaw`` is Habitat's rotation about +Y by
-``yaw - π/2``: ``start_rotation = (0, sin(θ/2), 0, cos(θ/2))`` with ``θ = yaw - π/2``. The native
+``yaw - π/2``: ``start_rotation = (0, sin(θ/2), 0, cos(θ/2))`` with ``θ = yaw - π/2`` wrapped
+to [-π, π] (so ``w >= 0``). The native
 values (``info.lyra_sim``) are what the env replays; a file whose Habitat and native values
 disagree is refused.
 
@@ -61,7 +62,7 @@ def habitat_position(xy, z: float) -> list[float]:
 
 def habitat_rotation(yaw: float) -> list[float]:
     """lyra-sim heading ``yaw`` (rad, counterclockwise from +x) → Habitat ``[x, y, z, w]`` quaternion."""
-    half = (yaw - math.pi / 2) / 2
+    half = math.remainder(yaw - math.pi / 2, 2 * math.pi) / 2  # in [-π/2, π/2]: w >= 0 (q and -q are one turn)
     return [0.0, math.sin(half), 0.0, math.cos(half)]
 
 

@@ -88,7 +88,7 @@ def room_ids(rooms: list[tuple[str, list[pg.Rect]]], origin: np.ndarray, resolut
     return ids.reshape(ny, nx)
 
 
-def _downhill(geodesic: np.ndarray, free: np.ndarray, resolution: float) -> np.ndarray:
+def geodesic_parents(geodesic: np.ndarray, free: np.ndarray, resolution: float) -> np.ndarray:
     """``[K, ny * nx]`` int64: every cell's next cell on its shortest path to each goal (itself at the
     goal and where the goal cannot be reached)."""
     k, ny, nx = geodesic.shape
@@ -97,7 +97,7 @@ def _downhill(geodesic: np.ndarray, free: np.ndarray, resolution: float) -> np.n
     parent = np.broadcast_to(flat, (k, ny, nx)).copy()
     # A neighbour is a parent only if its field is lower: the path descends strictly, so the
     # parent pointers form a forest rooted at the goals (no cycles, even with float ties).
-    lowest = best.copy()
+    lowest = np.full_like(best, np.inf)
     pad = np.pad(best, ((0, 0), (1, 1), (1, 1)), constant_values=np.inf)
     free_pad = np.pad(free, 1)
     for dy, dx in _MOVES:
@@ -125,7 +125,7 @@ def rooms_crossed(geodesic: np.ndarray, free: np.ndarray, ids: np.ndarray, resol
     bits = np.where(ids >= 0, np.left_shift(np.int64(1), ids.astype(np.int64).clip(0)), 0).reshape(-1)
     out = np.zeros((k, ny * nx), np.uint8)
     for lo in range(0, k, chunk):
-        parent = _downhill(geodesic[lo : lo + chunk], free, resolution)
+        parent = geodesic_parents(geodesic[lo : lo + chunk], free, resolution)
         rows = np.arange(len(parent))[:, None]
         mask = np.broadcast_to(bits, parent.shape).copy()
         # Pointer jumping: mask[c] holds the rooms from c up to (not including) parent[c]; each pass

@@ -186,13 +186,14 @@ class LoadedScenes:
     bundles: list[Path]
     manifests: list[dict]
     fields: NavFields
-    views: SceneViews
+    views: SceneViews | None  # None: loaded without the renderer (``views=False``)
     rooms: list[SceneRooms | None]
     dataset: EpisodeDataset | None = None
 
 
-def load_scenes(settings: EnvSettings) -> LoadedScenes:
-    """Resolve, verify and load every source of ``settings`` (see the module docstring)."""
+def load_scenes(settings: EnvSettings, views: bool = True) -> LoadedScenes:
+    """Resolve, verify and load every source of ``settings`` (see the module docstring); without
+    ``views`` only what navigation needs (no levels of detail, no renderer)."""
     bundles = [resolve_bundle(kind, value, settings) for kind, value in settings.sources]
     manifests = [read_manifest(b) for b in bundles]
     agent = settings.agent
@@ -210,12 +211,14 @@ def load_scenes(settings: EnvSettings) -> LoadedScenes:
         except ValueError as exc:
             raise ValueError(f"{bundle}: {exc}") from exc
         grids.append(grid)
-        lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
+        if views:
+            lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
     fields = NavFields(grids, settings.device)
     if dataset is not None:
         _check_starts(dataset, fields, agent.radius, settings.episodes)
     return LoadedScenes(
-        bundles=bundles, manifests=manifests, fields=fields, views=SceneViews(lods, settings.camera, settings.device),
+        bundles=bundles, manifests=manifests, fields=fields,
+        views=SceneViews(lods, settings.camera, settings.device) if views else None,
         rooms=rooms, dataset=dataset,
     )
 
