@@ -11,6 +11,11 @@ margin``) is replaced by its slide along the obstacle (the component into it rem
 that is blocked too the base stays put for that part. A step that was blocked or slid in any
 part is a collision.
 
+**Episodes** start on a cell with room for the body, at least ``min_geodesic`` (geodesic) from
+a pool goal (`envs.nav_fields`); in a building, only where that path crosses at least
+``min_rooms_crossed`` rooms (`envs.rooms`), drawing among the pool goals that have such starts.
+An episode dataset (`envs.episodes`) gives them instead (`start`).
+
 **Reward** (as Habitat's PointNav): the decrease in geodesic distance to the goal, minus
 ``collision_penalty`` on a collision and ``time_penalty`` every step, plus ``success_reward``
 on success. Continuous actions succeed (and terminate) within ``success_distance`` of the
