@@ -11,6 +11,7 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from scipy.spatial.transform import Rotation
 
 from _envs import make
@@ -213,3 +214,22 @@ def test_a_start_the_agent_does_not_fit_is_refused_at_make(house, dataset, tmp_p
     parse_episodes(json.loads(gzip.decompress(bad.read_bytes())))  # well formed...
     with pytest.raises(ValueError, match="episode '4': the start .* has no room for the agent's body"):
         make(house, device="cpu", episodes=str(bad))  # ...but not a place the agent can stand
+
+
+@pytest.mark.gpu
+def test_cuda_vector_env_replays_the_dataset(tmp_path, monkeypatch):
+    from _scenes import box_room_bundle_by_hand
+
+    monkeypatch.setenv("LYRA_SIM_CACHE", str(tmp_path / "cache"))
+    bundle = box_room_bundle_by_hand(tmp_path / "bundle")  # no open3d on the GPU machine
+    path = write_episodes(tmp_path / "eps.json.gz", sample_episodes(bundle, 6, seed=0, task={"min_geodesic": 0.5}))
+    ds = read_episodes(path)
+    venv = gym.make_vec("LyraScene-v0", num_envs=4, vectorization_mode="vector_entry_point", scene=str(bundle), device="cuda",
+                        array_type="torch", action_check="async", action_type="discrete", task=TASK, episodes=str(path))
+    _, info = venv.reset(seed=0)
+    assert info["episode_index"].tolist() == [0, 1, 2, 3]
+    stop = torch.zeros(4, dtype=torch.long, device="cuda")
+    venv.step(stop)
+    _, _, _, _, info = venv.step(stop)
+    assert info["episode_index"].tolist() == [4, 5, 0, 1]
+    np.testing.assert_array_equal(venv.unwrapped.task.state.xy.cpu().numpy(), ds.start_xy[[4, 5, 0, 1]].astype(np.float32))
