@@ -25,7 +25,6 @@ import time
 from collections import Counter
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 import lyra_sim  # noqa: F401  (registers LyraScene-v0)

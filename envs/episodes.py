@@ -68,7 +68,7 @@ def habitat_rotation(yaw: float) -> list[float]:
 
 def yaw_from_habitat(rotation) -> float:
     """Habitat ``[x, y, z, w]`` (a turn about +Y) → lyra-sim yaw in (-π, π]."""
-    x, y, z, w = (float(v) for v in rotation)
+    _, y, _, w = (float(v) for v in rotation)
     theta = 2 * math.atan2(y, w)
     return math.remainder(theta + math.pi / 2, 2 * math.pi)
 
@@ -116,9 +116,9 @@ def write_episodes(path: str | os.PathLike, data: dict[str, Any]) -> Path:
     bytes (no timestamp or file name in the gzip header)."""
     path = Path(path)
     text = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
-            gz.write(text)
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+        gz.write(text)
     return path
 
 

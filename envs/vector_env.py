@@ -48,8 +48,10 @@ class EpisodeStarts:
 
     ``next_episode(i)`` gives env ``i``'s next episode (start ``xy``, ``yaw``, pool goal, dataset
     index or -1): the next `PointNavTask.draw_episode` from its generator, as in a single env reset
-    that many times, or the next of a replayed dataset (`envs.episodes.EpisodeCursor`).
-    ``index [N]`` is the dataset index of every env's current episode. The device counts what each env consumed (``used``);
+    that many times, or the next of a replayed dataset (`envs.episodes.EpisodeCursor`);
+    ``index [N]`` is the dataset index of every env's current episode.
+
+    The device counts what each env consumed (``used``);
     the host learns it from a copy made after every step, read once the copy has landed
     (no wait), and tops each queue up to ``depth`` unconsumed starts. An env consumes at most
     one start per step, so the host waits for a copy only when its latest known count is

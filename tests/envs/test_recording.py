@@ -57,7 +57,7 @@ def test_the_vector_env_records_autoresets_as_new_episodes(bundle, tmp_path):
     states = [venv.unwrapped.task.state.xy.numpy().copy()]
     plan = [[1, 1, 0], [1, 2, 1], [3, 0, 1]]  # env 2 stops at once, env 1 at step 3
     for a in plan:
-        _, reward, term, _, _ = venv.step(np.array(a))
+        venv.step(np.array(a))
         states.append(venv.unwrapped.task.state.xy.numpy().copy())
     venv.close()
     r = read_rollout(path)

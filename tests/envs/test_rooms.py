@@ -60,7 +60,7 @@ def test_room_ids_follow_the_plan_polygons(setup):
 def test_downhill_steps_are_a_shortest_path(setup):
     grid, fits, _ = setup
     parents = geodesic_parents(grid.geodesic, fits, grid.resolution)
-    ny, nx = fits.shape
+    nx = fits.shape[1]
     for k in range(len(grid.goals)):
         g = grid.geodesic[k].reshape(-1)
         for c in np.flatnonzero((g < UNREACHABLE) & fits.reshape(-1))[::37]:
@@ -76,7 +76,7 @@ def test_downhill_steps_are_a_shortest_path(setup):
 
 
 def test_rooms_are_counted_along_the_path_not_by_adjacency(setup):
-    grid, fits, rooms = setup
+    grid, fits, _ = setup
     # A goal in C: from A the path goes A -> B -> C (the A-C wall has no door).
     goal_c = scene_grid(_grid(), 0.05, 1.2, 1, goal_xy=np.array([[1.05, 3.05]]))
     r = scene_rooms(PLAN, None, goal_c.geodesic, fits, goal_c.origin, goal_c.resolution)
