@@ -78,11 +78,14 @@ class SceneGrid:
     floor_z: float
 
 
-def scene_grid(nav: NavGrid, radius: float, height: float, goals: int, min_region_cells: int = 1) -> SceneGrid:
+def scene_grid(nav: NavGrid, radius: float, height: float, goals: int, min_region_cells: int = 1,
+               goal_xy: np.ndarray | None = None) -> SceneGrid:
     """Fields of ``nav`` for a cylinder agent (``radius``, ``height``, meters) with ``goals`` pool goals.
 
     The goal pool is drawn with a fixed seed from the largest connected region where the
     agent fits: it is part of the scene, like an episode dataset, not of the episode seed.
+    With ``goal_xy [G, 2]`` (an episode dataset's goals) the pool is those points instead (``goals``
+    is then ignored), each a cell where the agent fits (ValueError naming the first that is not).
     """
     grid = nav.for_agent(height)
     fits = grid.distance >= radius + safety_margin(grid.resolution)
@@ -96,12 +99,22 @@ def scene_grid(nav: NavGrid, radius: float, height: float, goals: int, min_regio
     region = labels == (int(np.argmax(sizes)) + 1)
     if region.sum() < min_region_cells:
         raise ValueError(f"the largest walkable region has {int(region.sum())} cells; need {min_region_cells}")
-    cells = np.flatnonzero(region)
-    rng = np.random.default_rng(0)
-    pick = np.sort(rng.choice(cells, size=goals, replace=len(cells) < goals))
-    geo = _geodesic(fits, grid.resolution, pick)
     ny, nx = fits.shape
-    goal_xy = grid.origin + (np.stack([pick % nx, pick // nx], 1) + 0.5) * grid.resolution
+    if goal_xy is None:
+        cells = np.flatnonzero(region)
+        rng = np.random.default_rng(0)
+        pick = np.sort(rng.choice(cells, size=goals, replace=len(cells) < goals))
+        goal_xy = grid.origin + (np.stack([pick % nx, pick // nx], 1) + 0.5) * grid.resolution
+    else:
+        goal_xy = np.asarray(goal_xy, np.float64).reshape(-1, 2)
+        ix, iy = np.floor((goal_xy - grid.origin) / grid.resolution).astype(np.int64).T
+        inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+        bad = ~inside
+        bad[inside] = ~fits[iy[inside], ix[inside]]
+        if bad.any():
+            raise ValueError(f"goal {goal_xy[bad][0].tolist()} is not on the walkable floor for an agent of radius {radius} m")
+        pick = iy * nx + ix
+    geo = _geodesic(fits, grid.resolution, pick)
     return SceneGrid(
         clearance=grid.distance.astype(np.float32),
         geodesic=geo.astype(np.float32),

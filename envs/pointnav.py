@@ -11,6 +11,11 @@ margin``) is replaced by its slide along the obstacle (the component into it rem
 that is blocked too the base stays put for that part. A step that was blocked or slid in any
 part is a collision.
 
+**Episodes** start on a cell with room for the body, at least ``min_geodesic`` (geodesic) from
+a pool goal (`envs.nav_fields`); in a building, only where that path crosses at least
+``min_rooms_crossed`` rooms (`envs.rooms`), drawing among the pool goals that have such starts.
+An episode dataset (`envs.episodes`) gives them instead (`start`).
+
 **Reward** (as Habitat's PointNav): the decrease in geodesic distance to the goal, minus
 ``collision_penalty`` on a collision and ``time_penalty`` every step, plus ``success_reward``
 on success. Continuous actions succeed (and terminate) within ``success_distance`` of the
@@ -22,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -30,6 +36,7 @@ from torch import Tensor
 from lyra_sim.config import check_number
 
 from .nav_fields import NavFields
+from .rooms import SceneRooms
 from .views import CameraConfig, agent_viewmats
 
 ACTION_TYPES = ("continuous", "discrete")
@@ -102,6 +109,10 @@ class TaskConfig:
         max_episode_steps: the episode is truncated after this many steps [1, 10⁶].
         success_reward, collision_penalty, time_penalty: reward terms, finite [-10⁶, 10⁶].
         goals_per_scene: size of each scene's precomputed goal pool [1, 4096].
+        min_rooms_crossed: in a building (a bundle whose manifest has a ``floor_plan`` of several
+            rooms), episodes whose geodesic path crosses at least this many rooms into the next
+            (`envs.rooms`: 1 = start and goal in different rooms); None = 1 in such a building,
+            0 in a single room. More than 0 in a single room is an error.
     """
 
     action_type: str = "continuous"
@@ -112,6 +123,7 @@ class TaskConfig:
     collision_penalty: float = 0.05
     time_penalty: float = 0.01
     goals_per_scene: int = 64
+    min_rooms_crossed: int | None = None
 
     def __post_init__(self) -> None:
         if self.action_type not in ACTION_TYPES:
@@ -122,6 +134,8 @@ class TaskConfig:
             check_number(f"task {name}", getattr(self, name), -1e6, 1e6)  # NaN / inf would make every reward NaN
         check_number("task max_episode_steps", self.max_episode_steps, 1, 10**6, integer=True)
         check_number("task goals_per_scene", self.goals_per_scene, 1, 4096, integer=True)
+        if self.min_rooms_crossed is not None:  # None: 1 in buildings, 0 in single rooms
+            check_number("task min_rooms_crossed", self.min_rooms_crossed, 0, 100, integer=True)
 
 
 @dataclass
@@ -153,7 +167,10 @@ class AgentState:
 class PointNavTask:
     """``N`` agents over the scenes of ``fields`` (see the module docstring)."""
 
-    def __init__(self, fields: NavFields, scene: Tensor, agent: AgentConfig, task: TaskConfig, camera: CameraConfig) -> None:
+    def __init__(self, fields: NavFields, scene: Tensor, agent: AgentConfig, task: TaskConfig, camera: CameraConfig,
+                 rooms: Sequence[SceneRooms | None] | None = None, names: Sequence[str] | None = None) -> None:
+        """``rooms``: per scene of ``fields``, its rooms (`envs.rooms`; None: one room); ``names``: per
+        scene, what error messages call it."""
         self.fields, self.agent, self.task, self.camera = fields, agent, task, camera
         dev = fields.clearance.device
         n = len(scene)
@@ -189,20 +206,70 @@ class PointNavTask:
         ]
         self._geodesic_cpu = fields.geodesic.cpu().numpy()
         self.scene_ids = scene.cpu().numpy()  # host copy: episodes are drawn on the host
+        self._rooms_setup(list(rooms) if rooms is not None else [None] * len(self._starts),
+                          list(names) if names is not None else [f"scene {s}" for s in range(len(self._starts))])
         # Discrete actions' motion as lookup tables (built once: no host-to-device copy per step).
         turn = math.radians(agent.turn_angle_deg)
         self._discrete_dist = torch.tensor([0.0, agent.forward_step, 0.0, 0.0], device=dev)
         self._discrete_turn = torch.tensor([0.0, 0.0, turn, -turn], device=dev)
 
     # ------------------------------------------------------------------ episodes
+    def _rooms_setup(self, rooms: list[SceneRooms | None], names: list[str]) -> None:
+        """Per scene: the rooms-crossed fields padded to the grid (host), the minimum to cross and
+        the pool goals that have a start crossing that many rooms."""
+        h, w = self.fields.shape
+        k = self._geodesic_cpu.shape[1]
+        self.rooms, self.min_rooms = rooms, []
+        self._crossed: list[np.ndarray | None] = []
+        self._goal_choices: list[np.ndarray] = []
+        for s, r in enumerate(rooms):
+            m = self.task.min_rooms_crossed
+            m = (1 if r is not None else 0) if m is None else m
+            if m and r is None:
+                raise ValueError(f"{names[s]}: task min_rooms_crossed={m}, but the scene is one room (its manifest has no floor_plan of several rooms)")
+            if r is not None and m >= r.count:
+                raise ValueError(f"{names[s]}: task min_rooms_crossed={m}, but the floor plan has {r.count} rooms (at most {r.count - 1} crossed)")
+            self.min_rooms.append(m)
+            if not m:
+                self._crossed.append(None)
+                self._goal_choices.append(np.arange(k))
+                continue
+            crossed = np.zeros((k, h, w), np.uint8)
+            crossed[:, : r.ids.shape[0], : r.ids.shape[1]] = r.crossed
+            crossed = crossed.reshape(k, -1)
+            starts = self._starts[s]
+            dist = self._geodesic_cpu[s].reshape(k, -1)[:, starts]
+            ok = (dist >= self.task.min_geodesic) & (dist < 1e5) & (crossed[:, starts] >= m)
+            goals = np.flatnonzero(ok.any(1))
+            if not len(goals):
+                most = int(crossed[:, starts].max()) if len(starts) else 0
+                raise ValueError(f"{names[s]}: no episode start {self.task.min_geodesic} m (geodesic) from a pool goal crosses "
+                                 f"{m} rooms (the most is {most}); lower task min_rooms_crossed or min_geodesic")
+            self._crossed.append(crossed)
+            self._goal_choices.append(goals)
+
+    def rooms_crossed(self, scene: int, goal: int, xy: np.ndarray) -> int:
+        """Rooms crossed on the geodesic path from the cell under ``xy [2]`` to pool goal ``goal``
+        (0 in a scene of one room)."""
+        r = self.rooms[scene]
+        if r is None:
+            return 0
+        res, origin = float(self.fields.resolution[scene]), self.fields.origin[scene].cpu().numpy().astype(np.float64)
+        ix, iy = (np.floor((np.asarray(xy, np.float64) - origin) / res)).astype(np.int64)
+        ny, nx = r.ids.shape
+        return int(r.crossed[goal, iy, ix]) if 0 <= ix < nx and 0 <= iy < ny else 0
+
     def draw_episode(self, scene: int, rng: np.random.Generator) -> tuple[np.ndarray, float, int]:
         """A new episode's start ``xy`` (float64 ``[2]``), ``yaw`` and pool goal in ``scene``, drawn with ``rng``
         (host only: the same draws whenever and wherever they are made)."""
-        pool = self._geodesic_cpu[scene]
+        pool, choices, crossed, m = self._geodesic_cpu[scene], self._goal_choices[scene], self._crossed[scene], self.min_rooms[scene]
         for _ in range(100):
-            k = int(rng.integers(len(pool)))
+            k = int(choices[rng.integers(len(choices))])
             dist = pool[k].ravel()[self._starts[scene]]
-            ok = self._starts[scene][(dist >= self.task.min_geodesic) & (dist < 1e5)]
+            keep = (dist >= self.task.min_geodesic) & (dist < 1e5)
+            if m:
+                keep &= crossed[k][self._starts[scene]] >= m
+            ok = self._starts[scene][keep]
             if len(ok):
                 break
         else:
@@ -215,9 +282,13 @@ class PointNavTask:
 
     def reset(self, rows: list[int], rngs: list[np.random.Generator]) -> None:
         """Start new episodes for agents ``rows``, each drawn with its own generator."""
+        self.start(rows, [self.draw_episode(int(self.scene_ids[row]), rng) for row, rng in zip(rows, rngs)])
+
+    def start(self, rows: list[int], episodes: list[tuple[np.ndarray, float, int]]) -> None:
+        """Start the given episodes (start ``xy [2]``, ``yaw``, pool goal) for agents ``rows``."""
         if not rows:
             return
-        xy, yaw, goal = zip(*(self.draw_episode(int(self.scene_ids[row]), rng) for row, rng in zip(rows, rngs)))
+        xy, yaw, goal = zip(*episodes)
         mask = torch.zeros(len(self.scene_ids), dtype=torch.bool)
         mask[rows] = True
         full = torch.zeros((len(mask), 2), dtype=torch.float32), torch.zeros(len(mask)), torch.zeros(len(mask), dtype=torch.long)

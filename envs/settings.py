@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from lyra_sim.config import from_dict
@@ -23,8 +24,10 @@ from lyra_sim.worlds.prompt import parse_prompt
 from lyra_sim.worlds.spec import SceneSpec
 
 from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
-from .nav_fields import NavFields, scene_grid
-from .pointnav import AgentConfig, TaskConfig
+from .episodes import EpisodeDataset, check_dataset, read_episodes
+from .nav_fields import UNREACHABLE, NavFields, safety_margin, scene_grid
+from .pointnav import AgentConfig, PointNavTask, TaskConfig
+from .rooms import SceneRooms, scene_rooms
 from .views import CameraConfig, SceneViews
 
 WORLDS = ("procedural", "diffusers")
@@ -82,6 +85,9 @@ class EnvSettings:
     diffusers: dict[str, Any]
     up: str = "+z"  # frame of imported splat files (`lyra_sim.exporters.alignment`)
     scale: float | str = 1.0
+    episodes: Path | None = None  # an episode dataset to replay (`envs.episodes`)
+    record: Path | None = None  # a rollout file to write at close (`envs.recording`)
+    record_images: bool = False
 
 
 def make_settings(
@@ -103,6 +109,9 @@ def make_settings(
     diffusers: dict[str, Any] | None = None,
     up: str = "+z",
     scale: float | str = 1.0,
+    episodes: str | os.PathLike | None = None,
+    record: str | os.PathLike | None = None,
+    record_images: bool = False,
 ) -> EnvSettings:
     """Validate ``make`` keyword arguments into `EnvSettings` (raises ValueError)."""
     if world not in WORLDS:
@@ -148,6 +157,20 @@ def make_settings(
     task = _config(TaskConfig, task, "task")
     task = replace(task, action_type=action_type) if action_type is not None else task
     agent = _config(AgentConfig, agent, "agent")
+    if episodes is not None:
+        if not isinstance(episodes, (str, os.PathLike)):
+            raise ValueError(f"episodes: expected the path of an episode dataset (.json.gz), got {type(episodes).__name__}")
+        if len(sources) != 1:
+            raise ValueError("episodes= replays one scene's dataset: give one prompt= or scene=")
+        if task.min_rooms_crossed is not None:
+            raise ValueError("task min_rooms_crossed chooses drawn episodes; with episodes= the dataset's run "
+                             "(draw them with lyra-sim episodes --min-rooms-crossed)")
+    if record is not None and not isinstance(record, (str, os.PathLike)):
+        raise ValueError(f"record: expected the path of a rollout file to write (.npz), got {type(record).__name__}")
+    if not isinstance(record_images, bool):
+        raise ValueError(f"record_images: expected True or False, got {record_images!r}")
+    if record_images and record is None:
+        raise ValueError("record_images=True needs record= (the rollout file the images go to)")
     if not camera.height_m < agent.height + 1e-9:
         raise ValueError(f"camera height_m {camera.height_m} m is above the agent's height {agent.height} m")
     if device == "auto":
@@ -163,6 +186,8 @@ def make_settings(
     return EnvSettings(
         sources=tuple(sources), seed=seed, agent=agent, camera=camera, task=task, lod=LODConfig(), device=device,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, diffusers=dict(diffusers or {}), up=up, scale=scale,
+        episodes=Path(episodes) if episodes is not None else None, record=Path(record) if record is not None else None,
+        record_images=record_images,
     )
 
 
@@ -187,27 +212,69 @@ def resolve_bundle(kind: str, value: Any, settings: EnvSettings) -> Path:
 
 @dataclass
 class LoadedScenes:
-    """The device-side data of an environment's scenes."""
+    """The device-side data of an environment's scenes.
+
+    ``rooms``: per scene, its rooms on the nav grid (`envs.rooms`; None for one room);
+    ``dataset``: the episode dataset replayed (``episodes=``), its goals being the goal pool.
+    """
 
     bundles: list[Path]
     manifests: list[dict]
     fields: NavFields
-    views: SceneViews
+    views: SceneViews | None  # None: loaded without the renderer (``views=False``)
+    rooms: list[SceneRooms | None]
+    dataset: EpisodeDataset | None = None
 
 
-def load_scenes(settings: EnvSettings) -> LoadedScenes:
-    """Resolve, verify and load every source of ``settings`` (see the module docstring)."""
+def load_scenes(settings: EnvSettings, views: bool = True) -> LoadedScenes:
+    """Resolve, verify and load every source of ``settings`` (see the module docstring); without
+    ``views`` only what navigation needs (no levels of detail, no renderer)."""
     bundles = [resolve_bundle(kind, value, settings) for kind, value in settings.sources]
-    grids, lods = [], []
-    for bundle in bundles:
+    manifests = [read_manifest(b) for b in bundles]
+    agent = settings.agent
+    dataset = read_episodes(settings.episodes) if settings.episodes is not None else None
+    grids, lods, rooms = [], [], []
+    for bundle, manifest in zip(bundles, manifests):
         try:
-            grids.append(scene_grid(read_nav(bundle / "nav.npz"), settings.agent.radius, settings.agent.height, settings.task.goals_per_scene))
+            goal_xy = None
+            if dataset is not None:
+                check_dataset(dataset, settings.episodes, bundle, manifest, agent.radius, agent.height)
+                goal_xy = dataset.goal_pool()[0]
+            grid = scene_grid(read_nav(bundle / "nav.npz"), agent.radius, agent.height, settings.task.goals_per_scene, goal_xy=goal_xy)
+            fits = grid.clearance >= agent.radius + safety_margin(grid.resolution)
+            rooms.append(scene_rooms(manifest.get("floor_plan"), manifest.get("alignment"), grid.geodesic, fits, grid.origin, grid.resolution))
         except ValueError as exc:
             raise ValueError(f"{bundle}: {exc}") from exc
-        lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
+        grids.append(grid)
+        if views:
+            lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
+    fields = NavFields(grids, settings.device)
+    if dataset is not None:
+        _check_starts(dataset, fields, agent.radius, settings.episodes)
     return LoadedScenes(
-        bundles=bundles,
-        manifests=[read_manifest(b) for b in bundles],
-        fields=NavFields(grids, settings.device),
-        views=SceneViews(lods, settings.camera, settings.device),
+        bundles=bundles, manifests=manifests, fields=fields,
+        views=SceneViews(lods, settings.camera, settings.device) if views else None,
+        rooms=rooms, dataset=dataset,
     )
+
+
+def _check_starts(dataset: EpisodeDataset, fields: NavFields, radius: float, path: Path) -> None:
+    """Every replayed start has room for the body and a path to its goal (once, at load)."""
+    dev = fields.clearance.device
+    scene = torch.zeros(len(dataset), dtype=torch.long, device=dev)
+    xy = torch.tensor(dataset.start_xy, dtype=torch.float32, device=dev)
+    goal = torch.as_tensor(dataset.goal_pool()[1], device=dev)
+    fits = (fields.clearance_at(scene, xy) >= radius + fields.margin[0] - 1e-6).cpu().numpy()
+    reach = (fields.geodesic_at(scene, goal, xy) < UNREACHABLE / 2).cpu().numpy()
+    for ok, what in ((fits, "has no room for the agent's body there"), (reach, "cannot reach its goal on the nav grid")):
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise ValueError(f"episodes: {path}: episode {dataset.ids[i]!r}: the start {dataset.start_xy[i].tolist()} {what}")
+
+
+def make_task(settings: EnvSettings, scenes: LoadedScenes, scene_ids: torch.Tensor) -> PointNavTask:
+    """The navigation task of agents in scenes ``scene_ids [N]`` (a replayed dataset draws no episodes,
+    so its rooms do not constrain any)."""
+    s = settings
+    rooms = None if scenes.dataset is not None else scenes.rooms
+    return PointNavTask(scenes.fields, scene_ids, s.agent, s.task, s.camera, rooms=rooms, names=[str(b) for b in scenes.bundles])

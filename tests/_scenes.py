@@ -207,3 +207,42 @@ def procedural_bundle(spec_json: str = "", seed: int = 3, formats: tuple[str, ..
     config = ExportConfig(collision=CollisionConfig(resolution=64, voxel_size=0.05, num_viewpoints=6))
     generate_bundle(root / "bundle", ProceduralSource(spec, seed), formats, config, view=ViewConfig(width=32, height=24))
     return root / "bundle"
+
+
+THREE_ROOMS = {"building": {"type": "house", "rooms": [
+    {"type": "kitchen", "polygon": [[0, 0], [3, 0], [3, 2.5], [0, 2.5]], "furnish": False},
+    {"type": "living_room", "polygon": [[3, 0], [6, 0], [6, 2.5], [3, 2.5]], "furnish": False},
+    {"type": "bedroom", "polygon": [[6, 0], [9, 0], [9, 2.5], [6, 2.5]], "furnish": False},
+]}}
+"""An unfurnished house of three rooms in a row: kitchen | living room | bedroom, doorways between neighbours."""
+
+
+@functools.lru_cache(maxsize=None)
+def house_bundle(spec_json: str | None = None, spacing: float = 0.06):
+    """A house (``THREE_ROOMS`` unless ``spec_json`` gives another building spec) as a bundle built
+    fast, without the TSDF: the procedural world's Gaussians at a coarse ``spacing``, its ground-truth
+    meshes as the collision mesh, their nav grid (5 cm), and the manifest's ``floor_plan``, as
+    ``generate --export`` writes it. Built once per test session (deleted at exit)."""
+    import json
+
+    from lyra_sim.exporters.meshes import write_mesh
+    from lyra_sim.exporters.nav_grid import NavConfig, nav_grid, write_nav
+    from lyra_sim.manifest import write_manifest
+    from lyra_sim.ply import write_ply
+    from lyra_sim.worlds.procedural import ProceduralConfig, generate
+
+    spec = json.loads(spec_json) if spec_json else THREE_ROOMS
+    world = generate(spec, 0, ProceduralConfig(spacing=spacing))
+    root = Path(tempfile.mkdtemp(prefix="lyra-test-house-"))
+    atexit.register(shutil.rmtree, root, True)
+    out = root / "house"
+    out.mkdir()
+    write_ply(out / "scene.ply", world.gaussians)
+    offsets = np.cumsum([0] + [len(m.vertices) for m in world.meshes[:-1]])
+    vertices = np.concatenate([m.vertices for m in world.meshes])
+    faces = np.concatenate([m.faces + o for m, o in zip(world.meshes, offsets)])
+    write_mesh(out / "collision.obj", vertices, faces)
+    grid = nav_grid(vertices, faces, NavConfig(resolution=0.05, agent_height=1.2))
+    write_nav(out / "nav.npz", grid)
+    write_manifest(out, {"kind": "bundle", "source": "test", "floor_plan": world.plan, "nav": grid.summary()})
+    return out

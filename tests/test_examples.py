@@ -105,3 +105,18 @@ def test_train_mujoco_ppo_drives_the_base_and_saves_a_model_that_acts(bundle, tm
         action, _ = model.predict(obs, deterministic=True)
         assert env.action_space.contains(action)
         obs, *_ = env.step(action)  # the env raises on wheel speeds outside the actuators' ranges
+
+
+def test_train_torch_evaluates_every_dataset_episode_once(bundle, tmp_path):
+    from lyra_sim.envs.episode_sampling import sample_episodes
+    from lyra_sim.envs.episodes import write_episodes
+
+    train_torch = load_example("train_torch")
+    episodes = write_episodes(tmp_path / "eval.json.gz", sample_episodes(bundle, 5, seed=1, task={"min_geodesic": 0.5}))
+    args = train_torch.parse_args(["--scene", str(bundle), "--num-envs", "3", "--max-episode-steps", "3", "--device", "cpu",
+                                   "--width", "16", "--height", "16"])
+    model = train_torch.ActorCritic()
+    for p in model.parameters():  # mean action 0: the agent stands still, so every episode is truncated, none succeeds
+        torch.nn.init.zeros_(p)
+    result = train_torch.evaluate(model, str(bundle), None, str(episodes), args)
+    assert result == {"episodes": 5, "success_rate": 0.0, "spl": 0.0}

@@ -15,9 +15,9 @@ from typing import Callable, Iterator, Sequence
 
 from lyra_sim import __version__
 
-from . import batch, distill, eval_mesh, export, generate, render, verify, view
+from . import batch, distill, episodes, eval_mesh, export, generate, render, verify, view
 
-SUBCOMMANDS = (generate, export, verify, eval_mesh, batch, distill, render, view)
+SUBCOMMANDS = (generate, export, verify, eval_mesh, batch, distill, render, view, episodes)
 """Subcommand modules, in ``--help`` order."""
 
 USER_ERRORS = (
