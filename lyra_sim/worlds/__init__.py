@@ -19,6 +19,7 @@ free floor (see `lyra_sim.worlds.procedural`). Modules:
   and its local model directories.
 """
 
+from lyra_sim.worlds.building_spec import MAX_BUILDING_AREA, MAX_ROOMS, BuildingRoomSpec, BuildingSpec
 from lyra_sim.worlds.procedural import (
     GENERATOR_VERSION,
     LabeledMesh,
@@ -26,7 +27,6 @@ from lyra_sim.worlds.procedural import (
     ProceduralScene,
     generate,
 )
-from lyra_sim.worlds.building_spec import MAX_BUILDING_AREA, MAX_ROOMS, BuildingRoomSpec, BuildingSpec
 from lyra_sim.worlds.prompt import ParseResult, parse_prompt
 from lyra_sim.worlds.spec import MAX_OBJECTS, MAX_PER_KIND, ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from lyra_sim.worlds.building_spec import BuildingRoomSpec, BuildingSpec
 from lyra_sim.worlds.objects import OBJECT_KINDS
-from lyra_sim.worlds.prompt import ON_WORDS, ParseResult, match_entry, PendingEntry
+from lyra_sim.worlds.prompt import ON_WORDS, ParseResult, PendingEntry, match_entry
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.spec import ObjectSpec, SceneSpec, SurfaceSpec
 
@@ -124,6 +124,9 @@ def parse_building(prompt: str) -> ParseResult:
                 pending.set(entry.kind, entry.value, at, phrase, unknown)
                 if entry.color is not None:
                     pending.set("color", entry.color, at, phrase, unknown)
+            continue
+        if entry.kind in ("motion", "part"):  # dynamic scenes are single rooms
+            unknown.append((at, phrase))
             continue
         color, material, size = pending.get("color"), pending.get("material"), pending.get("scale")
         if entry.kind == "building":
