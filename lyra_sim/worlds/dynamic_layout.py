@@ -112,6 +112,11 @@ def plan_motions(
     resolved: dict[int, MotionSpec] = {k: b.motion.resolved(object=b.instance) for k, b in enumerate(bindings)}
     extent = np.zeros(grid.shape, dtype=bool)  # joints at every phase: what the floor checks assume they cover
     for k, b in enumerate(bindings):
+        if b.motion.style == "bounce":
+            top = placed[b.instance].top + resolved[k].amplitude
+            if top > room_size[2] - 0.01:
+                raise ValueError(f"{b.instance}: bouncing {resolved[k].amplitude:.2f} m high it would leave the room "
+                                 f"through the {room_size[2]:.2f} m ceiling (its top would reach {top:.2f} m)")
         if b.motion.style not in ("swing", "slide"):
             continue
         origin, axis, parts = joint_axes(b)

@@ -156,11 +156,20 @@ def mover_boxes(world: ProceduralScene, poses: np.ndarray) -> list[Box]:
     return out
 
 
-def check_motion(world: ProceduralScene, times: Sequence[float], poses: np.ndarray) -> None:
+def check_motion(world: ProceduralScene, times: Sequence[float], poses: np.ndarray,
+                 only: Sequence[int] | None = None) -> None:
     """Raise ``ValueError`` naming the mover and the time if, at any of ``times``, a mover leaves the room,
-    intersects an object or another mover, or cuts the free floor in two."""
-    lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
+    intersects an object or another mover, or cuts the free floor in two.
+
+    Args:
+        poses: ``[T, M, 4, 4]`` of every mover at every time.
+        only: check just these movers (the others are left out of the room altogether), or None (all).
+    """
     whole = {m.instance for m in world.movers if m.joint is None}  # movers themselves, not furniture at rest
+    if only is not None:
+        world = replace(world, movers=tuple(world.movers[k] for k in only))
+        poses = poses[:, list(only)]
+    lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
     static = [(o["name"], object_box(o)) for o in world.objects
               if not OBJECT_KINDS[o["kind"]].walkable and o["name"] not in whole]
     free = world.free_space
@@ -211,6 +220,10 @@ def generate_dynamic(condition, seed: int, times: Sequence[float], *, fps: float
                          f"'a rolling cart'; motion words: {', '.join(words)}), or motions in the spec")
     poses = np.stack([np.stack([m.pose(t) for m in world.movers]) for t in times])
     check_motion(world, times, poses)
+    for k, m in enumerate(world.movers):  # and each joint or bounce over a whole cycle, whatever the times
+        if m.motion.style != "path":
+            cycle = m.motion.period * np.arange(25) / 24
+            check_motion(world, cycle, np.stack([np.stack([n.pose(t) for n in world.movers]) for t in cycle]), only=[k])
     return DynamicProceduralScene(world, times, fps, poses)
 
 
