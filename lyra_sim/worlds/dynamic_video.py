@@ -72,18 +72,21 @@ class DynamicProceduralWorld(ProceduralWorld):
     Args:
         device, config: as `ProceduralWorld`.
         fps: frames per second of the input video (frame ``k`` at ``k / fps`` seconds).
-        between: fraction of held-out views whose target time lies strictly between two input frames.
+        between: fraction of target times that lie strictly between two input frames.
+        per_target: held-out views per target time (a decoder decodes one target time at a time).
     """
 
     name = "procedural_dynamic"
 
     def __init__(self, device: str | torch.device = "cpu", config: Any = None, fps: float = DEFAULT_FPS,
-                 between: float = 0.5) -> None:
+                 between: float = 0.5, per_target: int = 2) -> None:
         super().__init__(device, config)
         if not 0 <= between <= 1:
             raise ValueError(f"between: expected a fraction in [0, 1], got {between}")
+        if isinstance(per_target, bool) or not isinstance(per_target, int) or per_target < 1:
+            raise ValueError(f"per_target: expected a positive number of views, got {per_target!r}")
         frame_times(1, fps)  # validates fps
-        self.fps, self.between = float(fps), float(between)
+        self.fps, self.between, self.per_target = float(fps), float(between), per_target
 
     def stage(self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int,
               spec: VideoSpec = VideoSpec()) -> DynamicStagedScene:
@@ -92,7 +95,7 @@ class DynamicProceduralWorld(ProceduralWorld):
         if not trajectories or unknown:
             raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
         times = frame_times(spec.num_frames, self.fps)
-        dyn = generate_dynamic(condition, seed, times, fps=self.fps, config=self.config)
+        dyn, layout_seed = self._generate(condition, seed, times)
         world = dyn.world
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7669,)))  # the static world's stream
         lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
@@ -116,23 +119,43 @@ class DynamicProceduralWorld(ProceduralWorld):
             "travel": travel,
             "fps": self.fps,
             "times": list(times),
+            "layout_seed": layout_seed,
             "movers": [m.record() for m in world.movers],
         }
         holdout_poses = np.stack([np.stack([m.pose(t) for m in world.movers]) for t in targets]) if targets else None
         return DynamicStagedScene(world.gaussians, trajectories, cams, holdout, info, world.movers, times, dyn.poses,
                                   tuple(targets), holdout_poses)
 
+    RETRIES = 4
+    """Layouts tried for a teacher scene whose motions find no room (a derived seed each)."""
+
+    def _generate(self, condition: Any, seed: int, times: tuple[float, ...]):
+        """`generate_dynamic`; a teacher must not stall on one cramped layout, so a scene whose motions find no
+        room is laid out again with seeds derived from ``seed`` (deterministic), up to `RETRIES` times."""
+        error: ValueError | None = None
+        for attempt in range(self.RETRIES):
+            layout_seed = seed if attempt == 0 else int(np.random.SeedSequence(seed, spawn_key=(0x6C61, attempt))
+                                                        .generate_state(1)[0] >> 1)
+            try:
+                return generate_dynamic(condition, layout_seed, times, fps=self.fps, config=self.config), layout_seed
+            except ValueError as e:  # bad conditions fail the same way every time: only retry layouts
+                if "no route" not in str(e) and "cut" not in str(e) and "intersect" not in str(e):
+                    raise
+                error = e
+        raise error
+
     def target_times(self, times: Sequence[float], count: int, rng: np.random.Generator) -> list[float]:
-        """``count`` seeded target times in ``[times[0], times[-1]]``: input times, or (``between``) halfway-ish
-        between two of them (uniform in the middle 80 % of the interval)."""
-        out = []
-        for _ in range(count):
+        """Target times of ``count`` held-out views, ``per_target`` views each, seeded: an input time, or
+        (``between``) a time between two of them (uniform in the middle 80 % of the interval)."""
+        out: list[float] = []
+        while len(out) < count:
             if len(times) > 1 and rng.random() < self.between:
                 k = int(rng.integers(len(times) - 1))
-                out.append(float(times[k] + (times[k + 1] - times[k]) * rng.uniform(0.1, 0.9)))
+                tau = float(times[k] + (times[k + 1] - times[k]) * rng.uniform(0.1, 0.9))
             else:
-                out.append(float(times[int(rng.integers(len(times)))]))
-        return out
+                tau = float(times[int(rng.integers(len(times)))])
+            out += [tau] * self.per_target
+        return out[:count]
 
     def shoot(self, staged: DynamicStagedScene) -> MultiViewVideo:
         """Render every trajectory frame at its time and every held-out view at its target time."""
