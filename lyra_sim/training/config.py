@@ -139,6 +139,9 @@ class LossSettings:
 
     ``moving``: dynamic teachers only: the squared error of pixels that show a moving object
     counts ``1 + moving`` times (they are few, and where time conditioning matters).
+    ``depth_abs``: relative absolute depth error ``|d - d*| / d*`` where the world gives depth: metric
+    geometry, which SI-depth leaves free up to scale and shift (where things *are* matters for the
+    moving objects' centres).
     """
 
     mse: float = 1.0
@@ -146,6 +149,7 @@ class LossSettings:
     depth: float = 0.05
     opacity: float = 0.01
     moving: float = 0.0
+    depth_abs: float = 0.0
 
 
 @dataclass(frozen=True)
