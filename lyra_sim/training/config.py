@@ -99,7 +99,8 @@ class TrainSettings:
         grad_clip: max global gradient norm.
         bf16: autocast the decoder to bfloat16 on CUDA (the Gaussian head, rays and renders stay float32).
         render_views: trajectory frames rendered per sample per step, picked at random (0 = all);
-            held-out views are always rendered.
+            held-out views are always rendered. A dynamic step renders instead the views that show its
+            target time (`lyra_sim.training.losses`).
         prune_start: step from which the pruning stage runs (None: never).
         seed: weight initialization and per-step randomness.
         grad_checkpoint: recompute backbone activations in the backward pass.
