@@ -21,13 +21,12 @@ import torch
 
 from lyra_sim.scene import GaussianScene
 from lyra_sim.worlds import geometry as geo
-from lyra_sim.worlds.dynamic_layout import drawer_clearance, plan_motions
+from lyra_sim.worlds.dynamic_layout import drawer_clearance, drawer_tray, make_mover, plan_motions
 from lyra_sim.worlds.layout import FreeSpace, Item, Placed, layout
 from lyra_sim.worlds.lighting import Lighting, bake
 from lyra_sim.worlds.materials import MATERIALS, Noise, TextureInput, color_rgb, floor_texture, shade_materials
-from lyra_sim.worlds.motion import Binding, Mover, bind, rest_matrix
+from lyra_sim.worlds.motion import Binding, Mover, bind
 from lyra_sim.worlds.objects import ACCENT, MAIN, OBJECT_KINDS, kind_size
-from lyra_sim.worlds.parts import box
 from lyra_sim.worlds.prompt import parse_prompt
 from lyra_sim.worlds.rooms import ROOM_KINDS
 from lyra_sim.worlds.sampling import SurfacePrimitive, frame_quats, sample_surfaces
@@ -309,11 +308,7 @@ def object_primitives(inst: Instance, placed: Placed, label: int, seed: int, ind
     r, t = placed.transform()
     parts = kind.build(np.array(inst.spec.size), rng)
     if joint is not None and tray > 0:
-        front = max((p for p in parts if p.joint == joint), key=lambda p: np.ptp(p.mesh.vertices, 0).prod())
-        lo, hi = front.mesh.vertices.min(0), front.mesh.vertices.max(0)
-        size = (hi[0] - lo[0] - 0.03, tray, hi[2] - lo[2] - 0.03)
-        parts.append(replace(box(size, ((lo[0] + hi[0]) / 2, lo[1] - tray / 2, (lo[2] + hi[2]) / 2), role=MAIN,
-                                 tint=0.9), joint=joint))
+        parts.append(drawer_tray(parts, joint, tray))
     prims = []
     for part in parts:
         if part.role == MAIN:
@@ -482,13 +477,8 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
             "material": inst.spec.material,
             "on": p.support,
         })
-    movers = []
-    for k, b in enumerate(bindings):
-        p = placed[b.instance]
-        kind = OBJECT_KINDS[b.object_kind]
-        origin, axis = kind.joint_axis(b.joint, specs[b.instance].size) if b.joint is not None else (None, None)
-        movers.append(Mover(b.label, names.index(b.label), b.instance, b.object_kind, b.joint, resolved[k],
-                            rest_matrix(p.x, p.y, p.z, p.yaw), tuple(specs[b.instance].size), origin, axis))
+    movers = [make_mover(b, resolved[k], placed[b.instance], specs[b.instance].size, names.index(b.label))
+              for k, b in enumerate(bindings)]
     return ProceduralScene(
         gaussians=gaussians,
         meshes=meshes,
