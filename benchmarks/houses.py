@@ -70,7 +70,7 @@ def main() -> None:
     from lyra_sim.manifest import read_manifest
 
     out = Path(args.out)
-    print(f"| prompt | rooms | area m² | Gaussians | generation s | prompt → bundle s | F@2cm | F@5cm | reachable | "
+    print("| prompt | rooms | area m² | Gaussians | generation s | prompt → bundle s | F@2cm | F@5cm | reachable | "
           "GT floor reached | load before/after |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for k, prompt in enumerate(args.prompt or PROMPTS):

@@ -8,6 +8,8 @@ PLY give the same colors here as in gsplat. Directions are normalized internally
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -92,3 +94,48 @@ def sh_to_color(degree: int, sh: Tensor, dirs: Tensor) -> Tensor:
     ``clamp_min(colors + 0.5, 0.0)`` so both backends composite the same colors.
     """
     return torch.clamp_min(eval_sh(degree, sh, dirs) + 0.5, 0.0)
+
+
+def _fibonacci_directions(count: int) -> Tensor:
+    """``[count, 3]`` unit vectors spread evenly over the sphere (float64, deterministic)."""
+    i = torch.arange(count, dtype=torch.float64) + 0.5
+    z = 1 - 2 * i / count
+    r = torch.sqrt(1 - z * z)
+    phi = i * (math.pi * (3 - math.sqrt(5)))
+    return torch.stack([r * torch.cos(phi), r * torch.sin(phi), z], -1)
+
+
+def rotate_sh(sh: Tensor, rotation: Tensor) -> Tensor:
+    """SH coefficients of colors that turn with a rotation: ``f'(d) = f(Rᵀ d)`` for every direction ``d``.
+
+    Args:
+        sh: ``[N, K, 3]`` coefficients (K = 1, 4, 9 or 16).
+        rotation: ``[3, 3]`` or ``[N, 3, 3]`` proper rotations (world from local).
+
+    Returns:
+        ``[N, K, 3]``; band 0 (the base color) is unchanged, each band l > 0 is mixed by its
+        ``(2l + 1) x (2l + 1)`` rotation matrix, found exactly by least squares on fixed
+        directions (a band's span is closed under rotation, so the fit has no residual).
+    """
+    if sh.ndim != 3 or sh.shape[-1] != 3:
+        raise ValueError(f"sh: expected shape [N, K, 3], got {list(sh.shape)}")
+    k = sh.shape[1]
+    degree = math.isqrt(k) - 1
+    if (degree + 1) ** 2 != k or degree > MAX_SH_DEGREE:
+        raise ValueError(f"sh: {k} coefficients per channel is not (degree+1)^2 for a degree in 0..{MAX_SH_DEGREE}")
+    if degree == 0:
+        return sh
+    r = rotation.to(torch.float64)
+    if r.shape == (3, 3):
+        r = r[None]
+    if r.ndim != 3 or r.shape[1:] != (3, 3) or r.shape[0] not in (1, sh.shape[0]):
+        raise ValueError(f"rotation: expected [3, 3] or [{sh.shape[0]}, 3, 3], got {list(rotation.shape)}")
+    dirs = _fibonacci_directions(32).to(sh.device)
+    basis = sh_basis(degree, dirs)  # [P, K]
+    turned = sh_basis(degree, torch.einsum("nji,pj->npi", r, dirs))  # Y(Rᵀ d): [n, P, K]
+    out = sh.clone()
+    for band in range(1, degree + 1):
+        cols = slice(band * band, (band + 1) ** 2)
+        mix = torch.linalg.pinv(basis[:, cols]) @ turned[:, :, cols]  # [n, 2l+1, 2l+1]: c' = M c
+        out[:, cols] = (mix @ sh[:, cols].to(torch.float64)).to(sh.dtype)
+    return out

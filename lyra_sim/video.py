@@ -67,12 +67,17 @@ class HeldOutViews:
     Attributes:
         frames: ``[K, H, W, 3]`` in [0, 1]; viewmats: ``[K, 4, 4]``; Ks: ``[K, 3, 3]``;
         depth: ``[K, H, W, 1]`` camera-space depth in meters, or None.
+        times: ``[K]`` seconds: the time each view shows (dynamic scenes), or None (static).
+        labels: ``[K, H, W]`` int64 per-pixel index of the moving object seen there (0: none,
+            ``i + 1``: mover ``i`` of ``info["movers"]``), or None.
     """
 
     frames: Tensor
     viewmats: Tensor
     Ks: Tensor
     depth: Tensor | None = None
+    times: Tensor | None = None
+    labels: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4 or self.frames.shape[-1] != 3:
@@ -85,6 +90,10 @@ class HeldOutViews:
             )
         if self.depth is not None and tuple(self.depth.shape) != (k, h, w, 1):
             raise ValueError(f"holdout depth: expected [{k}, {h}, {w}, 1], got {list(self.depth.shape)}")
+        if self.times is not None and tuple(self.times.shape) != (k,):
+            raise ValueError(f"holdout times: expected [{k}] (one time per view), got {list(self.times.shape)}")
+        if self.labels is not None and tuple(self.labels.shape) != (k, h, w):
+            raise ValueError(f"holdout labels: expected [{k}, {h}, {w}], got {list(self.labels.shape)}")
 
     @property
     def cameras(self) -> Cameras:
@@ -104,6 +113,9 @@ class MultiViewVideo:
         latents: ``[V, C, T', h, w]`` when the world model works in a codec's latent space, else None.
         holdout: extra views of the scene, or None.
         info: JSON-able facts about the scene (world model, condition, seed, room bounds, objects).
+        times: ``[T]`` seconds for a dynamic scene: frame ``k`` of every view shows the scene at
+            ``times[k]`` (Lyra's dynamic videos); None for a static scene.
+        labels: ``[V, T, H, W]`` int64 per-pixel moving-object index (as `HeldOutViews.labels`), or None.
     """
 
     frames: Tensor
@@ -114,6 +126,8 @@ class MultiViewVideo:
     latents: Tensor | None = None
     holdout: HeldOutViews | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    times: Tensor | None = None
+    labels: Tensor | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.frames, Tensor) or self.frames.ndim != 5 or self.frames.shape[-1] != 3:
@@ -131,6 +145,13 @@ class MultiViewVideo:
             raise ValueError(f"depth: expected [{v}, {t}, {h}, {w}, 1], got {list(self.depth.shape)}")
         if self.latents is not None and (self.latents.ndim != 5 or self.latents.shape[0] != v):
             raise ValueError(f"latents: expected [{v}, C, T', h, w], got {list(self.latents.shape)}")
+        if self.times is not None:
+            if tuple(self.times.shape) != (t,):
+                raise ValueError(f"times: expected [{t}] (one time per frame), got {list(self.times.shape)}")
+            if t > 1 and not bool((self.times[1:] > self.times[:-1]).all()):
+                raise ValueError("times: must increase strictly from frame to frame")
+        if self.labels is not None and tuple(self.labels.shape) != (v, t, h, w):
+            raise ValueError(f"labels: expected [{v}, {t}, {h}, {w}], got {list(self.labels.shape)}")
 
     @property
     def num_views(self) -> int:

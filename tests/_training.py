@@ -50,3 +50,27 @@ def ddp_worker(rank: int, world: int, port: int, config: dict, out: str) -> None
     save_file({k: v.contiguous() for k, v in weights(result.model).items()}, f"{out}/rank{rank}.safetensors")
     Path(f"{out}/rank{rank}.json").write_text(json.dumps([r["seeds"] for r in result.history]))
     dist.destroy_process_group()
+
+
+def tiny_dynamic_config(tmp: Path, cache: Path | None, **train_kw) -> DistillConfig:
+    """The tiny config over time: a time-conditioned tiny decoder, 3 frames, 2 held-out views at one target time."""
+    base = tiny_config(tmp, cache if cache is not None else tmp / "cache", **train_kw)
+    return DistillConfig(
+        decoder=PRESETS["tiny_dynamic"], codec=base.codec,
+        video=VideoSpec(num_frames=3, width=32, height=32, num_holdout=2, anchor="corner"),
+        world=WorldSettings(name="procedural_dynamic", spacing=0.15, fps=8.0),
+        data=DataSettings(conditions=("a bouncing ball", "a corridor with a rolling cart"), train_scenes=2,
+                          cache_dir=None if cache is None else str(cache), num_workers=0, eval_scenes=1,
+                          eval_conditions=("a rolling ball",)),
+        train=base.train, run=base.run,
+    )
+
+
+def tiny_static_checkpoint(path: Path) -> Path:
+    """A random tiny static decoder that reads the tiny configs' video (the start of dynamic fine-tuning)."""
+    from lyra_sim.decoder import LyraDecoder, save_decoder
+
+    extra = {"codec": {"name": "s2d", "spatial_compression": 8, "temporal_compression": 1},
+             "video": {"num_frames": 3, "width": 32, "height": 32, "num_holdout": 0, "anchor": "corner"},
+             "world": {"name": "procedural"}}
+    return save_decoder(path, LyraDecoder(PRESETS["tiny"], seed=5), extra)

@@ -9,9 +9,11 @@
 
 from .checkpoint import (
     DEFAULT_CHECKPOINT,
+    DEFAULT_DYNAMIC_CHECKPOINT,
     WorldSettings,
     check_compatible,
     load_decoder,
+    load_initial_weights,
     read_decoder_metadata,
     resolve_checkpoint,
     save_decoder,
@@ -23,6 +25,7 @@ from .rays import camera_rays, plucker
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
+    "DEFAULT_DYNAMIC_CHECKPOINT",
     "PRESETS",
     "DecodedScene",
     "DecoderConfig",
@@ -36,6 +39,7 @@ __all__ = [
     "count_parameters",
     "decode_world",
     "load_decoder",
+    "load_initial_weights",
     "plucker",
     "read_decoder_metadata",
     "resolve_checkpoint",

@@ -39,7 +39,13 @@ FORMAT_VERSION = "1"
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "lyra_small.safetensors"
 """Where the shipped decoder lives inside the package (``--decoder default``)."""
 
-WORLD_MODELS = ("procedural",)
+DEFAULT_DYNAMIC_CHECKPOINT = Path(__file__).parent / "weights" / "lyra_small_dynamic.safetensors"
+"""Where the shipped time-conditioned decoder lives (``generate --dynamic --decoder default``)."""
+
+TIME_MODULES = ("time_embed.", "target_embed.", "offset_head.")
+"""Weights a time-conditioned decoder has and a static one lacks (all zero-initialized)."""
+
+WORLD_MODELS = ("procedural", "procedural_dynamic")
 """World models a decoder can be trained on offline (`WorldSettings.name`)."""
 
 
@@ -51,10 +57,12 @@ class WorldSettings:
     Attributes:
         name: one of `WORLD_MODELS`.
         spacing: Gaussian spacing of procedural rooms in meters (None: the generator's default).
+        fps: frames per second of the input video of a dynamic world (None: its default).
     """
 
     name: str = "procedural"
     spacing: float | None = None
+    fps: float | None = None
 
 
 def check_compatible(decoder: DecoderConfig, codec: dict[str, Any], video: VideoSpec) -> None:
@@ -73,8 +81,19 @@ def check_compatible(decoder: DecoderConfig, codec: dict[str, Any], video: Video
         raise ValueError(f"video: width and height must be multiples of {cell} (spatial compression x patch size)")
 
 
-def resolve_checkpoint(checkpoint: str | os.PathLike) -> Path:
-    """``"default"`` → the shipped checkpoint; anything else → that path. Raises if the file is missing."""
+def resolve_checkpoint(checkpoint: str | os.PathLike, *, dynamic: bool = False) -> Path:
+    """``"default"`` → the shipped checkpoint (the time-conditioned one if ``dynamic``); anything else → that path.
+    Raises if the file is missing."""
+    if str(checkpoint) == "default" and dynamic:
+        if not DEFAULT_DYNAMIC_CHECKPOINT.is_file():
+            raise FileNotFoundError(
+                f"{DEFAULT_DYNAMIC_CHECKPOINT}: the default dynamic (time-conditioned) decoder is not installed yet. "
+                "Train it on a GPU with scripts/distill_dynamic_device.sh (configs/distill_dynamic_small.json, "
+                f"fine-tuned from the shipped static decoder) and copy its decoder.safetensors to "
+                f"{DEFAULT_DYNAMIC_CHECKPOINT}, or pass a checkpoint path (--decoder FILE); without --decoder, "
+                "--dynamic uses the procedural world's own Gaussians"
+            )
+        return DEFAULT_DYNAMIC_CHECKPOINT
     if str(checkpoint) == "default":
         if not DEFAULT_CHECKPOINT.is_file():
             raise FileNotFoundError(
@@ -157,7 +176,28 @@ def load_decoder(
     return model.to(device).eval(), extra
 
 
-def load_weights(path: str | os.PathLike, model: LyraDecoder) -> None:
+def load_initial_weights(path: str | os.PathLike, model: LyraDecoder) -> list[str]:
+    """Start ``model`` from a checkpoint of the same decoder, or of its static version (`DecoderConfig.without_time`).
+
+    A static checkpoint leaves the time-conditioning weights (`TIME_MODULES`) at their zero
+    initialization, so the time-conditioned decoder starts out decoding exactly as the static one.
+
+    Returns:
+        The names of the weights left as initialized (empty when the configs are equal).
+    """
+    saved, _ = read_decoder_metadata(path)
+    if saved == model.config:
+        load_weights(path, model)
+        return []
+    if saved != model.config.without_time():
+        diffs = "; ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in saved.diff(model.config).items())
+        raise ValueError(f"{path}: cannot initialize this decoder from it (only time conditioning may differ): {diffs}")
+    fresh = sorted(k for k in model.state_dict() if k.startswith(TIME_MODULES))
+    load_weights(path, model, allow_missing=TIME_MODULES)
+    return fresh
+
+
+def load_weights(path: str | os.PathLike, model: LyraDecoder, allow_missing: tuple[str, ...] = ()) -> None:
     """Copy a checkpoint's tensors into ``model``; names and shapes must match exactly."""
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -165,7 +205,7 @@ def load_weights(path: str | os.PathLike, model: LyraDecoder) -> None:
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{path}: corrupt safetensors data ({err})") from err
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
+    missing = sorted(k for k in set(own) - set(state) if not k.startswith(allow_missing))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
     if missing or unexpected or wrong:
@@ -177,4 +217,4 @@ def load_weights(path: str | os.PathLike, model: LyraDecoder) -> None:
         if wrong:
             parts.append("shape mismatch " + ", ".join(f"{k} {list(state[k].shape)} vs {list(own[k].shape)}" for k in wrong[:5]))
         raise ValueError(f"{path}: weights do not fit the decoder config: {'; '.join(parts)}")
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=not allow_missing)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..config import check_keys
@@ -54,6 +53,16 @@ class DecoderConfig:
         scale_cap: scale ``min(exp(x - (1 - ln cap)), cap)`` in meters (Lyra: 0.3).
         opacity_shift: opacity ``sigmoid(x - shift)`` (Lyra: 2).
         keep_ratio: fraction of Gaussians (top by opacity) kept at inference (Lyra: 0.2).
+
+    Time conditioning (dynamic scenes, Lyra's dynamic decoder):
+        time_embedding: the tokens also get the input frames' times and one target time, each
+            embedded per pixel as ``(t, cos πt, sin πt)`` (times scaled to [0, 1] over the input
+            video), folded like the Plücker rays and patch-embedded by a *zero-initialized* layer
+            of its own (input and target separately); the decoder then outputs the Gaussians at
+            the target time. False: a static decoder.
+        offsets: meters a Gaussian may move off its pixel's ray (``offsets · tanh(x)`` per axis,
+            from a zero-initialized head; Lyra's predicted position offsets): how the Gaussians of a
+            moving object reach where it is at a target time no frame shows. 0: none.
     """
 
     latent_channels: int = 16
@@ -80,6 +89,8 @@ class DecoderConfig:
     scale_cap: float = 0.3
     opacity_shift: float = 2.0
     keep_ratio: float = 0.2
+    time_embedding: bool = False
+    offsets: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attention_blocks", tuple(int(i) for i in self.attention_blocks))
@@ -112,6 +123,21 @@ class DecoderConfig:
             raise ValueError(f"scale_cap: expected > 0 meters, got {self.scale_cap}")
         if not 0 < self.keep_ratio <= 1:
             raise ValueError(f"keep_ratio: expected a fraction in (0, 1], got {self.keep_ratio}")
+        if not isinstance(self.time_embedding, bool):
+            raise ValueError(f"time_embedding: expected true or false, got {self.time_embedding!r}")
+        if isinstance(self.offsets, bool) or not isinstance(self.offsets, (int, float)) or not 0 <= self.offsets <= 2:
+            raise ValueError(f"offsets: expected meters in [0, 2], got {self.offsets!r}")
+        if self.offsets and not self.time_embedding:
+            raise ValueError("offsets: position offsets belong to a time-conditioned decoder (set time_embedding)")
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether it is time-conditioned (decodes a dynamic video at a target time)."""
+        return self.time_embedding
+
+    def without_time(self) -> "DecoderConfig":
+        """The static decoder this one extends (what a static checkpoint must match to initialize it)."""
+        return replace(self, time_embedding=False, offsets=0.0)
 
     @property
     def block_types(self) -> tuple[str, ...]:
@@ -153,4 +179,10 @@ PRESETS: dict[str, DecoderConfig] = {
     # Lyra's decoder on Cosmos CV8x8x8 latents: 16 blocks at width 512, 14 Mamba2 + 2 attention.
     "lyra": DecoderConfig(),
 }
-"""Named configurations (``DecoderConfig`` values); ``PRESETS["lyra"]`` is the paper's size."""
+"""Named configurations (``DecoderConfig`` values); ``PRESETS["lyra"]`` is the paper's size; ``NAME_dynamic``
+is preset ``NAME`` with Lyra's time conditioning (and position offsets)."""
+
+DYNAMIC_OFFSETS = 0.25
+"""Meters of position offset of the time-conditioned presets."""
+
+PRESETS.update({f"{name}_dynamic": replace(c, time_embedding=True, offsets=DYNAMIC_OFFSETS) for name, c in list(PRESETS.items())})

@@ -3,6 +3,10 @@
 `decode_world` takes any `lyra_sim.video.WorldModel`: the procedural world the shipped
 decoder was trained on, or the diffusers world (`lyra_sim.worlds.diffusion`). The caller
 (`lyra_sim.pipelines`) writes the scene directory, as for the procedural world's own Gaussians.
+
+A time-conditioned decoder (`DecoderConfig.time_embedding`) reads a dynamic video (one whose
+frames carry times) and decodes it once per target time, into a `lyra_sim.dynamic.DynamicScene`
+("bullet time": each target time is a complete Gaussian set).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import torch
 
 from ..cameras import TRAJECTORIES
 from ..config import from_dict
+from ..dynamic import DynamicScene
 from ..scene import GaussianScene
 from ..video import MultiViewVideo, VideoSpec, WorldModel
 from .checkpoint import WorldSettings, check_compatible, load_decoder, read_decoder_metadata, resolve_checkpoint
 from .codecs import make_codec
-from .model import LyraDecoder
+from .model import LyraDecoder, normalize_times
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,9 @@ class DecodedScene:
         video: the world model's multi-view video the decoder read.
         checkpoint: path of the decoder used; config: its `DecoderConfig` as a dict;
         metadata: what the checkpoint records besides (codec, video, world, training step).
-        timings: seconds per stage: ``imagine``, ``encode``, ``decode``.
+        timings: seconds per stage: ``imagine``, ``encode``, ``decode`` (all target times).
+        dynamic: for a time-conditioned decoder, the Gaussians at every target time (``scene`` is
+            then the first of them); None for a static one.
     """
 
     scene: GaussianScene
@@ -41,6 +48,7 @@ class DecodedScene:
     config: dict[str, Any]
     metadata: dict[str, Any]
     timings: dict[str, float]
+    dynamic: DynamicScene | None = None
 
 
 def _sync(device: torch.device) -> None:
@@ -48,9 +56,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def checkpoint_world(checkpoint: str | os.PathLike) -> WorldSettings:
+def checkpoint_world(checkpoint: str | os.PathLike, *, dynamic: bool = False) -> WorldSettings:
     """The world model ``checkpoint`` was trained on (its metadata's ``world`` record)."""
-    _, extra = read_decoder_metadata(resolve_checkpoint(checkpoint))
+    _, extra = read_decoder_metadata(resolve_checkpoint(checkpoint, dynamic=dynamic))
     return from_dict(WorldSettings, extra.get("world", {}), f"{checkpoint}: metadata world")
 
 
@@ -64,6 +72,7 @@ def decode_world(
     keep_ratio: float | None = None,
     codec_path: str | os.PathLike | None = None,
     stage: Callable[[str], None] = lambda name: None,
+    targets: Any = None,
 ) -> DecodedScene:
     """Imagine ``condition`` with ``world`` along Lyra's six trajectories and decode the latents into Gaussians.
 
@@ -76,12 +85,17 @@ def decode_world(
         keep_ratio: fraction of Gaussians kept (default: the checkpoint's, Lyra's 0.2).
         codec_path: local diffusers VAE directory when the checkpoint was trained on a VAE's latents.
         stage: called with a short description as each step starts.
+        targets: a time-conditioned decoder's target times: seconds, or a count (that many evenly over
+            the video's span), or None (the video's frame times).
     """
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device}: no CUDA GPU is available to this torch {torch.__version__}; use the CPU")
     path = resolve_checkpoint(checkpoint)
     config, extra = read_decoder_metadata(path)
+    if targets is not None and not config.time_embedding:
+        raise ValueError(f"{path}: a static decoder (no time conditioning) cannot decode target times; use a dynamic "
+                         "checkpoint (trained with configs/distill_dynamic_small.json)")
     for key in ("codec", "video"):
         if key not in extra:
             raise ValueError(f"{path}: checkpoint metadata lacks {key!r} (not written by lyra_sim.training?)")
@@ -112,9 +126,29 @@ def decode_world(
         latents = codec.encode(video.frames.to(device).reshape(v, t, h, w, 3))
     _sync(device)
     t2 = time.perf_counter()
-    stage("decoding latents into 3D Gaussians")
-    scene = model.decode(latents[None].to(device), video.viewmats[None].to(device), video.Ks[None].to(device), keep_ratio)[0]
+    args = (latents[None].to(device), video.viewmats[None].to(device), video.Ks[None].to(device), keep_ratio)
+    if not config.time_embedding:
+        stage("decoding latents into 3D Gaussians")
+        scene = model.decode(*args)[0]
+        _sync(device)
+        t3 = time.perf_counter()
+        return DecodedScene(scene, video, str(path), model.config.to_dict(), extra,
+                            {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2})
+    if video.times is None:
+        raise ValueError(f"{path}: a time-conditioned decoder needs a dynamic video (frames with times); the "
+                         f"{world.name} world model gave a static one")
+    seconds = video.times.double().cpu()
+    if isinstance(targets, int):
+        wanted = torch.linspace(float(seconds[0]), float(seconds[-1]), targets, dtype=torch.float64)
+    else:
+        wanted = seconds if targets is None else torch.as_tensor(targets, dtype=torch.float64)
+    stage(f"decoding latents into 3D Gaussians at {len(wanted)} target times")
+    frame_t, target_t = normalize_times(seconds[None], wanted[None])
+    scenes = tuple(model.decode(*args, times=frame_t.float().to(device), target=target_t[:, i].float().to(device))[0]
+                   for i in range(len(wanted)))
     _sync(device)
     t3 = time.perf_counter()
-    return DecodedScene(scene, video, str(path), model.config.to_dict(), extra,
-                        {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2})
+    fps = video.info.get("fps") if targets is None else None
+    dynamic = DynamicScene(tuple(wanted.tolist()), scenes, fps)
+    return DecodedScene(scenes[0], video, str(path), model.config.to_dict(), extra,
+                        {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2}, dynamic)

@@ -10,21 +10,30 @@ The architecture of Lyra (arXiv 2509.19296, after Long-LRM):
 3. all views' tokens in one sequence through attention and bidirectional Mamba2 blocks;
 4. a transposed 3D convolution back to a grid of Gaussians aligned with frame pixels, each
    placed along its pixel's ray at a predicted depth.
+
+Time conditioning (``config.time_embedding``, Lyra's dynamic decoder): every frame's time and one
+target time, scaled to [0, 1] over the input video, are embedded per pixel as ``(t, cos πt, sin πt)``,
+folded like the rays and patch-embedded by two *zero-initialized* layers (input times, target
+time) added to the tokens; the output is the scene at the target time. With ``config.offsets`` a
+zero-initialized head also moves each Gaussian off its ray (``offsets · tanh``), so a moving
+object's Gaussians can reach where it is at a target time between frames. All of these start at
+zero, so a dynamic decoder initialized from a static checkpoint (`lyra_sim.decoder.checkpoint.
+load_initial_weights`) decodes exactly as the static one did, at any target time.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .codecs import latent_frame_groups
 from ..scene import GaussianScene
 from .blocks import AttentionBlock, MambaBlock
+from .codecs import latent_frame_groups
 from .config import GAUSSIAN_CHANNELS, DecoderConfig
 from .rays import camera_rays, plucker, sample_coords
 
@@ -78,6 +87,24 @@ class GaussianBatch:
 
     def scenes(self) -> list[GaussianScene]:
         return [self.scene(i) for i in range(len(self))]
+
+
+TIME_FEATURES = 3
+"""Channels of one time's embedding: ``(t, cos πt, sin πt)``."""
+
+
+def time_features(t: Tensor) -> Tensor:
+    """``[...]`` times in [0, 1] → ``[..., 3]`` embeddings ``(t, cos πt, sin πt)`` (distinct over [0, 1])."""
+    t = t.float()
+    return torch.stack([t, torch.cos(math.pi * t), torch.sin(math.pi * t)], -1)
+
+
+def normalize_times(times: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """Seconds → [0, 1] over each sample's input video: ``times [B, T]``, ``targets [B, ...]`` (Lyra's scaling)."""
+    t0 = times[:, :1]
+    span = (times[:, -1:] - t0).clamp_min(1e-6)
+    shape = (-1,) + (1,) * (targets.ndim - 1)
+    return (times - t0) / span, (targets - t0.reshape(shape)) / span.reshape(shape)
 
 
 def activate_gaussians(raw: Tensor, origins: Tensor, directions: Tensor, config: DecoderConfig) -> GaussianBatch:
@@ -143,6 +170,11 @@ class LyraDecoder(nn.Module):
         g = c.gaussian_frames
         self.head = nn.ConvTranspose3d(c.width, GAUSSIAN_CHANNELS, (g, p * u, p * u), stride=(g, p * u, p * u))
         self.rgb_skip = nn.ConvTranspose3d(c.latent_channels, 3, (g, u, u), stride=(g, u, u)) if c.rgb_skip else None
+        if c.time_embedding:  # Lyra: input times and the target time, each its own zero-initialized patch embedding
+            self.time_embed = nn.Conv3d(TIME_FEATURES * t, c.width, (1, p, p), stride=(1, p, p))
+            self.target_embed = nn.Conv3d(TIME_FEATURES * t, c.width, (1, p, p), stride=(1, p, p))
+        if c.offsets > 0:
+            self.offset_head = nn.ConvTranspose3d(c.width, 3, (g, p * u, p * u), stride=(g, p * u, p * u))
 
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -155,6 +187,10 @@ class LyraDecoder(nn.Module):
         if self.rgb_skip is not None:  # starts as a no-op, like the camera embedding
             nn.init.zeros_(self.rgb_skip.weight)
             nn.init.zeros_(self.rgb_skip.bias)
+        for name in ("time_embed", "target_embed", "offset_head"):  # time conditioning starts as a no-op too
+            if hasattr(self, name):
+                nn.init.zeros_(getattr(self, name).weight)
+                nn.init.zeros_(getattr(self, name).bias)
         # Small head weights so the first Gaussians sit near the biases: depth init_depth,
         # identity rotation, scale cap/e, opacity sigmoid(-shift).
         nn.init.normal_(self.head.weight, std=0.02 / math.sqrt(c.width / 64))
@@ -194,6 +230,17 @@ class LyraDecoder(nn.Module):
         u = self.config.gaussian_upsample
         return (1 + self.config.gaussian_frames * (num_latent - 1)) * h * u * w * u
 
+    def _check_times(self, b: int, t: int, times: Tensor | None, target: Tensor | None) -> None:
+        if not self.config.time_embedding:
+            if times is not None or target is not None:
+                raise ValueError("times, target: this decoder is static (config.time_embedding is false); pass neither")
+            return
+        if times is None or target is None:
+            raise ValueError("times, target: a time-conditioned decoder needs the frames' times [B, T] and a target "
+                             "time [B] (both scaled to [0, 1]: lyra_sim.decoder.model.normalize_times)")
+        if tuple(times.shape) != (b, t) or tuple(target.shape) != (b,):
+            raise ValueError(f"times, target: expected [{b}, {t}] and [{b}], got {list(times.shape)} and {list(target.shape)}")
+
     def _check_inputs(self, latents: Tensor, viewmats: Tensor, Ks: Tensor) -> None:
         c = self.config
         if not isinstance(latents, Tensor) or latents.ndim != 6:
@@ -217,13 +264,16 @@ class LyraDecoder(nn.Module):
                 )
 
     # ------------------------------------------------------------------ forward
-    def forward(self, latents: Tensor, viewmats: Tensor, Ks: Tensor) -> GaussianBatch:
-        """Predict the Gaussians of B multi-view videos.
+    def forward(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, times: Tensor | None = None,
+                target: Tensor | None = None) -> GaussianBatch:
+        """Predict the Gaussians of B multi-view videos (at a target time, for a time-conditioned decoder).
 
         Args:
             latents: ``[B, V, C, T', h, w]`` codec latents of V views (trajectories).
             viewmats: ``[B, V, T, 4, 4]`` world-to-camera of every frame, ``T = 1 + t (T' - 1)``.
             Ks: ``[B, V, T, 3, 3]`` intrinsics in pixels of the ``h s x w s`` frames.
+            times: ``[B, T]`` the frames' times in [0, 1] (frame k of every view shows ``times[:, k]``);
+                target: ``[B]`` the time to decode, same scale. Only for a time-conditioned decoder.
 
         Returns:
             `GaussianBatch` with ``N = V · gaussians_per_view(T', h, w)`` Gaussians per sample
@@ -232,6 +282,7 @@ class LyraDecoder(nn.Module):
         self._check_inputs(latents, viewmats, Ks)
         c = self.config
         b, v, ch, tl, h, w = latents.shape
+        self._check_times(b, self.num_frames(tl), times, target)
         s, t, p, r, u = c.spatial_compression, c.temporal_compression, c.patch_size, c.plucker_samples, c.gaussian_upsample
         device = latents.device
         viewmats, Ks = viewmats.float(), Ks.float()
@@ -244,6 +295,8 @@ class LyraDecoder(nn.Module):
             rays = plucker(o, d).reshape(b * v, tl, t, h, r, w, r, 6).permute(0, 2, 4, 6, 7, 1, 3, 5)
             rays = rays.reshape(b * v, t * r * r * 6, tl, h, w)
         x = x + self.plucker_embed(rays.to(x.dtype))
+        if c.time_embedding:
+            x = x + self._embed_times(times, target, v, h, w, x.dtype)
 
         dim, hp, wp = x.shape[1], h // p, w // p
         tokens = x.reshape(b, v, dim, tl, hp, wp).permute(0, 1, 3, 4, 5, 2).reshape(b, v * tl * hp * wp, dim)
@@ -257,20 +310,38 @@ class LyraDecoder(nn.Module):
         # The head and the Gaussians in float32: bf16 would quantize depth along the ray to ~1 %.
         with torch.autocast(device_type=device.type, enabled=False):
             grid = tokens.float().reshape(b * v, tl, hp, wp, dim).permute(0, 4, 1, 2, 3)
-            times, frames = self.gaussian_times(tl, device)
-            raw = self.head(grid)[:, :, times]  # [BV, 12, Tg, h u, w u]
+            times_kept, frames = self.gaussian_times(tl, device)
+            raw = self.head(grid)[:, :, times_kept]  # [BV, 12, Tg, h u, w u]
             if self.rgb_skip is not None:
-                skip = self.rgb_skip(latents.reshape(b * v, ch, tl, h, w).float())[:, :, times]
+                skip = self.rgb_skip(latents.reshape(b * v, ch, tl, h, w).float())[:, :, times_kept]
                 raw = torch.cat([raw[:, :1], raw[:, 1:4] + skip, raw[:, 4:]], 1)
-            tg = times.numel()
+            tg = times_kept.numel()
             raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
             o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], sample_coords(w, s, u, device), sample_coords(h, s, u, device))
-            return activate_gaussians(raw.reshape(b, -1, GAUSSIAN_CHANNELS), o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
+            gaussians = activate_gaussians(raw.reshape(b, -1, GAUSSIAN_CHANNELS), o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
+            if c.offsets > 0:
+                off = self.offset_head(grid)[:, :, times_kept].reshape(b, v, 3, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
+                gaussians = replace(gaussians, means=gaussians.means + c.offsets * torch.tanh(off.reshape(b, -1, 3)))
+            return gaussians
+
+    def _embed_times(self, times: Tensor, target: Tensor, v: int, h: int, w: int, dtype: torch.dtype) -> Tensor:
+        """``[B V, D, T', h/p, w/p]``: the input-time and target-time embeddings of every token."""
+        c = self.config
+        b, t = times.shape[0], c.temporal_compression
+        tl = (times.shape[1] - 1) // t + 1
+        slots = latent_frame_groups(tl, t, times.device)  # [T', t]: the frame in each slot, as the codec folds them
+        per_frame = time_features(times)[:, slots]  # [B, T', t, 3]
+        fields = []
+        for feats in (per_frame, time_features(target)[:, None, None, :].expand_as(per_frame)):
+            f = feats.reshape(b, tl, t * TIME_FEATURES).permute(0, 2, 1)[:, :, :, None, None].expand(-1, -1, -1, h, w)
+            fields.append(f.repeat_interleave(v, 0).to(dtype))  # the same for every view of a sample
+        return self.time_embed(fields[0]) + self.target_embed(fields[1])
 
     @torch.no_grad()
-    def decode(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, keep_ratio: float | None = None) -> list[GaussianScene]:
+    def decode(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, keep_ratio: float | None = None,
+               times: Tensor | None = None, target: Tensor | None = None) -> list[GaussianScene]:
         """Inference: one pruned `GaussianScene` per sample (``keep_ratio`` default: the config's)."""
-        batch = self(latents, viewmats, Ks)
+        batch = self(latents, viewmats, Ks, times, target)
         return batch.prune(self.config.keep_ratio if keep_ratio is None else keep_ratio).scenes()
 
 

@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="override data.cache_dir")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override train.device")
     p.add_argument("--num-workers", type=int, help="override data.num_workers")
+    p.add_argument("--init-from", help="override train.init_from ('default': the shipped static decoder, or a checkpoint)")
     return p
 
 
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, train=replace(config.train, device=args.device))
     if args.num_workers is not None:
         config = replace(config, data=replace(config.data, num_workers=args.num_workers))
+    if args.init_from:
+        config = replace(config, train=replace(config.train, init_from=args.init_from))
     env = init_distributed(config.train.device)
     try:
         if args.build_cache:

@@ -23,6 +23,11 @@ from ..video import VideoSpec
 ROOM_PROMPTS = ("a kitchen", "a living room", "a bedroom", "an office", "a warehouse", "a corridor")
 """Default training conditions: one prompt per procedural room type."""
 
+DYNAMIC_PROMPTS = ("a kitchen with a person walking", "a corridor with a rolling cart", "a living room with a robot vacuum",
+                   "a bedroom with a door swinging", "a bedroom with a drawer sliding", "a living room with a bouncing ball",
+                   "an office with a spinning fan and a person walking", "a warehouse with a rolling cart")
+"""Training conditions of dynamic distillation: every motion kind, in the room types."""
+
 
 @dataclass(frozen=True)
 class DataSettings:
@@ -35,8 +40,12 @@ class DataSettings:
             cycle over N scenes (seeds ``start .. start + N - 1``), reshuffled every epoch; the
             teacher cache holds exactly these.
         eval_seed_start, eval_scenes: held-out scenes (disjoint from training seeds).
+        eval_conditions: prompts of the held-out scenes (None: ``conditions``); give others to
+            evaluate on unseen prompts.
         cache_dir: teacher videos precomputed by ``--build-cache`` (None: render while training).
         num_workers: data-loader processes (staging scenes or reading the cache).
+        between: dynamic teachers only: fraction of held-out views whose target time lies between
+            two input frames (the others show an input time).
     """
 
     conditions: tuple[str, ...] = ROOM_PROMPTS
@@ -46,14 +55,23 @@ class DataSettings:
     eval_scenes: int = 24
     cache_dir: str | None = None
     num_workers: int = 0
+    eval_conditions: tuple[str, ...] | None = None
+    between: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.conditions:
             raise ValueError("data.conditions: give at least one prompt")
+        if self.eval_conditions is not None and not self.eval_conditions:
+            raise ValueError("data.eval_conditions: give at least one prompt, or null (the training prompts)")
+        if not 0 <= self.between <= 1:
+            raise ValueError(f"data.between: expected a fraction in [0, 1], got {self.between}")
         if self.eval_seed_start < self.train_seed_start + self.train_scenes and self.eval_seed_start >= self.train_seed_start:
             raise ValueError("data: eval seeds overlap the training seeds")
 
     def condition(self, seed: int) -> str:
+        """The prompt of scene ``seed``: a training prompt, or an evaluation prompt for held-out seeds."""
+        if self.eval_conditions is not None and self.eval_seed_start <= seed < self.eval_seed_start + self.eval_scenes:
+            return self.eval_conditions[seed % len(self.eval_conditions)]
         return self.conditions[seed % len(self.conditions)]
 
     def eval_seeds(self) -> list[int]:
@@ -80,11 +98,15 @@ class TrainSettings:
         grad_clip: max global gradient norm.
         bf16: autocast the decoder to bfloat16 on CUDA (the Gaussian head, rays and renders stay float32).
         render_views: trajectory frames rendered per sample per step, picked at random (0 = all);
-            held-out views are always rendered.
+            held-out views are always rendered. A dynamic step renders instead the views that show its
+            target time (`lyra_sim.training.losses`).
         prune_start: step from which the pruning stage runs (None: never).
         seed: weight initialization and per-step randomness.
         grad_checkpoint: recompute backbone activations in the backward pass.
         device: "auto" (CUDA if available), "cpu" or "cuda".
+        init_from: a decoder checkpoint to start from (``"default"``: the shipped static decoder), of
+            this decoder or of its static version (time weights then start at zero:
+            `lyra_sim.decoder.load_initial_weights`); None: random initialization. Ignored on resume.
     """
 
     steps: int = 1000
@@ -101,6 +123,7 @@ class TrainSettings:
     seed: int = 0
     grad_checkpoint: bool = False
     device: str = "auto"
+    init_from: str | None = None
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -112,12 +135,21 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class LossSettings:
-    """Loss weights. ``lpips > 0`` needs the ``lpips`` package and its VGG weights (see `PerceptualLoss`)."""
+    """Loss weights. ``lpips > 0`` needs the ``lpips`` package and its VGG weights (see `PerceptualLoss`).
+
+    ``moving``: dynamic teachers only: the squared error of pixels that show a moving object
+    counts ``1 + moving`` times (they are few, and where time conditioning matters).
+    ``depth_abs``: relative absolute depth error ``|d - d*| / d*`` where the world gives depth: metric
+    geometry, which SI-depth leaves free up to scale and shift (where things *are* matters for the
+    moving objects' centres).
+    """
 
     mse: float = 1.0
     lpips: float = 0.0
     depth: float = 0.05
     opacity: float = 0.01
+    moving: float = 0.0
+    depth_abs: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +182,16 @@ class DistillConfig:
 
     def __post_init__(self) -> None:
         check_compatible(self.decoder, self.codec, self.video)
+        if self.decoder.time_embedding != self.dynamic:
+            raise ValueError(
+                "decoder.time_embedding and world.name disagree: a time-conditioned decoder (a *_dynamic preset) "
+                "distills from the dynamic world (world.name 'procedural_dynamic') and a static one from 'procedural'"
+            )
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the teacher is the procedural world over time (dynamic distillation)."""
+        return self.world.name == "procedural_dynamic"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DistillConfig":

@@ -111,7 +111,7 @@ def evaluate(
         eval_cache = None  # not built for these seeds: render on the fly
     config = replace(config, data=replace(data, cache_dir=eval_cache))
     source = TeacherSource(config)
-    world = teacher_world(config.world, dev)
+    world = teacher_world(config.world, dev, config.data.between)
     codec = make_codec(config.codec, device=dev)
     keep = model.config.keep_ratio if keep_ratio is None else keep_ratio
     perceptual = None

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..decoder import LyraDecoder, save_decoder
+from ..decoder import LyraDecoder, load_initial_weights, resolve_checkpoint, save_decoder
 from ..decoder.codecs import make_codec
 from .config import DistillConfig
 from .distributed import DistEnv, init_distributed
@@ -103,7 +103,13 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
         (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=1, sort_keys=True))
 
     codec = make_codec(config.codec, device=device)
-    model = LyraDecoder(config.decoder, seed=tc.seed).to(device)
+    model = LyraDecoder(config.decoder, seed=tc.seed)
+    if tc.init_from is not None:  # before resume, which overrides it when the run has a checkpoint
+        fresh = load_initial_weights(resolve_checkpoint(tc.init_from), model)
+        if env.is_main:
+            log(f"initialized from {tc.init_from}" + (f" ({len(fresh)} time-conditioning weights start at zero)" if fresh
+                                                     else ""))
+    model = model.to(device)
     model.gradient_checkpointing = tc.grad_checkpoint
     opt = torch.optim.AdamW(_param_groups(model, tc.weight_decay), lr=tc.lr, betas=tuple(tc.betas),
                             fused=device.type == "cuda")
@@ -117,7 +123,7 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     model.train()
     perceptual = PerceptualLoss(device) if config.loss.lpips > 0 else None
-    world = teacher_world(config.world, device)
+    world = teacher_world(config.world, device, config.data.between)
 
     source = TeacherSource(config)
     local = tc.batch_size // env.world_size

@@ -1,9 +1,15 @@
 """Losses of self-distillation, and the forward pass + loss of one step.
 
-``mse · MSE + lpips · LPIPS + depth · SI-depth + opacity · mean opacity`` (the last only in the
-pruning stage, when training renders the top ``keep_ratio`` Gaussians as inference does).
+``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + opacity · mean
+opacity`` (the last only in the pruning stage, when training renders the top ``keep_ratio``
+Gaussians as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
 normalization, with smooth L1, where the world model gives depth.
+
+Dynamic distillation (a time-conditioned decoder, a teacher over time): each sample is decoded at
+one of its held-out target times (seeded per sample) and supervised by the world's frames *at that
+time*: its held-out views there, and the trajectory frames when it is an input time; pixels
+showing a moving object weigh ``1 + loss.moving``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from torch import Tensor
 
 from ..cameras import Cameras
 from ..decoder.codecs import LatentCodec
+from ..decoder.model import normalize_times
 from ..render import render
 from .config import DistillConfig
 from .teacher_cache import TeacherSample
@@ -93,6 +100,35 @@ def _render_targets(sample: TeacherSample, teacher: Tensor, count: int, gen: tor
     return Cameras(viewmats.float(), ks.float(), w, h), rgb, depth
 
 
+def pick_target(sample: TeacherSample, gen: torch.Generator) -> float:
+    """One of a dynamic sample's held-out target times (seconds), drawn with ``gen``."""
+    if sample.hold_times is None or sample.hold_times.numel() == 0:
+        raise ValueError(f"scene {sample.seed}: dynamic distillation needs held-out views at target times "
+                         "(video.num_holdout > 0)")
+    distinct = torch.unique(sample.hold_times.cpu())
+    return float(distinct[int(torch.randint(len(distinct), (1,), generator=gen))])
+
+
+def _at_target(sample: TeacherSample, teacher: Tensor, tau: float) -> tuple[Cameras, Tensor, Tensor | None, Tensor, int]:
+    """Cameras, teacher RGB, depth (or None) and moving masks of the views showing time ``tau``: the held-out
+    views at ``tau`` and, when ``tau`` is an input time, every trajectory's frame at it. Also how many are
+    trajectory frames (they come first)."""
+    v, t, h, w, _ = sample.frames.shape
+    frame = torch.nonzero((sample.times - tau).abs() < 1e-9).flatten()
+    hold = torch.nonzero((sample.hold_times - tau).abs() < 1e-9).flatten()
+    k = frame.numel() * v
+    viewmats = torch.cat([sample.viewmats[:, frame].reshape(-1, 4, 4), sample.hold_viewmats[hold]])
+    ks = torch.cat([sample.Ks[:, frame].reshape(-1, 3, 3), sample.hold_Ks[hold]])
+    rgb = torch.cat([teacher[:, frame].reshape(-1, h, w, 3), sample.hold_frames[hold]])
+    depth = None
+    if sample.depth is not None and sample.hold_depth is not None:
+        depth = torch.cat([sample.depth[:, frame].reshape(-1, h, w, 1), sample.hold_depth[hold]])
+    moving = torch.zeros(len(rgb), h, w, device=rgb.device)
+    if sample.labels is not None and sample.hold_labels is not None:
+        moving = torch.cat([sample.labels[:, frame].reshape(-1, h, w), sample.hold_labels[hold]]).gt(0).float()
+    return Cameras(viewmats.float(), ks.float(), w, h), rgb, depth, moving, k
+
+
 def distill_step_loss(
     model: torch.nn.Module, samples: Sequence[TeacherSample], codec: LatentCodec, config: DistillConfig,
     step: int, gens: Sequence[torch.Generator], perceptual: PerceptualLoss | None, device: torch.device,
@@ -115,8 +151,14 @@ def distill_step_loss(
     viewmats = torch.stack([s.viewmats for s in samples]).float()
     ks = torch.stack([s.Ks for s in samples]).float()
     use_bf16 = config.train.bf16 and device.type == "cuda"
+    taus = [pick_target(s, g) for s, g in zip(samples, gens)] if config.dynamic else []
+    time_args = ()
+    if config.dynamic:
+        frame_t, target_t = normalize_times(torch.stack([s.times for s in samples]).double(),
+                                            torch.tensor(taus, dtype=torch.float64, device=device))
+        time_args = (frame_t.float(), target_t.float())
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        gaussians = model(latents, viewmats, ks)
+        gaussians = model(latents, viewmats, ks, *time_args)
     pruning = config.train.prune_start is not None and step >= config.train.prune_start
     unwrapped = model.module if hasattr(model, "module") else model
     # Opacity regularization acts on all Gaussians, so the ones pruning drops fade out, while
@@ -130,20 +172,30 @@ def distill_step_loss(
     sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0}
     for i, s in enumerate(samples):
         sample = replace(s, hold_frames=hold_teacher[i])
-        cams, rgb_t, depth_t = _render_targets(sample, teacher[i], config.train.render_views, gens[i])
-        want_depth = lw.depth > 0 and depth_t is not None
+        if config.dynamic:
+            cams, rgb_t, depth_t, moving, n_traj = _at_target(sample, teacher[i], taus[i])
+            k = len(cams) - n_traj
+        else:
+            cams, rgb_t, depth_t = _render_targets(sample, teacher[i], config.train.render_views, gens[i])
+            moving, k = None, sample.hold_frames.shape[0]
+        want_depth = (lw.depth > 0 or lw.depth_abs > 0) and depth_t is not None
         out = render(gaussians.scene(i), cams, "RGB+ED" if want_depth else "RGB")
         sq = (out.rgb - rgb_t).pow(2)
-        mse = sq.mean()
+        weighted = sq if moving is None or lw.moving == 0 else sq * (1 + lw.moving * moving[..., None])
+        mse = weighted.mean()
         loss = lw.mse * mse
-        k = sample.hold_frames.shape[0]
-        sums["mse"] += float(sq[: len(cams) - k].mean().detach())
+        if len(cams) > k:
+            sums["mse"] += float(sq[: len(cams) - k].mean().detach())
         if k:
             sums["mse_holdout"] += float(sq[len(cams) - k :].mean().detach())
-        if want_depth:
+        if want_depth and lw.depth > 0:
             d = scale_invariant_depth_loss(out.depth, depth_t)
             loss = loss + lw.depth * d
             sums["depth"] += float(d.detach())
+        if want_depth and lw.depth_abs > 0:
+            valid = depth_t > 0
+            rel = ((out.depth - depth_t).abs() / depth_t.clamp_min(1e-3))[valid]
+            loss = loss + lw.depth_abs * (rel.mean() if rel.numel() else out.depth.sum() * 0)
         if perceptual is not None and lw.lpips > 0:
             p = perceptual(out.rgb, rgb_t)
             loss = loss + lw.lpips * p

@@ -3,6 +3,8 @@
 Scenes are staged on CPU workers (`TeacherSource`) and rendered on the training device
 (`materialize`), or read from a teacher cache of safetensors files written by `build_cache`
 (uint8 frames, float16 depth, float32 cameras; the video and world settings in the metadata).
+A dynamic teacher (`lyra_sim.worlds.dynamic_video`) adds the frames' times, the held-out views'
+target times (float64 seconds) and moving-object label maps (uint8).
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from .distributed import DistEnv
 CACHE_FORMAT = "lyra-sim-teacher"
 
 
-def teacher_world(settings: WorldSettings, device: str | torch.device) -> ProceduralWorld:
-    """The world model of ``settings`` (a run's ``world`` section), rendering on ``device``."""
-    return make_world(settings.name, device, spacing=settings.spacing)
+def teacher_world(settings: WorldSettings, device: str | torch.device, between: float = 0.5) -> ProceduralWorld:
+    """The world model of ``settings`` (a run's ``world`` section), rendering on ``device``; ``between``:
+    a dynamic world's share of held-out target times between input frames (`DataSettings.between`)."""
+    return make_world(settings.name, device, spacing=settings.spacing, fps=settings.fps, between=between)
 
 
 @dataclass
@@ -47,6 +50,9 @@ class TeacherSample:
         viewmats: ``[V, T, 4, 4]``; Ks: ``[V, T, 3, 3]``.
         hold_frames: ``[K, H, W, 3]``; hold_depth: ``[K, H, W, 1]`` or None;
         hold_viewmats: ``[K, 4, 4]``; hold_Ks: ``[K, 3, 3]`` (K may be 0).
+        times: ``[T]`` seconds of the frames (dynamic teachers; None: static);
+        hold_times: ``[K]`` target times of the held-out views; labels: ``[V, T, H, W]`` and
+        hold_labels: ``[K, H, W]`` int64 moving-object indices (0: none), or None.
     """
 
     seed: int
@@ -58,6 +64,10 @@ class TeacherSample:
     hold_depth: Tensor | None
     hold_viewmats: Tensor
     hold_Ks: Tensor
+    times: Tensor | None = None
+    hold_times: Tensor | None = None
+    labels: Tensor | None = None
+    hold_labels: Tensor | None = None
 
 
 def _video_meta(spec: VideoSpec, world: WorldSettings) -> str:
@@ -74,14 +84,25 @@ def _to_cache_tensors(video) -> dict[str, Tensor]:
     def u8(x: Tensor) -> Tensor:
         return to_uint8(x).cpu().contiguous()
 
+    def labels(x: Tensor) -> Tensor:
+        return x.clamp(0, 255).to(torch.uint8).cpu().contiguous()
+
     out = {"frames": u8(video.frames), "viewmats": video.viewmats.cpu().contiguous(), "Ks": video.Ks.cpu().contiguous()}
     if video.depth is not None:
         out["depth"] = video.depth.to(torch.float16).cpu().contiguous()
+    if video.times is not None:
+        out["times"] = video.times.to(torch.float64).cpu().contiguous()
+    if video.labels is not None:
+        out["labels"] = labels(video.labels)
     if video.holdout is not None:
         h = video.holdout
         out.update(hold_frames=u8(h.frames), hold_viewmats=h.viewmats.cpu().contiguous(), hold_Ks=h.Ks.cpu().contiguous())
         if h.depth is not None:
             out["hold_depth"] = h.depth.to(torch.float16).cpu().contiguous()
+        if h.times is not None:
+            out["hold_times"] = h.times.to(torch.float64).cpu().contiguous()
+        if h.labels is not None:
+            out["hold_labels"] = labels(h.labels)
     return out
 
 
@@ -116,7 +137,7 @@ class TeacherSource(torch.utils.data.Dataset):
 
     def __init__(self, config: DistillConfig) -> None:
         self.config = config
-        self.world = teacher_world(config.world, "cpu")
+        self.world = teacher_world(config.world, "cpu", config.data.between)
         self.meta = _video_meta(config.video, config.world)
 
     def __getitem__(self, seed: int) -> tuple[int, Any]:
@@ -146,6 +167,10 @@ def materialize(item: tuple[int, Any], world: ProceduralWorld, device: torch.dev
 
     k = 0 if "hold_frames" not in t else t["hold_frames"].shape[0]
     h, w = t["frames"].shape[2:4]
+
+    def lab(x: Tensor | None) -> Tensor | None:
+        return None if x is None else x.long()
+
     return TeacherSample(
         seed=seed,
         frames=f32(t["frames"]),
@@ -156,6 +181,10 @@ def materialize(item: tuple[int, Any], world: ProceduralWorld, device: torch.dev
         hold_depth=f32(t.get("hold_depth")),
         hold_viewmats=t["hold_viewmats"] if k else torch.zeros(0, 4, 4, device=device),
         hold_Ks=t["hold_Ks"] if k else torch.zeros(0, 3, 3, device=device),
+        times=t.get("times"),
+        hold_times=t.get("hold_times"),
+        labels=lab(t.get("labels")),
+        hold_labels=lab(t.get("hold_labels")),
     )
 
 
@@ -180,7 +209,7 @@ def build_cache(config: DistillConfig, split: str, env: DistEnv, log: Callable[[
     out.mkdir(parents=True, exist_ok=True)
     todo = [s for s in seeds[env.rank :: env.world_size] if not cache_path(out, s).exists()]
     source = TeacherSource(replace(config, data=replace(data, cache_dir=None)))
-    world = teacher_world(config.world, env.device)
+    world = teacher_world(config.world, env.device, data.between)
     loader = torch.utils.data.DataLoader(
         source, batch_size=None, sampler=todo, num_workers=data.num_workers, collate_fn=_identity,
         prefetch_factor=4 if data.num_workers else None,

@@ -109,6 +109,9 @@ def parse_building(prompt: str) -> ParseResult:
             continue
         if take_modifier(entry, at, phrase, pending, unknown):
             continue
+        if entry.kind in ("motion", "part"):  # dynamic scenes are single rooms
+            unknown.append((at, phrase))
+            continue
         color, material, size = pending.get("color"), pending.get("material"), pending.get("scale")
         if entry.kind == "building":
             if building not in (None, entry.value):

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lyra_sim.config import accepted, build_entry, check_keys, check_number, check_vector
 from lyra_sim.worlds import plan_geometry as pg
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS, ROOM_TYPES
-from lyra_sim.config import accepted, build_entry, check_keys, check_number, check_vector
 from lyra_sim.worlds.spec import SCALE_RANGE, ObjectSpec, SurfaceSpec, check_caps
 
 MAX_ROOMS = 12

@@ -58,6 +58,8 @@ class Item:
         mount_height: bottom height of wall-mounted items.
         walkable: a floor covering (rug): agents walk over it, others stand on it.
         needs_support: cannot stand on the floor.
+        clearance: depth (m) kept free in front of it, like a door's (a drawer that slides out);
+            0 = none.
     """
 
     name: str
@@ -71,6 +73,14 @@ class Item:
     mount_height: float = 0.0
     walkable: bool = False
     needs_support: bool = False
+    clearance: float = 0.0
+
+
+def front_zone(x: float, y: float, yaw: float, size, depth: float) -> np.ndarray:
+    """``[4, 2]`` corners of the area ``depth`` meters deep in front of a footprint (its +y side)."""
+    n = np.array([-math.sin(yaw), math.cos(yaw)])
+    center = np.array([x, y]) + n * (size[1] / 2 + depth / 2)
+    return _corners(*center, yaw, size[0], depth)
 
 
 @dataclass(frozen=True)
@@ -258,6 +268,13 @@ class _Layout:
             for corners, z0, z1 in self.keepouts:
                 if cand.z < z1 and z0 < cand.top and rects_overlap(c, corners):
                     return "blocks a door"
+        if cand.item.clearance > 0:
+            zone = front_zone(cand.x, cand.y, cand.yaw, cand.item.size, cand.item.clearance)
+            if (np.abs(zone) > half).any():
+                return "no room in front of it"
+            for p in self.placed.values():
+                if not p.item.walkable and cand.z < p.top and p.z < cand.top and rects_overlap(zone, p.corners()):
+                    return f"{p.name} stands in front of it"
         return None
 
     def try_place(self, cand: Placed, keep_connected: bool = True) -> str | None:
@@ -275,6 +292,9 @@ class _Layout:
             n = np.array([-math.sin(cand.yaw), math.cos(cand.yaw)])
             center = np.array([cand.x, cand.y]) + n * (cand.item.size[1] / 2 + DOOR_CLEARANCE / 2)
             self.keepouts.append((_corners(*center, cand.yaw, cand.item.size[0], DOOR_CLEARANCE), 0.0, cand.top))
+        if cand.item.clearance > 0:
+            zone = front_zone(cand.x, cand.y, cand.yaw, cand.item.size, cand.item.clearance)
+            self.keepouts.append((zone, cand.z, cand.top))
         return None
 
 

@@ -10,100 +10,39 @@ Parts play a role: ``main`` parts take the object's color and material (what "a 
 or "wooden chairs" changes), ``accent`` parts the kind's second look (a bed's blanket, a
 counter's cupboards), ``fixed`` parts their own (a screen is always a screen).
 
-Longer than most modules (~800 lines) for a reason: it is one registry table of dozens of short
+The primitives and the registry entry type live in `lyra_sim.worlds.parts`; the kinds that dynamic
+scenes animate (person, robot vacuum, ball, fan, turntable) in `lyra_sim.worlds.moving_objects`.
+
+Longer than most modules (~700 lines) for a reason: it is one registry table of dozens of short
 builders, each readable on its own; a file per kind would scatter the shared primitives.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable, Mapping
+from typing import Mapping
 
 import numpy as np
 
 from lyra_sim.worlds import geometry as geo
-from lyra_sim.worlds.materials import color_rgb
+from lyra_sim.worlds.moving_objects import MOVING_KINDS
+from lyra_sim.worlds.parts import (
+    ACCENT,
+    FIXED,
+    MAIN,
+    X_AXIS,
+    Y_AXIS,
+    ObjectKind,
+    Part,
+    box,
+    cylinder,
+    ellipsoid,
+    frustum,
+    jointed,
+)
 
-MAIN, ACCENT, FIXED = "main", "accent", "fixed"
-
-
-@dataclass(frozen=True)
-class Part:
-    """One closed primitive of an object, in the object's local frame.
-
-    Attributes:
-        mesh: the primitive.
-        role: `MAIN`, `ACCENT` or `FIXED`.
-        material: material name for fixed parts (None for main/accent: the object's).
-        color: ``[3]`` rgb for fixed parts.
-        tint: multiplies the role's color (cushions a shade lighter than the frame).
-        tex_frame: ``[3, 3]`` rows = texture axes (grain first) in local coordinates.
-        tex_origin: ``[3]`` texture origin in local coordinates.
-    """
-
-    mesh: geo.QuadMesh
-    role: str
-    material: str | None
-    color: np.ndarray | None
-    tint: float
-    tex_frame: np.ndarray
-    tex_origin: np.ndarray
-
-
-def _look(role, material, color):
-    if role == FIXED and (material is None or color is None):
-        raise ValueError("a fixed part needs its own material and color")
-    return None if color is None else color_rgb(color)
-
-
-def box(size, center, role=MAIN, material=None, color=None, tint=1.0, rot=None) -> Part:
-    """A box part of ``size`` centered at ``center`` (rotated by ``rot [3, 3]`` if given)."""
-    size = np.asarray(size, dtype=np.float64)
-    r = np.eye(3) if rot is None else np.asarray(rot)
-    center = np.asarray(center, dtype=np.float64)
-    order = np.argsort(-size, kind="stable")  # grain along the longest side
-    return Part(
-        geo.box(size).transformed(r, center),
-        role,
-        material,
-        _look(role, material, color),
-        tint,
-        r[:, order].T,
-        center - r @ (size / 2),
-    )
-
-
-def frustum(r0, r1, height, base, role=MAIN, material=None, color=None, tint=1.0, rot=None) -> Part:
-    """A frustum/cylinder/cone part standing on ``base`` along the local axis ``rot @ z``."""
-    r = np.eye(3) if rot is None else np.asarray(rot)
-    base = np.asarray(base, dtype=np.float64)
-    return Part(
-        geo.frustum(r0, r1, height).transformed(r, base),
-        role,
-        material,
-        _look(role, material, color),
-        tint,
-        r[:, [2, 0, 1]].T,
-        base,
-    )
-
-
-def cylinder(radius, height, base, **kw) -> Part:
-    return frustum(radius, radius, height, base, **kw)
-
-
-def ellipsoid(radii, center, role=MAIN, material=None, color=None, tint=1.0) -> Part:
-    radii = np.asarray(radii, dtype=np.float64)
-    center = np.asarray(center, dtype=np.float64)
-    order = np.argsort(-radii, kind="stable")
-    return Part(geo.ellipsoid(radii).transformed(np.eye(3), center), role, material, _look(role, material, color),
-                tint, np.eye(3)[order], center)
-
-
-Y_AXIS = geo.rot_x(-math.pi / 2)  # maps local +z to +y: cylinders lying front-to-back
-X_AXIS = geo.rot_y(math.pi / 2)  # maps local +z to +x
+__all__ = ["ACCENT", "FIXED", "MAIN", "OBJECT_KINDS", "ObjectKind", "Part", "box", "kind_size"]
 
 
 # ----------------------------------------------------------------------------- builders
@@ -233,10 +172,11 @@ def _drawer_fronts(w, d, h, z0, rows, cols, knob=True):
         for c in range(cols):
             x = -w / 2 + gap + pw / 2 + c * (pw + gap)
             z = z0 + gap + ph / 2 + r * (ph + gap)
-            parts.append(box((pw, 0.018, ph), (x, d / 2 - 0.03 - 0.009, z), tint=1.06))
+            front = [box((pw, 0.018, ph), (x, d / 2 - 0.03 - 0.009, z), tint=1.06)]
             if knob:
-                parts.append(cylinder(0.012, 0.03, (x, d / 2 - 0.03, z + (ph * 0.3 if rows == 1 else 0)), rot=Y_AXIS,
+                front.append(cylinder(0.012, 0.03, (x, d / 2 - 0.03, z + (ph * 0.3 if rows == 1 else 0)), rot=Y_AXIS,
                                       role=FIXED, material="metal", color="silver"))
+            parts += jointed(front, "drawer") if (r, c) == (rows - 1, 0) else front  # the top-left one slides
     return parts
 
 
@@ -354,9 +294,10 @@ def build_desk(s, rng):
     parts.append(box((block_w, d - 0.1, leg_h * 0.6), (bx, -0.03, leg_h * 0.7), tint=0.9))
     for k in range(2):
         z = leg_h * 0.4 + leg_h * 0.15 * (k + 0.5) * 2
-        parts.append(box((block_w - 0.03, 0.02, leg_h * 0.26), (bx, d / 2 - 0.06, z), tint=1.05))
-        parts.append(box((0.1, 0.02, 0.015), (bx, d / 2 - 0.04, z + leg_h * 0.06), role=FIXED, material="metal",
-                         color="silver"))
+        front = [box((block_w - 0.03, 0.02, leg_h * 0.26), (bx, d / 2 - 0.06, z), tint=1.05),
+                 box((0.1, 0.02, 0.015), (bx, d / 2 - 0.04, z + leg_h * 0.06), role=FIXED, material="metal",
+                     color="silver")]
+        parts += jointed(front, "drawer") if k == 1 else front
     return parts
 
 
@@ -468,23 +409,33 @@ def build_barrel(s, rng):
     return parts
 
 
+DOOR_FRAME = 0.07
+"""Width (m) of a door's frame posts and lintel."""
+
+
+def door_hinge(s) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The door leaf's hinge: its -x edge on the leaf's front face, vertical (it opens into the room, +y)."""
+    w, d, h = s
+    return (-w / 2 + DOOR_FRAME, d / 2 - 0.035, 0.0), (0.0, 0.0, 1.0)
+
+
 def build_door(s, rng):
     w, d, h = s
-    frame = 0.07
+    frame = DOOR_FRAME
     parts = [box((frame, d, h), (sx * (w / 2 - frame / 2), 0, h / 2), role=FIXED, material="plaster",
                  color="white") for sx in (-1, 1)]
     parts.append(box((w - 2 * frame, d, frame), (0, 0, h - frame / 2), role=FIXED, material="plaster",
                      color="white"))
     panel_d = d - 0.035
-    parts.append(box((w - 2 * frame, panel_d, h - frame), (0, -d / 2 + panel_d / 2, (h - frame) / 2)))
+    leaf = [box((w - 2 * frame, panel_d, h - frame), (0, -d / 2 + panel_d / 2, (h - frame) / 2))]
     hx = w / 2 - frame - 0.08
-    parts.append(cylinder(0.03, 0.01, (hx, -d / 2 + panel_d, 1.0), rot=Y_AXIS, role=FIXED, material="metal",
-                          color="silver"))
-    parts.append(box((0.13, 0.02, 0.02), (hx - 0.05, d / 2 - 0.012, 1.0), role=FIXED, material="metal",
-                     color="silver"))
-    parts.append(cylinder(0.01, 0.015, (hx, -d / 2 + panel_d + 0.01, 1.0), rot=Y_AXIS, role=FIXED,
-                          material="metal", color="silver"))
-    return parts
+    leaf.append(cylinder(0.03, 0.01, (hx, -d / 2 + panel_d, 1.0), rot=Y_AXIS, role=FIXED, material="metal",
+                         color="silver"))
+    leaf.append(box((0.13, 0.02, 0.02), (hx - 0.05, d / 2 - 0.012, 1.0), role=FIXED, material="metal",
+                    color="silver"))
+    leaf.append(cylinder(0.01, 0.015, (hx, -d / 2 + panel_d + 0.01, 1.0), rot=Y_AXIS, role=FIXED,
+                         material="metal", color="silver"))
+    return parts + jointed(leaf, "leaf")  # hinged on its -x edge
 
 
 def build_window(s, rng):
@@ -757,46 +708,15 @@ def build_coat_rack(s, rng):
     return parts
 
 
+def drawer_runner(s) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """A drawer slides straight out of the front (+y)."""
+    return (0.0, 0.0, 0.0), (0.0, 1.0, 0.0)
+
+
 # ----------------------------------------------------------------------------- the registry
 
-@dataclass(frozen=True)
-class ObjectKind:
-    """How one kind of object looks, is sized, named and placed.
-
-    Attributes:
-        build: ``(size [3], rng) -> list[Part]`` in the local frame (front = +y).
-        size: default ``(w, d, h)`` in meters.
-        material, colors: default main material and the palette its color is drawn from.
-        placement: layout rule name (see `lyra_sim.worlds.layout.RULES`).
-        aliases: prompt words/phrases (singular; plurals are derived), besides the name.
-        anchors: kinds it is placed relative to: beside/around/in front of them, or on them
-            for ``on_top`` kinds.
-        needs_support: an ``on_top`` kind that cannot stand on the floor; when no anchor has
-            room, the first anchor kind is added to the scene.
-        support: its top can carry ``on_top`` objects.
-        mount_height: bottom height above the floor for wall-mounted kinds.
-        accent_material, accent_colors: look of the kind's ``accent`` parts.
-        jitter: relative random size variation (± fraction per axis).
-        walkable: a floor covering that agents walk over (rugs).
-        room_sizes: ``(room_type, size)`` overrides of the default size (warehouse racks).
-    """
-
-    build: Callable[[np.ndarray, np.random.Generator], list[Part]]
-    size: tuple[float, float, float]
-    material: str
-    colors: tuple[str, ...]
-    placement: str
-    aliases: tuple[str, ...] = ()
-    anchors: tuple[str, ...] = ()
-    needs_support: bool = False
-    support: bool = False
-    mount_height: float = 0.0
-    accent_material: str = "wood"
-    accent_colors: tuple[str, ...] = ("white",)
-    jitter: float = 0.08
-    walkable: bool = False
-    room_sizes: tuple[tuple[str, tuple[float, float, float]], ...] = ()
-
+DRAWER = (("drawer", drawer_runner),)
+"""The joint of kinds whose top-left drawer front slides (`_drawer_fronts`)."""
 
 WOODS = ("oak", "walnut", "pine", "cherry")
 FABRICS = ("gray", "navy", "beige", "dark green", "brown", "light gray", "teal", "dark red")
@@ -818,13 +738,14 @@ OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
                            anchors=("coffee_table",), aliases=("arm chair", "recliner", "lounge chair")),
     "bed": ObjectKind(build_bed, (1.6, 2.1, 1.0), "wood", WOODS, "wall_center", accent_material="fabric",
                       accent_colors=FABRICS + ("white",), aliases=("double bed", "single bed"), jitter=0.05),
-    "nightstand": ObjectKind(build_nightstand, (0.45, 0.4, 0.55), "wood", WOODS, "beside", anchors=("bed",),
+    "nightstand": ObjectKind(build_nightstand, (0.45, 0.4, 0.55), "wood", WOODS, "beside", anchors=("bed",), joints=DRAWER,
                              support=True, aliases=("night stand", "bedside table", "side table", "end table")),
     "wardrobe": ObjectKind(build_wardrobe, (1.2, 0.6, 2.0), "wood", WOODS + ("white",), "wall",
                            aliases=("closet", "armoire")),
-    "dresser": ObjectKind(build_dresser, (1.3, 0.5, 0.85), "wood", WOODS + ("white",), "wall", support=True,
+    "dresser": ObjectKind(build_dresser, (1.3, 0.5, 0.85), "wood", WOODS + ("white",), "wall", support=True, joints=DRAWER,
                           aliases=("chest of drawers",)),
     "cabinet": ObjectKind(build_cabinet, (0.8, 0.45, 0.9), "wood", WOODS + ("white", "gray"), "wall", support=True,
+                          joints=DRAWER,
                           aliases=("cupboard", "filing cabinet", "sideboard")),
     "bookcase": ObjectKind(build_bookcase, (0.9, 0.35, 1.9), "wood", WOODS + ("white",), "wall",
                            aliases=("bookshelf", "book shelf", "bookshelves")),
@@ -838,7 +759,7 @@ OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
                          aliases=("refrigerator", "freezer"), jitter=0.04),
     "stove": ObjectKind(build_stove, (0.6, 0.6, 0.9), "metal", ("white", "silver", "steel"), "wall",
                         aliases=("oven", "cooker", "range"), jitter=0.0),
-    "desk": ObjectKind(build_desk, (1.2, 0.6, 0.75), "wood", WOODS + ("white",), "wall", support=True,
+    "desk": ObjectKind(build_desk, (1.2, 0.6, 0.75), "wood", WOODS + ("white",), "wall", support=True, joints=DRAWER,
                        aliases=("writing desk", "computer desk", "work desk")),
     "office_chair": ObjectKind(build_office_chair, (0.6, 0.6, 1.0), "fabric", ("black", "gray", "navy", "dark red"),
                                "around", anchors=("desk", "table"), aliases=("office chair", "desk chair",
@@ -857,6 +778,7 @@ OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
     "box": ObjectKind(build_box, (0.5, 0.4, 0.35), "cardboard", ("tan",), "on_top", anchors=("pallet",),
                       aliases=("cardboard box", "carton", "package", "parcel"), jitter=0.2),
     "door": ObjectKind(build_door, (0.9, 0.05, 2.1), "wood", WOODS + ("white",), "wall_mount", jitter=0.0,
+                       joints=(("leaf", door_hinge),),
                        aliases=("doorway",)),
     "window": ObjectKind(build_window, (1.2, 0.06, 1.2), "plastic", ("white",), "wall_mount", mount_height=0.9,
                          jitter=0.1),
@@ -869,7 +791,7 @@ OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
     "tv": ObjectKind(build_tv, (1.0, 0.22, 0.65), "plastic", ("black",), "on_top", anchors=("tv_stand", "dresser",
                                                                                              "cabinet"),
                      needs_support=True, aliases=("television", "tv set", "telly", "flat screen"), jitter=0.1),
-    "tv_stand": ObjectKind(build_tv_stand, (1.6, 0.45, 0.5), "wood", WOODS + ("black", "white"), "wall",
+    "tv_stand": ObjectKind(build_tv_stand, (1.6, 0.45, 0.5), "wood", WOODS + ("black", "white"), "wall", joints=DRAWER,
                            support=True, aliases=("tv stand", "television stand", "tv cabinet", "media console")),
     "monitor": ObjectKind(build_monitor, (0.6, 0.2, 0.45), "plastic", ("black", "dark gray"), "on_top",
                           anchors=("desk", "table"), needs_support=True,
@@ -893,6 +815,7 @@ OBJECT_KINDS: Mapping[str, ObjectKind] = MappingProxyType({
                          mount_height=1.2, aliases=("wall mirror",), jitter=0.1),
     "coat_rack": ObjectKind(build_coat_rack, (0.45, 0.45, 1.75), "wood", WOODS + ("black",), "corner",
                             aliases=("coat rack", "coat stand", "hat stand"), jitter=0.05),
+    **MOVING_KINDS,
 })
 """Every object kind, by canonical name."""
 

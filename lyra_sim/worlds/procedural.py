@@ -21,9 +21,11 @@ import torch
 
 from lyra_sim.scene import GaussianScene
 from lyra_sim.worlds import geometry as geo
+from lyra_sim.worlds.dynamic_layout import drawer_clearance, drawer_tray, make_mover, plan_motions
 from lyra_sim.worlds.layout import FreeSpace, Item, Placed, layout
 from lyra_sim.worlds.lighting import Lighting, bake
 from lyra_sim.worlds.materials import MATERIALS, Noise, TextureInput, color_rgb, floor_texture, shade_materials
+from lyra_sim.worlds.motion import Binding, Mover, bind
 from lyra_sim.worlds.objects import ACCENT, MAIN, OBJECT_KINDS, kind_size
 from lyra_sim.worlds.prompt import parse_prompt
 from lyra_sim.worlds.rooms import ROOM_KINDS
@@ -37,7 +39,7 @@ SHELL_LABELS = ("floor", "wall", "ceiling")
 
 # Seed stream ids: one independent generator per purpose, so adding a draw to one purpose
 # never shifts the others.
-ROOM_STREAM, OBJECTS_STREAM, LAYOUT_STREAM, NOISE_STREAM, BUILD_STREAM, KEYS_STREAM, SUPPORTS_STREAM = range(7)
+ROOM_STREAM, OBJECTS_STREAM, LAYOUT_STREAM, NOISE_STREAM, BUILD_STREAM, KEYS_STREAM, SUPPORTS_STREAM, ROUTES_STREAM = range(8)
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:
@@ -132,6 +134,9 @@ class ProceduralScene:
         spacing: sample spacing actually used (m).
         plan: for a building, its floor plan (JSON-able: rooms with polygons, interiors and
             areas, doorways, entrance, windows; see `lyra_sim.worlds.house`); None for one room.
+        movers: what moves (``generate(..., motion=True)``): one `lyra_sim.worlds.motion.Mover` per
+            moving thing, its Gaussians labelled ``mover.label`` (a moving joint gets a label of
+            its own, ``door_0.leaf``, after the objects'); empty for a static scene.
     """
 
     gaussians: GaussianScene
@@ -144,6 +149,7 @@ class ProceduralScene:
     free_space: FreeSpace
     spacing: float
     plan: dict | None = None
+    movers: tuple[Mover, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,14 +294,23 @@ def _shell(size, t: float, room: RoomSpec, keys: np.random.Generator) -> list[tu
 
 
 def object_primitives(inst: Instance, placed: Placed, label: int, seed: int, index: int,
-                       keys: np.random.Generator) -> list[SurfacePrimitive]:
+                      keys: np.random.Generator, joint: str | None = None, joint_label: int = -1,
+                      tray: float = 0.0) -> list[SurfacePrimitive]:
+    """The primitives of one object in the world; those of ``joint`` get ``joint_label``.
+
+    ``tray`` > 0 gives the joint (a drawer) a box that deep behind its front, hidden inside the
+    furniture until the drawer slides out.
+    """
     kind = OBJECT_KINDS[inst.spec.kind]
     rng = stream(seed, BUILD_STREAM, index)
     accent = color_rgb(kind.accent_colors[int(rng.integers(len(kind.accent_colors)))])
     main = color_rgb(inst.spec.color)
     r, t = placed.transform()
+    parts = kind.build(np.array(inst.spec.size), rng)
+    if joint is not None and tray > 0:
+        parts.append(drawer_tray(parts, joint, tray))
     prims = []
-    for part in kind.build(np.array(inst.spec.size), rng):
+    for part in parts:
         if part.role == MAIN:
             material, color = inst.spec.material, main
         elif part.role == ACCENT:
@@ -306,7 +321,7 @@ def object_primitives(inst: Instance, placed: Placed, label: int, seed: int, ind
             part.mesh.transformed(r, t),
             material,
             np.clip(color * part.tint, 0, 1),
-            label,
+            joint_label if joint is not None and part.joint == joint else label,
             part.tex_frame @ r.T,
             r @ part.tex_origin + t,
             float(keys.random()),
@@ -340,17 +355,25 @@ def yaw_degrees(p: Placed, spec: ObjectSpec) -> float:
     return math.degrees(p.yaw)
 
 
-def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralConfig | None = None) -> ProceduralScene:
+def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralConfig | None = None, *,
+             motion: bool = False, times: tuple[float, ...] = ()) -> ProceduralScene:
     """Generate a room (or a building, `lyra_sim.worlds.house`) from a prompt, a `SceneSpec`, or a spec dict.
 
     Args:
         condition: text prompt (see `lyra_sim.worlds.prompt`) or a scene spec.
         seed: non-negative integer; same condition + seed → byte-identical outputs.
         config: generator settings (`ProceduralConfig()` by default).
+        motion: build the scene for its motions (`lyra_sim.worlds.dynamic_world`): route
+            followers placed on routes, moving joints labelled apart, drawers given room to
+            slide; the spec's motions come back resolved. False: the scene at rest, motions ignored
+            (kept in the spec as given).
+        times: with ``motion``, the times (s) at which the movers together must leave the free floor
+            connected (`lyra_sim.worlds.dynamic_layout.plan_motions`).
 
     Raises:
-        ValueError: bad prompt/spec (names the problem), counts over the caps, or objects
-            that cannot all be placed (names which).
+        ValueError: bad prompt/spec (names the problem), counts over the caps, objects that
+            cannot all be placed (names which), or (``motion``) a motion that names no object
+            of the scene, cannot move it, or finds no room to move.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
@@ -358,12 +381,17 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     cfg = config or ProceduralConfig()
     spec, understood, unknown = _as_spec(condition)
     if spec.building is not None:
+        if motion:
+            raise ValueError("motions: dynamic scenes are single rooms; a building cannot move (yet)")
         from lyra_sim.worlds.house import generate_building  # builds on this module's helpers
 
         return generate_building(spec, understood, unknown, seed, cfg)
 
     room = _resolve_room(spec.room, stream(seed, ROOM_STREAM))
     instances = expand_objects(spec, room.type, stream(seed, OBJECTS_STREAM))
+    bindings = bind(spec.motions, [(i.name, i.spec.kind) for i in instances]) if motion else []
+    on_route = {b.instance for b in bindings if b.motion.style == "path"}
+    clearance = {b.instance: drawer_clearance(b) for b in bindings if b.motion.style == "slide"}
     support_rng = stream(seed, SUPPORTS_STREAM)
     added: dict[str, Instance] = {}
 
@@ -374,7 +402,8 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
 
     result = layout(
         room.size,
-        [layout_item(i, room.type) for i in instances],
+        [replace(layout_item(i, room.type), clearance=clearance.get(i.name, 0.0)) for i in instances
+         if i.name not in on_route],
         stream(seed, LAYOUT_STREAM),
         make_support,
         agent_radius=cfg.agent_radius,
@@ -387,14 +416,38 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     specs = {i.name: i.spec for i in instances}
     yaw_deg = {p.name: yaw_degrees(p, specs[p.name]) for p in result.placed}
     placed = {p.name: replace(p, yaw=math.radians(yaw_deg[p.name])) for p in result.placed}
+    resolved: list = []
+    if bindings:
+        index_of = {i.name: k for k, i in enumerate(instances)}
+
+        def joint_axes(b: Binding):
+            kind = OBJECT_KINDS[b.object_kind]
+            size = specs[b.instance].size
+            parts = kind.build(np.array(size), stream(seed, BUILD_STREAM, index_of[b.instance]))
+            return (*kind.joint_axis(b.joint, size), parts)
+
+        starts = {n: specs[n].position for n in on_route if specs[n].position is not None}
+        plans, rests = plan_motions(bindings, {i.name: i.spec.size for i in instances}, result, room.size,
+                                    stream(seed, ROUTES_STREAM), joint_axes, starts, times)
+        resolved = [plans[k] for k in range(len(bindings))]
+        for k, (x, y, yaw) in rests.items():
+            name = bindings[k].instance
+            yaw_deg[name] = math.degrees(yaw)
+            placed[name] = Placed(layout_item(instances[index_of[name]], room.type), x, y, 0.0, math.radians(yaw_deg[name]))
 
     keys = stream(seed, KEYS_STREAM)
-    names = list(SHELL_LABELS) + [i.name for i in instances]
+    joints = {b.instance: b for b in bindings if b.joint is not None}
+    joint_labels = {b.instance: len(SHELL_LABELS) + len(instances) + k for k, b in enumerate(joints.values())}
+    names = list(SHELL_LABELS) + [i.name for i in instances] + [b.label for b in joints.values()]
     labeled = [(label, label, prim) for label, prim in _shell(room.size, cfg.wall_thickness, room, keys)]
     for index, inst in enumerate(instances):
         label = len(SHELL_LABELS) + index
-        for prim in object_primitives(inst, placed[inst.name], label, seed, index, keys):
-            labeled.append((inst.name, inst.spec.kind, prim))
+        b = joints.get(inst.name)
+        tray = resolved[bindings.index(b)].amplitude if b is not None and b.motion.style == "slide" else 0.0
+        for prim in object_primitives(inst, placed[inst.name], label, seed, index, keys,
+                                      joint=None if b is None else b.joint, joint_label=joint_labels.get(inst.name, -1),
+                                      tray=tray):
+            labeled.append((names[prim.label], inst.spec.kind, prim))
     prims = [p for _, _, p in labeled]
 
     W, D, H = room.size
@@ -409,6 +462,8 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
         p = placed[inst.name]
         final_objects.append(replace(inst.spec, position=(p.x, p.y), yaw_deg=yaw_deg[inst.name], on=p.support))
         v = meshes[len(SHELL_LABELS) + index].vertices
+        if inst.name in joints:  # the object as built: its moving part in place
+            v = np.concatenate([v, meshes[joint_labels[inst.name]].vertices])
         objects.append({
             "name": inst.name,
             "kind": inst.spec.kind,
@@ -422,16 +477,19 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
             "material": inst.spec.material,
             "on": p.support,
         })
+    movers = [make_mover(b, resolved[k], placed[b.instance], specs[b.instance].size, names.index(b.label))
+              for k, b in enumerate(bindings)]
     return ProceduralScene(
         gaussians=gaussians,
         meshes=meshes,
-        spec=SceneSpec(room=room, objects=tuple(final_objects)),
+        spec=SceneSpec(room=room, objects=tuple(final_objects), motions=tuple(resolved) if motion else spec.motions),
         understood=list(understood),
         unknown=list(unknown),
         room_bounds=(lo.tolist(), hi.tolist()),
         objects=objects,
         free_space=result.free_space,
         spacing=samples.spacing,
+        movers=tuple(movers),
     )
 
 

@@ -198,8 +198,14 @@ class ProceduralWorld:
         return Cameras(torch.stack(viewmats), ks, anchor.width, anchor.height)
 
 
-def make_world(name: str, device: str | torch.device, spacing: float | None = None) -> ProceduralWorld:
-    """The world model a decoder checkpoint names (`lyra_sim.decoder.checkpoint.WorldSettings`), on ``device``."""
+def make_world(name: str, device: str | torch.device, spacing: float | None = None, fps: float | None = None,
+               between: float = 0.5) -> ProceduralWorld:
+    """The world model a decoder checkpoint names (`lyra_sim.decoder.checkpoint.WorldSettings`), on ``device``:
+    ``procedural``, or ``procedural_dynamic`` (`lyra_sim.worlds.dynamic_video`, at ``fps``)."""
+    if name == "procedural_dynamic":
+        from .dynamic_video import DEFAULT_FPS, make_dynamic_world  # the dynamic world builds on this one
+
+        return make_dynamic_world(device, spacing, DEFAULT_FPS if fps is None else fps, between)
     if name != "procedural":
-        raise ValueError(f"world.name: unknown world model {name!r}; accepted: procedural")
+        raise ValueError(f"world.name: unknown world model {name!r}; accepted: procedural, procedural_dynamic")
     return ProceduralWorld(device, procedural.ProceduralConfig() if spacing is None else procedural.ProceduralConfig(spacing=spacing))

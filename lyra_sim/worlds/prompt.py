@@ -12,6 +12,14 @@ else is either grammar (stop words) or returned as *unknown*, never dropped sile
 - sizes: ``small``/``large``... scale the next object or room.
 - a color before the room noun paints the walls; a material before it covers the floor.
 - no room noun: the room type is inferred from the objects (a bed → bedroom), else plain.
+- motions (`lyra_sim.worlds.motion`): a motion word (``walking``, ``rolling``, ``swinging``,
+  ``bouncing``, ``spinning``, ``sliding``...) right after an object it can move binds to it ("a
+  person walking", "a door swinging"); otherwise it binds to the next object ("a rolling cart", "a
+  spinning fan"). ``drawer`` names the drawer of the last dresser, cabinet, nightstand, TV stand or
+  desk, or brings a dresser ("a drawer sliding"). A robot vacuum drives unless told otherwise. A
+  motion word that cannot move its object ("a spinning table") is an error; an unknown verb is
+  reported as unknown. A motion names the instances of its noun ("two rolling carts": ``cart_0``,
+  ``cart_1``), or the kind (all its instances) when a seeded count ("carts") leaves them unknown.
 
 Errors (``ValueError``): empty prompt, nothing recognizable, two room types, a number that is
 no count ("-3 chairs", "1.5 chairs"), counts over the caps of `lyra_sim.worlds.spec`.
@@ -47,6 +55,7 @@ from types import MappingProxyType
 from typing import Callable
 
 from lyra_sim.worlds.materials import COLORS
+from lyra_sim.worlds.motion import DRAWER_HOSTS, JOINT_NOUNS, MOTION_KINDS, MOTION_WORDS, MotionSpec, motion_for
 from lyra_sim.worlds.objects import OBJECT_KINDS
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec
@@ -95,6 +104,8 @@ SURFACE_WORDS = {"floor": "floor", "flooring": "floor", "ground": "floor", "wall
                  "ceiling": "ceiling"}
 ON_WORDS = frozenset({"on", "atop", "onto", "upon"})
 MAX_PHRASE = 4
+DEFAULT_MOTIONS = {"robot_vacuum": "drive"}
+"""Kinds that move in a dynamic scene even when no motion word names it."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,7 @@ class PromptEntry:
     """A lexicon entry: what a word or phrase means."""
 
     kind: str  # "object" | "room" | "surface" | "color" | "material" | "size" | "number" | "quantifier" | "stop"
+    #          | "motion" | "part" | "building"
     value: object = None
     color: str | None = None  # tone words carry a color as well as a material
 
@@ -151,6 +163,10 @@ def _lexicon() -> dict[str, PromptEntry]:
     for name, building in BUILDING_KINDS.items():
         for w in building.aliases:
             lex.setdefault(w, PromptEntry("building", name))
+    for w in MOTION_WORDS:
+        lex.setdefault(w, PromptEntry("motion", w))
+    for w in JOINT_NOUNS:
+        lex.setdefault(w, PromptEntry("part", w))
     return lex
 
 
@@ -183,7 +199,7 @@ def match_entry(tokens: list[str], i: int) -> tuple[int, str, PromptEntry, bool]
             return n, phrase, _LEXICON[phrase], phrase in _PLURAL_ALIASES
         for s in _singulars(words[-1]):
             single = " ".join(words[:-1] + [s])
-            if single in _LEXICON and _LEXICON[single].kind in ("object", "surface", "room", "building"):
+            if single in _LEXICON and _LEXICON[single].kind in ("object", "surface", "room", "building", "part"):
                 return n, phrase, _LEXICON[single], True
     return None
 
@@ -287,6 +303,10 @@ def parse_prompt(prompt: str) -> ParseResult:
     last_object: int | None = None  # index in objects of the most recent object noun
     stack_on: int | None = None  # object waiting for its support after "on"
     content = False
+    motions: list[tuple[int, str]] = []  # (object index, motion kind)
+    pending_motion: tuple[int, str] | None = None  # (position, word) waiting for its object
+    last_content: str | None = None  # kind of the last noun: "object", "room", ...
+    implied: list[int] = []  # objects only a part noun brought ("a drawer": a dresser)
 
     def fail(message: str):
         raise ValueError(f"prompt: {message} (in {prompt!r})")
@@ -301,6 +321,31 @@ def parse_prompt(prompt: str) -> ParseResult:
             continue
         n, phrase, entry, plural = m
         i += n
+        if entry.kind == "motion":
+            prev = objects[last_object].kind if last_content == "object" and last_object is not None else None
+            kind = None if prev is None or any(o == last_object for o, _ in motions) else motion_for(phrase, prev)
+            if kind is not None:  # "a person walking"
+                motions.append((last_object, kind))
+                understood.append((at, phrase))
+            else:  # "a rolling cart": waits for the next object
+                if pending_motion is not None:
+                    unknown.append(pending_motion)
+                pending_motion = (at, phrase)
+            continue
+        if entry.kind == "part":  # "drawer": the last object that has one, or a dresser
+            hosts = [k for k, o in enumerate(objects) if o.kind in DRAWER_HOSTS]
+            if not hosts:
+                objects.append(ObjectSpec(JOINT_NOUNS[entry.value]))
+                hosts = [len(objects) - 1]
+                implied.append(hosts[0])
+            last_object, last_content, content = hosts[-1], "object", True
+            understood += [(at, phrase)] + pending.words()
+            pending, stack_on = PendingEntry(), None
+            if pending_motion is not None:
+                motions.append((last_object, _bind(pending_motion[1], objects[last_object].kind, fail)))
+                understood.append(pending_motion)
+                pending_motion = None
+            continue
         if entry.kind == "stop":
             understood.append((at, phrase))
             if (phrase in ON_WORDS and last_object is not None and pending.empty()
@@ -310,6 +355,7 @@ def parse_prompt(prompt: str) -> ParseResult:
         if take_modifier(entry, at, phrase, pending, unknown):
             continue
         content = True
+        last_content = entry.kind
         understood += [(at, phrase)] + pending.words()
         color, material, scale = pending.get("color"), pending.get("material"), pending.get("scale")
         if entry.kind == "room":
@@ -338,8 +384,16 @@ def parse_prompt(prompt: str) -> ParseResult:
                     continue
             objects.append(spec)
             last_object = len(objects) - 1
+            if pending_motion is not None:
+                motions.append((last_object, _bind(pending_motion[1], kind, fail)))
+                understood.append(pending_motion)
+                pending_motion = None
         pending, stack_on = PendingEntry(), None
     unknown += pending.words()  # modifiers with no noun after them ("a sofa, red")
+    if pending_motion is not None:  # "a table, rolling"
+        unknown.append(pending_motion)
+    moving = {k for k, _ in motions}
+    motions += [(k, DEFAULT_MOTIONS[o.kind]) for k, o in enumerate(objects) if o.kind in DEFAULT_MOTIONS and k not in moving]
     unknown_words = [w for _, w in sorted(unknown)]
     if not content:
         fail("nothing recognizable; name a room (" + ", ".join(k.replace("_", " ") for k in ROOM_KINDS)
@@ -350,12 +404,37 @@ def parse_prompt(prompt: str) -> ParseResult:
         floor=surfaces.get("floor", SurfaceSpec()),
         walls=surfaces.get("walls", SurfaceSpec()),
         ceiling=surfaces.get("ceiling", SurfaceSpec()),
+        # a prompt about motion, not furniture ("a kitchen with a person walking", "a bedroom with a
+        # drawer sliding"): the room keeps its usual furniture
+        furnish=True if objects and all(k in implied or k in {o for o, _ in motions} for k in range(len(objects)))
+        else None,
     )
+    motion_specs = []
+    for k, kind in sorted(set(motions)):
+        motion_specs += [MotionSpec(kind, name) for name in _instance_names(objects, k)]
     try:
-        spec = SceneSpec(room=room, objects=tuple(objects))
+        spec = SceneSpec(room=room, objects=tuple(objects), motions=tuple(motion_specs))
     except ValueError as e:
         fail(str(e))
     return ParseResult(spec, [w for _, w in sorted(understood)], unknown_words)
+
+
+def _instance_names(objects: list[ObjectSpec], k: int) -> list[str]:
+    """Instance names of entry ``k`` (``cart_1``...), or its kind when seeded counts make them unknown."""
+    before = [o.count for o in objects[:k] if o.kind == objects[k].kind]
+    if objects[k].count is None or None in before:
+        return [objects[k].kind]
+    first = sum(before)
+    return [f"{objects[k].kind}_{first + j}" for j in range(objects[k].count)]
+
+
+def _bind(word: str, kind: str, fail) -> str:
+    """The motion ``word`` means for an object of ``kind``, or a prompt error naming what it can move."""
+    motion = motion_for(word, kind)
+    if motion is None:
+        can = sorted({k for m in MOTION_WORDS[word] for k in MOTION_KINDS[m].targets})
+        fail(f"{word!r} cannot apply to a {kind.replace('_', ' ')} (it moves: {', '.join(can)})")
+    return motion
 
 
 def _names_building(tokens: list[str]) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 
 from lyra_sim.config import accepted, build_entry, check_keys, check_number, check_vector, parse_json
 from lyra_sim.worlds.materials import COLORS, PUBLIC_MATERIALS
+from lyra_sim.worlds.motion import MAX_MOTIONS, MotionSpec
 from lyra_sim.worlds.objects import OBJECT_KINDS
 from lyra_sim.worlds.rooms import ROOM_TYPES
 
@@ -164,15 +165,15 @@ class ObjectSpec:
                 raise ValueError(
                     f"count: {self.count} {self.kind}(s) requested; accepted: 1..{MAX_PER_KIND} per kind"
                 )
-        object.__setattr__(self, "color", _check_color(f"color", self.color))
-        _check_material(f"material", self.material)
-        object.__setattr__(self, "scale", check_number(f"scale", self.scale, *SCALE_RANGE))
-        object.__setattr__(self, "size", check_vector(f"size", self.size, 3, [OBJECT_SIZE_RANGE] * 3))
-        object.__setattr__(self, "position", check_vector(f"position", self.position, 2, [(None, None)] * 2))
+        object.__setattr__(self, "color", _check_color("color", self.color))
+        _check_material("material", self.material)
+        object.__setattr__(self, "scale", check_number("scale", self.scale, *SCALE_RANGE))
+        object.__setattr__(self, "size", check_vector("size", self.size, 3, [OBJECT_SIZE_RANGE] * 3))
+        object.__setattr__(self, "position", check_vector("position", self.position, 2, [(None, None)] * 2))
         if self.yaw_deg is not None:
-            object.__setattr__(self, "yaw_deg", check_number(f"yaw_deg", self.yaw_deg))
+            object.__setattr__(self, "yaw_deg", check_number("yaw_deg", self.yaw_deg))
         if (self.position is not None or self.yaw_deg is not None) and self.count != 1:
-            raise ValueError(f" position/yaw_deg need count = 1 (one spec entry per placed object)")
+            raise ValueError(" position/yaw_deg need count = 1 (one spec entry per placed object)")
         if self.on is not None:
             if not isinstance(self.on, str):
                 raise ValueError(f"on: expected an instance name or kind, got {self.on!r}")
@@ -206,12 +207,15 @@ class SceneSpec:
         building: a whole building (`lyra_sim.worlds.building_spec.BuildingSpec`) instead
             of one room; ``room`` and ``objects`` then stay at their defaults (each building
             room holds its own).
+        motions: what moves in a dynamic scene (`lyra_sim.worlds.motion.MotionSpec`); a static
+            scene is built at rest and ignores them. One room only (no buildings).
     """
 
     room: RoomSpec = field(default_factory=RoomSpec)
     objects: tuple[ObjectSpec, ...] = ()
     version: int = SPEC_VERSION
     building: Any = None
+    motions: tuple[MotionSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version != SPEC_VERSION:
@@ -222,6 +226,13 @@ class SceneSpec:
         if not all(isinstance(o, ObjectSpec) for o in self.objects):
             raise ValueError("objects: expected a list of ObjectSpec")
         check_caps([(o.kind, o.count or 1) for o in self.objects], "objects")
+        object.__setattr__(self, "motions", tuple(self.motions))
+        if not all(isinstance(m, MotionSpec) for m in self.motions):
+            raise ValueError("motions: expected a list of MotionSpec")
+        if len(self.motions) > MAX_MOTIONS:
+            raise ValueError(f"motions: {len(self.motions)} given; at most {MAX_MOTIONS} per scene")
+        if self.motions and self.building is not None:
+            raise ValueError("motions: dynamic scenes are single rooms; a building cannot have motions")
         if self.building is not None:
             if not isinstance(self.building, _building_spec.BuildingSpec):
                 raise ValueError("building: expected a BuildingSpec")
@@ -232,7 +243,10 @@ class SceneSpec:
     def to_dict(self) -> dict:
         if self.building is not None:
             return {"version": self.version, "building": self.building.to_dict()}
-        return {"version": self.version, "room": self.room.to_dict(), "objects": [o.to_dict() for o in self.objects]}
+        out = {"version": self.version, "room": self.room.to_dict(), "objects": [o.to_dict() for o in self.objects]}
+        if self.motions:  # static specs keep their layout (and their manifests their bytes)
+            out["motions"] = [m.to_dict() for m in self.motions]
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -244,11 +258,15 @@ class SceneSpec:
         if not isinstance(objects, list):
             raise ValueError(f"objects: expected a list, got {type(objects).__name__}")
         building = data.get("building")
+        motions = data.get("motions", [])
+        if not isinstance(motions, list):
+            raise ValueError(f"motions: expected a list, got {type(motions).__name__}")
         return cls(
             room=RoomSpec.from_dict(data.get("room", {})),
             objects=tuple(ObjectSpec.from_dict(o, where=f"objects[{i}]") for i, o in enumerate(objects)),
             version=data.get("version", SPEC_VERSION),
             building=None if building is None else _building_spec.BuildingSpec.from_dict(building),
+            motions=tuple(MotionSpec.from_dict(m, where=f"motions[{i}]") for i, m in enumerate(motions)),
         )
 
     @classmethod

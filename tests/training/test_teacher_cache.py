@@ -38,7 +38,7 @@ def test_cache_path_naming():
 def test_build_cache_writes_one_file_per_seed_with_the_run_settings(cache, config):
     assert sorted(p.name for p in cache.iterdir()) == ["scene_0000000000.safetensors", "scene_0000000001.safetensors"]
     expected = TeacherSource(config).meta
-    assert json.loads(expected) == {"video": asdict(config.video), "world": {"name": "procedural", "spacing": 0.15}}
+    assert json.loads(expected) == {"video": asdict(config.video), "world": {"name": "procedural", "spacing": 0.15, "fps": None}}
     for seed in (0, 1):
         with safe_open(str(cache_path(cache, seed)), framework="pt") as f:
             meta = f.metadata()

@@ -26,13 +26,19 @@ BATHROOM_KINDS = ("toilet", "sink", "bathtub", "shower", "mirror", "coat_rack")
 """Kinds added with buildings: a second room holds them (one room takes at most MAX_OBJECTS)."""
 
 
+MOVING_KINDS = ("person", "robot_vacuum", "ball", "fan", "turntable")
+"""Kinds added with dynamic scenes: a third room holds them (with a cabinet for the turntable)."""
+
+
 @pytest.fixture(scope="module")
 def every_kind():
-    """One of every object kind in two big rooms (supports for the stacked ones are in the list)."""
-    first = [k for k in OBJECT_KINDS if k not in BATHROOM_KINDS]
+    """One of every object kind in three rooms (supports for the stacked ones are in the lists)."""
+    first = [k for k in OBJECT_KINDS if k not in BATHROOM_KINDS + MOVING_KINDS]
     spec = {"room": {"type": "warehouse", "size": [16.0, 12.0, 4.0]}, "objects": [{"kind": k} for k in first]}
     bath = {"room": {"type": "bathroom", "size": [4.0, 3.0, 2.6]}, "objects": [{"kind": k} for k in BATHROOM_KINDS]}
-    return [generate(spec, 1, FAST), generate(bath, 1, FAST)]
+    moving = {"room": {"type": "plain", "size": [5.0, 4.0, 2.6]},
+              "objects": [{"kind": k} for k in MOVING_KINDS + ("cabinet",)]}
+    return [generate(spec, 1, FAST), generate(bath, 1, FAST), generate(moving, 1, FAST)]
 
 
 def all_scenes(scenes, every_kind):

@@ -1,0 +1,209 @@
+"""The procedural world over time as a video world model: Lyra's dynamic videos, offline.
+
+`DynamicProceduralWorld` imagines a room with its motions (`lyra_sim.worlds.dynamic_world`) along
+Lyra's six trajectories, the way Lyra's video model renders a monocular input video: frame ``k`` of
+every trajectory shows the scene at the input's time ``t_k = k / fps``. Held-out views each show
+the scene at a *target time*: an input time, or (with probability ``between``) a time between two
+input frames, the bullet-time views a time-conditioned decoder is trained and scored on. Every view
+comes with depth and a per-pixel map of the moving object it shows (`render_labels`).
+
+It is the teacher of dynamic self-distillation (`lyra_sim.training`) and the world the dynamic
+decoder path of ``lyra-sim generate --dynamic --decoder`` imagines with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..cameras import TRAJECTORIES, Cameras, lyra_trajectory
+from ..render import render
+from ..scene import GaussianScene, rgb_to_sh
+from ..video import HeldOutViews, MultiViewVideo, VideoSpec
+from . import procedural
+from .dynamic_world import DEFAULT_FPS, frame_times, generate_dynamic, pose_gaussians
+from .motion import Mover
+from .procedural_video import ProceduralWorld, StagedScene
+
+
+def render_labels(scene: GaussianScene, movers: Sequence[Mover], cameras: Cameras) -> Tensor:
+    """``[C, H, W]`` int64: ``i + 1`` where mover ``i``'s Gaussians are what the pixel shows (over half
+    its opacity), 0 elsewhere; rendered as one-hot colors, three movers per pass."""
+    out = torch.zeros(len(cameras), cameras.height, cameras.width, dtype=torch.int64, device=scene.device)
+    best = torch.full_like(out, 0.5, dtype=torch.float32)
+    for first in range(0, len(movers), 3):
+        group = movers[first:first + 3]
+        rgb = torch.zeros(len(scene), 3, device=scene.device)
+        for c, m in enumerate(group):
+            rgb[scene.labels == m.label_index, c] = 1.0
+        coded = GaussianScene(scene.means, scene.quats, scene.scales, scene.opacities, rgb_to_sh(rgb)[:, None])
+        shown = render(coded, cameras, "RGB").rgb
+        for c in range(len(group)):
+            take = shown[..., c] > best
+            out[take] = first + c + 1
+            best = torch.where(take, shown[..., c], best)
+    return out
+
+
+@dataclass(frozen=True)
+class DynamicStagedScene(StagedScene):
+    """A `StagedScene` over time (`DynamicProceduralWorld.stage`).
+
+    Attributes:
+        movers: what moves; times: ``[T]`` seconds of the frames; frame_poses: ``[T, M, 4, 4]``;
+        holdout_times: ``[K]`` target times of the held-out views; holdout_poses: ``[K, M, 4, 4]``.
+    """
+
+    movers: tuple[Mover, ...] = ()
+    times: tuple[float, ...] = ()
+    frame_poses: np.ndarray | None = None
+    holdout_times: tuple[float, ...] = ()
+    holdout_poses: np.ndarray | None = None
+
+
+class DynamicProceduralWorld(ProceduralWorld):
+    """Procedural rooms with motions, rendered along Lyra's trajectories as the input video's time runs.
+
+    Args:
+        device, config: as `ProceduralWorld`.
+        fps: frames per second of the input video (frame ``k`` at ``k / fps`` seconds).
+        between: fraction of target times that lie strictly between two input frames.
+        per_target: held-out views per target time (a decoder decodes one target time at a time).
+        labels: also render the moving-object label maps (teachers and evaluation need them; a decoder
+            reading the video does not).
+    """
+
+    name = "procedural_dynamic"
+
+    def __init__(self, device: str | torch.device = "cpu", config: Any = None, fps: float = DEFAULT_FPS,
+                 between: float = 0.5, per_target: int = 2, labels: bool = True) -> None:
+        super().__init__(device, config)
+        if not 0 <= between <= 1:
+            raise ValueError(f"between: expected a fraction in [0, 1], got {between}")
+        if isinstance(per_target, bool) or not isinstance(per_target, int) or per_target < 1:
+            raise ValueError(f"per_target: expected a positive number of views, got {per_target!r}")
+        frame_times(1, fps)  # validates fps
+        self.fps, self.between, self.per_target, self.labels = float(fps), float(between), per_target, labels
+
+    def stage(self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int,
+              spec: VideoSpec = VideoSpec()) -> DynamicStagedScene:
+        trajectories = tuple(trajectories)
+        unknown = [k for k in trajectories if k not in TRAJECTORIES]
+        if not trajectories or unknown:
+            raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
+        times = frame_times(spec.num_frames, self.fps)
+        dyn, layout_seed = self._generate(condition, seed, times)
+        world = dyn.world
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7669,)))  # the static world's stream
+        lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
+        anchor, focus = self._anchor(world, lo, hi, spec, rng)
+        travel = self._travel(anchor, focus, lo, hi, spec)
+        cams = [lyra_trajectory(anchor, k, spec.num_frames, focus, travel) for k in trajectories]
+        holdout = self._holdout_cameras(anchor, focus, travel, spec, rng) if spec.num_holdout else None
+        targets = self.target_times(times, spec.num_holdout, np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(0x7469,))))
+        info = {
+            "world_model": {"name": self.name, "version": procedural.GENERATOR_VERSION},
+            "condition": condition if isinstance(condition, (str, dict)) else world.spec.to_dict(),
+            "seed": int(seed),
+            "scene_spec": world.spec.to_dict(),
+            "room_bounds": [list(map(float, b)) for b in world.room_bounds],
+            "objects": world.objects,
+            "label_names": list(world.gaussians.label_names),
+            "anchor": {"viewmat": anchor.viewmats[0].tolist(), "K": anchor.Ks[0].tolist(),
+                       "width": anchor.width, "height": anchor.height},
+            "focus_distance": focus,
+            "travel": travel,
+            "fps": self.fps,
+            "times": list(times),
+            "layout_seed": layout_seed,
+            "movers": [m.record() for m in world.movers],
+        }
+        holdout_poses = np.stack([np.stack([m.pose(t) for m in world.movers]) for t in targets]) if targets else None
+        return DynamicStagedScene(world.gaussians, trajectories, cams, holdout, info, world.movers, times, dyn.poses,
+                                  tuple(targets), holdout_poses)
+
+    RETRIES = 4
+    """Layouts tried for a teacher scene whose motions find no room (a derived seed each)."""
+
+    def _generate(self, condition: Any, seed: int, times: tuple[float, ...]):
+        """`generate_dynamic`; a teacher must not stall on one cramped layout, so a scene whose motions find no
+        room is laid out again with seeds derived from ``seed`` (deterministic), up to `RETRIES` times."""
+        error: ValueError | None = None
+        for attempt in range(self.RETRIES):
+            layout_seed = seed if attempt == 0 else int(np.random.SeedSequence(seed, spawn_key=(0x6C61, attempt))
+                                                        .generate_state(1)[0] >> 1)
+            try:
+                return generate_dynamic(condition, layout_seed, times, fps=self.fps, config=self.config), layout_seed
+            except ValueError as e:  # bad conditions fail the same way every time: only retry layouts
+                if "no route" not in str(e) and "cut" not in str(e) and "intersect" not in str(e):
+                    raise
+                error = e
+        raise error
+
+    def target_times(self, times: Sequence[float], count: int, rng: np.random.Generator) -> list[float]:
+        """Target times of ``count`` held-out views, ``per_target`` views each, seeded: an input time, or
+        (``between``) a time between two of them (uniform in the middle 80 % of the interval)."""
+        out: list[float] = []
+        while len(out) < count:
+            if len(times) > 1 and rng.random() < self.between:
+                k = int(rng.integers(len(times) - 1))
+                tau = float(times[k] + (times[k + 1] - times[k]) * rng.uniform(0.1, 0.9))
+            else:
+                tau = float(times[int(rng.integers(len(times)))])
+            out += [tau] * self.per_target
+        return out[:count]
+
+    def shoot(self, staged: DynamicStagedScene) -> MultiViewVideo:
+        """Render every trajectory frame at its time and every held-out view at its target time."""
+        rest = staged.gaussians.to(self.device)
+        v, t = len(staged.cameras), len(staged.times)
+        frames, depths, labels = [[None] * t for _ in range(v)], [[None] * t for _ in range(v)], [[None] * t for _ in range(v)]
+        for k in range(t):
+            scene = pose_gaussians(rest, staged.movers, staged.frame_poses[k])
+            cams = Cameras(torch.stack([c.viewmats[k] for c in staged.cameras]), torch.stack([c.Ks[k] for c in staged.cameras]),
+                           staged.cameras[0].width, staged.cameras[0].height).to(self.device)
+            out = render(scene, cams, "RGB+ED")
+            lab = render_labels(scene, staged.movers, cams) if self.labels else None
+            for i in range(v):
+                frames[i][k], depths[i][k] = out.rgb[i].clamp(0, 1), out.depth[i]
+                labels[i][k] = None if lab is None else lab[i]
+        holdout = None
+        if staged.holdout is not None:
+            hcams = staged.holdout.to(self.device)
+            rgb, depth, lab = [], [], []
+            for j, tau in enumerate(staged.holdout_times):
+                scene = pose_gaussians(rest, staged.movers, staged.holdout_poses[j])
+                out = render(scene, hcams[j], "RGB+ED")
+                rgb.append(out.rgb[0].clamp(0, 1))
+                depth.append(out.depth[0])
+                if self.labels:
+                    lab.append(render_labels(scene, staged.movers, hcams[j])[0])
+            holdout = HeldOutViews(torch.stack(rgb), hcams.viewmats, hcams.Ks, torch.stack(depth),
+                                   torch.tensor(staged.holdout_times, dtype=torch.float64, device=self.device),
+                                   torch.stack(lab) if lab else None)
+        return MultiViewVideo(
+            frames=torch.stack([torch.stack(f) for f in frames]),
+            viewmats=torch.stack([c.viewmats for c in staged.cameras]).to(self.device),
+            Ks=torch.stack([c.Ks for c in staged.cameras]).to(self.device),
+            trajectories=staged.trajectories,
+            depth=torch.stack([torch.stack(d) for d in depths]),
+            holdout=holdout,
+            info=staged.info,
+            times=torch.tensor(staged.times, dtype=torch.float64, device=self.device),
+            labels=torch.stack([torch.stack(lab) for lab in labels]) if self.labels else None,
+        )
+
+
+def make_dynamic_world(device: str | torch.device, spacing: float | None = None, fps: float = DEFAULT_FPS,
+                       between: float = 0.5) -> DynamicProceduralWorld:
+    """The dynamic teacher a checkpoint's ``world`` record names (see `lyra_sim.worlds.procedural_video.make_world`)."""
+    cfg = procedural.ProceduralConfig() if spacing is None else procedural.ProceduralConfig(spacing=spacing)
+    return DynamicProceduralWorld(device, cfg, fps=fps, between=between)
+
+
+__all__ = ["DEFAULT_FPS", "DynamicProceduralWorld", "DynamicStagedScene", "make_dynamic_world", "render_labels"]

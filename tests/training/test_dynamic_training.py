@@ -1,0 +1,143 @@
+"""Dynamic self-distillation: the teacher over time (cached with times and label maps), a step decoded at a
+held-out target time, fine-tuning from a static checkpoint, and the held-out evaluation beside the baselines."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from _training import CPU, tiny_dynamic_config, tiny_static_checkpoint
+
+from lyra_sim.decoder import PRESETS, LyraDecoder, load_decoder
+from lyra_sim.decoder.codecs import make_codec
+from lyra_sim.decoder.model import GaussianBatch
+from lyra_sim.training import build_cache, train
+from lyra_sim.training.config import DistillConfig
+from lyra_sim.training.dynamic_evaluation import centre_errors, source_pixels
+from lyra_sim.training.losses import distill_step_loss, pick_target
+from lyra_sim.training.teacher_cache import TeacherSource, materialize, teacher_world
+
+
+@pytest.fixture(scope="module")
+def dynamic_cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("teacher_dynamic")
+    build_cache(tiny_dynamic_config(path / "unused", path), "train", CPU, log=lambda s: None)
+    return path
+
+
+def test_cached_dynamic_teacher_matches_the_rendered_one(dynamic_cache, tmp_path):
+    config = tiny_dynamic_config(tmp_path, dynamic_cache)
+    world = teacher_world(config.world, "cpu", config.data.between)
+    cached = materialize(TeacherSource(config)[1], world, torch.device("cpu"))
+    fresh = materialize(TeacherSource(replace(config, data=replace(config.data, cache_dir=None)))[1], world,
+                        torch.device("cpu"))
+    torch.testing.assert_close(cached.times, torch.tensor([0.0, 0.125, 0.25], dtype=torch.float64))
+    for name in ("times", "hold_times", "labels", "hold_labels", "frames", "hold_frames"):
+        torch.testing.assert_close(getattr(cached, name), getattr(fresh, name), msg=name)
+    assert cached.labels.shape == (6, 3, 32, 32) and cached.hold_labels.shape == (2, 32, 32)
+    assert len(torch.unique(cached.hold_times)) == 1  # two views per target time
+    assert int(cached.labels.max()) == 1  # the cart is mover 1
+
+
+def test_a_dynamic_step_decodes_at_a_target_time_and_trains_the_time_weights(dynamic_cache, tmp_path):
+    config = tiny_dynamic_config(tmp_path, dynamic_cache)
+    config = replace(config, loss=replace(config.loss, moving=4.0))
+    world = teacher_world(config.world, "cpu")
+    sample = materialize(TeacherSource(config)[0], world, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    assert pick_target(sample, gen) in sample.hold_times.tolist()
+    model = LyraDecoder(config.decoder, seed=0)
+    with torch.no_grad():  # make the time weights matter, then check they get gradients
+        model.target_embed.weight.normal_(0, 0.01)
+    codec = make_codec(config.codec)
+    loss, metrics = distill_step_loss(model, [sample], codec, config, 0, [torch.Generator().manual_seed(0)], None,
+                                      torch.device("cpu"))
+    assert torch.isfinite(loss) and metrics["mse_holdout"] > 0
+    metric_depth = replace(config, loss=replace(config.loss, depth_abs=1.0))
+    with torch.no_grad():
+        more, _ = distill_step_loss(model, [sample], codec, metric_depth, 0, [torch.Generator().manual_seed(0)], None,
+                                    torch.device("cpu"))
+    assert float(more) > float(loss) + 0.01  # the relative depth error adds to the loss
+    loss.backward()
+    for name in ("time_embed", "target_embed", "offset_head"):
+        assert float(getattr(model, name).weight.grad.abs().max()) > 0, name
+    no_holdout = replace(sample, hold_times=sample.hold_times[:0])
+    with pytest.raises(ValueError, match="needs held-out views at target times"):
+        pick_target(no_holdout, gen)
+
+
+def test_fine_tuning_starts_from_a_static_checkpoint(dynamic_cache, tmp_path):
+    init = tiny_static_checkpoint(tmp_path / "static.safetensors")
+    config = tiny_dynamic_config(tmp_path / "run", dynamic_cache, steps=2, init_from=str(init))
+    logs = []
+    result = train(config, env=CPU, log=logs.append)
+    assert any("6 time-conditioning weights start at zero" in line for line in logs)
+    static, _ = load_decoder(init)
+    trained = result.model.state_dict()
+    # two steps from the static weights: close to them, not random
+    diff = max(float((trained[k] - v).abs().max()) for k, v in static.state_dict().items())
+    assert diff < 0.1
+    dyn, extra = load_decoder(result.out_dir / "decoder.safetensors")
+    assert dyn.config == PRESETS["tiny_dynamic"] and extra["world"]["name"] == "procedural_dynamic"
+
+
+def test_dynamic_config_must_pair_decoder_and_world(tmp_path):
+    config = tiny_dynamic_config(tmp_path, None)
+    with pytest.raises(ValueError, match="decoder.time_embedding and world.name disagree"):
+        replace(config, decoder=PRESETS["tiny"])
+    assert config.data.condition(1_000_000_000) == "a rolling ball"  # held-out seeds take the unseen prompts
+    assert DistillConfig.load("configs/distill_dynamic_small.json").dynamic
+
+
+def test_centre_error_is_exact_for_gaussians_on_the_true_surface(tmp_path):
+    """Gaussians placed on the pixels' true points carried to the target time have zero centre error; 5 cm off, 5 cm."""
+    config = tiny_dynamic_config(tmp_path, None)
+    config = replace(config, video=replace(config.video, width=64, height=64),
+                     data=replace(config.data, conditions=("a corridor with a rolling cart",)))
+    world = teacher_world(config.world, "cpu", between=1.0)
+    staged = TeacherSource(config).world.stage("a corridor with a rolling cart", seed=0, spec=config.video)
+    video = world.shoot(staged)
+    model = LyraDecoder(replace(PRESETS["tiny_dynamic"], gaussian_upsample=8), seed=0)  # one Gaussian per pixel
+    v, t, h, w, _ = video.frames.shape
+    sources = source_pixels(model, t, h // 8, w // 8, v)
+    view, frame, px, py = sources
+    depth = video.depth[view, frame, py.long(), px.long(), 0].double()
+    c2w = torch.linalg.inv(video.viewmats[view, frame].double())
+    k = video.Ks[view, frame].double()
+    cam = torch.stack([(px - k[:, 0, 2]) / k[:, 0, 0] * depth, (py - k[:, 1, 2]) / k[:, 1, 1] * depth, depth], -1)
+    pts = (c2w[:, :3, :3] @ cam[..., None])[..., 0] + c2w[:, :3, 3]
+    tau = float(video.holdout.times[0])
+    mover = staged.movers[0]
+    for f in range(t):
+        on = frame == f
+        rel = torch.from_numpy(mover.pose(tau) @ np.linalg.inv(mover.pose(float(video.times[f]))))
+        pts[on] = pts[on] @ rel[:3, :3].T + rel[:3, 3]
+    n = len(pts)
+    ones = torch.ones(1, n)
+    batch = GaussianBatch(pts.float()[None], torch.zeros(1, n, 4), torch.ones(1, n, 3), ones, torch.zeros(1, n, 3))
+    idx = torch.arange(n)
+    errors = centre_errors(batch, idx, sources, torch.arange(t), video, staged.movers, tau)
+    assert len(errors) == 1 and errors[0] < 1e-4
+    shifted = replace(batch, means=batch.means + torch.tensor([0.05, 0.0, 0.0]))
+    assert centre_errors(shifted, idx, sources, torch.arange(t), video, staged.movers, tau)[0] == pytest.approx(0.05, abs=1e-4)
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_dynamic_fine_tuning_with_gsplat(dynamic_cache, tmp_path):
+    """On the GPU: the dynamic teacher rendered by gsplat, bf16 autocast through the time embeddings, offsets in
+    float32; a few steps from a static checkpoint, finite and falling; the teacher matches the CPU one."""
+    pytest.importorskip("gsplat")
+    from lyra_sim.training import DistEnv
+
+    env = DistEnv(0, 1, 0, torch.device("cuda", 0))
+    init = tiny_static_checkpoint(tmp_path / "static.safetensors")
+    cfg = tiny_dynamic_config(tmp_path / "run", None, steps=8, bf16=True, device="cuda", init_from=str(init))
+    cfg = replace(cfg, data=replace(cfg.data, train_scenes=1))
+    result = train(cfg, log=lambda s: None, env=env)
+    losses = [r["loss"] for r in result.history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    world = teacher_world(cfg.world, "cuda")
+    gpu = materialize(TeacherSource(cfg)[0], world, torch.device("cuda"))
+    cpu = materialize(TeacherSource(cfg)[0], teacher_world(cfg.world, "cpu"), torch.device("cpu"))
+    assert float((gpu.frames.cpu() - cpu.frames).abs().mean()) < 2e-3
+    assert float((gpu.hold_labels.cpu() != cpu.hold_labels).float().mean()) < 0.01
