@@ -20,4 +20,4 @@ echo "gsplat build: $(( $(date +%s) - start )) s"
 # Without arguments: the test files that hold gpu tests (the others may import CPU-only extras
 # such as open3d, which an offline GPU machine lacks).
 if [ "$#" -eq 0 ]; then set -- $(grep -rl "mark.gpu" tests --include="test_*.py" | sort); fi
-python3 -m pytest -q -p no:cacheprovider -m gpu -s -rs "$@"
+python3 -m pytest -q -o addopts="-ra --import-mode=importlib" -p no:cacheprovider -m gpu -s -rs "$@"
