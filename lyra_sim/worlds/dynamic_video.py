@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..cameras import TRAJECTORIES, Cameras, lyra_trajectory
+from ..cameras import TRAJECTORIES, Cameras, look_at_cameras, lyra_trajectory
 from ..render import render
 from ..scene import GaussianScene, rgb_to_sh
 from ..video import HeldOutViews, MultiViewVideo, VideoSpec
@@ -47,6 +47,82 @@ def render_labels(scene: GaussianScene, movers: Sequence[Mover], cameras: Camera
             out[take] = first + c + 1
             best = torch.where(take, shown[..., c], best)
     return out
+
+
+def mover_paths(world: Any, times: Sequence[float]) -> np.ndarray:
+    """``[M, T, 3]``: each mover's centre (the centroid of its Gaussians as built) at each of ``times``;
+    ``world``: anything with ``gaussians`` and ``movers`` (a generated world, a `DynamicStagedScene`)."""
+    g = world.gaussians
+    out = np.zeros((len(world.movers), len(times), 3))
+    for i, m in enumerate(world.movers):
+        centre = np.append(g.means[g.labels == m.label_index].double().mean(0).cpu().numpy(), 1.0)
+        out[i] = [(m.pose(t) @ centre)[:3] for t in times]
+    return out
+
+
+def _seen(eye: np.ndarray, points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """``[P]`` bool: whether the segment from ``eye`` to each point misses every box ``[B, 2, 3]`` (slab test)."""
+    if len(boxes) == 0:
+        return np.ones(len(points), dtype=bool)
+    d = points - eye  # [P, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(np.abs(d) > 1e-12, 1.0 / d, np.inf)[:, None]  # [P, 1, 3]
+        a, b = (boxes[None, :, 0] - eye) * inv, (boxes[None, :, 1] - eye) * inv  # [P, B, 3]
+    a, b = np.nan_to_num(a, nan=-np.inf), np.nan_to_num(b, nan=np.inf)
+    near, far = np.minimum(a, b).max(-1), np.maximum(a, b).min(-1)  # [P, B]
+    inside = (np.abs(d)[:, None] <= 1e-12) & ((eye < boxes[None, :, 0]) | (eye > boxes[None, :, 1]))
+    hit = (near <= far) & (far > 0.02) & (near < 0.98) & ~inside.any(-1)
+    return ~hit.any(-1)
+
+
+CANDIDATES = 32
+"""Eye positions (the anchor's and free floor spots) a dynamic teacher's anchor picks from."""
+
+
+def frame_movers(anchor: Cameras, focus: float, world: Any, times: Sequence[float],
+                 rng: np.random.Generator) -> tuple[Cameras, float]:
+    """The anchor re-aimed so the movers are in the video, as a monocular input video frames its subject.
+
+    The eye is the static anchor's or one of `CANDIDATES` free floor spots at its height, whichever sees
+    the most of the movers' paths (`mover_paths`: inside the image, lines of sight clear of the other
+    objects' boxes), at least 0.8 m from every path point and preferring 1.5–4 m from their centroid; it
+    looks at that centroid, which becomes the focus. Movers far apart may not all fit one view; the one
+    that sees most wins. A world without movers keeps ``(anchor, focus)``.
+    """
+    if not world.movers:
+        return anchor, focus
+    paths = mover_paths(world, times)
+    points = paths.reshape(-1, 3)
+    target = points.mean(0)
+    own = {m.instance for m in world.movers}
+    boxes = np.array([o["bbox"] for o in world.objects if o["name"] not in own], dtype=np.float64).reshape(-1, 2, 3)
+    boxes = boxes + np.array([[0.01], [-0.01]])  # a line grazing a face is not blocked
+    eye0 = anchor.centers[0].double().numpy()
+    spots = world.free_space.sample(rng, CANDIDATES) if world.free_space.free.any() else np.zeros((0, 2))
+    candidates = np.concatenate([eye0[None], np.column_stack([spots, np.full(len(spots), eye0[2])])])
+    k = anchor.Ks[0].double().cpu().numpy()
+    tan_x, tan_y = 0.9 * 0.5 * anchor.width / k[0, 0], 0.9 * 0.5 * anchor.height / k[1, 1]  # a 5 % margin
+    best, best_score = eye0, -np.inf
+    for eye in candidates:
+        rays = points - eye
+        if np.linalg.norm(rays, axis=-1).min() < 0.8:
+            continue
+        dist = float(np.linalg.norm(target - eye))
+        forward = (target - eye) / dist
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= max(np.linalg.norm(right), 1e-9)
+        x, y, z = rays @ right, rays @ np.cross(forward, right), rays @ forward  # OpenCV camera axes
+        in_view = (z > 0.1) & (np.abs(x) < tan_x * z) & (np.abs(y) < tan_y * z)
+        score = float((_seen(eye, points, boxes) & in_view).mean()) - 0.05 * max(0.0, 1.5 - dist, dist - 4.0)
+        if score > best_score + 1e-9:
+            best, best_score = eye, score
+    if np.linalg.norm(target[:2] - best[:2]) < 0.3:  # looking straight down: keep the static anchor
+        return anchor, focus
+    view = look_at_cameras(torch.tensor(best[None], dtype=torch.float32), torch.tensor(target[None], dtype=torch.float32),
+                           anchor.width, anchor.height).viewmats
+    cam = Cameras(view.to(anchor.viewmats.device), anchor.Ks.clone(), anchor.width, anchor.height)  # the anchor's lens
+    forward = cam.camtoworlds[0, :3, 2].double().numpy()
+    return cam, max(float(np.dot(target - best, forward)), 1.0)
 
 
 @dataclass(frozen=True)
@@ -101,6 +177,8 @@ class DynamicProceduralWorld(ProceduralWorld):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7669,)))  # the static world's stream
         lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
         anchor, focus = self._anchor(world, lo, hi, spec, rng)
+        anchor, focus = frame_movers(anchor, focus, world, times, np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(0x6672,))))
         travel = self._travel(anchor, focus, lo, hi, spec)
         cams = [lyra_trajectory(anchor, k, spec.num_frames, focus, travel) for k in trajectories]
         holdout = self._holdout_cameras(anchor, focus, travel, spec, rng) if spec.num_holdout else None
@@ -206,4 +284,5 @@ def make_dynamic_world(device: str | torch.device, spacing: float | None = None,
     return DynamicProceduralWorld(device, cfg, fps=fps, between=between)
 
 
-__all__ = ["DEFAULT_FPS", "DynamicProceduralWorld", "DynamicStagedScene", "make_dynamic_world", "render_labels"]
+__all__ = ["DEFAULT_FPS", "DynamicProceduralWorld", "DynamicStagedScene", "frame_movers", "make_dynamic_world", "mover_paths",
+           "render_labels"]
