@@ -51,6 +51,14 @@ def static_mask(scenes: Sequence[GaussianScene]) -> Tensor:
     return same.cpu()
 
 
+def moving_total(scenes: Sequence[GaussianScene]) -> int:
+    """The Gaussians of every time that are not in the static part (`static_mask`), summed over times."""
+    if len(scenes) < 2:
+        return 0
+    static = int(static_mask(scenes).sum())
+    return sum(len(s) - static for s in scenes)
+
+
 class SplatPart:
     """Some Gaussians as viser arrays: ``arrays`` (`splat_arrays`) and their colour per mode."""
 
@@ -96,7 +104,7 @@ class SplatNodes:
         if self.static is not None:
             self.static_node = server.scene.add_gaussian_splats("/splats/static", **self.static.gaussians(self.mode, 1.0))
         self._moving_index = torch.nonzero(~keep).flatten() if len(keep) == len(first) and keep.any() else None
-        total = sum(len(s) - int(keep.sum()) for s in self.scenes) if len(self.scenes) > 1 else 0
+        total = sum(len(s) - int(keep.sum()) for s in self.scenes) if len(self.scenes) > 1 else 0  # = moving_total
         self.strategy = strategy or ("nodes" if total <= PRELOAD_GAUSSIANS else "swap")
         self.moving: list[SplatPart | None] = []
         self.moving_nodes: list = []

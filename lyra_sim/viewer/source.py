@@ -22,6 +22,7 @@ from lyra_sim.manifest import MANIFEST, read_manifest, verify
 from lyra_sim.ply import read_ply
 from lyra_sim.scene import GaussianScene
 
+
 @dataclass(frozen=True)
 class Mesh:
     """A triangle mesh: ``vertices [V, 3]`` float32 meters, ``faces [F, 3]`` int32."""

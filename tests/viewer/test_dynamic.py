@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from _scenes4d import SHIFTS, sliding_table, table_record, write_dynamic_directory
 
 from _scenes import box_room_bundle
-from _scenes4d import SHIFTS, sliding_table, table_record, write_dynamic_directory
 from lyra_sim.dynamic import DynamicScene, write_scene4d
 from lyra_sim.manifest import read_manifest, write_manifest
 from lyra_sim.viewer.nodes import SplatNodes, static_mask
@@ -181,7 +181,7 @@ def test_both_ways_of_switching_show_each_times_gaussians(dyn, strategy):
 
 
 def test_the_strategy_is_picked_by_how_much_moves(dyn, monkeypatch):
-    import lyra_sim.viewer.nodes as nodes
+    from lyra_sim.viewer import nodes
 
     assert SplatNodes(_Server(), dyn.scenes).strategy == "nodes"
     monkeypatch.setattr(nodes, "PRELOAD_GAUSSIANS", 3 * int(_table(dyn.scenes[0]).sum()) - 1)
