@@ -1,9 +1,10 @@
 """`SceneViewer`: a viser server showing one scene, its overlays, camera controls and episodes.
 
 The page (one per browser, all sharing the server's GUI state) has, in its side panel: the
-scene's facts; splat visibility and colouring (appearance, or semantic label with a legend);
-the collision mesh, convex pieces, nav grid and spawn region (`layers`); camera presets,
-Lyra's trajectories and the object list (`camera`); and, with a rollout, episode playback
+scene's facts; splat visibility and colouring (appearance, or semantic label with a legend;
+`nodes`); for a dynamic scene, its time slider and Play/Pause (`timeline`); the collision
+mesh, convex pieces, nav grid and spawn region (`layers`); camera presets, Lyra's
+trajectories and the object list (`camera`); and, with a rollout, episode playback
 (`episodes`).
 """
 
@@ -20,11 +21,11 @@ from lyra_sim.envs.rollout import Rollout, episodes_in_scene
 
 from .camera import CameraControls
 from .layers import Layers
+from .nodes import COLOR_MODES, SplatNodes
 from .presets import preview_pose, scene_box
 from .source import ViewSource
-from .splats import label_rgbs, legend_html, splat_arrays
-
-COLOR_MODES = ("appearance", "semantic label")
+from .splats import legend_html
+from .timeline import TimeControls, object_bbox_at
 
 
 def _viser():
@@ -74,7 +75,8 @@ class SceneViewer:
     taken is a ValueError (viser itself would silently move to the next port).
     """
 
-    def __init__(self, source: ViewSource, host: str = "127.0.0.1", port: int = 8080, rollout: Rollout | None = None) -> None:
+    def __init__(self, source: ViewSource, host: str = "127.0.0.1", port: int = 8080, rollout: Rollout | None = None,
+                 splat_strategy: str | None = None) -> None:
         viser = _viser()
         episodes = episodes_for(source, rollout) if rollout is not None else []
         check_port(host, port)
@@ -93,9 +95,14 @@ class SceneViewer:
         self.lo, self.hi = scene_box(source.manifest, means)
         self.home = preview_pose(source.manifest, self.lo, self.hi)
         server.gui.add_markdown(self._facts())
-        self._splats(server)
+        self._splats(server, splat_strategy)
+        self.timeline = self.camera = None
+        if source.dynamic is not None and len(source.dynamic) > 1:
+            self.timeline = TimeControls(server, source.dynamic, self.show_time)
         self.layers = Layers(server, source, fade_splats=self.fade_splats)
-        self.camera = CameraControls(server, self.home, self.lo, self.hi, list(source.manifest.get("objects") or []))
+        motions = list(source.manifest.get("motions") or [])
+        self.camera = CameraControls(server, self.home, self.lo, self.hi, list(source.manifest.get("objects") or []),
+                                     bbox_of=lambda obj: object_bbox_at(obj, motions, self.splats.index))
         self.player = None
         if episodes:
             from .episodes import EpisodePlayer
@@ -116,46 +123,57 @@ class SceneViewer:
     def _facts(self) -> str:
         s, m = self.source, self.source.manifest
         lines = [f"**{s.path.name or s.path}** ({s.kind})", f"{len(s.scene):,} Gaussians, SH degree {s.scene.sh_degree}"]
+        if s.dynamic is not None:
+            d = s.dynamic
+            lines[-1] += " (at the first time)"
+            lines.append(f"dynamic: {len(d)} times over {d.duration:.2f} s" + (f" at {d.fps:g} fps" if d.fps else ""))
         if m.get("prompt"):
             lines.append(f"prompt: *{m['prompt']}*")
         size = self.hi - self.lo
         lines.append(f"extent {size[0]:.1f} x {size[1]:.1f} x {size[2]:.1f} m")
         return "  \n".join(lines)
 
-    def _splats(self, server) -> None:
-        arrays = splat_arrays(self.source.scene)
-        self.rgbs = {"appearance": arrays["rgbs"]}
-        self.opacities = arrays["opacities"]
-        self.splats = server.scene.add_gaussian_splats("/splats", **arrays)
+    def _splats(self, server, strategy: str | None) -> None:
+        scenes = self.source.dynamic.scenes if self.source.dynamic is not None else (self.source.scene,)
+        self.splats = SplatNodes(server, scenes, strategy)
         gui = server.gui
         with gui.add_folder("Splats"):
             self.splats_visible = gui.add_checkbox("Show splats", True)
             self.splats_visible.on_update(lambda _: setattr(self.splats, "visible", self.splats_visible.value))
-            scene = self.source.scene
-            self.color_mode = None
-            if scene.labels is not None and scene.label_names:
-                self.rgbs["semantic label"] = label_rgbs(scene)
-                labels = scene.labels.cpu().numpy()
-                counts = np.bincount(labels[labels >= 0], minlength=len(scene.label_names))
+            self.color_mode = self.legend = None
+            if "semantic label" in self.splats.modes:
                 self.color_mode = gui.add_dropdown("Colour", COLOR_MODES, initial_value=COLOR_MODES[0])
-                self.legend = gui.add_html(legend_html(scene.label_names, counts[: len(scene.label_names)]), visible=False)
+                self._counts = self.splats.label_counts()
+                self.legend = gui.add_html(legend_html(self.source.scene.label_names, self._counts), visible=False)
                 self.color_mode.on_update(lambda _: self.set_color_mode(self.color_mode.value))
 
     def set_color_mode(self, mode: str) -> None:
         """Colour the splats by ``mode`` (one of `COLOR_MODES` the scene supports)."""
-        if mode not in self.rgbs:
-            raise ValueError(f"colour mode {mode!r}: accepted {', '.join(self.rgbs)}")
-        self.splats.rgbs = self.rgbs[mode]
+        self.splats.set_color_mode(mode)
         self.legend.visible = mode == "semantic label"
 
     def fade_splats(self, factor: float) -> None:
         """Draw the splats at ``factor`` times their opacity (1: as they are)."""
-        self.splats.opacities = self.opacities * factor
+        self.splats.set_fade(factor)
+
+    def show_time(self, index: int) -> None:
+        """Show a dynamic scene at its time ``index``: the splats, the legend's counts, the highlighted object."""
+        with self.server.atomic():  # the old and the new time's splats swap in one client update
+            self.splats.show(index)
+        if self.legend is not None:
+            counts = self.splats.label_counts()
+            if not np.array_equal(counts, self._counts):
+                self._counts = counts
+                self.legend.content = legend_html(self.source.scene.label_names, counts)
+        if self.camera is not None:
+            self.camera.highlight()
 
     def stop(self) -> None:
         """Stop playback, camera moves and the server (its port is free afterwards)."""
         if self.player is not None:
             self.player.stop()
+        if self.timeline is not None:
+            self.timeline.pause()
         self.camera.mover.stop()
         with contextlib.redirect_stdout(io.StringIO()):  # viser's "Server stopped"
             self.server.stop()

@@ -88,10 +88,15 @@ class CameraControls:
         home: the preview view (also every new browser's first view and viser's "Reset View").
         lo, hi: ``[3]`` the scene's box (room interior or splat extent).
         objects: the manifest's objects (``name``, ``kind``, ``bbox [lo, hi]``), may be empty.
+        bbox_of: an object's ``(lo [3], hi [3])`` now (default: its ``bbox``; a dynamic scene's
+            moving objects are elsewhere at other times).
     """
 
-    def __init__(self, server, home: CameraPose, lo: np.ndarray, hi: np.ndarray, objects: list[dict[str, Any]]) -> None:
+    def __init__(self, server, home: CameraPose, lo: np.ndarray, hi: np.ndarray, objects: list[dict[str, Any]],
+                 bbox_of: Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.server, self.home, self.lo, self.hi = server, home, lo, hi
+        self.bbox_of = bbox_of or (lambda obj: tuple(np.asarray(b, float) for b in obj["bbox"]))
+        self.highlighted: dict[str, Any] | None = None
         self.mover = CameraMover()
         self.top = top_down_pose(lo, hi)
         self.trajectories = {k: trajectory_poses(home, k, TRAJECTORY_FRAMES, lo, hi) for k in TRAJECTORIES}
@@ -119,7 +124,15 @@ class CameraControls:
 
     def fly_to_object(self, client, obj: dict[str, Any]) -> None:
         """Fly ``client`` to ``obj`` and outline its bounding box."""
-        b_lo, b_hi = (np.asarray(b, float) for b in obj["bbox"])
+        self.highlighted = obj
+        b_lo, b_hi = self.highlight()
+        self.mover.fly(client, object_pose(b_lo, b_hi, self.lo, self.hi, fov_y=math.radians(60)))
+
+    def highlight(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(Re)draw the outline of the highlighted object where it is now; its ``(lo, hi)``, or None."""
+        if self.highlighted is None:
+            return None
+        b_lo, b_hi = self.bbox_of(self.highlighted)
         self.server.scene.add_box("/objects/highlight", color=HIGHLIGHT_RGB, dimensions=tuple(np.maximum(b_hi - b_lo, 1e-3)),
                                   wireframe=True, position=tuple((b_lo + b_hi) / 2))
-        self.mover.fly(client, object_pose(b_lo, b_hi, self.lo, self.hi, fov_y=math.radians(60)))
+        return b_lo, b_hi

@@ -12,6 +12,7 @@ DESCRIPTION = (
     "Serve a bundle, scene directory or splat file (.ply) as a web page (viser): the splats, the "
     "collision mesh, convex pieces, nav grid and spawn region, colouring by semantic label, the "
     "object list, camera presets and Lyra's trajectories, and with --episodes a recorded rollout. "
+    "A dynamic scene (a directory with scene4d/, or a scene4d/ directory) gets a time slider and Play/Pause. "
     "It listens on localhost by default; from another machine forward the port over SSH "
     "(ssh -L 8080:localhost:8080 HOST) and open http://localhost:8080."
 )
@@ -28,7 +29,8 @@ def _port(value: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="a bundle or scene directory (verified against its manifest), or a .ply splat file")
+    parser.add_argument("path", help="a bundle or scene directory (verified against its manifest), a .ply splat file, "
+                                         "or a scene4d/ directory (a dynamic scene over time)")
     parser.add_argument("--port", type=_port, default=8080, help="port to serve on (default 8080; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only, reach it over SSH "
@@ -51,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        print(f"lyra-sim view: {source.path} ({source.kind}, {len(source.scene):,} Gaussians) at {viewer.url} "
+        times = f", {len(source.dynamic)} times" if source.dynamic is not None else ""
+        print(f"lyra-sim view: {source.path} ({source.kind}, {len(source.scene):,} Gaussians{times}) at {viewer.url} "
               f"(ready in {time.perf_counter() - start:.1f}s; Ctrl-C stops)", flush=True)
         if args.host in ("127.0.0.1", "localhost", "::1"):
             print(f"  from another machine: ssh -L {viewer.port}:localhost:{viewer.port} THIS_HOST, then open "

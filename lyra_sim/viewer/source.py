@@ -1,8 +1,10 @@
-"""What `lyra-sim view` shows: a bundle, a scene directory or a splat file, read and checked.
+"""What `lyra-sim view` shows: a bundle, a scene directory, a splat file or a dynamic scene, read and checked.
 
 A directory must verify against its ``manifest.json`` (the sha256 of every file) before
 anything is shown: a half-copied or edited bundle is an error, not a confusing picture.
 Splat files are read in any format `lyra_sim.exchange` knows (INRIA or compressed PLY, SPZ, .splat).
+A directory with ``scene4d/`` (a dynamic scene's Gaussians per time, `lyra_sim.dynamic`) is
+shown over time; so is a ``scene4d/`` directory itself, checked against its ``index.json``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from lyra_sim.dynamic import INDEX, DynamicScene, read_scene4d
 from lyra_sim.exchange import read_splats
 from lyra_sim.manifest import MANIFEST, read_manifest, verify
 from lyra_sim.ply import read_ply
 from lyra_sim.scene import GaussianScene
+
 
 @dataclass(frozen=True)
 class Mesh:
@@ -34,10 +38,11 @@ class ViewSource:
 
     Attributes:
         path: what the user passed.
-        kind: "bundle", "scene directory" or "splat file".
-        scene: the Gaussians.
-        manifest: the directory's manifest ({} for a splat file).
-        directory: the bundle or scene directory (None for a splat file).
+        kind: "bundle", "scene directory", "splat file" or "scene4d directory".
+        scene: the Gaussians (of a dynamic scene: at its first time).
+        manifest: the directory's manifest ({} for a splat file or a bare scene4d/).
+        directory: the bundle or scene directory (None for a splat file or a bare scene4d/).
+        dynamic: the Gaussians over time, or None for a static scene.
     """
 
     path: Path
@@ -45,6 +50,7 @@ class ViewSource:
     scene: GaussianScene
     manifest: dict[str, Any] = field(default_factory=dict)
     directory: Path | None = None
+    dynamic: DynamicScene | None = None
 
     def file(self, name: str) -> Path | None:
         """``directory / name`` if the directory has it."""
@@ -81,20 +87,26 @@ def _read_mesh(path: Path, name: str) -> Mesh:
 
 
 def load_source(path: str | os.PathLike) -> ViewSource:
-    """Read ``path`` (a bundle or scene directory that verifies, or a splat file).
+    """Read ``path`` (a bundle or scene directory that verifies, a splat file, or a ``scene4d/`` directory).
 
     Raises:
-        FileNotFoundError: ``path`` does not exist, or a directory has no manifest / scene.ply.
-        ValueError: the directory does not verify against its manifest, or the file is not
-            a readable splat file (the message names what is accepted).
+        FileNotFoundError: ``path`` does not exist, a directory has no manifest / scene.ply,
+            or a ``scene4d/`` lacks a PLY its index lists.
+        ValueError: the directory does not verify against its manifest, the file is not
+            a readable splat file, or a ``scene4d/`` disagrees with its index (the message
+            names what is wrong or accepted).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
     if path.is_dir():
+        if not (path / MANIFEST).is_file() and (path / INDEX).is_file():
+            dynamic = read_scene4d(path)
+            return ViewSource(path, "scene4d directory", dynamic.scenes[0], dynamic=dynamic)
         if not (path / MANIFEST).is_file():
             raise FileNotFoundError(
-                f"{path}: no {MANIFEST}; expected a bundle or scene directory from lyra-sim, or a splat file"
+                f"{path}: no {MANIFEST}; expected a bundle or scene directory from lyra-sim, a scene4d/ "
+                "directory, or a splat file"
             )
         problems = verify(path)
         if problems:
@@ -104,5 +116,8 @@ def load_source(path: str | os.PathLike) -> ViewSource:
         if "scene.ply" not in manifest.get("files", {}):
             raise FileNotFoundError(f"{path}: the manifest lists no scene.ply")
         kind = "bundle" if manifest.get("kind") == "bundle" else "scene directory"
+        if (path / "scene4d").is_dir():  # verified above: every file of it is in the manifest
+            dynamic = read_scene4d(path / "scene4d")
+            return ViewSource(path, kind, dynamic.scenes[0], manifest, path, dynamic)
         return ViewSource(path, kind, read_ply(path / "scene.ply"), manifest, path)
     return ViewSource(path, "splat file", read_splats(path))  # one line naming what is accepted otherwise

@@ -293,6 +293,7 @@ def test_the_server_serves_the_page_and_its_controls_act(bundle, tmp_path):
         assert "<html" in page.lower()
         assert set(viewer.layers.controls) == {"collision", "collision_style", "pieces", "nav", "spawn"}
         c, nodes = viewer.layers.controls, viewer.layers.nodes
+        static, opacities = viewer.splats.static_node, viewer.splats.static.arrays["opacities"]  # one node: the scene
         for key in ("pieces", "nav", "spawn"):  # a server-side value runs the same callbacks as a click
             c[key].value = True
             assert nodes[key].visible
@@ -300,13 +301,13 @@ def test_the_server_serves_the_page_and_its_controls_act(bundle, tmp_path):
         assert nodes["collision_wireframe"].visible and not nodes["collision_translucent"].visible
         c["collision_style"].value = "translucent"
         assert nodes["collision_translucent"].visible and not nodes["collision_wireframe"].visible
-        assert np.abs(viewer.splats.opacities.astype(float) - viewer.opacities * 0.3 * 255).max() <= 1.0
+        assert np.abs(static.opacities.astype(float) - opacities * 0.3 * 255).max() <= 1.0
         c["collision"].value = False
         assert not nodes["collision_translucent"].visible
-        assert np.abs(viewer.splats.opacities.astype(float) - viewer.opacities * 255).max() <= 1.0
+        assert np.abs(static.opacities.astype(float) - opacities * 255).max() <= 1.0
         viewer.set_color_mode("semantic label")
         expected = label_rgbs(source.scene) * 255  # viser keeps uint8 colours
-        assert np.abs(viewer.splats.rgbs.astype(float) - expected).max() <= 1.0
+        assert np.abs(static.rgbs.astype(float) - expected).max() <= 1.0
         player = viewer.player
         player.show(1)
         assert tuple(player.body.position) == pytest.approx((1.2, 1.1, 0.05 + 0.5))
