@@ -8,6 +8,11 @@ and make it dynamic. The full collision mesh is included as a visual-only geom (
 so the scene looks like itself in MuJoCo's viewer; collision geoms sit in group 3, which the
 viewer hides by default.
 
+The moving parts of a dynamic bundle are **mocap bodies** (``mocap="true"``: kinematic, moved
+by the user, pushing what they meet), one per part, with the part's convex pieces as geoms in
+the part's own frame and its pose at the first time; `lyra_sim.exporters.motion_track.set_mocap`
+poses them at any time from ``motion.npz``.
+
 Mesh files are referenced relative to the XML file (``compiler meshdir="."``), so the bundle
 directory can be moved as a whole.
 """
@@ -29,6 +34,15 @@ VISUAL_GROUP = 1
 
 
 @dataclass(frozen=True)
+class MocapBody:
+    """A moving part as a mocap body: its convex pieces' mesh files (part frame) and its first pose."""
+
+    pieces: Sequence[str]
+    position: tuple[float, float, float]
+    orientation: tuple[float, float, float, float]  # wxyz
+
+
+@dataclass(frozen=True)
 class SceneGeometry:
     """What the MJCF and URDF writers reference (paths relative to the bundle root).
 
@@ -36,11 +50,13 @@ class SceneGeometry:
         static_pieces: mesh files of the static scene's convex pieces.
         bodies: label → mesh files of that object's convex parts.
         visual: the full collision mesh file, shown but not collided; None for none.
+        mocap: moving part name → its `MocapBody` (MJCF only; URDF stays static).
     """
 
     static_pieces: Sequence[str]
     bodies: dict[str, Sequence[str]] = field(default_factory=dict)
     visual: str | None = None
+    mocap: dict[str, MocapBody] = field(default_factory=dict)
 
 
 def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: float = 0.8) -> ET.ElementTree:
@@ -84,6 +100,14 @@ def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: 
             name = f"{safe_name(label)}_part_{j:03d}"
             ET.SubElement(asset, "mesh", name=name, file=file)
             ET.SubElement(body, "geom", {"name": name, "class": "collision", "mesh": name})
+    for label, part in sorted(geometry.mocap.items()):
+        body = ET.SubElement(world, "body", name=safe_name(label), mocap="true",
+                             pos=" ".join(f"{v:.9g}" for v in part.position),
+                             quat=" ".join(f"{v:.9g}" for v in part.orientation))
+        for j, file in enumerate(part.pieces):
+            name = f"{safe_name(label)}_piece_{j:04d}"
+            ET.SubElement(asset, "mesh", name=name, file=file)
+            ET.SubElement(body, "geom", {"name": name, "class": "collision", "mesh": name})
     tree = ET.ElementTree(root)
     ET.indent(tree, space="  ")
     return tree
@@ -92,7 +116,8 @@ def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: 
 def write_mjcf(path: str | os.PathLike, geometry: SceneGeometry, model: str = "lyra_sim_scene") -> Path:
     """Write ``scene.xml`` (atomically); mesh paths in ``geometry`` are relative to its directory."""
     path = Path(path)
-    missing = [f for f in [*geometry.static_pieces, *(f for fs in geometry.bodies.values() for f in fs)]
+    missing = [f for f in [*geometry.static_pieces, *(f for fs in geometry.bodies.values() for f in fs),
+                           *(f for m in geometry.mocap.values() for f in m.pieces)]
                if not (path.parent / f).is_file()]
     if geometry.visual is not None and not (path.parent / geometry.visual).is_file():
         missing.append(geometry.visual)
