@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -105,9 +105,14 @@ def scene4d_digest(scene4d: str | os.PathLike) -> str:
 
 
 def _part_collision(part, config: ExportConfig) -> tuple[CollisionMesh, str]:
-    """The part's collision mesh from its Gaussians; the hull of their centers when too few to fuse."""
+    """The part's collision mesh from its Gaussians; the hull of their centers when too few to fuse.
+
+    The export's collision settings, with the sizes that default from the scene's extent (voxel,
+    views, face budget) sized to the part instead: a 30 cm cart gets 1 cm voxels, not the room's.
+    """
+    settings = replace(config.collision, voxel_size=None, num_viewpoints=None, face_budget=None, min_component_size=None)
     try:
-        return extract_collision_mesh(part.gaussians, config.collision), "tsdf"
+        return extract_collision_mesh(part.gaussians, settings), "tsdf"
     except ValueError:
         hull = convex_hull(part.gaussians.means.double().numpy())
         if hull is None:
@@ -137,8 +142,11 @@ def part_assets(ctx: ExportContext, estimate: MotionEstimate) -> tuple[PartAsset
             name = f"parts/{safe_name(part.name)}/pieces/piece_{i:04d}.stl"
             write_mesh(ctx.out / name, piece.vertices, piece.faces)
             files.append(name)
-        out.append(PartAssets(part.name, part.label, part.gaussians, part.track(estimate.times), mesh, method,
-                              tuple(pieces), tuple(files), part.method, part.residual))
+        track = part.track(estimate.times)
+        # The numbers motion.json holds (12 decimals), so that motion.npz, USD and MJCF hold the same ones.
+        track = MotionTrack(track.name, track.times, np.round(track.positions, 12), np.round(track.orientations, 12), track.loop)
+        out.append(PartAssets(part.name, part.label, part.gaussians, track, mesh, method, tuple(pieces), tuple(files),
+                              part.method, part.residual))
     return tuple(out)
 
 
