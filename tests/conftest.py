@@ -53,3 +53,29 @@ def tiny_decoder(tmp_path_factory):
     extra = {"codec": {"name": "s2d", "spatial_compression": 8, "temporal_compression": 1}, "video": TINY_VIDEO,
              "world": {"name": "procedural"}}
     return save_decoder(path, LyraDecoder(PRESETS["tiny"], seed=0), extra)
+
+
+@pytest.fixture(scope="session")
+def tiny_dynamic_decoder(tmp_path_factory):
+    """A random tiny time-conditioned decoder reading `TINY_VIDEO` (5 frames, 32 x 32) of the dynamic world."""
+    from lyra_sim.decoder import PRESETS, LyraDecoder, save_decoder
+
+    path = tmp_path_factory.mktemp("decoder") / "tiny_dynamic.safetensors"
+    extra = {"codec": {"name": "s2d", "spatial_compression": 8, "temporal_compression": 1}, "video": TINY_VIDEO,
+             "world": {"name": "procedural_dynamic", "spacing": 0.15, "fps": 8.0}}
+    return save_decoder(path, LyraDecoder(PRESETS["tiny_dynamic"], seed=0), extra)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    """A 12-frame 48 x 40 clip at 12 fps: a red square crossing a gray background (H.264 .mp4)."""
+    import imageio.v2 as imageio
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    with imageio.get_writer(path, fps=12, codec="libx264", macro_block_size=8, quality=8) as writer:
+        for k in range(12):
+            rgb = np.full((40, 48, 3), 128, np.uint8)
+            rgb[14:24, 4 + 3 * k:14 + 3 * k] = (255, 0, 0)
+            writer.append_data(rgb)
+    return path

@@ -85,7 +85,8 @@ def decode_world(
         keep_ratio: fraction of Gaussians kept (default: the checkpoint's, Lyra's 0.2).
         codec_path: local diffusers VAE directory when the checkpoint was trained on a VAE's latents.
         stage: called with a short description as each step starts.
-        targets: a time-conditioned decoder's target times, seconds (None: the video's frame times).
+        targets: a time-conditioned decoder's target times: seconds, or a count (that many evenly over
+            the video's span), or None (the video's frame times).
     """
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -137,7 +138,10 @@ def decode_world(
         raise ValueError(f"{path}: a time-conditioned decoder needs a dynamic video (frames with times); the "
                          f"{world.name} world model gave a static one")
     seconds = video.times.double().cpu()
-    wanted = seconds if targets is None else torch.as_tensor(targets, dtype=torch.float64)
+    if isinstance(targets, int):
+        wanted = torch.linspace(float(seconds[0]), float(seconds[-1]), targets, dtype=torch.float64)
+    else:
+        wanted = seconds if targets is None else torch.as_tensor(targets, dtype=torch.float64)
     stage(f"decoding latents into 3D Gaussians at {len(wanted)} target times")
     frame_t, target_t = normalize_times(seconds[None], wanted[None])
     scenes = tuple(model.decode(*args, times=frame_t.float().to(device), target=target_t[:, i].float().to(device))[0]

@@ -67,6 +67,15 @@ def procedural_fields(video: MultiViewVideo, condition: Any, seed: int, view: Vi
     return fields, preview, images
 
 
+def procedural_dynamic_fields(video: MultiViewVideo, condition: Any, seed: int,
+                              view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
+    """The procedural world over time: as `procedural_fields`, plus its motions (movers, resolved) and the input's times."""
+    fields, preview, images = procedural_fields(video, condition, seed, view)
+    fields["motions"] = video.info.get("movers", [])
+    fields["input_times"] = video.info.get("times")
+    return fields, preview, images
+
+
 def diffusers_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
     """The diffusers world: the photo (by path and sha256), the video settings, the model packages."""
     info = video.info
@@ -89,6 +98,28 @@ def diffusers_fields(video: MultiViewVideo, condition: Any, seed: int, view: Vie
     return fields, _anchor_preview(video, view), {}
 
 
+def diffusers_video_fields(video: MultiViewVideo, condition: Any, seed: int,
+                           view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
+    """The diffusers video world: the clip (by path and sha256), the picked frames' times, the video settings."""
+    info = video.info
+    clip, prompt = condition["video"], condition.get("prompt")
+    fields = {
+        "prompt": prompt,
+        "seed": int(seed),
+        "world_model": info["world_model"],
+        "condition": {"video": str(clip), "video_sha256": sha256_file(clip), "prompt": prompt,
+                      "source_fps": info["source_fps"]},
+        "video": {"trajectories": list(video.trajectories), "num_frames": video.num_frames,
+                  "width": int(video.frames.shape[3]), "height": int(video.frames.shape[2]),
+                  "travel": info["travel"], "focus_distance": info["focus_distance"],
+                  "cache": info["cache"], "depth": info["depth"]},
+        "anchor_camera": info["anchor"],
+        "objects": [],
+        "model_packages": package_versions(MODEL_PACKAGES, python=False),
+    }
+    return fields, _anchor_preview(video, view), {}
+
+
 def generic_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
     """Any other world model: what its video's info says, previewed from the anchor view."""
     info = video.info
@@ -97,5 +128,8 @@ def generic_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewC
     return fields, _anchor_preview(video, view), {}
 
 
-WORLD_FIELDS: Mapping[str, Describer] = MappingProxyType({"procedural": procedural_fields, "diffusers": diffusers_fields})
+WORLD_FIELDS: Mapping[str, Describer] = MappingProxyType({"procedural": procedural_fields,
+                                                          "procedural_dynamic": procedural_dynamic_fields,
+                                                          "diffusers": diffusers_fields,
+                                                          "diffusers_video": diffusers_video_fields})
 """World model name → describer."""

@@ -2,14 +2,17 @@
 
 Every way of making Gaussians (`lyra_sim.pipelines.sources`: the procedural world's own, or
 Lyra's decoder over any world model) ends in `generate_scene`, which writes the directory
-atomically with one manifest layout.
+atomically with one manifest layout. A dynamic source's scene (`lyra_sim.pipelines.dynamic`)
+adds ``scene4d/``, ``preview.mp4`` and ``input.mp4`` and the manifest's ``dynamic`` record;
+``scene.ply`` and ``preview.png`` then show its first time.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from PIL import Image
 
@@ -20,6 +23,7 @@ from ..manifest import package_versions, write_manifest
 from ..ply import write_ply
 from ..render import render
 from ..scene import GaussianScene
+from .dynamic import write_dynamic_files
 from .sources import SceneSource, Stage
 
 
@@ -32,6 +36,7 @@ def write_scene_dir(
     overwrite: bool = False,
     stage: Stage = lambda name: None,
     images: dict[str, Image.Image] | None = None,
+    extras: Callable[[Path], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write ``scene.ply``, ``preview.png`` (``scene`` rendered from the one camera ``preview``)
     and ``manifest.json`` into ``out`` atomically; whichever path made the Gaussians.
@@ -41,6 +46,8 @@ def write_scene_dir(
             from the scene itself: Gaussian count, SH degree, bounds (merged into
             ``fields["bounds"]``), label names, the preview camera, package versions.
         images: more PNG files to write, by name (a building's ``floorplan.png``).
+        extras: writes more files into the directory being built (given its path) and returns
+            manifest fields for them (a dynamic scene's ``scene4d/`` and videos).
 
     Returns:
         The manifest that was written.
@@ -54,6 +61,7 @@ def write_scene_dir(
         for name, image in (images or {}).items():
             stage(f"writing {name}")
             image.save(tmp / name, optimize=False)
+        fields = {**fields, **(extras(tmp) if extras is not None else {})}
         lo, hi = scene.bounds()
         manifest = write_manifest(
             tmp,
@@ -96,7 +104,9 @@ def generate_scene(
     out = check_target_dir(out, overwrite)
     made = source.make(view, stage)
     start = time.perf_counter()
-    manifest = write_scene_dir(out, made.scene, made.preview, made.fields, overwrite=overwrite, stage=stage, images=made.images)
+    extras = None if made.dynamic is None else (lambda tmp: {"dynamic": write_dynamic_files(tmp, made, stage)})
+    manifest = write_scene_dir(out, made.scene, made.preview, made.fields, overwrite=overwrite, stage=stage,
+                               images=made.images, extras=extras)
     if timings is not None:
         timings.update(made.timings, write=time.perf_counter() - start)
     return manifest

@@ -22,7 +22,8 @@ from PIL import Image
 
 from ..cameras import Cameras, ViewConfig, room_view
 from ..decoder.checkpoint import resolve_checkpoint
-from ..decoder.inference import checkpoint_world, decode_world
+from ..decoder.inference import DecodedScene, checkpoint_world, decode_world
+from ..dynamic import DynamicScene
 from ..manifest import sha256_file
 from ..scene import GaussianScene
 from ..video import WorldModel
@@ -46,6 +47,9 @@ class MadeScene:
         fields: manifest fields saying how the scene was made (prompt, seed, world model, ...).
         timings: seconds per step (never written to a file).
         images: more PNG files of the scene directory, by name (a building's ``floorplan.png``).
+        dynamic: for a dynamic scene, the Gaussians at every time (``scene`` is then its first);
+            input_video: its monocular input video ``[T, H, W, 3]`` in [0, 1] and input_fps its rate;
+            None for a static scene (`lyra_sim.pipelines.dynamic`).
     """
 
     scene: GaussianScene
@@ -53,6 +57,9 @@ class MadeScene:
     fields: dict[str, Any]
     timings: dict[str, float]
     images: dict[str, Image.Image] = field(default_factory=dict)
+    dynamic: DynamicScene | None = None
+    input_video: Any = None
+    input_fps: float | None = None
 
 
 class SceneSource(Protocol):
@@ -78,27 +85,34 @@ class ProceduralSource:
     def make(self, view: ViewConfig, stage: Stage) -> MadeScene:
         stage("imagining the scene (procedural world model)")
         world = procedural.generate(self.condition, seed=self.seed)
-        images: dict[str, Image.Image] = {}
-        if world.plan is None:
-            cams = room_view(world.room_bounds[0], world.room_bounds[1], object_boxes(world.objects), view)
-        else:  # a building: look into one room from inside it, and draw the floor plan
-            room = preview_room(world.plan)
-            inside = [o for o in world.objects if o.get("room") == room["name"]]
-            cams = room_view(room["bounds"][0], room["bounds"][1], object_boxes(inside) + off_room_boxes(room), view)
-            images = {"floorplan.png": draw_floor_plan(world.plan, world.objects)}
-        fields = {
-            "prompt": self.condition if isinstance(self.condition, str) else None,
-            "seed": self.seed,
-            "world_model": {"name": "procedural", "version": procedural.GENERATOR_VERSION},
-            "scene_spec": world.spec.to_dict(),
-            "understood": list(world.understood),
-            "unknown": list(world.unknown),
-            "bounds": {"room": [list(b) for b in world.room_bounds]},
-            "objects": world.objects,
-        }
-        if world.plan is not None:
-            fields["floor_plan"] = {**world.plan, "file": "floorplan.png", "preview_room": room["name"]}
+        cams, fields, images = procedural_made(world, self.condition, self.seed, view)
         return MadeScene(world.gaussians, cams, fields, {}, images)
+
+
+def procedural_made(world: procedural.ProceduralScene, condition: Any, seed: int,
+                    view: ViewConfig) -> tuple[Cameras, dict[str, Any], dict[str, Image.Image]]:
+    """The preview camera, manifest fields and images of a procedural world's scene."""
+    images: dict[str, Image.Image] = {}
+    if world.plan is None:
+        cams = room_view(world.room_bounds[0], world.room_bounds[1], object_boxes(world.objects), view)
+    else:  # a building: look into one room from inside it, and draw the floor plan
+        room = preview_room(world.plan)
+        inside = [o for o in world.objects if o.get("room") == room["name"]]
+        cams = room_view(room["bounds"][0], room["bounds"][1], object_boxes(inside) + off_room_boxes(room), view)
+        images = {"floorplan.png": draw_floor_plan(world.plan, world.objects)}
+    fields = {
+        "prompt": condition if isinstance(condition, str) else None,
+        "seed": seed,
+        "world_model": {"name": "procedural", "version": procedural.GENERATOR_VERSION},
+        "scene_spec": world.spec.to_dict(),
+        "understood": list(world.understood),
+        "unknown": list(world.unknown),
+        "bounds": {"room": [list(b) for b in world.room_bounds]},
+        "objects": world.objects,
+    }
+    if world.plan is not None:
+        fields["floor_plan"] = {**world.plan, "file": "floorplan.png", "preview_room": room["name"]}
+    return cams, fields, images
 
 
 @dataclass(frozen=True)
@@ -133,12 +147,17 @@ class DecoderSource:
         decoded = decode_world(world, self.condition, self.seed, path, device=self.device, keep_ratio=self.keep_ratio,
                                codec_path=self.codec_path, stage=stage)
         fields, preview, images = WORLD_FIELDS.get(world.name, generic_fields)(decoded.video, self.condition, self.seed, view)
-        fields["decoder"] = {
-            "checkpoint": str(self.checkpoint) if str(self.checkpoint) == "default" else path.name,
-            "sha256": sha256_file(path),
-            "config": decoded.config,
-            "metadata": dict(decoded.metadata),
-            "device": torch.device(self.device).type,
-        }
+        fields["decoder"] = decoder_record(self.checkpoint, path, decoded, self.device)
         # A world model may time its own steps (`DiffusionWorld.timings`).
         return MadeScene(decoded.scene, preview, fields, {**getattr(world, "timings", {}), **decoded.timings}, images)
+
+
+def decoder_record(checkpoint: Any, path: os.PathLike, decoded: DecodedScene, device: str) -> dict[str, Any]:
+    """The manifest's ``decoder`` record: which checkpoint (and its sha256), its config and metadata, where it ran."""
+    return {
+        "checkpoint": str(checkpoint) if str(checkpoint) == "default" else os.path.basename(path),
+        "sha256": sha256_file(path),
+        "config": decoded.config,
+        "metadata": dict(decoded.metadata),
+        "device": torch.device(device).type,
+    }

@@ -1,5 +1,10 @@
 """Videos of a scene directory along a camera path (``lyra-sim render``): an orbit inside the
-room, or one of Lyra's six trajectories from the preview view."""
+room, one of Lyra's six trajectories from the preview view, or the preview camera held still.
+
+For a dynamic scene directory (with ``scene4d/``) ``times`` picks what time each frame shows: a
+range ``(a, b)`` runs time from ``a`` to ``b`` over the video (a time-lapse, as the camera moves),
+a single time freezes it there (bullet time). Each frame shows the scene4d time nearest to it.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..cameras import TRAJECTORIES, Cameras, ViewConfig, look_at_cameras, lyra_trajectory, room_view
+from ..dynamic import read_index
 from ..images import to_uint8
 from ..manifest import read_manifest
 from ..ply import read_ply
@@ -47,9 +53,17 @@ def _preview_camera(record: dict[str, Any], view: ViewConfig) -> Cameras:
 
 
 def trajectory_cameras(manifest: dict[str, Any], kind: str, frames: int, view: ViewConfig) -> Cameras:
-    """Cameras for ``lyra-sim render``: ``orbit`` or one of Lyra's six `TRAJECTORIES` from the preview view."""
-    if kind != "orbit" and kind not in TRAJECTORIES:
-        raise ValueError(f"unknown trajectory {kind!r}; accepted: orbit, {', '.join(TRAJECTORIES)}")
+    """Cameras for ``lyra-sim render``: ``orbit``, ``still`` (the preview camera) or one of Lyra's six
+    `TRAJECTORIES` from the preview view."""
+    if kind not in ("orbit", "still") and kind not in TRAJECTORIES:
+        raise ValueError(f"unknown trajectory {kind!r}; accepted: orbit, still, {', '.join(TRAJECTORIES)}")
+    if kind == "still":
+        if "preview_camera" not in manifest:
+            raise ValueError("the manifest has no preview camera to hold still (not a scene directory written by "
+                             "lyra-sim generate?)")
+        cam = _preview_camera(manifest["preview_camera"], view)
+        return Cameras(cam.viewmats.expand(frames, 4, 4).clone(), cam.Ks.expand(frames, 3, 3).clone(), view.width,
+                       view.height)
     if frames < 2:
         raise ValueError(f"frames: expected >= 2, got {frames}")
     bounds = manifest.get("bounds", {})
@@ -69,6 +83,60 @@ def trajectory_cameras(manifest: dict[str, Any], kind: str, frames: int, view: V
     return lyra_trajectory(anchor, kind, frames, focus_distance=focus)
 
 
+def write_video(path: str | os.PathLike, frames, fps: float) -> Path:
+    """Write ``frames`` (an iterable of ``[H, W, 3]`` uint8 arrays) to a video at ``path`` atomically
+    (``.mp4``: H.264 through imageio-ffmpeg; ``.gif``: pillow)."""
+    import imageio.v2 as imageio  # only the video path needs ffmpeg
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: the directory {path.parent} does not exist")
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".gif":
+            kwargs = {"duration": 1000 / fps, "loop": 0}  # pillow's GIF writer takes ms per frame
+        else:
+            kwargs = {"fps": fps, "codec": "libx264", "quality": 8, "macro_block_size": 2}
+        with imageio.get_writer(tmp, **kwargs) as writer:
+            for frame in frames:
+                writer.append_data(frame)
+    return path
+
+
+def frame_times(times: float | tuple[float, float] | None, frames: int) -> list[float] | None:
+    """The time each of ``frames`` video frames shows: a range runs from its start to its end, one time stays."""
+    if times is None:
+        return None
+    if isinstance(times, (int, float)):
+        return [float(times)] * frames
+    a, b = times
+    return [a + (b - a) * i / max(1, frames - 1) for i in range(frames)]
+
+
+class _TimedScenes:
+    """The scene4d scenes a video needs, read on first use (a long scene4d need not fit in memory at once)."""
+
+    def __init__(self, scene_dir: Path, device: str) -> None:
+        self.dir, self.device = scene_dir / "scene4d", device
+        if not self.dir.is_dir():
+            raise ValueError(f"{scene_dir}: not a dynamic scene directory (no scene4d/); --time needs one written by "
+                             "lyra-sim generate --dynamic")
+        self.index = read_index(self.dir)
+        self.times = [float(t) for t in self.index["times"]]
+        self._cache: dict[int, GaussianScene] = {}
+
+    def check(self, wanted: list[float]) -> None:
+        lo, hi = self.times[0], self.times[-1]
+        bad = [t for t in wanted if not lo - 1e-9 <= t <= hi + 1e-9]
+        if bad:
+            raise ValueError(f"time {bad[0]:g} s is outside the scene's times [{lo:g}, {hi:g}] s")
+
+    def at(self, t: float) -> GaussianScene:
+        k = min(range(len(self.times)), key=lambda i: (abs(self.times[i] - t), i))
+        if k not in self._cache:
+            self._cache = {k: read_ply(self.dir / self.index["files"][k], device=self.device)}  # one at a time
+        return self._cache[k]
+
+
 def render_video(
     scene_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -78,24 +146,30 @@ def render_video(
     fps: int = 24,
     view: ViewConfig = ViewConfig(),
     device: str = "cpu",
+    times: float | tuple[float, float] | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Path:
-    """Render a scene directory along a trajectory into a video (``.mp4``, ``.gif`` ...), atomically."""
-    import imageio.v2 as imageio  # only the video path needs ffmpeg
+    """Render a scene directory along a trajectory into a video (``.mp4``, ``.gif`` ...), atomically.
 
+    ``times`` (a dynamic scene directory only): ``(a, b)`` seconds run over the video, one number
+    freezes time (see the module doc); None shows ``scene.ply``.
+    """
     scene_dir, out = Path(scene_dir), Path(out)
     manifest = read_manifest(scene_dir)
     cams = trajectory_cameras(manifest, trajectory, frames, view).to(device)
-    scene: GaussianScene = read_ply(scene_dir / "scene.ply", device=device)
+    wanted = frame_times(times, len(cams))
+    timed = None
+    if wanted is not None:
+        timed = _TimedScenes(scene_dir, device)
+        timed.check(wanted)
+    scene: GaussianScene | None = read_ply(scene_dir / "scene.ply", device=device) if timed is None else None
     if not out.parent.is_dir():
         raise FileNotFoundError(f"{out}: the directory {out.parent} does not exist")
-    with atomic_path(out) as tmp:
-        if out.suffix.lower() == ".gif":
-            kwargs = {"duration": 1000 / fps, "loop": 0}  # pillow's GIF writer takes ms per frame
-        else:
-            kwargs = {"fps": fps, "codec": "libx264", "quality": 8, "macro_block_size": 2}
-        with imageio.get_writer(tmp, **kwargs) as writer:
-            for i in range(len(cams)):
-                writer.append_data(to_uint8(render(scene, cams[i], mode="RGB").rgb[0]).cpu().numpy())
-                progress(i + 1, len(cams))
-    return out
+
+    def rendered():
+        for i in range(len(cams)):
+            s = scene if timed is None else timed.at(wanted[i])
+            yield to_uint8(render(s, cams[i], mode="RGB").rgb[0]).cpu().numpy()
+            progress(i + 1, len(cams))
+
+    return write_video(out, rendered(), fps)

@@ -67,7 +67,7 @@ def _seed(seed: int, *key: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)[0] >> 1)
 
 
-def _free_memory() -> None:
+def free_memory() -> None:
     """Return the memory of models the caller has just dropped (before the next model loads)."""
     gc.collect()
     if torch.cuda.is_available():
@@ -215,7 +215,7 @@ def text_to_image(path: str | os.PathLike, prompt: str, *, seed: int, options: L
     generator = torch.Generator("cpu").manual_seed(_seed(seed, 0x7432))  # CPU noise: same image on any device
     image = pipe(prompt=prompt, num_inference_steps=steps, guidance_scale=guidance_scale, generator=generator).images[0]
     del pipe
-    _free_memory()
+    free_memory()
     return image
 
 
@@ -361,7 +361,7 @@ class DiffusionWorld:
         depth = estimator(rgb).cpu()
         metric = estimator.metric
         del estimator
-        _free_memory()
+        free_memory()
         cache = build_cache(rgb, depth, anchor)
         t2 = time.perf_counter()
         travel = spec.travel * cache.focus_distance

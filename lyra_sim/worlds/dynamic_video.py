@@ -8,8 +8,7 @@ input frames, the bullet-time views a time-conditioned decoder is trained and sc
 comes with depth and a per-pixel map of the moving object it shows (`render_labels`).
 
 It is the teacher of dynamic self-distillation (`lyra_sim.training`) and the world the dynamic
-decoder path of ``lyra-sim generate --dynamic --decoder`` imagines with. `render_monocular` renders
-the input video itself: the trajectories' anchor camera held still, time running.
+decoder path of ``lyra-sim generate --dynamic --decoder`` imagines with.
 """
 
 from __future__ import annotations
@@ -74,19 +73,21 @@ class DynamicProceduralWorld(ProceduralWorld):
         fps: frames per second of the input video (frame ``k`` at ``k / fps`` seconds).
         between: fraction of target times that lie strictly between two input frames.
         per_target: held-out views per target time (a decoder decodes one target time at a time).
+        labels: also render the moving-object label maps (teachers and evaluation need them; a decoder
+            reading the video does not).
     """
 
     name = "procedural_dynamic"
 
     def __init__(self, device: str | torch.device = "cpu", config: Any = None, fps: float = DEFAULT_FPS,
-                 between: float = 0.5, per_target: int = 2) -> None:
+                 between: float = 0.5, per_target: int = 2, labels: bool = True) -> None:
         super().__init__(device, config)
         if not 0 <= between <= 1:
             raise ValueError(f"between: expected a fraction in [0, 1], got {between}")
         if isinstance(per_target, bool) or not isinstance(per_target, int) or per_target < 1:
             raise ValueError(f"per_target: expected a positive number of views, got {per_target!r}")
         frame_times(1, fps)  # validates fps
-        self.fps, self.between, self.per_target = float(fps), float(between), per_target
+        self.fps, self.between, self.per_target, self.labels = float(fps), float(between), per_target, labels
 
     def stage(self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int,
               spec: VideoSpec = VideoSpec()) -> DynamicStagedScene:
@@ -167,9 +168,10 @@ class DynamicProceduralWorld(ProceduralWorld):
             cams = Cameras(torch.stack([c.viewmats[k] for c in staged.cameras]), torch.stack([c.Ks[k] for c in staged.cameras]),
                            staged.cameras[0].width, staged.cameras[0].height).to(self.device)
             out = render(scene, cams, "RGB+ED")
-            lab = render_labels(scene, staged.movers, cams)
+            lab = render_labels(scene, staged.movers, cams) if self.labels else None
             for i in range(v):
-                frames[i][k], depths[i][k], labels[i][k] = out.rgb[i].clamp(0, 1), out.depth[i], lab[i]
+                frames[i][k], depths[i][k] = out.rgb[i].clamp(0, 1), out.depth[i]
+                labels[i][k] = None if lab is None else lab[i]
         holdout = None
         if staged.holdout is not None:
             hcams = staged.holdout.to(self.device)
@@ -179,10 +181,11 @@ class DynamicProceduralWorld(ProceduralWorld):
                 out = render(scene, hcams[j], "RGB+ED")
                 rgb.append(out.rgb[0].clamp(0, 1))
                 depth.append(out.depth[0])
-                lab.append(render_labels(scene, staged.movers, hcams[j])[0])
+                if self.labels:
+                    lab.append(render_labels(scene, staged.movers, hcams[j])[0])
             holdout = HeldOutViews(torch.stack(rgb), hcams.viewmats, hcams.Ks, torch.stack(depth),
                                    torch.tensor(staged.holdout_times, dtype=torch.float64, device=self.device),
-                                   torch.stack(lab))
+                                   torch.stack(lab) if lab else None)
         return MultiViewVideo(
             frames=torch.stack([torch.stack(f) for f in frames]),
             viewmats=torch.stack([c.viewmats for c in staged.cameras]).to(self.device),
@@ -192,13 +195,8 @@ class DynamicProceduralWorld(ProceduralWorld):
             holdout=holdout,
             info=staged.info,
             times=torch.tensor(staged.times, dtype=torch.float64, device=self.device),
-            labels=torch.stack([torch.stack(lab) for lab in labels]),
+            labels=torch.stack([torch.stack(lab) for lab in labels]) if self.labels else None,
         )
-
-
-def render_monocular(scenes: Sequence[GaussianScene], camera: Cameras) -> Tensor:
-    """``[T, H, W, 3]``: the input video, one frame per scene (a time), seen from one fixed camera."""
-    return torch.stack([render(s, camera.to(s.device), "RGB").rgb[0].clamp(0, 1) for s in scenes])
 
 
 def make_dynamic_world(device: str | torch.device, spacing: float | None = None, fps: float = DEFAULT_FPS,
@@ -208,4 +206,4 @@ def make_dynamic_world(device: str | torch.device, spacing: float | None = None,
     return DynamicProceduralWorld(device, cfg, fps=fps, between=between)
 
 
-__all__ = ["DEFAULT_FPS", "DynamicProceduralWorld", "DynamicStagedScene", "make_dynamic_world", "render_labels", "render_monocular"]
+__all__ = ["DEFAULT_FPS", "DynamicProceduralWorld", "DynamicStagedScene", "make_dynamic_world", "render_labels"]

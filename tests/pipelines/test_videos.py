@@ -32,7 +32,7 @@ def manifest(scene_dir):
 # ----------------------------------------------------------------------------- trajectory_cameras
 
 def test_unknown_trajectory_names_the_accepted_ones(manifest):
-    with pytest.raises(ValueError, match=r"^unknown trajectory 'spin'; accepted: orbit, " + ", ".join(TRAJECTORIES) + "$"):
+    with pytest.raises(ValueError, match=r"^unknown trajectory 'spin'; accepted: orbit, still, " + ", ".join(TRAJECTORIES) + "$"):
         trajectory_cameras(manifest, "spin", 4, VIEW)
 
 
