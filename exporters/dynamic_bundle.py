@@ -50,7 +50,9 @@ SCENE4D = "scene4d"
 MOVIES = ("preview.mp4",)
 """Videos of a dynamic scene directory that its bundle keeps."""
 _FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "understood", "unknown", "objects",
-                "preview_camera", "motions")
+                "preview_camera")
+"""Manifest fields a bundle takes from its scene directory (not the world's ``motions`` record: its poses are
+the world's ground truth, and a bundle's motion is what its Gaussians show)."""
 
 
 @dataclass(frozen=True)
