@@ -2,7 +2,12 @@
 
 `EnvSettings` gathers the keyword arguments that ``gym.make("LyraScene-v0", ...)`` and
 ``gym.make_vec`` accept (one place, so both envs validate them the same way), and
-`load_scenes` turns them into the nav fields, the observation renderer and the bundle paths.
+`load_scenes` turns them into the nav fields, the observation renderer and the bundle paths,
+and, for dynamic scenes, their moving parts (`envs.moving_parts`).
+
+``dynamic``: None (default) runs prompts static and scenes as they are (a dynamic bundle or scene
+directory with its moving parts); True (or a `DynamicConfig` / dict of its fields) generates
+prompts over time and requires every scene to move; False requires every scene to be static.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from lyra_sim.render.lod import LODConfig
 from lyra_sim.manifest import read_manifest
 from lyra_sim.worlds.model_dirs import CheckpointError
 
-from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
+from lyra_sim.exporters.dynamic_bundle import is_dynamic_bundle
+
+from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod, load_ply_lod
+from .moving_parts import DynamicConfig, MovingParts, read_parts
 from .nav_fields import NavFields, scene_grid
 from .pointnav import AgentConfig, TaskConfig
 from .views import CameraConfig, SceneViews
@@ -54,6 +62,7 @@ class EnvSettings:
     diffusers: dict[str, Any]
     up: str = "+z"  # frame of imported splat files (`lyra_sim.exporters.alignment`)
     scale: float | str = 1.0
+    dynamic: DynamicConfig | bool | None = None  # see the module docstring
 
 
 def make_settings(
@@ -75,10 +84,20 @@ def make_settings(
     diffusers: dict[str, Any] | None = None,
     up: str = "+z",
     scale: float | str = 1.0,
+    dynamic: bool | dict | DynamicConfig | None = None,
 ) -> EnvSettings:
     """Validate ``make`` keyword arguments into `EnvSettings` (raises ValueError)."""
     if world not in WORLDS:
         raise ValueError(f"world: expected one of {', '.join(WORLDS)}, got {world!r}")
+    if dynamic is True:
+        dynamic = DynamicConfig()
+    elif isinstance(dynamic, dict):
+        dynamic = _config(DynamicConfig, dynamic, "dynamic")
+    elif dynamic is not None and not isinstance(dynamic, (bool, DynamicConfig)):
+        raise ValueError(f"dynamic: expected True, False, None or a dict of frames and fps, got {dynamic!r}")
+    if isinstance(dynamic, DynamicConfig) and world == "diffusers":
+        raise ValueError("dynamic=True with world='diffusers' needs a video (lyra-sim generate --video); give scene= "
+                         "the dynamic scene directory or bundle it made")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     sources: list[tuple[str, Any]]
@@ -128,6 +147,7 @@ def make_settings(
     return EnvSettings(
         sources=tuple(sources), seed=seed, agent=agent, camera=camera, task=task, lod=LODConfig(), device=device,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, diffusers=dict(diffusers or {}), up=up, scale=scale,
+        dynamic=dynamic,
     )
 
 
@@ -136,7 +156,8 @@ def resolve_bundle(kind: str, value: Any, settings: EnvSettings) -> Path:
     root = settings.cache_dir
     try:
         if kind == "prompt":
-            return bundle_for_prompt(value, settings.seed, root=root)
+            dynamic = settings.dynamic if isinstance(settings.dynamic, DynamicConfig) else None
+            return bundle_for_prompt(value, settings.seed, dynamic=dynamic, root=root)
         if kind == "scene":
             return bundle_for_path(value, root=root, up=settings.up, scale=settings.scale)
         image, prompt = value
@@ -158,21 +179,43 @@ class LoadedScenes:
     manifests: list[dict]
     fields: NavFields
     views: SceneViews
+    parts: MovingParts
+
+
+def _check_dynamic(kind: str, value: Any, bundle: Path, dynamic: DynamicConfig | bool | None) -> bool:
+    """Whether the scene moves; ValueError when ``dynamic`` asks otherwise."""
+    moves = is_dynamic_bundle(bundle)
+    what = f"{kind} {value!r}" if kind != "scene" else f"scene {value}"
+    if isinstance(dynamic, DynamicConfig) and not moves:
+        raise ValueError(f"dynamic=True: {what} is static (its bundle {bundle} has no moving parts, no motion.json); "
+                         "give a prompt with motion ('a corridor with a rolling cart'), a dynamic scene directory "
+                         "(lyra-sim generate --dynamic) or its bundle")
+    if dynamic is False and moves:
+        raise ValueError(f"dynamic=False: {what} has moving parts ({bundle}/motion.json); drop dynamic=False to run them")
+    return moves
 
 
 def load_scenes(settings: EnvSettings) -> LoadedScenes:
     """Resolve, verify and load every source of ``settings`` (see the module docstring)."""
     bundles = [resolve_bundle(kind, value, settings) for kind, value in settings.sources]
-    grids, lods = [], []
-    for bundle in bundles:
+    grids, lods, parts, part_lods, bands = [], [], [], [], []
+    for (kind, value), bundle in zip(settings.sources, bundles):
         try:
-            grids.append(scene_grid(read_nav(bundle / "nav.npz"), settings.agent.radius, settings.agent.height, settings.task.goals_per_scene))
+            nav = read_nav(bundle / "nav.npz")
+            grids.append(scene_grid(nav, settings.agent.radius, settings.agent.height, settings.task.goals_per_scene))
         except ValueError as exc:
             raise ValueError(f"{bundle}: {exc}") from exc
         lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
+        moving = read_parts(bundle) if _check_dynamic(kind, value, bundle, settings.dynamic) else []
+        parts.append(moving)
+        part_lods.append([load_ply_lod(bundle / "parts" / p.folder_name / "splats.ply", settings.lod, root=settings.cache_dir)
+                          for p in moving])
+        bands.append((nav.floor_z + float(nav.height_range[0]), nav.floor_z + settings.agent.height))
+    moving_parts = MovingParts(parts, bands, settings.agent.radius, settings.device)
     return LoadedScenes(
         bundles=bundles,
         manifests=[read_manifest(b) for b in bundles],
         fields=NavFields(grids, settings.device),
-        views=SceneViews(lods, settings.camera, settings.device),
+        views=SceneViews(lods, settings.camera, settings.device, part_lods, moving_parts.scene_parts),
+        parts=moving_parts,
     )

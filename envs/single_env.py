@@ -46,8 +46,14 @@ class LyraSceneEnv(gym.Env):
         render_mode: None or "rgb_array" (a top-down map beside the agent's view).
 
     ``info`` holds ``collided``, ``success``, ``geodesic_distance``, ``distance_to_goal``,
-    ``collisions`` (this episode), ``path_length`` (meters driven) and, when the episode ends,
-    ``spl`` (success weighted by path length).
+    ``collisions`` (this episode), ``path_length`` (meters driven), ``moving_collision`` (this step
+    a moving part pushed the body or stopped it), ``moving_collisions`` (this episode), ``time``
+    (seconds: where the scene's motions are) and, when the episode ends, ``spl`` (success weighted
+    by path length).
+
+    Dynamic scenes (``dynamic=True`` with a prompt, or ``scene=`` a dynamic bundle or scene
+    directory): moving parts are rendered where they are at the episode's time and collided with
+    (`envs.pointnav`); ``dynamic=True`` on a static scene is an error.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -69,8 +75,11 @@ class LyraSceneEnv(gym.Env):
         self.render_mode = render_mode
         self.scenes = load_scenes(self.settings)
         s = self.settings
-        self.task = PointNavTask(self.scenes.fields, torch.zeros(1, dtype=torch.long), s.agent, s.task, s.camera)
-        self.scenes.views.fit_budget(*self.task.survey_viewmats())  # CUDA: render budget as the vector env's
+        self.task = PointNavTask(self.scenes.fields, torch.zeros(1, dtype=torch.long), s.agent, s.task, s.camera,
+                                 self.scenes.parts)
+        survey = self.task.survey_viewmats()  # CUDA: render budgets as the vector env's
+        self.scenes.views.fit_budget(*survey)
+        self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
         self.observation_space = observation_space(s.camera)
         self.action_space = action_space(s.task)
         self._needs_reset = True
@@ -86,7 +95,7 @@ class LyraSceneEnv(gym.Env):
         self._obs = observe(self.task, self.scenes.views)
         return {k: v[0].cpu().numpy() for k, v in self._obs.items()}
 
-    def _info(self, collided: bool = False, success: bool = False, done: bool = False) -> dict[str, Any]:
+    def _info(self, collided: bool = False, success: bool = False, done: bool = False, moving: bool = False) -> dict[str, Any]:
         st = self.task.state
         info = {
             "collided": collided,
@@ -95,6 +104,9 @@ class LyraSceneEnv(gym.Env):
             "distance_to_goal": float(self.task.goal_distance()[0]),
             "collisions": int(st.collisions[0]),
             "path_length": float(st.path_length[0]),
+            "moving_collision": moving,
+            "moving_collisions": int(st.moving_collisions[0]),
+            "time": float(st.time[0]),
         }
         if done:
             info["spl"] = float(self.task.spl(torch.tensor([success], device=self.task.device))[0])
@@ -115,7 +127,7 @@ class LyraSceneEnv(gym.Env):
         self._path.append(self.task.state.xy[0].cpu().numpy().astype(np.float64))
         terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
         self._needs_reset = terminated or truncated
-        info = self._info(bool(result.collided[0]), bool(result.success[0]), self._needs_reset)
+        info = self._info(bool(result.collided[0]), bool(result.success[0]), self._needs_reset, bool(result.moving_collision[0]))
         return self._numpy_obs(), float(result.reward[0]), terminated, truncated, info
 
     def render(self):

@@ -58,6 +58,7 @@ class EpisodeStarts:
         self.xy = torch.zeros((n, depth, 2), device=dev)
         self.yaw = torch.zeros((n, depth), device=dev)
         self.goal = torch.zeros((n, depth), dtype=torch.long, device=dev)
+        self.time = torch.zeros((n, depth), device=dev)
         self.used = torch.zeros(n, dtype=torch.long, device=dev)
         self.drawn = np.zeros(n, dtype=np.int64)
         self._rows = torch.arange(n, device=dev)
@@ -69,23 +70,25 @@ class EpisodeStarts:
         rows = np.flatnonzero(used + self.depth > self.drawn)
         if not len(rows):
             return
-        slots, xy, yaw, goal = [], [], [], []
+        slots, xy, yaw, goal, time = [], [], [], [], []
         for r in rows:
             for e in range(self.drawn[r], used[r] + self.depth):
-                p, y, g = self.task.draw_episode(int(self.task.scene_ids[r]), self.rngs[r])
+                p, y, g, t = self.task.draw_episode(int(self.task.scene_ids[r]), self.rngs[r])
                 slots.append((r, e % self.depth))
-                xy.append(p), yaw.append(y), goal.append(g)
+                xy.append(p), yaw.append(y), goal.append(g), time.append(t)
             self.drawn[r] = used[r] + self.depth
         r, k = torch.tensor(slots, device=self.xy.device).unbind(1)
         self.xy[r, k] = torch.tensor(np.array(xy), dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.yaw[r, k] = torch.tensor(yaw, dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.goal[r, k] = torch.tensor(goal).to(self.xy.device, non_blocking=True)
+        self.time[r, k] = torch.tensor(time, dtype=torch.float32).to(self.xy.device, non_blocking=True)
 
     def restart(self, mask: torch.Tensor) -> None:
         """Start the next queued episode of every env where ``mask [N]`` is set."""
         self._refill()
         k = self.used % self.depth
-        self.task.restart(mask, self.xy[self._rows, k], self.yaw[self._rows, k], self.goal[self._rows, k])
+        self.task.restart(mask, self.xy[self._rows, k], self.yaw[self._rows, k], self.goal[self._rows, k],
+                          self.time[self._rows, k])
         self.used += mask.long()
         self._step += 1
         if self.used.device.type == "cuda":
@@ -150,7 +153,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self.scenes = load_scenes(s)
         scene_ids = torch.arange(num_envs) % len(s.sources)
-        self.task = PointNavTask(self.scenes.fields, scene_ids, s.agent, s.task, s.camera)
+        self.task = PointNavTask(self.scenes.fields, scene_ids, s.agent, s.task, s.camera, self.scenes.parts)
         self.single_observation_space = observation_space(s.camera)
         self.single_action_space = action_space(s.task)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -161,7 +164,9 @@ class LyraSceneVectorEnv(VectorEnv):
         self._obs: dict[str, torch.Tensor] | None = None
         ones = torch.ones(num_envs, dtype=torch.bool, device=self.task.device)
         self._all = ones if array_type == "torch" else ones.cpu().numpy()
-        self.scenes.views.fit_budget(*self.task.survey_viewmats())
+        survey = self.task.survey_viewmats()
+        self.scenes.views.fit_budget(*survey)
+        self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
 
     def _out(self, x: torch.Tensor):
         return x if self.array_type == "torch" else x.cpu().numpy()
@@ -170,7 +175,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self._obs = observe(self.task, self.scenes.views)
         return {k: self._out(v) for k, v in self._obs.items()}
 
-    def _info(self, collided: torch.Tensor, success: torch.Tensor, done: torch.Tensor) -> dict[str, Any]:
+    def _info(self, collided: torch.Tensor, success: torch.Tensor, done: torch.Tensor, moving: torch.Tensor) -> dict[str, Any]:
         st = self.task.state
         values = {
             "collided": collided,
@@ -179,6 +184,9 @@ class LyraSceneVectorEnv(VectorEnv):
             "distance_to_goal": self.task.goal_distance(),
             "collisions": st.collisions,
             "path_length": st.path_length,
+            "moving_collision": moving,
+            "moving_collisions": st.moving_collisions,
+            "time": st.time,
         }
         info: dict[str, Any] = {}
         for key, value in values.items():
@@ -203,7 +211,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self._starts.restart(torch.ones(self.num_envs, dtype=torch.bool, device=dev))
         self._autoreset = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
         no = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
-        return self._observe(), self._info(no, no, no)
+        return self._observe(), self._info(no, no, no, no)
 
     def _actions(self, actions) -> torch.Tensor:
         """Validated actions on the env's device. Host arrays are checked on the host; device
@@ -235,9 +243,10 @@ class LyraSceneVectorEnv(VectorEnv):
         # was ignored (the step above moved them, the restart puts them at the new start).
         reset = self._autoreset
         self._starts.restart(reset)
-        reward, collided, success, terminated, truncated = (
+        reward, collided, success, terminated, truncated, moving = (
             torch.where(reset, torch.zeros_like(t), t)
-            for t in (result.reward, result.collided, result.success, result.terminated, result.truncated)
+            for t in (result.reward, result.collided, result.success, result.terminated, result.truncated,
+                      result.moving_collision)
         )
         done = terminated | truncated
         self._autoreset = done
@@ -246,7 +255,7 @@ class LyraSceneVectorEnv(VectorEnv):
             self._out(reward.float()),
             self._out(terminated),
             self._out(truncated),
-            self._info(collided, success, done),
+            self._info(collided, success, done, moving),
         )
 
     def render(self):
