@@ -98,3 +98,59 @@ def box_room_dynamic(frames: int = 8, fps: float = 4.0, spacing: float = 0.04, p
 
 
 assert CART[1][1] < ROOM[1] and LEAF[0][0] > 0
+
+
+@functools.lru_cache(maxsize=None)
+def box_room_dynamic_bundle():
+    """The dynamic box room exported as a dynamic bundle (fast settings), once per test session (deleted at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from _scenes import fast_export_config
+    from lyra_sim.dynamic import write_scene4d
+    from lyra_sim.exporters.dynamic_bundle import export_dynamic_bundle
+
+    root = Path(tempfile.mkdtemp(prefix="lyra-test-dynamic-"))
+    atexit.register(shutil.rmtree, root, True)
+    write_scene4d(root / "scene" / "scene4d", box_room_dynamic()[0])
+    export_dynamic_bundle(root / "scene", root / "bundle", ("usd", "usdz", "mjcf", "urdf", "glb"), fast_export_config())
+    return root / "bundle"
+
+
+class ExactClearance:
+    """Exact clearance of an agent's body from a bundle's moving parts, posed at a time (the env is not asked):
+    the collision meshes of ``motion.json`` under its tracks (`lyra_sim.exporters.body_clearance`)."""
+
+    def __init__(self, bundle, z0: float, z1: float):
+        import open3d as o3d
+        import trimesh
+
+        from lyra_sim.exporters.motion_track import read_motion
+
+        motion = read_motion(bundle)
+        self.tracks = motion.tracks
+        self.meshes = [trimesh.load(bundle / p["files"]["collision"], process=False) for p in motion.parts]
+        self.z0, self.z1 = z0, z1
+        self.scenes = []
+        for mesh in self.meshes:
+            s = o3d.t.geometry.RaycastingScene()
+            s.add_triangles(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.uint32))
+            self.scenes.append(s)
+
+    def __call__(self, xy, t: float) -> tuple[float, bool]:
+        """``(least horizontal distance from the body's axis to any part, whether the axis is inside one)``."""
+        import open3d.core as o3c
+
+        from lyra_sim.exporters.body_clearance import horizontal_distance
+
+        best, inside = math.inf, False
+        for track, mesh, scene in zip(self.tracks, self.meshes, self.scenes):
+            pose = track.pose_at(t)
+            v = mesh.vertices @ pose[:3, :3].T + pose[:3, 3]
+            best = min(best, horizontal_distance(v, mesh.faces, xy, self.z0, self.z1))
+            # the axis inside the solid: one point of it, into the part's frame
+            p = np.linalg.solve(pose, [xy[0], xy[1], (self.z0 + self.z1) / 2, 1.0])[:3]
+            inside |= bool(scene.compute_occupancy(o3c.Tensor(p[None].astype(np.float32)), nsamples=3).numpy()[0] > 0.5)
+        return best, inside

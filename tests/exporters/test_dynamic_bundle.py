@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import open3d  # noqa: F401  (before mujoco: mujoco 4 imported first breaks open3d's bindings)
-from _dynamic import CART, box_room_dynamic
+from _dynamic import CART, box_room_dynamic, box_room_dynamic_bundle
 from _scenes import fast_export_config
 from lyra_sim.dynamic import write_scene4d
 from lyra_sim.exporters.dynamic_bundle import export_dynamic_bundle, verify_bundle
@@ -30,10 +30,8 @@ def source(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bundle(source, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bundle") / "bundle"
-    export_dynamic_bundle(source, out, FORMATS, fast_export_config())
-    return out
+def bundle():
+    return box_room_dynamic_bundle()  # the same source, exported with FORMATS
 
 
 def test_layout_and_verification(bundle, source):
