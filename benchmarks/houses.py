@@ -42,7 +42,7 @@ RADIUS = 0.25
 
 def walkable_stats(bundle: Path, seed: int, prompt: str) -> tuple[float, float]:
     """``(reachable share of walkable nav cells, share of the ground-truth free floor reached)``."""
-    from lyra_sim.exporters.nav import read_nav
+    from lyra_sim.exporters.nav_grid import read_nav
     from lyra_sim.worlds import procedural
 
     nav = read_nav(bundle / "nav.npz")
@@ -66,11 +66,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from lyra_sim.cli import main as cli
-    from lyra_sim.exporters.bundle import generate_bundle
+    from lyra_sim.pipelines import ProceduralSource, generate_bundle
     from lyra_sim.manifest import read_manifest
 
     out = Path(args.out)
-    print(f"| prompt | rooms | area m² | Gaussians | generation s | prompt → bundle s | F@2cm | F@5cm | reachable | "
+    print("| prompt | rooms | area m² | Gaussians | generation s | prompt → bundle s | F@2cm | F@5cm | reachable | "
           "GT floor reached | load before/after |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for k, prompt in enumerate(args.prompt or PROMPTS):
@@ -78,7 +78,7 @@ def main() -> None:
         load = os.getloadavg()[0]
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        manifest = generate_bundle(prompt, args.seed, bundle, formats="all", overwrite=True, timings=timings)
+        manifest = generate_bundle(bundle, ProceduralSource(prompt, args.seed), "all", overwrite=True, timings=timings)
         total = time.perf_counter() - start
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):

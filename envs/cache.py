@@ -15,7 +15,9 @@ seed, generator version, export settings), so a second ``make`` only reads files
 
 Concurrent processes building the same entry take an exclusive ``fcntl`` lock on
 ``<key>.lock``; the loser waits and then finds the finished entry. Entries are written to a
-temporary path and renamed, so a killed build leaves nothing that looks complete.
+temporary path and renamed, so a killed build leaves nothing that looks complete, and its
+scratch is swept by the next process that uses the cache (`lyra_sim.atomic.sweep_scratch`:
+scratch of dead processes only).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any, Callable, Iterator
 import torch
 from safetensors.torch import load_file, save_file
 
-from lyra_sim.atomic import atomic_path
+from lyra_sim.atomic import atomic_path, sweep_scratch
 from lyra_sim.exchange import detect_format
 from lyra_sim.manifest import read_manifest, sha256_file
 from lyra_sim.ply import read_ply
@@ -40,13 +42,14 @@ from lyra_sim.scene import GaussianScene
 
 from lyra_sim.exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle
 from lyra_sim.exporters.dynamic_bundle import export_dynamic_bundle, scene4d_digest, scene4d_of, verify_bundle
-from lyra_sim.exporters.nav_grid import NavConfig
 from lyra_sim.pipelines import ProceduralDynamicSource, ProceduralSource, generate_bundle
 from lyra_sim.pipelines.diffusers import diffusers_source
 from lyra_sim.render.lod import GaussianLOD, LODConfig, build_lod
 
-ENV_EXPORT = ExportConfig(nav=NavConfig(resolution=0.025))
-"""Export settings of cached bundles: a finer floor grid than the default (tighter collision margins)."""
+ENV_EXPORT = ExportConfig()
+"""Export settings of cached bundles: the defaults, as ``lyra-sim export`` uses them, so an env and the
+CLI build the same nav grid from the same splats (one setting: `NavConfig.resolution`, recorded in
+each bundle's manifest under ``nav.config``)."""
 
 LOD_FORMAT = "1"
 
@@ -78,6 +81,7 @@ def _locked(path: Path) -> Iterator[None]:
 def _cached_bundle(key: str, build: Callable[[Path], Any], root: Path | None) -> Path:
     """The bundle ``bundles/<key>``, built by ``build(out)`` unless a verified one is there."""
     out = (root or cache_root()) / "bundles" / key
+    sweep_scratch(out.parent)
     with _locked(out.with_name(key + ".lock")):
         if out.is_dir() and (out / "manifest.json").is_file() and not verify_bundle(out):
             return out
@@ -165,6 +169,7 @@ def load_ply_lod(ply: Path, config: LODConfig = LODConfig(), *, root: Path | Non
     built once and cached by the file's sha256."""
     key = cache_key({"ply_sha256": sha256_file(ply), "lod": asdict(config), "format": LOD_FORMAT})
     path = (root or cache_root()) / "lod" / f"{key}.safetensors"
+    sweep_scratch(path.parent)
     with _locked(path.with_suffix(".lock")):
         if path.is_file():
             try:

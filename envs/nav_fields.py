@@ -78,11 +78,14 @@ class SceneGrid:
     floor_z: float
 
 
-def scene_grid(nav: NavGrid, radius: float, height: float, goals: int, min_region_cells: int = 1) -> SceneGrid:
+def scene_grid(nav: NavGrid, radius: float, height: float, goals: int, min_region_cells: int = 1,
+               goal_xy: np.ndarray | None = None) -> SceneGrid:
     """Fields of ``nav`` for a cylinder agent (``radius``, ``height``, meters) with ``goals`` pool goals.
 
     The goal pool is drawn with a fixed seed from the largest connected region where the
     agent fits: it is part of the scene, like an episode dataset, not of the episode seed.
+    With ``goal_xy [G, 2]`` (an episode dataset's goals) the pool is those points instead (``goals``
+    is then ignored), each a cell where the agent fits (ValueError naming the first that is not).
     """
     grid = nav.for_agent(height)
     fits = grid.distance >= radius + safety_margin(grid.resolution)
@@ -96,12 +99,22 @@ def scene_grid(nav: NavGrid, radius: float, height: float, goals: int, min_regio
     region = labels == (int(np.argmax(sizes)) + 1)
     if region.sum() < min_region_cells:
         raise ValueError(f"the largest walkable region has {int(region.sum())} cells; need {min_region_cells}")
-    cells = np.flatnonzero(region)
-    rng = np.random.default_rng(0)
-    pick = np.sort(rng.choice(cells, size=goals, replace=len(cells) < goals))
-    geo = _geodesic(fits, grid.resolution, pick)
     ny, nx = fits.shape
-    goal_xy = grid.origin + (np.stack([pick % nx, pick // nx], 1) + 0.5) * grid.resolution
+    if goal_xy is None:
+        cells = np.flatnonzero(region)
+        rng = np.random.default_rng(0)
+        pick = np.sort(rng.choice(cells, size=goals, replace=len(cells) < goals))
+        goal_xy = grid.origin + (np.stack([pick % nx, pick // nx], 1) + 0.5) * grid.resolution
+    else:
+        goal_xy = np.asarray(goal_xy, np.float64).reshape(-1, 2)
+        ix, iy = np.floor((goal_xy - grid.origin) / grid.resolution).astype(np.int64).T
+        inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+        bad = ~inside
+        bad[inside] = ~fits[iy[inside], ix[inside]]
+        if bad.any():
+            raise ValueError(f"goal {goal_xy[bad][0].tolist()} is not on the walkable floor for an agent of radius {radius} m")
+        pick = iy * nx + ix
+    geo = _geodesic(fits, grid.resolution, pick)
     return SceneGrid(
         clearance=grid.distance.astype(np.float32),
         geodesic=geo.astype(np.float32),
@@ -139,6 +152,12 @@ class NavFields:
         self.resolution = torch.tensor([g.resolution for g in grids], **f32)
         self.floor_z = torch.tensor([g.floor_z for g in grids], **f32)
         self.margin = torch.tensor([safety_margin(g.resolution) for g in grids], **f32)
+
+    @property
+    def max_distance(self) -> float:
+        """Meters between any two points of any scene's grid at most (the padded grids' diagonal)."""
+        h, w = self.shape
+        return math.ceil(math.hypot(h, w) * float(self.resolution.max()) * 100 + 1) / 100
 
     def _corners(self, scene: Tensor, xy: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Lower-left cell ``(ix, iy)`` of the 4 centers around ``xy`` and the bilinear weights ``(fx, fy)``."""
@@ -195,3 +214,28 @@ class NavFields:
         res = float(self.resolution[scene])
         origin = self.origin[scene].cpu().numpy().astype(np.float64)
         return origin + (np.stack([flat % w, flat // w], 1) + 0.5) * res
+
+
+def extend_to_contact(grid: SceneGrid, radius: float, reach: float) -> SceneGrid:
+    """``grid`` (made by `scene_grid` for ``radius``) with geodesic distances also where the body's
+    center is too close to an obstacle for the grid (within ``reach`` meters of the cells where
+    it fits and that reach the goal): there the geodesic is the nearest such cell's plus the
+    straight line to it.
+
+    For physically simulated bodies, which touch walls: the grid keeps a kinematic agent
+    ``radius + margin`` from obstacles, but a simulated one can be pressed against them, where
+    the plain field reads `UNREACHABLE`. The nearest cell is taken among those that reach each
+    goal (not merely fit: a fitting pocket cut off from the goal, beside a wall, must not decide).
+    Cells that fit but cannot reach a goal keep `UNREACHABLE`.
+    """
+    fits = grid.clearance >= radius + safety_margin(grid.resolution)
+    geodesic = grid.geodesic.copy()
+    for k in range(geodesic.shape[0]):
+        reaches = fits & (grid.geodesic[k] < UNREACHABLE)
+        if not reaches.any():
+            continue
+        dist, (iy, ix) = ndimage.distance_transform_edt(~reaches, return_indices=True)
+        near = ~fits & (dist * grid.resolution <= reach)
+        step = (dist[near] * grid.resolution).astype(np.float32)
+        geodesic[k, near] = np.minimum(grid.geodesic[k, iy[near], ix[near]] + step, UNREACHABLE)
+    return SceneGrid(grid.clearance, geodesic, grid.goals, grid.origin, grid.resolution, grid.floor_z)

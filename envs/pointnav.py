@@ -11,6 +11,11 @@ margin``) is replaced by its slide along the obstacle (the component into it rem
 that is blocked too the base stays put for that part. A step that was blocked or slid in any
 part is a collision.
 
+**Episodes** start on a cell with room for the body, at least ``min_geodesic`` (geodesic) from
+a pool goal (`envs.nav_fields`); in a building, only where that path crosses at least
+``min_rooms_crossed`` rooms (`envs.rooms`), drawing among the pool goals that have such starts.
+An episode dataset (`envs.episodes`) gives them instead (`start`).
+
 **Moving parts** (dynamic scenes, `envs.moving_parts`). Time runs with the steps: ``agent.dt``
 seconds each (an episode starts at a random time of its scene's loop), and every sub-step sees the
 parts where they are at its own time. A part that sweeps into the body pushes it out, along the
@@ -30,13 +35,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from lyra_sim.config import check_number
+
 from .moving_parts import MovingParts
 from .nav_fields import NavFields
+from .rooms import SceneRooms
 from .views import CameraConfig, agent_viewmats
 
 ACTION_TYPES = ("continuous", "discrete")
@@ -51,17 +61,35 @@ DISCRETE_ACTIONS = ("stop", "forward", "turn_left", "turn_right")
 """Discrete action ids, in Habitat's order."""
 
 
+MAX_STEP_LENGTH = 2.0
+"""Meters one step may move the base at most (``max_linear_speed · dt`` and ``forward_step``): a
+step is split into parts no longer than half the clearance the body needs (`PointNavTask`), so
+this bounds the work per step (at most `MAX_SUBSTEPS` parts)."""
+
+MAX_SUBSTEPS = 64
+"""Parts per step at most: with every `AgentConfig` range and nav grids of `NavConfig` resolution
+a step needs at most 63."""
+
+
+_AGENT_RANGES = MappingProxyType({
+    "radius": (0.05, 2.0, False), "height": (0.1, 5.0, False), "max_linear_speed": (0.0, 10.0, True),
+    "max_angular_speed": (0.0, 4 * math.pi, True), "forward_step": (0.0, MAX_STEP_LENGTH, True),
+    "turn_angle_deg": (0.0, 180.0, True), "dt": (0.0, 1.0, True),
+})
+"""`AgentConfig` field → (low, high, low excluded), as its docstring lists them."""
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     """The mobile base: a vertical cylinder standing on the floor.
 
-    Attributes:
-        radius, height: meters.
-        max_linear_speed: m/s at action ``+1`` / ``-1`` (continuous).
-        max_angular_speed: rad/s at action ``+1`` (counterclockwise) / ``-1`` (continuous).
-        forward_step: meters per ``forward`` (discrete).
-        turn_angle_deg: degrees per ``turn_left`` / ``turn_right`` (discrete).
-        dt: seconds per step (continuous).
+    Attributes (accepted ranges in brackets; a step moves at most `MAX_STEP_LENGTH` meters):
+        radius, height: meters [0.05, 2] and [0.1, 5].
+        max_linear_speed: m/s at action ``+1`` / ``-1`` (continuous) (0, 10].
+        max_angular_speed: rad/s at action ``+1`` (counterclockwise) / ``-1`` (continuous) (0, 4π].
+        forward_step: meters per ``forward`` (discrete) (0, 2].
+        turn_angle_deg: degrees per ``turn_left`` / ``turn_right`` (discrete) (0, 180].
+        dt: seconds per step (continuous) (0, 1].
     """
 
     radius: float = 0.18
@@ -73,10 +101,13 @@ class AgentConfig:
     dt: float = 0.25
 
     def __post_init__(self) -> None:
-        for name in ("radius", "height", "max_linear_speed", "max_angular_speed", "forward_step", "turn_angle_deg", "dt"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"agent {name}: expected a positive number, got {value!r}")
+        for name, (lo, hi, lo_open) in _AGENT_RANGES.items():
+            check_number(f"agent {name}", getattr(self, name), lo, hi, lo_open=lo_open)
+        if self.max_linear_speed * self.dt > MAX_STEP_LENGTH:
+            raise ValueError(
+                f"agent max_linear_speed x dt: a step may move at most {MAX_STEP_LENGTH:g} m, got "
+                f"{self.max_linear_speed:g} m/s x {self.dt:g} s = {self.max_linear_speed * self.dt:g} m"
+            )
 
     @property
     def max_step_length(self) -> float:
@@ -87,14 +118,18 @@ class AgentConfig:
 class TaskConfig:
     """Point-goal navigation settings.
 
-    Attributes:
+    Attributes (accepted ranges in brackets):
         action_type: "continuous" (Box: linear, angular velocity in [-1, 1]) or "discrete"
             (`DISCRETE_ACTIONS`).
-        success_distance: meters (Euclidean) from the goal that count as reached.
-        min_geodesic: minimum start-to-goal geodesic distance, meters.
-        max_episode_steps: the episode is truncated after this many steps.
-        success_reward, collision_penalty, time_penalty: reward terms.
-        goals_per_scene: size of each scene's precomputed goal pool.
+        success_distance: meters (Euclidean) from the goal that count as reached (0, 100].
+        min_geodesic: minimum start-to-goal geodesic distance, meters [0, 1000].
+        max_episode_steps: the episode is truncated after this many steps [1, 10⁶].
+        success_reward, collision_penalty, time_penalty: reward terms, finite [-10⁶, 10⁶].
+        goals_per_scene: size of each scene's precomputed goal pool [1, 4096].
+        min_rooms_crossed: in a building (a bundle whose manifest has a ``floor_plan`` of several
+            rooms), episodes whose geodesic path crosses at least this many rooms into the next
+            (`envs.rooms`: 1 = start and goal in different rooms); None = 1 in such a building,
+            0 in a single room. More than 0 in a single room is an error.
     """
 
     action_type: str = "continuous"
@@ -105,16 +140,19 @@ class TaskConfig:
     collision_penalty: float = 0.05
     time_penalty: float = 0.01
     goals_per_scene: int = 64
+    min_rooms_crossed: int | None = None
 
     def __post_init__(self) -> None:
         if self.action_type not in ACTION_TYPES:
             raise ValueError(f"action_type: expected one of {', '.join(ACTION_TYPES)}, got {self.action_type!r}")
-        if not self.success_distance > 0 or not self.min_geodesic >= 0:
-            raise ValueError(f"success_distance > 0 and min_geodesic >= 0 expected, got {self.success_distance}, {self.min_geodesic}")
-        if not (isinstance(self.max_episode_steps, int) and self.max_episode_steps >= 1):
-            raise ValueError(f"max_episode_steps: expected a positive integer, got {self.max_episode_steps!r}")
-        if not (isinstance(self.goals_per_scene, int) and self.goals_per_scene >= 1):
-            raise ValueError(f"goals_per_scene: expected a positive integer, got {self.goals_per_scene!r}")
+        check_number("task success_distance", self.success_distance, 0.0, 100.0, lo_open=True)
+        check_number("task min_geodesic", self.min_geodesic, 0.0, 1000.0)
+        for name in ("success_reward", "collision_penalty", "time_penalty"):
+            check_number(f"task {name}", getattr(self, name), -1e6, 1e6)  # NaN / inf would make every reward NaN
+        check_number("task max_episode_steps", self.max_episode_steps, 1, 10**6, integer=True)
+        check_number("task goals_per_scene", self.goals_per_scene, 1, 4096, integer=True)
+        if self.min_rooms_crossed is not None:  # None: 1 in buildings, 0 in single rooms
+            check_number("task min_rooms_crossed", self.min_rooms_crossed, 0, 100, integer=True)
 
 
 @dataclass
@@ -150,7 +188,10 @@ class PointNavTask:
     """``N`` agents over the scenes of ``fields`` (see the module docstring)."""
 
     def __init__(self, fields: NavFields, scene: Tensor, agent: AgentConfig, task: TaskConfig, camera: CameraConfig,
-                 parts: MovingParts | None = None) -> None:
+                 parts: MovingParts | None = None, rooms: Sequence[SceneRooms | None] | None = None,
+                 names: Sequence[str] | None = None) -> None:
+        """``parts``: the scenes' moving parts (`envs.moving_parts`; None: none); ``rooms``: per scene of
+        ``fields``, its rooms (`envs.rooms`; None: one room); ``names``: per scene, what error messages call it."""
         self.fields, self.agent, self.task, self.camera = fields, agent, task, camera
         dev = fields.clearance.device
         n = len(scene)
@@ -167,6 +208,14 @@ class PointNavTask:
             least = min(least, float(self.parts.required.min()))
         self.substeps = max(1, math.ceil(agent.max_step_length / (0.5 * least)),
                             math.ceil(self.parts.max_speed * agent.dt / (0.5 * least)))
+        if self.substeps > MAX_SUBSTEPS:  # bounds the work of one step (a nav grid finer than NavConfig allows)
+            raise ValueError(
+                f"agent: a {agent.max_step_length:g} m step"
+                + (f" among parts moving up to {self.parts.max_speed:.3g} m/s" if self.parts.any else "")
+                + f" needs {self.substeps} parts of at most "
+                f"{0.5 * least:.3g} m (half the clearance the body needs), more than {MAX_SUBSTEPS}; "
+                "use a shorter step (max_linear_speed x dt, forward_step), a larger radius or a coarser nav grid"
+            )
         self._parts_host = self.parts.to("cpu") if self.parts.any else None
         self._periods = self.parts.period.cpu().numpy().astype(np.float64)
         ring = [(r * math.cos(a), r * math.sin(a)) for r in RING_RADII
@@ -194,22 +243,72 @@ class PointNavTask:
         ]
         self._geodesic_cpu = fields.geodesic.cpu().numpy()
         self.scene_ids = scene.cpu().numpy()  # host copy: episodes are drawn on the host
+        self._rooms_setup(list(rooms) if rooms is not None else [None] * len(self._starts),
+                          list(names) if names is not None else [f"scene {s}" for s in range(len(self._starts))])
         # Discrete actions' motion as lookup tables (built once: no host-to-device copy per step).
         turn = math.radians(agent.turn_angle_deg)
         self._discrete_dist = torch.tensor([0.0, agent.forward_step, 0.0, 0.0], device=dev)
         self._discrete_turn = torch.tensor([0.0, 0.0, turn, -turn], device=dev)
 
     # ------------------------------------------------------------------ episodes
+    def _rooms_setup(self, rooms: list[SceneRooms | None], names: list[str]) -> None:
+        """Per scene: the rooms-crossed fields padded to the grid (host), the minimum to cross and
+        the pool goals that have a start crossing that many rooms."""
+        h, w = self.fields.shape
+        k = self._geodesic_cpu.shape[1]
+        self.rooms, self.min_rooms = rooms, []
+        self._crossed: list[np.ndarray | None] = []
+        self._goal_choices: list[np.ndarray] = []
+        for s, r in enumerate(rooms):
+            m = self.task.min_rooms_crossed
+            m = (1 if r is not None else 0) if m is None else m
+            if m and r is None:
+                raise ValueError(f"{names[s]}: task min_rooms_crossed={m}, but the scene is one room (its manifest has no floor_plan of several rooms)")
+            if r is not None and m >= r.count:
+                raise ValueError(f"{names[s]}: task min_rooms_crossed={m}, but the floor plan has {r.count} rooms (at most {r.count - 1} crossed)")
+            self.min_rooms.append(m)
+            if not m:
+                self._crossed.append(None)
+                self._goal_choices.append(np.arange(k))
+                continue
+            crossed = np.zeros((k, h, w), np.uint8)
+            crossed[:, : r.ids.shape[0], : r.ids.shape[1]] = r.crossed
+            crossed = crossed.reshape(k, -1)
+            starts = self._starts[s]
+            dist = self._geodesic_cpu[s].reshape(k, -1)[:, starts]
+            ok = (dist >= self.task.min_geodesic) & (dist < 1e5) & (crossed[:, starts] >= m)
+            goals = np.flatnonzero(ok.any(1))
+            if not len(goals):
+                most = int(crossed[:, starts].max()) if len(starts) else 0
+                raise ValueError(f"{names[s]}: no episode start {self.task.min_geodesic} m (geodesic) from a pool goal crosses "
+                                 f"{m} rooms (the most is {most}); lower task min_rooms_crossed or min_geodesic")
+            self._crossed.append(crossed)
+            self._goal_choices.append(goals)
+
+    def rooms_crossed(self, scene: int, goal: int, xy: np.ndarray) -> int:
+        """Rooms crossed on the geodesic path from the cell under ``xy [2]`` to pool goal ``goal``
+        (0 in a scene of one room)."""
+        r = self.rooms[scene]
+        if r is None:
+            return 0
+        res, origin = float(self.fields.resolution[scene]), self.fields.origin[scene].cpu().numpy().astype(np.float64)
+        ix, iy = (np.floor((np.asarray(xy, np.float64) - origin) / res)).astype(np.int64)
+        ny, nx = r.ids.shape
+        return int(r.crossed[goal, iy, ix]) if 0 <= ix < nx and 0 <= iy < ny else 0
+
     def draw_episode(self, scene: int, rng: np.random.Generator) -> tuple[np.ndarray, float, int, float]:
         """A new episode's start ``xy`` (float64 ``[2]``), ``yaw``, pool goal and start time in ``scene``, drawn with
         ``rng`` (host only: the same draws whenever and wherever they are made). A dynamic scene's episode starts at
         a random time of its loop, where no moving part is then; a static scene's at time 0 (no draw)."""
-        pool = self._geodesic_cpu[scene]
+        pool, choices, crossed, m = self._geodesic_cpu[scene], self._goal_choices[scene], self._crossed[scene], self.min_rooms[scene]
         for _ in range(100):
             for _ in range(100):
-                k = int(rng.integers(len(pool)))
+                k = int(choices[rng.integers(len(choices))])
                 dist = pool[k].ravel()[self._starts[scene]]
-                ok = self._starts[scene][(dist >= self.task.min_geodesic) & (dist < 1e5)]
+                keep = (dist >= self.task.min_geodesic) & (dist < 1e5)
+                if m:
+                    keep &= crossed[k][self._starts[scene]] >= m
+                ok = self._starts[scene][keep]
                 if len(ok):
                     break
             else:
@@ -235,9 +334,13 @@ class PointNavTask:
 
     def reset(self, rows: list[int], rngs: list[np.random.Generator]) -> None:
         """Start new episodes for agents ``rows``, each drawn with its own generator."""
+        self.start(rows, [self.draw_episode(int(self.scene_ids[row]), rng) for row, rng in zip(rows, rngs)])
+
+    def start(self, rows: list[int], episodes: list[tuple[np.ndarray, float, int, float]]) -> None:
+        """Start the given episodes (start ``xy [2]``, ``yaw``, pool goal, start time in seconds) for agents ``rows``."""
         if not rows:
             return
-        xy, yaw, goal, time = zip(*(self.draw_episode(int(self.scene_ids[row]), rng) for row, rng in zip(rows, rngs)))
+        xy, yaw, goal, time = zip(*episodes)
         mask = torch.zeros(len(self.scene_ids), dtype=torch.bool)
         mask[rows] = True
         n = len(mask)

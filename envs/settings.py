@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from lyra_sim.config import from_dict
@@ -24,13 +25,17 @@ from lyra_sim.exporters.nav_grid import read_nav
 from lyra_sim.render.lod import LODConfig
 from lyra_sim.manifest import read_manifest
 from lyra_sim.worlds.model_dirs import CheckpointError
+from lyra_sim.worlds.prompt import parse_prompt
+from lyra_sim.worlds.spec import SceneSpec
 
 from lyra_sim.exporters.dynamic_bundle import is_dynamic_bundle
 
 from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod, load_ply_lod
+from .episodes import EpisodeDataset, check_dataset, read_episodes
 from .moving_parts import DynamicConfig, MovingParts, read_parts
-from .nav_fields import NavFields, scene_grid
-from .pointnav import AgentConfig, TaskConfig
+from .nav_fields import UNREACHABLE, NavFields, safety_margin, scene_grid
+from .pointnav import AgentConfig, PointNavTask, TaskConfig
+from .rooms import SceneRooms, scene_rooms
 from .views import CameraConfig, SceneViews
 
 WORLDS = ("procedural", "diffusers")
@@ -45,6 +50,32 @@ def _config(cls, value: Any, name: str):
     if isinstance(value, dict):
         return from_dict(cls, value, name)
     raise ValueError(f"{name}: expected a {cls.__name__} or a dict, got {type(value).__name__}")
+
+
+def _one_or_list(value: Any, kinds: tuple[type, ...]) -> list:
+    """``[value]`` for one item of ``kinds``; the items of a list or tuple of them; else ``[]``."""
+    if isinstance(value, kinds):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, kinds) for v in value):
+        return list(value)
+    return []
+
+
+def _check_condition(condition: str | dict) -> None:
+    """A prompt or scene spec the procedural world model accepts (cheap: parsing only), checked at make,
+    before a cache key is hashed or anything is generated."""
+    try:
+        if isinstance(condition, str):
+            parse_prompt(condition)
+        else:
+            SceneSpec.from_dict(condition)
+    except ValueError as exc:
+        raise ValueError(str(exc) if str(exc).startswith("prompt:") else f"prompt {_kind(condition)}: {exc}") from None
+
+
+def _kind(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40] + '...' if len(text) > 40 else text}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +94,9 @@ class EnvSettings:
     up: str = "+z"  # frame of imported splat files (`lyra_sim.exporters.alignment`)
     scale: float | str = 1.0
     dynamic: DynamicConfig | bool | None = None  # see the module docstring
+    episodes: Path | None = None  # an episode dataset to replay (`envs.episodes`)
+    record: Path | None = None  # a rollout file to write at close (`envs.recording`)
+    record_images: bool = False
 
 
 def make_settings(
@@ -85,6 +119,9 @@ def make_settings(
     up: str = "+z",
     scale: float | str = 1.0,
     dynamic: bool | dict | DynamicConfig | None = None,
+    episodes: str | os.PathLike | None = None,
+    record: str | os.PathLike | None = None,
+    record_images: bool = False,
 ) -> EnvSettings:
     """Validate ``make`` keyword arguments into `EnvSettings` (raises ValueError)."""
     if world not in WORLDS:
@@ -115,14 +152,16 @@ def make_settings(
         if (prompt is None) == (scene is None):
             raise ValueError("give exactly one of prompt= (generate a scene) or scene= (a bundle directory, scene directory or .ply)")
         if prompt is not None:
-            prompts = [prompt] if isinstance(prompt, (str, dict)) else list(prompt)
-            if not prompts or not all(isinstance(p, (str, dict)) for p in prompts):
-                raise ValueError("prompt: expected a string, a scene-spec dict, or a non-empty list of them")
+            prompts = _one_or_list(prompt, (str, dict))
+            if not prompts:
+                raise ValueError(f"prompt: expected a string, a scene-spec dict, or a non-empty list of them, got {_kind(prompt)}")
+            for p in prompts:
+                _check_condition(p)
             sources = [("prompt", p) for p in prompts]
         else:
-            paths = [scene] if isinstance(scene, (str, os.PathLike)) else list(scene)
-            if not paths or not all(isinstance(p, (str, os.PathLike)) for p in paths):
-                raise ValueError("scene: expected a path or a non-empty list of paths")
+            paths = _one_or_list(scene, (str, os.PathLike))
+            if not paths:
+                raise ValueError(f"scene: expected a path or a non-empty list of paths, got {_kind(scene)}")
             sources = [("scene", str(p)) for p in paths]
     if diffusers is not None and world != "diffusers":
         raise ValueError("diffusers= settings need world='diffusers'")
@@ -137,17 +176,37 @@ def make_settings(
     task = _config(TaskConfig, task, "task")
     task = replace(task, action_type=action_type) if action_type is not None else task
     agent = _config(AgentConfig, agent, "agent")
+    if episodes is not None:
+        if not isinstance(episodes, (str, os.PathLike)):
+            raise ValueError(f"episodes: expected the path of an episode dataset (.json.gz), got {type(episodes).__name__}")
+        if len(sources) != 1:
+            raise ValueError("episodes= replays one scene's dataset: give one prompt= or scene=")
+        if task.min_rooms_crossed is not None:
+            raise ValueError("task min_rooms_crossed chooses drawn episodes; with episodes= the dataset's run "
+                             "(draw them with lyra-sim episodes --min-rooms-crossed)")
+    if record is not None and not isinstance(record, (str, os.PathLike)):
+        raise ValueError(f"record: expected the path of a rollout file to write (.npz), got {type(record).__name__}")
+    if not isinstance(record_images, bool):
+        raise ValueError(f"record_images: expected True or False, got {record_images!r}")
+    if record_images and record is None:
+        raise ValueError("record_images=True needs record= (the rollout file the images go to)")
     if not camera.height_m < agent.height + 1e-9:
         raise ValueError(f"camera height_m {camera.height_m} m is above the agent's height {agent.height} m")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:i]', got {device!r}") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device: {device} requested but CUDA is not available")
     return EnvSettings(
         sources=tuple(sources), seed=seed, agent=agent, camera=camera, task=task, lod=LODConfig(), device=device,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, diffusers=dict(diffusers or {}), up=up, scale=scale,
-        dynamic=dynamic,
+        dynamic=dynamic, episodes=Path(episodes) if episodes is not None else None, record=Path(record) if record is not None else None,
+        record_images=record_images,
     )
 
 
@@ -173,13 +232,20 @@ def resolve_bundle(kind: str, value: Any, settings: EnvSettings) -> Path:
 
 @dataclass
 class LoadedScenes:
-    """The device-side data of an environment's scenes."""
+    """The device-side data of an environment's scenes.
+
+    ``rooms``: per scene, its rooms on the nav grid (`envs.rooms`; None for one room);
+    ``dataset``: the episode dataset replayed (``episodes=``), its goals being the goal pool.
+    """
 
     bundles: list[Path]
     manifests: list[dict]
     fields: NavFields
-    views: SceneViews
+    views: SceneViews | None  # None: loaded without the renderer (``views=False``)
+    rooms: list[SceneRooms | None]
     parts: MovingParts
+    dataset: EpisodeDataset | None = None
+
 
 
 def _check_dynamic(kind: str, value: Any, bundle: Path, dynamic: DynamicConfig | bool | None) -> bool:
@@ -195,27 +261,66 @@ def _check_dynamic(kind: str, value: Any, bundle: Path, dynamic: DynamicConfig |
     return moves
 
 
-def load_scenes(settings: EnvSettings) -> LoadedScenes:
-    """Resolve, verify and load every source of ``settings`` (see the module docstring)."""
+def load_scenes(settings: EnvSettings, views: bool = True) -> LoadedScenes:
+    """Resolve, verify and load every source of ``settings`` (see the module docstring); without
+    ``views`` only what navigation needs (no levels of detail, no renderer)."""
     bundles = [resolve_bundle(kind, value, settings) for kind, value in settings.sources]
-    grids, lods, parts, part_lods, bands = [], [], [], [], []
-    for (kind, value), bundle in zip(settings.sources, bundles):
+    manifests = [read_manifest(b) for b in bundles]
+    agent = settings.agent
+    dataset = read_episodes(settings.episodes) if settings.episodes is not None else None
+    grids, lods, rooms, parts, part_lods, bands = [], [], [], [], [], []
+    for (kind, value), bundle, manifest in zip(settings.sources, bundles, manifests):
+        moving = read_parts(bundle) if _check_dynamic(kind, value, bundle, settings.dynamic) else []
         try:
+            goal_xy = None
+            if dataset is not None:
+                if moving:
+                    raise ValueError(f"episodes: {settings.episodes}: episode datasets hold no start times, so they "
+                                     "replay static scenes only, and this scene has moving parts (motion.json)")
+                check_dataset(dataset, settings.episodes, bundle, manifest, agent.radius, agent.height)
+                goal_xy = dataset.goal_pool()[0]
             nav = read_nav(bundle / "nav.npz")
-            grids.append(scene_grid(nav, settings.agent.radius, settings.agent.height, settings.task.goals_per_scene))
+            grid = scene_grid(nav, agent.radius, agent.height, settings.task.goals_per_scene, goal_xy=goal_xy)
+            fits = grid.clearance >= agent.radius + safety_margin(grid.resolution)
+            rooms.append(scene_rooms(manifest.get("floor_plan"), manifest.get("alignment"), grid.geodesic, fits, grid.origin, grid.resolution))
         except ValueError as exc:
             raise ValueError(f"{bundle}: {exc}") from exc
-        lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
-        moving = read_parts(bundle) if _check_dynamic(kind, value, bundle, settings.dynamic) else []
+        grids.append(grid)
         parts.append(moving)
-        part_lods.append([load_ply_lod(bundle / "parts" / p.folder_name / "splats.ply", settings.lod, root=settings.cache_dir)
-                          for p in moving])
-        bands.append((nav.floor_z + float(nav.height_range[0]), nav.floor_z + settings.agent.height))
-    moving_parts = MovingParts(parts, bands, settings.agent.radius, settings.device)
+        bands.append((nav.floor_z + float(nav.height_range[0]), nav.floor_z + agent.height))
+        if views:
+            lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
+            part_lods.append([load_ply_lod(bundle / "parts" / p.folder_name / "splats.ply", settings.lod, root=settings.cache_dir)
+                              for p in moving])
+    fields = NavFields(grids, settings.device)
+    moving_parts = MovingParts(parts, bands, agent.radius, settings.device)
+    if dataset is not None:
+        _check_starts(dataset, fields, agent.radius, settings.episodes)
     return LoadedScenes(
-        bundles=bundles,
-        manifests=[read_manifest(b) for b in bundles],
-        fields=NavFields(grids, settings.device),
-        views=SceneViews(lods, settings.camera, settings.device, part_lods, moving_parts.scene_parts),
-        parts=moving_parts,
+        bundles=bundles, manifests=manifests, fields=fields,
+        views=SceneViews(lods, settings.camera, settings.device, part_lods, moving_parts.scene_parts) if views else None,
+        rooms=rooms, parts=moving_parts, dataset=dataset,
     )
+
+
+def _check_starts(dataset: EpisodeDataset, fields: NavFields, radius: float, path: Path) -> None:
+    """Every replayed start has room for the body and a path to its goal (once, at load)."""
+    dev = fields.clearance.device
+    scene = torch.zeros(len(dataset), dtype=torch.long, device=dev)
+    xy = torch.tensor(dataset.start_xy, dtype=torch.float32, device=dev)
+    goal = torch.as_tensor(dataset.goal_pool()[1], device=dev)
+    fits = (fields.clearance_at(scene, xy) >= radius + fields.margin[0] - 1e-6).cpu().numpy()
+    reach = (fields.geodesic_at(scene, goal, xy) < UNREACHABLE / 2).cpu().numpy()
+    for ok, what in ((fits, "has no room for the agent's body there"), (reach, "cannot reach its goal on the nav grid")):
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise ValueError(f"episodes: {path}: episode {dataset.ids[i]!r}: the start {dataset.start_xy[i].tolist()} {what}")
+
+
+def make_task(settings: EnvSettings, scenes: LoadedScenes, scene_ids: torch.Tensor) -> PointNavTask:
+    """The navigation task of agents in scenes ``scene_ids [N]`` (a replayed dataset draws no episodes,
+    so its rooms do not constrain any)."""
+    s = settings
+    rooms = None if scenes.dataset is not None else scenes.rooms
+    return PointNavTask(scenes.fields, scene_ids, s.agent, s.task, s.camera, scenes.parts, rooms=rooms,
+                        names=[str(b) for b in scenes.bundles])

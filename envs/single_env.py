@@ -21,8 +21,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from .pointnav import PointNavTask
-from .settings import load_scenes, make_settings
+from .episodes import EpisodeCursor
+from .recording import EnvRecorder
+from .settings import load_scenes, make_settings, make_task
 from .spaces import action_space, check_actions, observation_space, observe
 from .topdown import topdown_frame
 
@@ -44,12 +45,16 @@ class LyraSceneEnv(gym.Env):
             renderer live.
         cache_dir: bundle cache (default ``$LYRA_SIM_CACHE`` or the user cache directory).
         render_mode: None or "rgb_array" (a top-down map beside the agent's view).
+        episodes: an episode dataset (`envs.episodes`, ``lyra-sim episodes``) to replay in order
+            instead of drawing episodes; ``reset(seed=...)`` rewinds it.
+        record, record_images: a rollout file to write at ``close()`` (`envs.recording`), and
+            whether it keeps the camera images.
 
     ``info`` holds ``collided``, ``success``, ``geodesic_distance``, ``distance_to_goal``,
     ``collisions`` (this episode), ``path_length`` (meters driven), ``moving_collision`` (this step
     a moving part pushed the body or stopped it), ``moving_collisions`` (this episode), ``time``
     (seconds: where the scene's motions are) and, when the episode ends, ``spl`` (success weighted
-    by path length).
+    by path length), and with ``episodes=`` ``episode_index`` (the dataset's episode being run).
 
     Dynamic scenes (``dynamic=True`` with a prompt, or ``scene=`` a dynamic bundle or scene
     directory): moving parts are rendered where they are at the episode's time and collided with
@@ -75,12 +80,14 @@ class LyraSceneEnv(gym.Env):
         self.render_mode = render_mode
         self.scenes = load_scenes(self.settings)
         s = self.settings
-        self.task = PointNavTask(self.scenes.fields, torch.zeros(1, dtype=torch.long), s.agent, s.task, s.camera,
-                                 self.scenes.parts)
+        self.task = make_task(s, self.scenes, torch.zeros(1, dtype=torch.long))
+        self._cursor = EpisodeCursor(self.scenes.dataset, 1) if self.scenes.dataset is not None else None
+        self._episode_index = -1
+        self._recorder = EnvRecorder(s, self.scenes, 1) if s.record is not None else None
         survey = self.task.survey_viewmats()  # CUDA: render budgets as the vector env's
         self.scenes.views.fit_budget(*survey)
         self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
-        self.observation_space = observation_space(s.camera)
+        self.observation_space = observation_space(s.camera, self.scenes.fields.max_distance)
         self.action_space = action_space(s.task)
         self._needs_reset = True
         self._obs: dict[str, torch.Tensor] | None = None
@@ -110,14 +117,27 @@ class LyraSceneEnv(gym.Env):
         }
         if done:
             info["spl"] = float(self.task.spl(torch.tensor([success], device=self.task.device))[0])
+        if self._cursor is not None:
+            info["episode_index"] = self._episode_index
         return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode: drawn with the env's generator (``seed`` reseeds it), or with
+        ``episodes=`` the dataset's next (``seed`` rewinds to its first)."""
         super().reset(seed=seed)
-        self.task.reset([0], [self.np_random])
+        if self._cursor is None:
+            self.task.reset([0], [self.np_random])
+        else:
+            if seed is not None:
+                self._cursor.rewind()
+            xy, yaw, goal, self._episode_index = self._cursor(0)
+            self.task.start([0], [(xy, yaw, goal, 0.0)])  # datasets replay static scenes only
         self._needs_reset = False
         self._path = [self.task.state.xy[0].cpu().numpy().astype(np.float64)]
-        return self._numpy_obs(), self._info()
+        obs = self._numpy_obs()
+        if self._recorder is not None:
+            self._recorder.reset(self.task, self._obs)
+        return obs, self._info()
 
     def step(self, action):
         if self._needs_reset:
@@ -128,7 +148,18 @@ class LyraSceneEnv(gym.Env):
         terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
         self._needs_reset = terminated or truncated
         info = self._info(bool(result.collided[0]), bool(result.success[0]), self._needs_reset, bool(result.moving_collision[0]))
-        return self._numpy_obs(), float(result.reward[0]), terminated, truncated, info
+        obs = self._numpy_obs()
+        if self._recorder is not None:
+            r = result
+            self._recorder.step(self.task, self._obs, a, r.reward, r.terminated, r.truncated, r.collided, r.success)
+        return obs, float(result.reward[0]), terminated, truncated, info
+
+    def close(self):
+        """Write the ``record=`` rollout, if any (`envs.recording`)."""
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+        super().close()
 
     def render(self):
         if self.render_mode != "rgb_array":

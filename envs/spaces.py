@@ -13,14 +13,19 @@ from .pointnav import DISCRETE_ACTIONS, PointNavTask, TaskConfig
 from .views import CameraConfig, SceneViews, agent_viewmats
 
 
-def observation_space(camera: CameraConfig) -> spaces.Dict:
-    """``rgb`` uint8 ``[H, W, 3]``, optional ``depth`` float32 ``[H, W, 1]`` (meters), and
-    ``pointgoal`` float32 ``[2]`` (distance m, relative heading rad in [-π, π])."""
+def observation_space(camera: CameraConfig, max_distance: float) -> spaces.Dict:
+    """``rgb`` uint8 ``[H, W, 3]``, optional ``depth`` float32 ``[H, W, 1]`` (meters, in [0, far]), and
+    ``pointgoal`` float32 ``[2]`` (distance m in [0, ``max_distance``], relative heading rad in [-π, π]).
+
+    Every bound is finite (Gymnasium's checker warns on infinite ones): agents and goals stay on
+    the scenes' nav grids, so ``max_distance`` is their diagonal (`NavFields.max_distance`)."""
+    if not (math.isfinite(max_distance) and max_distance > 0):
+        raise ValueError(f"max_distance: expected a positive finite number of meters, got {max_distance!r}")
     items = {"rgb": spaces.Box(0, 255, (camera.height, camera.width, 3), np.uint8)}
     if camera.depth:
-        items["depth"] = spaces.Box(0.0, np.inf, (camera.height, camera.width, 1), np.float32)
+        items["depth"] = spaces.Box(0.0, camera.far, (camera.height, camera.width, 1), np.float32)
     items["pointgoal"] = spaces.Box(
-        np.array([0.0, -math.pi], np.float32), np.array([np.inf, math.pi], np.float32), dtype=np.float32
+        np.array([0.0, -math.pi], np.float32), np.array([max_distance, math.pi], np.float32), dtype=np.float32
     )
     return spaces.Dict(items)
 
@@ -36,19 +41,17 @@ def action_space(task: TaskConfig) -> spaces.Space:
 def check_actions(actions, task: TaskConfig, n: int, device: torch.device) -> Tensor:
     """``n`` actions as a tensor on ``device`` (``[n, 2]`` float32 or ``[n]`` int64).
 
-    Raises ValueError for a wrong shape, NaN / inf, or a value outside the action space:
-    out-of-range actions are an error, never silently clamped.
+    Raises ValueError for anything but real numbers (complex, bool, strings, ragged lists), a
+    wrong shape, NaN / inf, or a value outside the action space: out-of-range actions are an
+    error, never silently clamped (nor a complex one cut to its real part).
     """
     continuous = task.action_type == "continuous"
-    if isinstance(actions, Tensor):
-        a = actions.to(device)
-    else:
-        a = torch.as_tensor(np.asarray(actions), device=device)
+    a = _real_tensor(actions).to(device)
     expected = (n, 2) if continuous else (n,)
     if continuous:
         if n == 1 and a.shape == (2,):
             a = a[None]
-        if tuple(a.shape) != expected:
+        if tuple(a.shape) != expected or a.dtype == torch.bool:
             raise ValueError(f"action: expected shape {list(expected)} (linear, angular in [-1, 1]), got {list(a.shape)}")
         a = a.float()
         # One host check for both conditions (the action must be valid before anything moves).
@@ -70,13 +73,31 @@ def check_actions(actions, task: TaskConfig, n: int, device: torch.device) -> Te
     return a
 
 
+def _real_tensor(actions) -> Tensor:
+    """``actions`` as a real-valued (integer, float or bool) tensor on its own device, or ValueError."""
+    if isinstance(actions, Tensor):
+        a = actions
+    else:
+        try:
+            array = np.asarray(actions)
+        except (ValueError, TypeError) as exc:  # ragged nesting, objects numpy cannot hold
+            raise ValueError(f"action: not an array of numbers ({exc})") from None
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"action: expected real numbers, got {array.dtype} values ({str(array.tolist())[:60]})")
+        # torch holds no unsigned > 8 bits nor long double: the widest kinds it has lose nothing an action needs.
+        a = torch.as_tensor(array if array.dtype.kind == "b" else array.astype(np.float64 if array.dtype.kind == "f" else np.int64))
+    if a.is_complex():
+        raise ValueError(f"action: expected real numbers, got complex values ({a.dtype})")
+    return a
+
+
 def observe(task: PointNavTask, views: SceneViews) -> dict[str, Tensor]:
     """Every agent's observation as tensors on the task's device (see `observation_space`)."""
     st = task.state
     viewmats = agent_viewmats(st.xy, st.yaw, task.camera_z(), task.camera.pitch_deg)
-    rgb, depth = views.render(st.scene, viewmats, task.part_poses() if task.parts.any else None)
+    rgb, depth = views.render(st.scene, viewmats, part_poses=task.part_poses() if task.parts.any else None)
     obs = {"rgb": rgb}
     if depth is not None:
-        obs["depth"] = depth.float()
+        obs["depth"] = depth.float().clamp(0.0, task.camera.far)
     obs["pointgoal"] = task.pointgoal().float()
     return obs

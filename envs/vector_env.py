@@ -25,7 +25,7 @@ call; that sync is inside the rasterizer, not ours.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -33,8 +33,10 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from .episodes import EpisodeCursor
 from .pointnav import PointNavTask
-from .settings import load_scenes, make_settings
+from .recording import EnvRecorder
+from .settings import load_scenes, make_settings, make_task
 from .spaces import action_space, check_actions, observation_space, observe
 
 ARRAY_TYPES = ("numpy", "torch")
@@ -44,21 +46,27 @@ ACTION_CHECKS = ("sync", "async")
 class EpisodeStarts:
     """Per-env queues of episode starts, drawn ahead on the host and kept on the device.
 
-    Env ``i``'s ``j``-th episode is the ``j``-th `PointNavTask.draw_episode` from its generator,
-    as in a single env reset ``j`` times. The device counts what each env consumed (``used``);
+    ``next_episode(i)`` gives env ``i``'s next episode (start ``xy``, ``yaw``, pool goal, start time,
+    dataset index or -1): the next `PointNavTask.draw_episode` from its generator, as in a single env reset
+    that many times, or the next of a replayed dataset (`envs.episodes.EpisodeCursor`);
+    ``index [N]`` is the dataset index of every env's current episode.
+
+    The device counts what each env consumed (``used``);
     the host learns it from a copy made after every step, read once the copy has landed
     (no wait), and tops each queue up to ``depth`` unconsumed starts. An env consumes at most
     one start per step, so the host waits for a copy only when its latest known count is
     ``depth`` steps old.
     """
 
-    def __init__(self, task: PointNavTask, rngs: list[np.random.Generator], depth: int = 8) -> None:
+    def __init__(self, task: PointNavTask, next_episode: Callable[[int], tuple[np.ndarray, float, int, float, int]], depth: int = 8) -> None:
         n, dev = len(task.scene_ids), task.device
-        self.task, self.rngs, self.depth = task, rngs, depth
+        self.task, self.next_episode, self.depth = task, next_episode, depth
         self.xy = torch.zeros((n, depth, 2), device=dev)
         self.yaw = torch.zeros((n, depth), device=dev)
         self.goal = torch.zeros((n, depth), dtype=torch.long, device=dev)
         self.time = torch.zeros((n, depth), device=dev)
+        self.queued_index = torch.zeros((n, depth), dtype=torch.long, device=dev)
+        self.index = torch.full((n,), -1, dtype=torch.long, device=dev)
         self.used = torch.zeros(n, dtype=torch.long, device=dev)
         self.drawn = np.zeros(n, dtype=np.int64)
         self._rows = torch.arange(n, device=dev)
@@ -70,18 +78,19 @@ class EpisodeStarts:
         rows = np.flatnonzero(used + self.depth > self.drawn)
         if not len(rows):
             return
-        slots, xy, yaw, goal, time = [], [], [], [], []
+        slots, xy, yaw, goal, time, index = [], [], [], [], [], []
         for r in rows:
             for e in range(self.drawn[r], used[r] + self.depth):
-                p, y, g, t = self.task.draw_episode(int(self.task.scene_ids[r]), self.rngs[r])
+                p, y, g, t, i = self.next_episode(int(r))
                 slots.append((r, e % self.depth))
-                xy.append(p), yaw.append(y), goal.append(g), time.append(t)
+                xy.append(p), yaw.append(y), goal.append(g), time.append(t), index.append(i)
             self.drawn[r] = used[r] + self.depth
         r, k = torch.tensor(slots, device=self.xy.device).unbind(1)
         self.xy[r, k] = torch.tensor(np.array(xy), dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.yaw[r, k] = torch.tensor(yaw, dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.goal[r, k] = torch.tensor(goal).to(self.xy.device, non_blocking=True)
         self.time[r, k] = torch.tensor(time, dtype=torch.float32).to(self.xy.device, non_blocking=True)
+        self.queued_index[r, k] = torch.tensor(index).to(self.xy.device, non_blocking=True)
 
     def restart(self, mask: torch.Tensor) -> None:
         """Start the next queued episode of every env where ``mask [N]`` is set."""
@@ -89,6 +98,7 @@ class EpisodeStarts:
         k = self.used % self.depth
         self.task.restart(mask, self.xy[self._rows, k], self.yaw[self._rows, k], self.goal[self._rows, k],
                           self.time[self._rows, k])
+        self.index = torch.where(mask, self.queued_index[self._rows, k], self.index)
         self.used += mask.long()
         self._step += 1
         if self.used.device.type == "cuda":
@@ -121,7 +131,10 @@ class LyraSceneVectorEnv(VectorEnv):
 
     Takes the keyword arguments of `envs.single_env.LyraSceneEnv` (those of
     `envs.settings.make_settings`; ``prompt`` and ``scene`` may be lists), plus ``num_envs``,
-    ``array_type`` and ``action_check``.
+    ``array_type`` and ``action_check``. With ``episodes=`` env ``i`` runs the dataset's episodes
+    ``i``, ``i + N``, ... (`envs.episodes.EpisodeCursor`) and ``info["episode_index"]`` says which;
+    ``record=`` writes a rollout at ``close()`` (`envs.recording`; it copies state to the host
+    every step).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -153,8 +166,10 @@ class LyraSceneVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self.scenes = load_scenes(s)
         scene_ids = torch.arange(num_envs) % len(s.sources)
-        self.task = PointNavTask(self.scenes.fields, scene_ids, s.agent, s.task, s.camera, self.scenes.parts)
-        self.single_observation_space = observation_space(s.camera)
+        self.task = make_task(s, self.scenes, scene_ids)
+        self._cursor = EpisodeCursor(self.scenes.dataset, num_envs) if self.scenes.dataset is not None else None
+        self._recorder = EnvRecorder(s, self.scenes, num_envs) if s.record is not None else None
+        self.single_observation_space = observation_space(s.camera, self.scenes.fields.max_distance)
         self.single_action_space = action_space(s.task)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -195,23 +210,40 @@ class LyraSceneVectorEnv(VectorEnv):
         # As the single env: SPL only where an episode ended this step (Gymnasium's mask says where).
         info["spl"] = self._out(self.task.spl(success))
         info["_spl"] = self._out(done)
+        if self._cursor is not None:
+            info["episode_index"] = self._out(self._starts.index)
+            info["_episode_index"] = self._all
         return info
 
+    def _next_episode(self, env: int) -> tuple[np.ndarray, float, int, float, int]:
+        """Env ``env``'s next episode: drawn from its generator, or the replayed dataset's next (at time 0: datasets
+        replay static scenes only)."""
+        if self._cursor is not None:
+            xy, yaw, goal, index = self._cursor(env)
+            return xy, yaw, goal, 0.0, index
+        return (*self.task.draw_episode(int(self.task.scene_ids[env]), self._rngs[env]), -1)
+
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
-        """Reset every env; ``seed`` (an int ``s`` → ``s + i``, or one seed per env) reseeds them."""
+        """Reset every env; ``seed`` (an int ``s`` → ``s + i``, or one seed per env) reseeds them
+        (with ``episodes=``: rewinds every env to its first dataset episode)."""
         if seed is not None:
             seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed: expected an int or {self.num_envs} seeds, got {len(seeds)}")
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
+            if self._cursor is not None:
+                self._cursor.rewind()
             self._starts = None
         if self._starts is None:
-            self._starts = EpisodeStarts(self.task, self._rngs)
+            self._starts = EpisodeStarts(self.task, self._next_episode)
         dev = self.task.device
         self._starts.restart(torch.ones(self.num_envs, dtype=torch.bool, device=dev))
         self._autoreset = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
         no = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)
-        return self._observe(), self._info(no, no, no, no)
+        obs = self._observe()
+        if self._recorder is not None:
+            self._recorder.reset(self.task, self._obs)
+        return obs, self._info(no, no, no, no)
 
     def _actions(self, actions) -> torch.Tensor:
         """Validated actions on the env's device. Host arrays are checked on the host; device
@@ -238,7 +270,8 @@ class LyraSceneVectorEnv(VectorEnv):
     def step(self, actions):
         if self._starts is None:
             raise RuntimeError("LyraScene-v0: call reset() before step()")
-        result = self.task.step(self._actions(actions))
+        action = self._actions(actions)
+        result = self.task.step(action)
         # Next-step autoreset: envs that ended last step start their next episode; their action
         # was ignored (the step above moved them, the restart puts them at the new start).
         reset = self._autoreset
@@ -250,13 +283,23 @@ class LyraSceneVectorEnv(VectorEnv):
         )
         done = terminated | truncated
         self._autoreset = done
+        obs = self._observe()
+        if self._recorder is not None:
+            self._recorder.step(self.task, self._obs, action, reward, terminated, truncated, collided, success, mask=~reset)
+            self._recorder.reset(self.task, self._obs, mask=reset)
         return (
-            self._observe(),
+            obs,
             self._out(reward.float()),
             self._out(terminated),
             self._out(truncated),
             self._info(collided, success, done, moving),
         )
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Write the ``record=`` rollout, if any (`envs.recording`)."""
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
 
     def render(self):
         """Per-env top-down frames (tuple of ``[H, W, 3]`` uint8) in ``rgb_array`` mode."""

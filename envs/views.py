@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from lyra_sim.cameras import Cameras
+from lyra_sim.config import check_number
 from lyra_sim.images import to_uint8
 from lyra_sim.render import rasterize, rasterize_selected, render
 from lyra_sim.render.lod import GaussianLOD, merge_lods
@@ -57,13 +58,13 @@ CPU the same ratio takes a 64×64 kitchen step from 21.6 to 14.0 ms (2 cores).""
 class CameraConfig:
     """The agent's camera.
 
-    Attributes:
-        width, height: image size, pixels.
-        hfov_deg: horizontal field of view, degrees.
-        height_m: camera height above the floor, meters.
-        pitch_deg: downward tilt, degrees (0 looks level).
+    Attributes (accepted ranges in brackets):
+        width, height: image size, pixels [8, 4096].
+        hfov_deg: horizontal field of view, degrees [1, 170].
+        height_m: camera height above the floor, meters (0, 5] (and at most the agent's height).
+        pitch_deg: downward tilt, degrees (0 looks level) [-89, 89].
         depth: also render expected depth.
-        near, far: clipping planes, meters.
+        near, far: clipping planes, meters: 0 < near < far <= 1000 (depth observations lie in [0, far]).
         pixel_ratio: level of detail (see `lyra_sim.render.lod`): merged cells span at most this many
             pixels; 0 draws every Gaussian; None takes the device's default
             (`DEFAULT_PIXEL_RATIO`).
@@ -82,14 +83,17 @@ class CameraConfig:
     def __post_init__(self) -> None:
         if not (isinstance(self.width, int) and isinstance(self.height, int) and 8 <= self.width <= 4096 and 8 <= self.height <= 4096):
             raise ValueError(f"camera width, height: expected integers in 8..4096, got {self.width!r}, {self.height!r}")
-        if not 1 <= self.hfov_deg <= 170:
-            raise ValueError(f"camera hfov_deg: expected 1..170 degrees, got {self.hfov_deg}")
-        if not -89 <= self.pitch_deg <= 89:
-            raise ValueError(f"camera pitch_deg: expected -89..89 degrees, got {self.pitch_deg}")
-        if not 0 < self.near < self.far:
+        check_number("camera hfov_deg", self.hfov_deg, 1, 170)
+        check_number("camera height_m", self.height_m, 0, 5, lo_open=True)  # <= 0: a camera in or under the floor
+        check_number("camera pitch_deg", self.pitch_deg, -89, 89)
+        check_number("camera far", self.far, 0, 1000, lo_open=True)
+        check_number("camera near", self.near, 0, self.far, lo_open=True)
+        if not self.near < self.far:
             raise ValueError(f"camera near, far: expected 0 < near < far, got {self.near}, {self.far}")
-        if self.pixel_ratio is not None and not self.pixel_ratio >= 0:
-            raise ValueError(f"camera pixel_ratio: expected >= 0 or None, got {self.pixel_ratio}")
+        if not isinstance(self.depth, bool):
+            raise ValueError(f"camera depth: expected True or False, got {self.depth!r}")
+        if self.pixel_ratio is not None:
+            check_number("camera pixel_ratio", self.pixel_ratio, 0, 1000)
 
     def pixel_ratio_on(self, device: torch.device) -> float:
         """The level-of-detail ratio used on ``device``."""
@@ -119,13 +123,14 @@ def agent_viewmats(xy: Tensor, yaw: Tensor, z: Tensor, pitch_deg: float) -> Tens
     return view
 
 
-Backend = Callable[["SceneViews", Tensor, Tensor, "Tensor | None"], "tuple[Tensor, Tensor | None]"]
+Backend = Callable[["SceneViews", Tensor, Tensor, Tensor, "Tensor | None"], "tuple[Tensor, Tensor | None]"]
 
 
-def _part_rows(views: "SceneViews", part: int, pose: Tensor, viewmat: Tensor, degree: int) -> list[Tensor]:
-    """One camera's selection of a moving part's Gaussians, moved to the world by ``pose [4, 4]``."""
+def _part_rows(views: "SceneViews", part: int, pose: Tensor, viewmat: Tensor, k: Tensor, degree: int) -> list[Tensor]:
+    """One camera's (``viewmat [4, 4]``, ``k [3, 3]``) selection of a moving part's Gaussians, moved to the world
+    by ``pose [4, 4]``."""
     cfg, lod = views.camera, views.flat_parts[part]
-    cam = Cameras(viewmat[None] @ pose[None], views.K[None], cfg.width, cfg.height)  # the camera in the part's frame
+    cam = Cameras(viewmat[None] @ pose[None], k[None], cfg.width, cfg.height)  # the camera in the part's frame
     ids, _ = lod.select(cam, views.pixel_ratio, near_plane=cfg.near)
     s = lod.scene
     r = pose[:3, :3]
@@ -139,12 +144,12 @@ def _part_rows(views: "SceneViews", part: int, pose: Tensor, viewmat: Tensor, de
             s.opacities.index_select(0, ids), sh]
 
 
-def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     colors = []
     for i in range(len(scene)):
         lod = views.lods[int(scene[i])]
-        cam = Cameras(viewmats[i : i + 1], views.K[None], cfg.width, cfg.height)
+        cam = Cameras(viewmats[i : i + 1], ks[i : i + 1], cfg.width, cfg.height)
         ids, _ = lod.select(cam, views.pixel_ratio, near_plane=cfg.near)
         # The rasterizer directly on the selected rows: a GaussianScene would re-validate
         # every field of a subset of an already validated scene, every step.
@@ -154,7 +159,7 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, part_pos
         if views.has_parts:
             rows[4] = torch.nn.functional.pad(rows[4], (0, 0, 0, (degree + 1) ** 2 - rows[4].shape[1]))
             for k, p in enumerate(views.parts_of(int(scene[i]))):
-                moved = _part_rows(views, p, part_poses[i, k], viewmats[i], degree)
+                moved = _part_rows(views, p, part_poses[i, k], viewmats[i], ks[i], degree)
                 rows = [torch.cat([a, b]) for a, b in zip(rows, moved)]
         out, _ = rasterize(
             *rows, cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=degree, mode=views.mode,
@@ -165,7 +170,7 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, part_pos
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
-def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     n = len(scene)
     rgb = torch.empty((n, cfg.height, cfg.width, 3), device=viewmats.device)
@@ -175,7 +180,7 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, pa
         vm = viewmats if rows is None else viewmats[rows]
         if len(vm) == 0:
             continue
-        cams = Cameras(vm, views.K[None].expand(len(vm), 3, 3).contiguous(), cfg.width, cfg.height)
+        cams = Cameras(vm, (ks if rows is None else ks[rows]).contiguous(), cfg.width, cfg.height)
         out = render(views.full_scenes[s], cams, mode=views.mode, near_plane=cfg.near, far_plane=cfg.far)
         if rows is None:
             rgb, depth = out.rgb, out.depth
@@ -186,10 +191,9 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, pa
     return rgb, depth
 
 
-def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     n, m = len(scene), views.budget
-    ks = views.K[None].expand(n, 3, 3)
     mask = views.anchor_scene[None] == scene[:, None] if len(views.lods) > 1 else None
     sel = views.lod.select_padded(viewmats, ks, cfg.width, cfg.height, views.pixel_ratio, m, cfg.near, mask)
     views.coarsened += sel.coarsened.sum()
@@ -220,9 +224,9 @@ def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, par
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
-def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     full = views.pixel_ratio == 0 and not views.has_parts
-    return (_render_gsplat_full if full else _render_gsplat_lod)(views, scene, viewmats, part_poses)
+    return (_render_gsplat_full if full else _render_gsplat_lod)(views, scene, viewmats, ks, part_poses)
 
 
 BACKENDS: Mapping[str, Backend] = MappingProxyType({"torch": _render_torch, "gsplat": _render_gsplat})
@@ -315,18 +319,20 @@ class SceneViews:
         self._part_min_budget = [max([self.flat_parts[q].level_sizes()[-1] for q in self.scene_parts[:, k].tolist() if q >= 0]
                                      or [1]) for k in range(slots)]
 
-    def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024) -> int:
+    def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024, Ks: Tensor | None = None) -> int:
         """Size the CUDA per-camera budget from a survey of cameras (``scene [P]``, ``viewmats [P, 4, 4]``:
-        poses the agents can take): ``margin`` × the largest selection, rounded up to 256, at
-        least the coarsest level's size (so `GaussianLOD.select_padded` always fits). One host
-        synchronisation; call it at construction. Returns the budget (unchanged off the LOD path)."""
+        poses the agents can take; ``Ks [P, 3, 3]``, default the config's camera): ``margin`` × the
+        largest selection, rounded up to 256, at least the coarsest level's size (so
+        `GaussianLOD.select_padded` always fits). One host synchronisation; call it at
+        construction. Returns the budget (unchanged off the LOD path)."""
         if not hasattr(self, "lod"):
             return 0
         cfg, largest = self.camera, 0
+        ks = self.K[None].expand(len(scene), 3, 3) if Ks is None else Ks.to(self.K)
         for i in range(0, len(scene), chunk):
             sc, vm = scene[i : i + chunk], viewmats[i : i + chunk]
             counts = self.lod.selection_counts(
-                vm, self.K[None].expand(len(vm), 3, 3), cfg.width, cfg.height, self.pixel_ratio, cfg.near,
+                vm, ks[i : i + chunk], cfg.width, cfg.height, self.pixel_ratio, cfg.near,
                 self.anchor_scene[None] == sc[:, None],
             )
             largest = max(largest, int(counts.max()))
@@ -357,12 +363,14 @@ class SceneViews:
             self.part_budgets[k] = min(budget, self.part_budgets[k])
         return list(self.part_budgets)
 
-    def render(self, scene: Tensor, viewmats: Tensor, part_poses: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def render(self, scene: Tensor, viewmats: Tensor, Ks: Tensor | None = None,
+               part_poses: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Render ``N`` cameras.
 
         Args:
             scene: ``[N]`` int64 scene index per camera.
             viewmats: ``[N, 4, 4]`` world-to-camera.
+            Ks: ``[N, 3, 3]`` pixel intrinsics per camera; None: the config's camera for all.
             part_poses: ``[N, K, 4, 4]`` each camera's scene's parts (slots of ``scene_parts``) posed at that
                 camera's time (`envs.moving_parts.MovingParts.scene_poses`); needed when there are parts.
 
@@ -372,7 +380,8 @@ class SceneViews:
         if self.has_parts and (part_poses is None or part_poses.shape != (len(scene), self.scene_parts.shape[1], 4, 4)):
             raise ValueError(f"part_poses: expected [{len(scene)}, {self.scene_parts.shape[1]}, 4, 4] (the scenes have "
                              "moving parts), got " + ("None" if part_poses is None else str(list(part_poses.shape))))
+        ks = self.K[None].expand(len(scene), 3, 3) if Ks is None else Ks.to(self.K)
         with torch.no_grad():
-            rgb, depth = BACKENDS[self.backend](self, scene, viewmats, part_poses)
+            rgb, depth = BACKENDS[self.backend](self, scene, viewmats, ks, part_poses)
             rgb8 = to_uint8(rgb)
         return rgb8, depth

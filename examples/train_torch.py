@@ -2,6 +2,8 @@
 
     python examples/train_torch.py --prompt "an office with two desks" --num-envs 64 --updates 500
     python examples/train_torch.py --scene out/office_bundle --device cpu --num-envs 8
+    lyra-sim episodes out/flat --num 500 --seed 1 --out flat_eval.json.gz
+    python examples/train_torch.py --scene out/flat --updates 2000 --eval-episodes flat_eval.json.gz
 
 All ``N`` agents live in one vector env that renders their observations in one rasterizer
 call per step (gsplat on CUDA), and with ``array_type="torch"`` observations, rewards and
@@ -12,6 +14,11 @@ episode (terminated or truncated), that step's observation is the episode's fina
 the *next* step resets the env, ignores its action and returns reward 0. That transition
 is not experience, so it is masked out of the loss; a truncated episode's return is
 bootstrapped from the value of its final observation.
+
+With ``--eval-episodes DATASET`` (``lyra-sim episodes``) the trained policy then runs every
+episode of that dataset once, acting on its mean action, and the success rate and SPL are
+printed: the same episodes for every method and run (`evaluate`). In a house, training episodes
+cross at least ``--min-rooms-crossed`` rooms (default: 1 in a building, 0 in a single room).
 """
 
 from __future__ import annotations
@@ -85,9 +92,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--height", type=int, default=64)
     p.add_argument("--max-episode-steps", type=int, default=200)
     p.add_argument("--min-geodesic", type=float, default=1.0, help="minimum start-to-goal path length, meters")
+    p.add_argument("--min-rooms-crossed", type=int, help="rooms a training episode's path crosses (default 1 in a building, 0 in a room)")
+    p.add_argument("--eval-episodes", help="after training, run this episode dataset (lyra-sim episodes) once and print success and SPL")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", help="save the trained network's state_dict here (torch.save)")
     return p.parse_args(argv)
+
+
+def task_options(args: argparse.Namespace) -> dict:
+    task = {"max_episode_steps": args.max_episode_steps, "min_geodesic": args.min_geodesic}
+    if args.min_rooms_crossed is not None:
+        task["min_rooms_crossed"] = args.min_rooms_crossed
+    return task
+
+
+@torch.no_grad()
+def evaluate(model: ActorCritic, scene: str | None, prompt: str | None, episodes: str, args: argparse.Namespace) -> dict:
+    """Success rate and SPL of ``model`` (mean actions) over every episode of the dataset ``episodes``, once.
+
+    ``num_envs`` envs replay it (env ``i`` runs episodes ``i``, ``i + N``, ...); each dataset episode
+    counts the first time it ends, so every one is scored exactly once whatever ``N`` is (host
+    syncs each step: this is evaluation, not training).
+    """
+    device = torch.device(args.device)
+    envs = gym.make_vec(
+        "LyraScene-v0", num_envs=args.num_envs, vectorization_mode="vector_entry_point", array_type="torch",
+        prompt=prompt, scene=scene, seed=args.seed, width=args.width, height=args.height, device=device,
+        task={"max_episode_steps": args.max_episode_steps}, episodes=episodes,
+    )
+    total = len(envs.unwrapped.scenes.dataset)
+    success = torch.zeros(total, device=device)
+    spl = torch.zeros(total, device=device)
+    scored = torch.zeros(total, dtype=torch.bool, device=device)
+    obs, info = envs.reset(seed=0)
+    while not bool(scored.all()):
+        index = info["episode_index"]  # the episode each env runs (before this step's autoreset)
+        obs, _, term, trunc, info_next = envs.step(model(obs)[0].mean.clamp(-1, 1))
+        ended = (term | trunc) & ~scored[index]  # an episode run twice at once scores the same: the policy is deterministic
+        success[index[ended]] = info_next["success"][ended].float()
+        spl[index[ended]] = info_next["spl"][ended].float()
+        scored[index[ended]] = True
+        info = info_next
+    envs.close()
+    result = {"episodes": total, "success_rate": float(success.mean()), "spl": float(spl.mean())}
+    print(f"eval on {episodes}: {total} episodes, success rate {result['success_rate']:.3f}, SPL {result['spl']:.3f}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> tuple[ActorCritic, list[float]]:
@@ -100,7 +149,7 @@ def main(argv: list[str] | None = None) -> tuple[ActorCritic, list[float]]:
     envs = gym.make_vec(
         "LyraScene-v0", num_envs=args.num_envs, vectorization_mode="vector_entry_point", array_type="torch",
         prompt=args.prompt, scene=args.scene, seed=args.seed, width=args.width, height=args.height, device=device,
-        task={"max_episode_steps": args.max_episode_steps, "min_geodesic": args.min_geodesic},
+        task=task_options(args),
     )
     n, steps = args.num_envs, args.rollout
     obs, _ = envs.reset(seed=args.seed)
@@ -159,6 +208,8 @@ def main(argv: list[str] | None = None) -> tuple[ActorCritic, list[float]]:
     if args.out:
         torch.save(model.state_dict(), args.out)
         print(f"saved {args.out}")
+    if args.eval_episodes:
+        evaluate(model, args.scene, args.prompt, args.eval_episodes, args)
     return model, losses
 
 

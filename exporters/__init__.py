@@ -2,7 +2,8 @@
 
 One concept per module:
 
-- `collision`: collision mesh from any `GaussianScene` (rendered depth → TSDF → cleanup);
+- `collision`: collision mesh from any `GaussianScene` (rendered depth → TSDF → cleanup), its
+  stages in `view_planning` (where the depth cameras go) and `depth_fusion` (depth → TSDF → mesh);
 - `mesh_metrics`: Chamfer distance and F-scores against ground-truth meshes;
 - `mesh_tools`: normals, canonical order, surface samples, ray casting, safe names;
 - `pieces`: thin convex slabs of a static surface (for MuJoCo / PyBullet);

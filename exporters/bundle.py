@@ -11,7 +11,7 @@ Layout (see ARCHITECTURE.md; * only with the matching format):
     nav.npz                walkable-floor grid (`lyra_sim.exporters.nav_grid`)
     scene.usda, splats.usdc *usd        scene.usdz *usdz
     scene.xml  *mjcf       scene.urdf *urdf
-    collision_static/      *mjcf/urdf: convex pieces of the static scene
+    collision_static/      *mjcf/urdf: convex pieces of the static scene (the floor is a box in the XML)
     collision_parts/       CoACD parts per object, when convex decomposition is requested
     collision.glb, visual.glb *glb      visual.obj *obj (vertex-colored visual mesh)
     manifest.json          how it was made + the sha256 of every file
@@ -45,11 +45,11 @@ from .alignment import UP_CHOICES, Alignment, estimate_alignment, transform_scen
 from .collision import CollisionConfig, CollisionMesh, extract_collision_mesh
 from .floaters import FloaterConfig, find_floaters
 from .convex import ConvexConfig, decompose_objects
-from .mesh_tools import safe_name
+from .mesh_tools import safe_names
 from .meshes import face_labels, vertex_colors, write_mesh
 from .mjcf import MocapBody, SceneGeometry, write_mjcf
 from .nav_grid import NavConfig, NavGrid, nav_grid, write_nav
-from .pieces import ConvexPiece, PieceConfig, surface_pieces
+from .pieces import ConvexPiece, PieceConfig, static_colliders
 from .urdf import write_urdf
 
 Stage = Callable[[str], None]
@@ -166,24 +166,27 @@ class ExportContext:
         files: dict[str, list[str]] = {}
         if self.parts:
             (self.out / "collision_parts").mkdir()
+        names = safe_names(list(self.parts))  # distinct and short: labels of imported scenes can be anything
         for label, parts in self.parts.items():
             files[label] = []
             for j, part in enumerate(parts):
-                name = f"collision_parts/{safe_name(label)}_{j:03d}.obj"
+                name = f"collision_parts/{names[label]}_{j:03d}.obj"
                 write_mesh(self.out / name, part.vertices, part.faces)
                 files[label].append(name)
         return files
 
     @cached_property
     def static_geometry(self) -> SceneGeometry:
-        """Convex pieces of everything not covered by CoACD parts, written to ``collision_static/``."""
+        """The floor box (at the nav grid's floor height) and convex pieces of everything else not
+        covered by CoACD parts, written to ``collision_static/``."""
         v, f = self.collision.vertices, self.collision.faces
         if self.parts and self.face_labels is not None:
             names = list(self.scene.label_names)
             decomposed = np.isin(self.face_labels, [names.index(label) for label in self.parts])
             f = f[~decomposed]
-        self.stage("cutting the static collision mesh into convex pieces")
-        pieces = self.timed("pieces", lambda: surface_pieces(v, f, self.config.pieces)) if len(f) else []
+        floor_z = self.nav.floor_z
+        self.stage("cutting the static collision mesh into a floor box and convex pieces")
+        floor, pieces = self.timed("pieces", lambda: static_colliders(v, f, floor_z, self.config.pieces)) if len(f) else (None, [])
         (self.out / "collision_static").mkdir()
         files = []
         for i, piece in enumerate(pieces):
@@ -192,7 +195,7 @@ class ExportContext:
             files.append(name)
         mocap = {p.name: MocapBody(p.piece_files, tuple(p.track.positions[0]), tuple(p.track.orientations[0]))
                  for p in self.moving}
-        return SceneGeometry(files, self.part_files, "collision.obj", mocap)
+        return SceneGeometry(files, self.part_files, "collision.obj", floor, mocap)
 
     @cached_property
     def colors(self) -> np.ndarray:
@@ -363,7 +366,7 @@ def write_assets(ctx: ExportContext, formats: Sequence[str], source_manifest: di
         "label_names": list(scene.label_names),
         "bounds": bounds,
         "collision": stats,
-        "nav": ctx.nav.summary(config.spawn_radius),
+        "nav": {**ctx.nav.summary(config.spawn_radius), "config": asdict(config.nav)},
     }
     if ctx.floaters[1] is not None:
         floaters = ctx.floaters[1]
@@ -426,6 +429,10 @@ def export_bundle(
             write_ply(tmp / "scene.ply", scene)
         for picture in pictures:
             shutil.copyfile(picture, tmp / picture.name)
+        try:
+            ctx.collision  # computed once (cached) for write_assets
+        except ValueError as exc:  # about the scene: name it
+            raise ValueError(f"{src}: {exc}") from None
         manifest_data = write_assets(ctx, formats, source_manifest)
         manifest_data.update({
             "source_sha256": sha256_file(ply_path),

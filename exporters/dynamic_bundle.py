@@ -41,8 +41,18 @@ from .collision import CollisionMesh, extract_collision_mesh
 from .mesh_tools import safe_name
 from .meshes import write_mesh
 from .motion import MotionConfig, MotionEstimate, estimate_motion
-from .motion_track import (MOTION_FILE, MOTION_FORMAT, MOTION_NPZ, MOTION_VERSION, MotionTrack, check_times,
-                           motion_arrays, read_motion, read_motion_npz, tracks_to_poses)
+from .motion_track import (
+    MOTION_FILE,
+    MOTION_FORMAT,
+    MOTION_NPZ,
+    MOTION_VERSION,
+    MotionTrack,
+    check_times,
+    motion_arrays,
+    read_motion,
+    read_motion_npz,
+    tracks_to_poses,
+)
 from .nav_grid import save_npz
 from .pieces import ConvexPiece, convex_hull, surface_pieces
 

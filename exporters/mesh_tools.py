@@ -3,6 +3,10 @@ ray casting, file-safe names. Meshes are ``vertices [V, 3]`` float and ``faces [
 
 from __future__ import annotations
 
+import hashlib
+import re
+from typing import Collection, Sequence
+
 import numpy as np
 
 
@@ -70,7 +74,45 @@ def raycasting_scene(vertices: np.ndarray, faces: np.ndarray):
     return scene
 
 
+MAX_NAME = 64
+"""Characters of a name made from a label at most (labels come from imported files: any length)."""
+
+
+def _identifier(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
 def safe_name(text: str) -> str:
-    """``text`` with every character but letters, digits, ``_`` and ``-`` replaced by ``_``
-    (MJCF / URDF names, part file names)."""
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)
+    """``text`` as an identifier: ASCII letters, digits and ``_`` (others become ``_``), not starting
+    with a digit, at most `MAX_NAME` characters (longer ones are cut and end in 8 hex of their sha256)."""
+    name = _identifier(text)
+    return name if len(name) <= MAX_NAME else f"{name[:MAX_NAME - 9]}_{_digest(text)}"
+
+
+def _digest(text: str, salt: int = 0) -> str:
+    return hashlib.sha256(f"{salt}\n{text}".encode() if salt else text.encode()).hexdigest()[:8]
+
+
+def safe_names(labels: Sequence[str], reserved: Collection[str] = ()) -> dict[str, str]:
+    """A distinct `safe_name` per label (MJCF bodies, URDF links, USD prims, part file names).
+
+    Labels that would share a name ("chair 1", "chair_1"), or take a ``reserved`` one, get their
+    sha256 appended instead, so no two labels ever write the same file or prim. Depends only on
+    ``labels`` (in order) and ``reserved``.
+
+    Raises:
+        ValueError: a label appears twice (two objects cannot be told apart).
+    """
+    out: dict[str, str] = {}
+    taken = set(reserved)
+    for label in labels:
+        if label in out:
+            raise ValueError(f"label names: {label!r} appears twice; every label must be distinct")
+        name, salt = safe_name(label), 0
+        while name in taken:
+            salt += 1
+            name = f"{_identifier(label)[:MAX_NAME - 9]}_{_digest(label, salt)}"
+        out[label] = name
+        taken.add(name)
+    return out

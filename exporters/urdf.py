@@ -1,7 +1,8 @@
 """URDF export for PyBullet (and other URDF consumers): one static link per body.
 
 The static scene is one massless link (``mass 0``: PyBullet keeps it fixed) whose collision
-elements are the convex pieces of `lyra_sim.exporters.pieces` (PyBullet, like MuJoCo, collides
+elements are the floor box (top at the floor height exactly) and the convex pieces of
+`lyra_sim.exporters.pieces` (PyBullet, like MuJoCo, collides
 a URDF mesh through its convex hull, so a concave room mesh cannot be used as it is). Objects
 decomposed by CoACD become their own links, joined to the scene by fixed joints; change a
 joint to ``floating`` (or load the parts separately) to make an object dynamic. The full
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from lyra_sim.atomic import atomic_path
 
-from .mesh_tools import safe_name
-from .mjcf import SceneGeometry
+from .mesh_tools import safe_name, safe_names
+from .mjcf import SceneGeometry, format_numbers
 
 
 def _static_link(robot: ET.Element, name: str) -> ET.Element:
@@ -37,21 +38,26 @@ def _mesh_element(parent: ET.Element, tag: str, file: str, name: str | None = No
 
 def urdf_tree(geometry: SceneGeometry, robot: str = "lyra_sim_scene") -> ET.ElementTree:
     """The URDF document for ``geometry`` (mesh paths relative to the URDF file)."""
-    if not geometry.static_pieces and not geometry.bodies:
+    if not geometry.static_pieces and not geometry.bodies and geometry.floor is None:
         raise ValueError("urdf: no collision geometry to write")
     root = ET.Element("robot", name=safe_name(robot))
     scene = _static_link(root, "scene")
     if geometry.visual is not None:
         _mesh_element(scene, "visual", geometry.visual)
+    if geometry.floor is not None:
+        floor = ET.SubElement(scene, "collision", name="floor")
+        ET.SubElement(floor, "origin", xyz=format_numbers(geometry.floor.center), rpy="0 0 0")
+        ET.SubElement(ET.SubElement(floor, "geometry"), "box", size=format_numbers(geometry.floor.size))
     for i, file in enumerate(geometry.static_pieces):
         _mesh_element(scene, "collision", file, f"static_{i:04d}")
+    names = safe_names(sorted(geometry.bodies), reserved=("scene",))  # "scene": the static link
     for label, files in sorted(geometry.bodies.items()):
-        link = _static_link(root, safe_name(label))
+        link = _static_link(root, names[label])
         for j, file in enumerate(files):
-            _mesh_element(link, "collision", file, f"{safe_name(label)}_part_{j:03d}")
-        joint = ET.SubElement(root, "joint", name=f"{safe_name(label)}_fixed", type="fixed")
+            _mesh_element(link, "collision", file, f"{names[label]}_part_{j:03d}")
+        joint = ET.SubElement(root, "joint", name=f"{names[label]}_fixed", type="fixed")
         ET.SubElement(joint, "parent", link="scene")
-        ET.SubElement(joint, "child", link=safe_name(label))
+        ET.SubElement(joint, "child", link=names[label])
         ET.SubElement(joint, "origin", xyz="0 0 0", rpy="0 0 0")
     tree = ET.ElementTree(root)
     ET.indent(tree, space="  ")

@@ -45,6 +45,8 @@ import numpy as np
 from lyra_sim.atomic import atomic_path
 from lyra_sim.scene import GaussianScene
 
+from .mesh_tools import safe_names
+
 SPLATS_FILE = "splats.usdc"
 ROOT_PRIM = "/World"
 SEMANTICS_FAMILY = "semantics"
@@ -61,11 +63,6 @@ class ColliderMesh:
 def kind_of(label: str) -> str:
     """Class of an instance label: ``chair_1`` → ``chair``; names without an index stay as they are."""
     return re.sub(r"_\d+$", "", label)
-
-
-def _prim_name(label: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_]", "_", label)
-    return name if name and not name[0].isdigit() else f"_{name}"
 
 
 def _apply_labels(prim, label: str) -> None:
@@ -188,11 +185,12 @@ def _author_root(
         face_labels = np.asarray(face_labels)
         if face_labels.shape != (len(collision.faces),):
             raise ValueError(f"face_labels: expected shape [{len(collision.faces)}], got {list(face_labels.shape)}")
+        prims = safe_names(label_names)  # distinct: two labels never share (merge into) one subset
         for index, label in enumerate(label_names):
             faces = np.nonzero(face_labels == index)[0].astype(np.int32)
             if len(faces) == 0:
                 continue
-            subset = UsdGeom.Subset.Define(stage, static.GetPath().AppendChild(_prim_name(label)))
+            subset = UsdGeom.Subset.Define(stage, static.GetPath().AppendChild(prims[label]))
             subset.CreateElementTypeAttr(UsdGeom.Tokens.face)
             subset.CreateFamilyNameAttr(SEMANTICS_FAMILY)
             subset.CreateIndicesAttr(Vt.IntArray.FromNumpy(faces))

@@ -58,7 +58,7 @@ def author_moving_parts(stage, parts: Sequence[Any]) -> None:
     """Author ``parts`` (`lyra_sim.exporters.dynamic_bundle.PartAssets`) on ``stage`` (see the module docstring)."""
     from pxr import Gf, Sdf, Usd, UsdGeom, UsdPhysics
 
-    from .usd import ColliderMesh, _apply_labels, _define_collider, _prim_name
+    from .usd import ColliderMesh, _apply_labels, _define_collider
 
     if not parts:
         return
@@ -70,7 +70,7 @@ def author_moving_parts(stage, parts: Sequence[Any]) -> None:
     stage.SetEndTimeCode(float(max(times[0] + p.track.period for p in parts) * tcps))
     UsdGeom.Scope.Define(stage, MOVING_ROOT)
     for part in parts:
-        root = f"{MOVING_ROOT}/{_prim_name(part.name)}"
+        root = f"{MOVING_ROOT}/{safe_name(part.name)}"
         xform = UsdGeom.Xform.Define(stage, root)
         translate = xform.AddTranslateOp(UsdGeom.XformOp.PrecisionDouble)
         orient = xform.AddOrientOp(UsdGeom.XformOp.PrecisionDouble)

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .config import check_number
+
 TRAJECTORIES = ("left", "right", "up", "zoom_out", "zoom_in", "clockwise")
 """Lyra's six trajectories, in the paper's order."""
 
@@ -249,13 +251,28 @@ def lyra_trajectories(
     return {k: lyra_trajectory(anchor, k, num_frames, focus_distance, distance) for k in TRAJECTORIES}
 
 
+MAX_IMAGE_SIDE = 4096
+"""Pixels per side of a preview or video frame at most (a 100,000² preview asked for 40 GB and
+failed after minutes: the size is checked before any work)."""
+
+
 @dataclass(frozen=True)
 class ViewConfig:
-    """Image size and field of view of previews and videos."""
+    """Image size and field of view of previews and videos.
+
+    Attributes:
+        width, height: pixels, integers in [8, `MAX_IMAGE_SIDE`].
+        fov_y_deg: vertical field of view, degrees in [1, 170].
+    """
 
     width: int = 640
     height: int = 480
     fov_y_deg: float = 75.0
+
+    def __post_init__(self) -> None:
+        for name in ("width", "height"):
+            check_number(f"view {name}", getattr(self, name), 8, MAX_IMAGE_SIDE, integer=True)
+        check_number("view fov_y_deg", self.fov_y_deg, 1, 170)
 
 
 def room_view(room_lo: list[float], room_hi: list[float], blocked: list[tuple[list[float], list[float]]], view: ViewConfig) -> Cameras:

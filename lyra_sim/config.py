@@ -2,12 +2,18 @@
 
 Every config in lyra-sim is a frozen dataclass that validates itself in ``__post_init__``;
 `from_dict` is the one way a dict becomes one, so every unknown key fails the same way.
+`parse_json` / `read_json` / `read_text` are the one way text a user hands in (a spec, a
+manifest, a PLY comment, a prompts file) is read: a ValueError naming the file for bytes that
+are not UTF-8, for bad JSON, and for JSON nested deeper than `MAX_JSON_DEPTH`.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any, Iterable, Sequence, TypeVar
 
 T = TypeVar("T")
@@ -51,13 +57,20 @@ def accepted(values: Iterable[str]) -> str:
     return ", ".join(sorted(values))
 
 
-def check_number(where: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
-    """``value`` as a float if it is a finite number (not a bool) in ``[lo, hi]``; else a ValueError naming ``where``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{where}: {value} is outside the accepted range [{lo}, {hi}]")
-    return float(value)
+def check_number(where: str, value: Any, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                 integer: bool = False) -> float:
+    """``value`` if it is a finite real number (never a bool; an ``int`` when ``integer``) in ``[lo, hi]``
+    (``(lo, hi]`` when ``lo_open``; None: unbounded), as a float (an int when ``integer``). Otherwise a
+    ValueError naming ``where``, the accepted interval and the value: the one range check of every
+    config's ``__post_init__`` and of scene specs."""
+    kinds = (int,) if integer else (int, float)
+    ok = isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and (lo is None or (value > lo if lo_open else value >= lo)) and (hi is None or value <= hi)):
+        low = "-inf" if lo is None else f"{lo:g}"
+        high = "inf" if hi is None else f"{hi:g}"
+        interval = f"{'(' if lo_open or lo is None else '['}{low}, {high}{')' if hi is None else ']'}"
+        raise ValueError(f"{where}: expected {'an integer' if integer else 'a number'} in {interval}, got {value!r}")
+    return int(value) if integer else float(value)
 
 
 def check_vector(where: str, value: Any, n: int, ranges: Sequence[tuple[float | None, float | None]]) -> tuple[float, ...] | None:
@@ -67,3 +80,62 @@ def check_vector(where: str, value: Any, n: int, ranges: Sequence[tuple[float | 
     if not isinstance(value, (list, tuple)) or len(value) != n:
         raise ValueError(f"{where}: expected a list of {n} numbers, got {value!r}")
     return tuple(check_number(f"{where}[{i}]", v, *ranges[i]) for i, v in enumerate(value))
+
+
+MAX_JSON_DEPTH = 64
+"""Nesting of JSON arrays / objects accepted (scene specs and manifests need fewer than 8). Deeper
+documents are refused before any work: Python's parser and every recursive consumer (json.dumps,
+dataclass conversion) raise RecursionError on a few thousand levels."""
+
+
+def _depth_ok(data: Any) -> bool:
+    stack = [(data, 1)]
+    while stack:  # iterative: no recursion on the untrusted document
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return False
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return True
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """``data`` as UTF-8 text (a leading BOM dropped); ValueError naming ``where`` otherwise."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: not UTF-8 text (byte {exc.start} is {data[exc.start:exc.start + 1]!r})") from None
+
+
+def parse_json(text: str | bytes, where: str) -> Any:
+    """Parse a JSON document a user handed in.
+
+    Raises:
+        ValueError: naming ``where``: not UTF-8 (for bytes), not JSON, or nested deeper than
+            `MAX_JSON_DEPTH`.
+    """
+    if isinstance(text, bytes):
+        text = decode_text(text, where)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc})") from None
+    except RecursionError:
+        data = None
+    else:
+        if _depth_ok(data):
+            return data
+    raise ValueError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The UTF-8 text of the file ``path``; FileNotFoundError or ValueError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return decode_text(path.read_bytes(), str(path))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """`parse_json` of the file ``path`` (errors name it)."""
+    return parse_json(read_text(path), str(path))

@@ -1,7 +1,9 @@
 """``manifest.json``: what a scene directory holds, how it was made, and the sha256 of every file.
 
 A directory is complete only when its manifest verifies: every listed file exists with the
-recorded digest and no other file is present.
+recorded digest and no other file is present. Every listed name must be a relative path inside
+the directory (no absolute paths, no ``..``) that does not resolve outside it through a symbolic
+link: a tampered manifest cannot make `verify` read (and vouch for) files elsewhere.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import importlib.metadata
 import json
 import os
 import platform
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .atomic import atomic_path
+from .config import read_json
 
 MANIFEST = "manifest.json"
 FORMAT = "lyra-sim-scene"
@@ -68,29 +71,43 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no {MANIFEST} (not a lyra-sim scene directory)")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    manifest = read_json(path)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValueError(f"{path}: not a lyra-sim manifest (expected \"format\": \"{FORMAT}\")")
     return manifest
 
 
+def _outside(directory: Path, name: str) -> str | None:
+    """Why the listed ``name`` is not a file path inside ``directory``, or None."""
+    parts = PurePosixPath(name).parts
+    if not name or name.startswith("/") or "\\" in name or ".." in parts or PurePosixPath(*parts).as_posix() != name:
+        return "not a relative path inside the directory (absolute, with '..' or not normalized); refused"
+    root = directory.resolve()
+    resolved = (directory / name).resolve()
+    if resolved != root and root not in resolved.parents:
+        return f"resolves outside the directory (a symbolic link to {resolved}); refused"
+    return None
+
+
 def verify(directory: str | os.PathLike) -> list[str]:
-    """Problems found in ``directory`` against its manifest; an empty list means it verifies."""
+    """Problems found in ``directory`` against its manifest; an empty list means it verifies.
+
+    A listed name that points outside ``directory`` is a problem and is never read."""
     directory = Path(directory)
     try:
         manifest = read_manifest(directory)
     except (FileNotFoundError, ValueError) as exc:
         return [str(exc)]
     files = manifest.get("files")
-    if not isinstance(files, dict):
+    if not isinstance(files, dict) or not all(isinstance(d, str) for d in files.values()):
         return [f"{directory / MANIFEST}: no \"files\" table"]
     problems = []
     for name, digest in sorted(files.items()):
         path = directory / name
-        if not path.is_file():
+        outside = _outside(directory, name)
+        if outside is not None:
+            problems.append(f"{name}: {outside}")
+        elif not path.is_file():
             problems.append(f"{name}: listed in the manifest but missing")
         elif sha256_file(path) != digest:
             problems.append(f"{name}: sha256 differs from the manifest (modified or corrupt)")

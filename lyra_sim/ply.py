@@ -24,6 +24,7 @@ import plyfile
 import torch
 
 from .atomic import atomic_path
+from .config import parse_json
 from .scene import GaussianScene, num_sh_bases, sh_degree_from_bases
 
 _LABEL_COMMENT = "lyra_sim label_names "
@@ -135,11 +136,40 @@ def _read_plydata(path: Path) -> plyfile.PlyData:
             ply = plyfile.PlyData.read(f, mmap="c")
             for element in ply.elements:
                 element.data = np.array(element.data)
-        return ply
     except (plyfile.PlyParseError, plyfile.PlyHeaderParseError) as exc:
         raise PlyFormatError(f"{path}: malformed or truncated PLY ({exc})") from exc
-    except (ValueError, EOFError, IndexError, UnicodeDecodeError) as exc:
-        raise PlyFormatError(f"{path}: malformed or truncated PLY ({exc})") from exc
+    except (ValueError, EOFError, IndexError, UnicodeDecodeError, MemoryError, OverflowError) as exc:
+        raise PlyFormatError(f"{path}: malformed or truncated PLY ({type(exc).__name__}: {exc})") from exc
+    _check_body_length(path, ply)
+    return ply
+
+
+def _check_body_length(path: Path, ply: plyfile.PlyData) -> None:
+    """Refuse data after the rows the header declares: a header that under-counts its vertices
+    would otherwise be read as a smaller scene, the rest ignored without a word (plyfile stops
+    after the declared count)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+        end = head.find(b"\n", head.find(b"end_header")) + 1
+        f.seek(end)
+        body = f.read() if ply.text else None
+    rows = sum(len(e.data) for e in ply.elements)
+    if ply.text:
+        lines = sum(1 for line in body.splitlines() if line.strip())
+        if lines > rows:
+            raise PlyFormatError(f"{path}: {lines} data lines after a header that declares {rows} rows "
+                                 f"({', '.join(f'{len(e.data)} {e.name}' for e in ply.elements)}): the header under-counts")
+        return
+    if any(isinstance(p, plyfile.PlyListProperty) for e in ply.elements for p in e.properties):
+        return  # rows of list properties have no fixed size (no 3DGS file has them)
+    expected = end + sum(len(e.data) * e.data.dtype.itemsize for e in ply.elements)
+    size = path.stat().st_size
+    if size > expected:
+        raise PlyFormatError(
+            f"{path}: {size - expected:,} bytes after the rows the header declares "
+            f"({', '.join(f'{len(e.data):,} {e.name}' for e in ply.elements)}; {expected:,} bytes in all): "
+            "the header under-counts"
+        )
 
 
 def read_ply(path: str | os.PathLike, device: torch.device | str = "cpu") -> GaussianScene:
@@ -200,9 +230,12 @@ def read_ply(path: str | os.PathLike, device: torch.device | str = "cpu") -> Gau
     comment = next((c for c in ply.comments if c.startswith(_LABEL_COMMENT)), None)
     if "label" in present and comment is not None:
         try:
-            label_names = tuple(json.loads(comment[len(_LABEL_COMMENT):]))
-        except json.JSONDecodeError as exc:
-            raise PlyFormatError(f"{path}: unreadable label_names comment ({exc})") from exc
+            label_names = parse_json(comment[len(_LABEL_COMMENT):], "label_names comment")
+        except ValueError as exc:
+            raise PlyFormatError(f"{path}: {exc}") from None
+        if not (isinstance(label_names, list) and all(isinstance(n, str) for n in label_names)):
+            raise PlyFormatError(f"{path}: the label_names comment is not a JSON list of strings")
+        label_names = tuple(label_names)
         labels = torch.from_numpy(np.asarray(vertex["label"], dtype=np.int64))
 
     def t(a: np.ndarray) -> torch.Tensor:

@@ -182,6 +182,10 @@ class GaussianScene:
             raise ValueError(f"labels: on {self.labels.device}, but means are on {device}")
         if not all(isinstance(s, str) for s in self.label_names):
             raise ValueError("label_names: expected a tuple of strings")
+        if len(set(self.label_names)) != len(self.label_names):
+            twice = sorted({s for s in self.label_names if self.label_names.count(s) > 1})
+            raise ValueError(f"label_names: {', '.join(map(repr, twice[:3]))} appear(s) more than once; "
+                             "every label must be distinct (objects sharing a name could not be told apart)")
         if n and (int(self.labels.min()) < -1 or int(self.labels.max()) >= len(self.label_names)):
             raise ValueError(
                 f"labels: values must be -1 (unlabeled) or index into label_names "

@@ -141,10 +141,11 @@ def box_room_bundle(formats: tuple[str, ...] = ("usd", "usdz", "mjcf", "urdf", "
     return root / "bundle"
 
 
-def box_room_bundle_by_hand(out: Path, shift: float = 0.0) -> Path:
+def box_room_bundle_by_hand(out: Path, shift: float = 0.0, mjcf: bool = False) -> Path:
     """The box room (moved ``shift`` meters along x) as a bundle built by hand, fast and without
     open3d (the GPU machine has none): its Gaussians, the ground-truth boxes as the collision
-    mesh and a nav grid rasterized from them."""
+    mesh and a nav grid rasterized from them; with ``mjcf``, a ``scene.xml`` whose floor box is
+    the floor slab (top at z = 0 exactly) and whose pieces are the other boxes."""
     from lyra_sim.exporters.meshes import write_mesh
     from lyra_sim.exporters.nav_grid import NavGrid, write_nav
     from lyra_sim.manifest import write_manifest
@@ -157,6 +158,17 @@ def box_room_bundle_by_hand(out: Path, shift: float = 0.0) -> Path:
     vertices = np.concatenate([v for v, _ in meshes]) + move.numpy()
     offsets = np.cumsum([0] + [len(v) for v, _ in meshes[:-1]])
     write_mesh(out / "collision.obj", vertices, np.concatenate([f + o for (_, f), o in zip(meshes, offsets)]))
+    if mjcf:
+        from lyra_sim.exporters.mjcf import SceneGeometry, write_mjcf
+        from lyra_sim.exporters.pieces import FloorBox
+
+        (out / "collision_static").mkdir()
+        files = []
+        for i, (v, f) in enumerate(meshes[1:]):  # meshes[0] is the floor slab
+            files.append(f"collision_static/piece_{i:04d}.stl")
+            write_mesh(out / files[-1], v + move.numpy(), f)
+        lo, hi = meshes[0][0].min(0) + move.numpy(), meshes[0][0].max(0) + move.numpy()
+        write_mjcf(out / "scene.xml", SceneGeometry(files, floor=FloorBox(tuple(lo), tuple(hi))))
     res, origin = 0.05, np.array([-0.2 + shift, -0.2])
     ny, nx = int((ROOM[1] + 0.4) / res), int((ROOM[0] + 0.4) / res)
     cx = origin[0] + (np.arange(nx) + 0.5) * res
@@ -171,4 +183,66 @@ def box_room_bundle_by_hand(out: Path, shift: float = 0.0) -> Path:
                    np.array([0.05, 1.2]), floor.astype(np.uint8), height).for_agent(1.2)
     write_nav(out / "nav.npz", grid)
     write_manifest(out, {"kind": "bundle", "source": "test"})
+    return out
+
+
+SMALL_KITCHEN = {"room": {"type": "kitchen", "size": [3.0, 2.6, 2.2]}, "objects": [{"kind": "table"}, {"kind": "chair"}]}
+"""A small procedural room with furniture, for tests that need a fused (not synthetic) floor."""
+
+
+@functools.lru_cache(maxsize=None)
+def procedural_bundle(spec_json: str = "", seed: int = 3, formats: tuple[str, ...] = ("mjcf", "urdf")):
+    """A bundle of the procedural world (``spec_json``: a scene spec as JSON, default `SMALL_KITCHEN`)
+    with coarse export settings (5 cm voxels, 64 px views), built once per test session."""
+    import json
+
+    from lyra_sim.cameras import ViewConfig
+    from lyra_sim.exporters.bundle import ExportConfig
+    from lyra_sim.exporters.collision import CollisionConfig
+    from lyra_sim.pipelines import ProceduralSource, generate_bundle
+
+    spec = json.loads(spec_json) if spec_json else SMALL_KITCHEN
+    root = Path(tempfile.mkdtemp(prefix="lyra-test-procedural-"))
+    atexit.register(shutil.rmtree, root, True)
+    config = ExportConfig(collision=CollisionConfig(resolution=64, voxel_size=0.05, num_viewpoints=6))
+    generate_bundle(root / "bundle", ProceduralSource(spec, seed), formats, config, view=ViewConfig(width=32, height=24))
+    return root / "bundle"
+
+
+THREE_ROOMS = {"building": {"type": "house", "rooms": [
+    {"type": "kitchen", "polygon": [[0, 0], [3, 0], [3, 2.5], [0, 2.5]], "furnish": False},
+    {"type": "living_room", "polygon": [[3, 0], [6, 0], [6, 2.5], [3, 2.5]], "furnish": False},
+    {"type": "bedroom", "polygon": [[6, 0], [9, 0], [9, 2.5], [6, 2.5]], "furnish": False},
+]}}
+"""An unfurnished house of three rooms in a row: kitchen | living room | bedroom, doorways between neighbours."""
+
+
+@functools.lru_cache(maxsize=None)
+def house_bundle(spec_json: str | None = None, spacing: float = 0.06):
+    """A house (``THREE_ROOMS`` unless ``spec_json`` gives another building spec) as a bundle built
+    fast, without the TSDF: the procedural world's Gaussians at a coarse ``spacing``, its ground-truth
+    meshes as the collision mesh, their nav grid (5 cm), and the manifest's ``floor_plan``, as
+    ``generate --export`` writes it. Built once per test session (deleted at exit)."""
+    import json
+
+    from lyra_sim.exporters.meshes import write_mesh
+    from lyra_sim.exporters.nav_grid import NavConfig, nav_grid, write_nav
+    from lyra_sim.manifest import write_manifest
+    from lyra_sim.ply import write_ply
+    from lyra_sim.worlds.procedural import ProceduralConfig, generate
+
+    spec = json.loads(spec_json) if spec_json else THREE_ROOMS
+    world = generate(spec, 0, ProceduralConfig(spacing=spacing))
+    root = Path(tempfile.mkdtemp(prefix="lyra-test-house-"))
+    atexit.register(shutil.rmtree, root, True)
+    out = root / "house"
+    out.mkdir()
+    write_ply(out / "scene.ply", world.gaussians)
+    offsets = np.cumsum([0] + [len(m.vertices) for m in world.meshes[:-1]])
+    vertices = np.concatenate([m.vertices for m in world.meshes])
+    faces = np.concatenate([m.faces + o for m, o in zip(world.meshes, offsets)])
+    write_mesh(out / "collision.obj", vertices, faces)
+    grid = nav_grid(vertices, faces, NavConfig(resolution=0.05, agent_height=1.2))
+    write_nav(out / "nav.npz", grid)
+    write_manifest(out, {"kind": "bundle", "source": "test", "floor_plan": world.plan, "nav": grid.summary()})
     return out

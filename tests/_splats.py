@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,3 +40,16 @@ def moved(scene: GaussianScene, rotation: np.ndarray, scale: float, shift=(0.0, 
     """``scene`` as a capture would have it: turned, rescaled and shifted."""
     out = scene.transform(torch.tensor(rotation, dtype=torch.float32), torch.tensor(shift, dtype=torch.float32))
     return replace(out, means=out.means * scale, scales=out.scales * scale)
+
+
+def compressed_ply_file(path: Path, rows: list[tuple[int, int, int, int]], chunk: tuple[float, ...], sh: list[bytes] | None = None) -> None:
+    """A SuperSplat compressed PLY at ``path``: one chunk's bounds, packed vertex rows, optional sh bytes."""
+    props = ["min_x", "min_y", "min_z", "max_x", "max_y", "max_z", "min_scale_x", "min_scale_y", "min_scale_z",
+             "max_scale_x", "max_scale_y", "max_scale_z", "min_r", "min_g", "min_b", "max_r", "max_g", "max_b"]
+    header = ["ply", "format binary_little_endian 1.0", "element chunk 1"] + [f"property float {p}" for p in props]
+    header += [f"element vertex {len(rows)}"] + [f"property uint packed_{p}" for p in ("position", "rotation", "scale", "color")]
+    if sh is not None:
+        header += [f"element sh {len(rows)}"] + [f"property uchar f_rest_{i}" for i in range(len(sh[0]))]
+    body = struct.pack("<18f", *chunk) + b"".join(struct.pack("<4I", *r) for r in rows)
+    body += b"".join(sh or [])
+    path.write_bytes(("\n".join(header + ["end_header"]) + "\n").encode() + body)

@@ -1,7 +1,20 @@
-"""Shared pytest hooks: tests marked ``gpu`` are skipped on machines without CUDA."""
+"""Shared pytest hooks: tests marked ``gpu`` are skipped on machines without CUDA.
 
-import pytest
-import torch
+The suite runs in two pytest-xdist workers (``-n 2`` in pyproject.toml): each gets one torch
+thread (and so do the processes it starts), since two workers of two threads each on two cores
+spin-wait on each other's cores and run many times slower.
+"""
+
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch starts its thread pool
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):

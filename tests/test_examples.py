@@ -82,3 +82,41 @@ def test_train_torch_updates_the_network(bundle):
     trained = model.state_dict()
     assert trained.keys() == initial.keys()
     assert all(not torch.equal(trained[k], initial[k]) for k in initial)
+
+
+def test_train_mujoco_ppo_drives_the_base_and_saves_a_model_that_acts(bundle, tmp_path):
+    pytest.importorskip("mujoco")
+    out = tmp_path / "ppo_mujoco.zip"
+    stats = load_example("train_mujoco_ppo").main([
+        "--scene", str(bundle), "--timesteps", "256", "--num-envs", "2", "--n-steps", "64", "--batch-size", "32",
+        "--width", "48", "--height", "48", "--max-episode-steps", "30", "--min-geodesic", "0.5", "--out", str(out),
+    ])
+    # 2 envs × 128 steps with episodes of at most 30 steps: at least 4 episodes each reach Monitor.
+    assert stats["episodes"] >= 8
+    assert math.isfinite(stats["mean_return"]) and 0 <= stats["success_rate"] <= 1
+
+    model = PPO.load(out, device="cpu")
+    assert model.num_timesteps == 256
+    env = gym.wrappers.RescaleAction(
+        gym.make("LyraMuJoCo-v0", scene=str(bundle), width=48, height=48, task={"min_geodesic": 0.5, "max_episode_steps": 30},
+                 device="cpu"), -1.0, 1.0)
+    obs, _ = env.reset(seed=0)
+    for _ in range(3):
+        action, _ = model.predict(obs, deterministic=True)
+        assert env.action_space.contains(action)
+        obs, *_ = env.step(action)  # the env raises on wheel speeds outside the actuators' ranges
+
+
+def test_train_torch_evaluates_every_dataset_episode_once(bundle, tmp_path):
+    from lyra_sim.envs.episode_sampling import sample_episodes
+    from lyra_sim.envs.episodes import write_episodes
+
+    train_torch = load_example("train_torch")
+    episodes = write_episodes(tmp_path / "eval.json.gz", sample_episodes(bundle, 5, seed=1, task={"min_geodesic": 0.5}))
+    args = train_torch.parse_args(["--scene", str(bundle), "--num-envs", "3", "--max-episode-steps", "3", "--device", "cpu",
+                                   "--width", "16", "--height", "16"])
+    model = train_torch.ActorCritic()
+    for p in model.parameters():  # mean action 0: the agent stands still, so every episode is truncated, none succeeds
+        torch.nn.init.zeros_(p)
+    result = train_torch.evaluate(model, str(bundle), None, str(episodes), args)
+    assert result == {"episodes": 5, "success_rate": 0.0, "spl": 0.0}

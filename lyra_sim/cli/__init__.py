@@ -7,14 +7,17 @@ one line on stderr and no traceback; nothing half-written is left behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from typing import Callable, Sequence
+import threading
+from typing import Callable, Iterator, Sequence
 
 from lyra_sim import __version__
 
-from . import batch, distill, eval_mesh, export, generate, render, verify, view
+from . import batch, distill, episodes, eval_mesh, export, generate, render, verify, view
 
-SUBCOMMANDS = (generate, export, verify, eval_mesh, batch, distill, render, view)
+SUBCOMMANDS = (generate, export, verify, eval_mesh, batch, distill, render, view, episodes)
 """Subcommand modules, in ``--help`` order."""
 
 USER_ERRORS = (
@@ -33,15 +36,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that every ``with`` and
+    ``finally`` unwinds (scratch directories removed, nothing half-written) instead of the process
+    vanishing with its scratch. A KeyboardInterrupt, not an Exception: ``except Exception`` blocks
+    (a batch isolating failed prompts) must not swallow it."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While the command runs, SIGTERM raises `Terminated` (the previous handler is restored after).
+    Only the main thread can install handlers; elsewhere (``main`` called from a thread) SIGTERM
+    keeps its default."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with _sigterm_unwinds():
+            return func(args)
     except USER_ERRORS as exc:
         print(f"lyra-sim: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("lyra-sim: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("lyra-sim: interrupted", file=sys.stderr)
         return 130

@@ -34,10 +34,10 @@ def positive(value: str) -> int:
 def add_export_options(parser: argparse.ArgumentParser) -> None:
     """The collision-mesh and convex-part options of ``generate --export``, ``export`` and ``batch``."""
     group = parser.add_argument_group("collision mesh and convex parts (defaults scale with the scene)")
-    group.add_argument("--voxel-size", type=float, help="TSDF voxel edge in meters")
-    group.add_argument("--resolution", type=positive, help="depth view width and height in pixels")
-    group.add_argument("--viewpoints", type=positive, help="depth views: rooms get 6 x this many cube faces (chosen by surface coverage), other scenes this many cube maps")
-    group.add_argument("--face-budget", type=positive, help="faces of the collision mesh after decimation")
+    group.add_argument("--voxel-size", type=float, help="TSDF voxel edge in meters: 0.005..0.5, and at least the scene's diagonal / 2000")
+    group.add_argument("--resolution", type=positive, help="depth view width and height in pixels: 16..2048")
+    group.add_argument("--viewpoints", type=positive, help="depth views (1..256): rooms get 6 x this many cube faces (chosen by surface coverage), other scenes this many cube maps")
+    group.add_argument("--face-budget", type=positive, help="faces of the collision mesh after decimation: at most 5,000,000")
     group.add_argument("--convex", action="store_true", help="also decompose objects into convex parts with CoACD (slow)")
     group.add_argument("--convex-seed", type=int, default=0, help="CoACD seed")
 

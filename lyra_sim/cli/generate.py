@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from .common import Stages, add_export_options, export_config, positive, print_bundle
 
@@ -17,8 +15,8 @@ def add_parser(sub) -> None:
     gen.add_argument("--seed", type=int, default=0, help="random seed (same prompt + seed → same bytes)")
     gen.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
     gen.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
-    gen.add_argument("--width", type=positive, default=640, help="preview width in pixels")
-    gen.add_argument("--height", type=positive, default=480, help="preview height in pixels")
+    gen.add_argument("--width", type=positive, default=640, help="preview width in pixels (8..4096)")
+    gen.add_argument("--height", type=positive, default=480, help="preview height in pixels (8..4096)")
     gen.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     gen.add_argument("--export", metavar="FORMATS", help="also export an asset bundle into --out: all, or a list such as usd,mjcf")
     gen.add_argument("--decoder", metavar="CKPT", help="make the Gaussians with Lyra's 3DGS decoder from the world model's "
@@ -51,10 +49,9 @@ def _load_condition(args: argparse.Namespace) -> str | dict:
     if args.spec is not None and args.prompt is not None:
         raise ValueError("give either a PROMPT or --spec FILE, not both")
     if args.spec is not None:
-        try:
-            return json.loads(Path(args.spec).read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{args.spec}: not valid JSON ({exc})") from exc
+        from lyra_sim.config import read_json
+
+        return read_json(args.spec)
     if args.prompt is None:
         raise ValueError("a PROMPT (or --spec FILE) is required")
     return args.prompt

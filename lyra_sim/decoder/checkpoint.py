@@ -27,6 +27,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..atomic import atomic_path
+from ..config import parse_json
 from ..video import VideoSpec
 from .codecs import num_latent_frames
 from .config import DecoderConfig
@@ -144,9 +145,9 @@ def read_decoder_metadata(path: str | os.PathLike) -> tuple[DecoderConfig, dict[
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: checkpoint format version {meta.get('format_version')!r}; this lyra-sim reads {FORMAT_VERSION!r}")
     try:
-        config = DecoderConfig.from_dict(json.loads(meta["config"]))
-        extra = json.loads(meta.get("extra", "{}"))
-    except (KeyError, json.JSONDecodeError, TypeError) as err:
+        config = DecoderConfig.from_dict(parse_json(meta["config"], "config"))
+        extra = parse_json(meta.get("extra", "{}"), "extra")
+    except (KeyError, ValueError, TypeError) as err:
         raise ValueError(f"{path}: the checkpoint's config metadata is missing or corrupt ({err})") from err
     return config, extra
 

@@ -189,7 +189,9 @@ class DiffusersVAECodec:
 
         Raises:
             FileNotFoundError: naming the Hugging Face repository to download and where
-                to put it, when ``path`` holds no such model.
+                to put it, when ``path`` holds no such model, or holds its weights only in
+                a pickled format (``.bin``, ``.pt``, ...): those are never loaded, since
+                unpickling runs code from the file.
         """
         if kind not in ("cosmos", "wan"):
             raise ValueError(f"kind: expected 'cosmos' or 'wan', got {kind!r}")
@@ -204,7 +206,15 @@ class DiffusersVAECodec:
                 f"`huggingface-cli download {repo} --include 'vae/*' --local-dir DIR`, copy DIR here "
                 f"and pass DIR with subfolder='vae' (or DIR/vae)"
             )
-        vae = model_cls.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
+        if next(folder.glob("*.safetensors"), None) is None:
+            pickled = sorted(p.name for pattern in ("*.bin", "*.pt", "*.pth", "*.ckpt") for p in folder.glob(pattern))
+            raise FileNotFoundError(
+                f"{folder}: no *.safetensors weights for the {model_cls.__name__}"
+                + (f" (found {', '.join(pickled)}: pickled weights are never loaded, since unpickling runs code "
+                   "from the file; convert them with `save_pretrained(..., safe_serialization=True)`)" if pickled else "")
+                + f"; the {repo} download has safetensors weights"
+            )
+        vae = model_cls.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype, use_safetensors=True)
         return cls(vae.to(device), kind)
 
     def describe(self) -> dict[str, Any]:

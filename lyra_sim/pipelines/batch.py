@@ -9,8 +9,9 @@ always means the same scene. Guarantees:
 
 - **Atomic**: every bundle is built in a temporary directory beside its target and renamed
   into place (`lyra_sim.atomic.atomic_directory`), so a bundle is complete or absent even if
-  the batch is killed with SIGKILL. Leftover temporary directories of a killed run are
-  removed when the batch starts again.
+  the batch is killed with SIGKILL. Scratch left by killed processes is removed when the
+  batch starts again (`lyra_sim.atomic.sweep_scratch`: only that of dead processes on this
+  host, so a batch running beside this one keeps its work).
 - **Resumable**: a bundle whose manifest verifies (every sha256 matches) and names the same
   prompt and seed is skipped; anything else is rebuilt.
 - **Isolated failures**: a prompt that fails is reported with its error; the others go on.
@@ -26,12 +27,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..atomic import sweep_scratch
+from ..config import read_text
 from ..exporters.bundle import DEFAULT_FORMATS, ExportConfig, parse_formats
 from ..manifest import MANIFEST, read_manifest, verify
 from .bundles import generate_bundle
@@ -73,11 +75,9 @@ def bundle_name(prompt: str, seed: int) -> str:
 def read_prompts(path: str | os.PathLike, base_seed: int = 0) -> list[BatchItem]:
     """Parse a prompts file (see the module docstring). Raises ValueError on a bad seed or no prompts."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
     items: list[BatchItem] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -106,23 +106,6 @@ def is_complete(bundle: Path, item: BatchItem) -> bool:
         return False
     manifest = read_manifest(bundle)
     return manifest.get("prompt") == item.prompt and manifest.get("seed") == item.seed
-
-
-def remove_leftovers(out: Path, items: Sequence[BatchItem]) -> list[Path]:
-    """Delete temporary directories that a killed run left beside the items' bundles.
-
-    Only names made by `lyra_sim.atomic` and `generate_bundle` for these items are touched:
-    ``.<name>.<random>.tmp``, ``.<name>.<random>.old`` and ``.<name>.<random>.gen``.
-    """
-    removed = []
-    names = {item.name for item in items}
-    pattern = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.(tmp|old|gen)$")
-    for entry in sorted(out.iterdir()) if out.is_dir() else []:
-        match = pattern.match(entry.name)
-        if match and match.group("name") in names and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
 
 
 def build_one(item: BatchItem, out: str, formats: Sequence[str], config: ExportConfig) -> BatchResult:
@@ -163,7 +146,7 @@ def run_batch(
     formats = parse_formats(formats)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(out, items)
+    sweep_scratch(out)
     results: dict[str, BatchResult] = {}
     todo = []
     for item in items:

@@ -1,18 +1,17 @@
 """Scene source → asset bundle in one go: the scene directory is written to scratch space beside
 ``out``, exported from there (`lyra_sim.exporters.bundle.export_bundle`; a dynamic source's by
 `lyra_sim.exporters.dynamic_bundle.export_dynamic_bundle`), and deleted; only the finished bundle
-ever appears at ``out``."""
+ever appears at ``out``. Scratch of a killed run is swept by a later one
+(`lyra_sim.atomic.sweep_scratch`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
-from ..atomic import check_target_dir
+from ..atomic import check_target_dir, scratch_directory
 from ..cameras import ViewConfig
 from ..exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle, parse_formats
 from ..exporters.dynamic_bundle import export_dynamic_bundle, scene4d_of
@@ -44,8 +43,7 @@ def generate_bundle(
     """
     out = check_target_dir(out, overwrite)
     formats = parse_formats(formats)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".gen", dir=out.parent))
+    scratch = scratch_directory(out, "gen")  # named for this process: swept by a later run if it is killed
     try:
         start = time.perf_counter()
         made: dict[str, float] = {}

@@ -18,6 +18,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..cameras import TRAJECTORIES, Cameras, ViewConfig, look_at_cameras, lyra_trajectory, room_view
+from ..config import check_number
 from ..dynamic import read_index
 from ..images import to_uint8
 from ..manifest import read_manifest
@@ -52,6 +53,10 @@ def _preview_camera(record: dict[str, Any], view: ViewConfig) -> Cameras:
     return Cameras(torch.tensor(record["viewmat"], dtype=torch.float32)[None], k[None], view.width, view.height)
 
 
+MAX_FRAMES = 10_000
+"""Frames of a video at most (checked before rendering); also 1..240 frames per second."""
+
+
 def trajectory_cameras(manifest: dict[str, Any], kind: str, frames: int, view: ViewConfig) -> Cameras:
     """Cameras for ``lyra-sim render``: ``orbit``, ``still`` (the preview camera) or one of Lyra's six
     `TRAJECTORIES` from the preview view."""
@@ -64,8 +69,7 @@ def trajectory_cameras(manifest: dict[str, Any], kind: str, frames: int, view: V
         cam = _preview_camera(manifest["preview_camera"], view)
         return Cameras(cam.viewmats.expand(frames, 4, 4).clone(), cam.Ks.expand(frames, 3, 3).clone(), view.width,
                        view.height)
-    if frames < 2:
-        raise ValueError(f"frames: expected >= 2, got {frames}")
+    check_number("frames", frames, 2, MAX_FRAMES, integer=True)
     bounds = manifest.get("bounds", {})
     if "room" in bounds:
         room_lo, room_hi = (np.asarray(b, float) for b in bounds["room"])
@@ -151,9 +155,12 @@ def render_video(
 ) -> Path:
     """Render a scene directory along a trajectory into a video (``.mp4``, ``.gif`` ...), atomically.
 
-    ``times`` (a dynamic scene directory only): ``(a, b)`` seconds run over the video, one number
-    freezes time (see the module doc); None shows ``scene.ply``.
+    ``frames`` in [2, `MAX_FRAMES`], ``fps`` in [1, 240], checked before any work. ``times`` (a dynamic
+    scene directory only): ``(a, b)`` seconds run over the video, one number freezes time (see the module
+    doc); None shows ``scene.ply``.
     """
+    check_number("frames", frames, 2, MAX_FRAMES, integer=True)
+    check_number("fps", fps, 1, 240, integer=True)
     scene_dir, out = Path(scene_dir), Path(out)
     manifest = read_manifest(scene_dir)
     cams = trajectory_cameras(manifest, trajectory, frames, view).to(device)

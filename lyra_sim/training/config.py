@@ -7,7 +7,6 @@ Sections: ``decoder`` (a preset name, ``{"preset": NAME, ...overrides}`` or all 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import check_keys, from_dict
+from ..config import check_keys, from_dict, read_json
 from ..decoder import PRESETS, DecoderConfig
 from ..decoder.checkpoint import WorldSettings, check_compatible
 from ..video import VideoSpec
@@ -99,7 +98,8 @@ class TrainSettings:
         grad_clip: max global gradient norm.
         bf16: autocast the decoder to bfloat16 on CUDA (the Gaussian head, rays and renders stay float32).
         render_views: trajectory frames rendered per sample per step, picked at random (0 = all);
-            held-out views are always rendered.
+            held-out views are always rendered. A dynamic step renders instead the views that show its
+            target time (`lyra_sim.training.losses`).
         prune_start: step from which the pruning stage runs (None: never).
         seed: weight initialization and per-step randomness.
         grad_checkpoint: recompute backbone activations in the backward pass.
@@ -139,6 +139,9 @@ class LossSettings:
 
     ``moving``: dynamic teachers only: the squared error of pixels that show a moving object
     counts ``1 + moving`` times (they are few, and where time conditioning matters).
+    ``depth_abs``: relative absolute depth error ``|d - d*| / d*`` where the world gives depth: metric
+    geometry, which SI-depth leaves free up to scale and shift (where things *are* matters for the
+    moving objects' centres).
     """
 
     mse: float = 1.0
@@ -146,6 +149,7 @@ class LossSettings:
     depth: float = 0.05
     opacity: float = 0.01
     moving: float = 0.0
+    depth_abs: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -213,13 +217,9 @@ class DistillConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "DistillConfig":
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: no such config file") from None
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from err
-        return cls.from_dict(data)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        return cls.from_dict(read_json(path))
 
     def to_dict(self) -> dict[str, Any]:
         out = {"decoder": self.decoder.to_dict(), "codec": dict(self.codec)}

@@ -1,7 +1,8 @@
 """Losses of self-distillation, and the forward pass + loss of one step.
 
-``mse · MSE + lpips · LPIPS + depth · SI-depth + opacity · mean opacity`` (the last only in the
-pruning stage, when training renders the top ``keep_ratio`` Gaussians as inference does).
+``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + opacity · mean
+opacity`` (the last only in the pruning stage, when training renders the top ``keep_ratio``
+Gaussians as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
 normalization, with smooth L1, where the world model gives depth.
 
@@ -177,7 +178,7 @@ def distill_step_loss(
         else:
             cams, rgb_t, depth_t = _render_targets(sample, teacher[i], config.train.render_views, gens[i])
             moving, k = None, sample.hold_frames.shape[0]
-        want_depth = lw.depth > 0 and depth_t is not None
+        want_depth = (lw.depth > 0 or lw.depth_abs > 0) and depth_t is not None
         out = render(gaussians.scene(i), cams, "RGB+ED" if want_depth else "RGB")
         sq = (out.rgb - rgb_t).pow(2)
         weighted = sq if moving is None or lw.moving == 0 else sq * (1 + lw.moving * moving[..., None])
@@ -187,10 +188,14 @@ def distill_step_loss(
             sums["mse"] += float(sq[: len(cams) - k].mean().detach())
         if k:
             sums["mse_holdout"] += float(sq[len(cams) - k :].mean().detach())
-        if want_depth:
+        if want_depth and lw.depth > 0:
             d = scale_invariant_depth_loss(out.depth, depth_t)
             loss = loss + lw.depth * d
             sums["depth"] += float(d.detach())
+        if want_depth and lw.depth_abs > 0:
+            valid = depth_t > 0
+            rel = ((out.depth - depth_t).abs() / depth_t.clamp_min(1e-3))[valid]
+            loss = loss + lw.depth_abs * (rel.mean() if rel.numel() else out.depth.sum() * 0)
         if perceptual is not None and lw.lpips > 0:
             p = perceptual(out.rgb, rgb_t)
             loss = loss + lw.lpips * p

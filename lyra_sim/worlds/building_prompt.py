@@ -11,16 +11,17 @@ from dataclasses import dataclass, field, replace
 
 from lyra_sim.worlds.building_spec import BuildingRoomSpec, BuildingSpec
 from lyra_sim.worlds.objects import OBJECT_KINDS
-from lyra_sim.worlds.prompt import ON_WORDS, ParseResult, PendingEntry, match_entry
+from lyra_sim.worlds.prompt import ON_WORDS, ParseResult, PendingEntry, match_entry, take_modifier, take_unmatched, tokenize
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.spec import ObjectSpec, SceneSpec, SurfaceSpec
 
 SQ_FT = 0.09290304
 """m² per square foot."""
-_UNITS = (  # token sequences after a number that make it a floor area, and the factor to m²
-    (("m", "2"), 1.0), (("m", "²"), 1.0), (("m2",), 1.0), (("sqm",), 1.0), (("sq", "m"), 1.0),
+_UNITS = (  # token sequences after a number that make it a floor area, and the factor to m² (tokens are
+    # NFKC-normalized, so "m²" and "m2" are both m 2)
+    (("m", "^", "2"), 1.0), (("m", "2"), 1.0), (("sqm",), 1.0), (("sq", "m"), 1.0),
     (("square", "meters"), 1.0), (("square", "metres"), 1.0), (("square", "meter"), 1.0),
-    (("square", "metre"), 1.0), (("square", "m"), 1.0), (("ft", "2"), SQ_FT), (("ft", "²"), SQ_FT),
+    (("square", "metre"), 1.0), (("square", "m"), 1.0), (("ft", "^", "2"), SQ_FT), (("ft", "2"), SQ_FT),
     (("sq", "ft"), SQ_FT), (("sqft",), SQ_FT), (("square", "feet"), SQ_FT), (("square", "foot"), SQ_FT),
     (("m",), 1.0),
 )
@@ -43,10 +44,6 @@ class _Room:
     area: float | None = None
     surfaces: dict[str, SurfaceSpec] = field(default_factory=dict)
     objects: list[ObjectSpec] = field(default_factory=list)
-
-
-def _tokens(prompt: str) -> list[str]:
-    return re.findall(r"[a-z]+|\d+(?:\.\d+)?|²", prompt.lower().replace("'s", ""))
 
 
 def _area_at(tokens: list[str], i: int) -> tuple[float, int] | None:
@@ -75,7 +72,7 @@ def parse_building(prompt: str) -> ParseResult:
     def fail(message: str):
         raise ValueError(f"prompt: {message} (in {prompt!r})")
 
-    tokens = _tokens(prompt)
+    tokens = tokenize(prompt)  # the room grammar's tokens: words of any script, numbers, NFKC (m² is m 2)
     understood: list[tuple[int, str]] = []
     unknown: list[tuple[int, str]] = []
     building, building_at, scale, area, generic = None, None, 1.0, None, None
@@ -98,10 +95,7 @@ def parse_building(prompt: str) -> ParseResult:
             continue
         m = match_entry(tokens, i)
         if m is None:
-            if tokens[i].isdigit():
-                pending.set("count", int(tokens[i]), at, tokens[i], unknown)
-            else:
-                unknown.append((at, tokens[i]))
+            take_unmatched(tokens[i], at, pending, unknown, fail)
             i += 1
             continue
         n, phrase, entry, plural = m
@@ -113,17 +107,7 @@ def parse_building(prompt: str) -> ParseResult:
                     and OBJECT_KINDS[target[last_object].kind].placement == "on_top"):
                 stack_on = last_object
             continue
-        if entry.kind in ("number", "quantifier", "color", "material", "size"):
-            if entry.kind == "number":
-                pending.set("count", int(entry.value), at, phrase, unknown)
-            elif entry.kind == "quantifier":
-                pending.set("seeded", True, at, phrase, unknown)
-            elif entry.kind == "size":
-                pending.set("scale", float(entry.value), at, phrase, unknown)
-            else:  # a color, a material, or a tone (both)
-                pending.set(entry.kind, entry.value, at, phrase, unknown)
-                if entry.color is not None:
-                    pending.set("color", entry.color, at, phrase, unknown)
+        if take_modifier(entry, at, phrase, pending, unknown):
             continue
         if entry.kind in ("motion", "part"):  # dynamic scenes are single rooms
             unknown.append((at, phrase))

@@ -18,13 +18,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
 
 from lyra_sim.worlds.layout import LayoutResult, Placed
-from lyra_sim.worlds.motion import Binding, MotionSpec, local_pose, rest_matrix
-from lyra_sim.worlds.parts import Part
+from lyra_sim.worlds.motion import Binding, MotionSpec, Mover, local_pose, rest_matrix
+from lyra_sim.worlds.objects import OBJECT_KINDS
+from lyra_sim.worlds.parts import MAIN, Part, box
 from lyra_sim.worlds.routes import FloorGrid, NoRoute, Route, floor_connected, footprint_cells, passable, plan_route, route_swept
 
 ROUTE_MARGIN = 0.05
@@ -41,6 +43,25 @@ JointAxes = Callable[[Binding], "tuple[np.ndarray, np.ndarray, list[Part]]"]
 def drawer_clearance(binding: Binding) -> float:
     """Depth (m) a sliding drawer needs free in front of its furniture."""
     return binding.motion.resolved().amplitude + 0.05
+
+
+def drawer_tray(parts: list[Part], joint: str, depth: float) -> Part:
+    """A box ``depth`` deep behind a sliding drawer's front (its largest part): hidden in the furniture until
+    the drawer slides out, so an open drawer is a drawer, not a floating front."""
+    front = max((p for p in parts if p.joint == joint), key=lambda p: np.ptp(p.mesh.vertices, 0).prod())
+    lo, hi = front.mesh.vertices.min(0), front.mesh.vertices.max(0)
+    size = (hi[0] - lo[0] - 0.03, depth, hi[2] - lo[2] - 0.03)
+    tray = box(size, ((lo[0] + hi[0]) / 2, lo[1] - depth / 2, (lo[2] + hi[2]) / 2), role=MAIN, tint=0.9)
+    return replace(tray, joint=joint)
+
+
+def make_mover(binding: Binding, motion: MotionSpec, placed: Placed, size, label_index: int) -> Mover:
+    """The `Mover` of a bound, resolved motion of an object built at ``placed``."""
+    origin = axis = None
+    if binding.joint is not None:
+        origin, axis = OBJECT_KINDS[binding.object_kind].joint_axis(binding.joint, size)
+    return Mover(binding.label, label_index, binding.instance, binding.object_kind, binding.joint, motion,
+                 rest_matrix(placed.x, placed.y, placed.z, placed.yaw), tuple(size), origin, axis)
 
 
 def reverses(binding: Binding) -> bool:

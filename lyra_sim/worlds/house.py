@@ -56,17 +56,18 @@ from lyra_sim.worlds.house_shell import (
     shell_primitives,
 )
 from lyra_sim.worlds.layout import FreeSpace, layout
-from lyra_sim.worlds.materials import Noise, TextureInput, color_rgb, shade_materials
+from lyra_sim.worlds.materials import color_rgb
 from lyra_sim.worlds.procedural import (
     KEYS_STREAM,
     LAYOUT_STREAM,
-    NOISE_STREAM,
     OBJECTS_STREAM,
     ROOM_STREAM,
     SUPPORTS_STREAM,
     Instance,
     ProceduralConfig,
     ProceduralScene,
+    material_albedo,
+    surface_gaussians,
     expand_objects,
     labeled_meshes,
     layout_item,
@@ -76,7 +77,7 @@ from lyra_sim.worlds.procedural import (
     yaw_degrees,
 )
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
-from lyra_sim.worlds.sampling import Samples, SurfacePrimitive, frame_quats, sample_surfaces
+from lyra_sim.worlds.sampling import Samples, SurfacePrimitive, sample_surfaces
 from lyra_sim.worlds.spec import ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
 
 _PLAN = 7  # the plan's seed stream (procedural's are 0..6, house_openings' 8)
@@ -431,41 +432,14 @@ def _sample(prims: list[SurfacePrimitive], shell: np.ndarray, plan: _Plan, cfg: 
 def _gaussians(samples: Samples, prims, shell, names, plan: _Plan, seed: int, cfg: ProceduralConfig,
                free: FreeSpace, objects_occ: np.ndarray):
     """Shaded, lit Gaussians as `lyra_sim.worlds.procedural` makes them, lit per room (`house_shell.bake`)."""
-    import torch
-
-    from lyra_sim.scene import GaussianScene
-
-    owner = samples.primitive
-    textures = sorted({p.texture for p in prims})
-    tex_index = np.array([textures.index(p.texture) for p in prims])[owner]
-    frames = np.stack([p.tex_frame for p in prims])[owner]
-    origins = np.stack([p.tex_origin for p in prims])[owner]
-    q = np.einsum("nij,nj->ni", frames, samples.points - origins)
-    base = np.stack([p.color for p in prims])[owner]
-    key = np.array([p.key for p in prims])[owner]
-    albedo = shade_materials(
-        textures, tex_index, TextureInput(q, samples.points, samples.normals, base, key, Noise(stream(seed, NOISE_STREAM)))
-    )
-    on_shell = shell[owner]
+    albedo = material_albedo(samples, prims, seed)
+    on_shell = shell[samples.primitive]
     pushed = samples.points[:, :2] + 1e-3 * samples.normals[:, :2]
     rooms = room_index(pushed, plan.rooms)
     light = bake(samples.points, samples.normals, on_shell, rooms, plan.rooms, plan.spec.height, objects_occ,
                  free.origin, free.resolution, cfg.lighting)
     rgb = np.clip(albedo * light[:, None], 0, 1)
-    quats = torch.from_numpy(frame_quats(samples.tangents, samples.normals).astype(np.float32))
-    normal_sigma = np.minimum(cfg.normal_scale * samples.spacing, 0.25 * samples.sigmas.min(1))
-    scales = np.concatenate([samples.sigmas, normal_sigma[:, None]], 1)
-    labels = np.array([p.label for p in prims])[owner]
-    dev = cfg.device
-    return GaussianScene.from_rgb(
-        means=torch.from_numpy(samples.points.astype(np.float32)).to(dev),
-        quats=quats.to(dev),
-        scales=torch.from_numpy(scales.astype(np.float32)).to(dev),
-        opacities=torch.full((len(owner),), cfg.opacity, dtype=torch.float32, device=dev),
-        rgb=torch.from_numpy(rgb.astype(np.float32)).to(dev),
-        labels=torch.from_numpy(labels.astype(np.int64)).to(dev),
-        label_names=names,
-    )
+    return surface_gaussians(samples, prims, rgb, names, cfg)
 
 
 def preview_room(plan: dict) -> dict:

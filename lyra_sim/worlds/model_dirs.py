@@ -13,10 +13,11 @@ processor).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from lyra_sim.config import read_json
 
 
 class CheckpointError(FileNotFoundError):
@@ -78,8 +79,8 @@ def _has(folder: Path, patterns: tuple[str, ...]) -> bool:
 
 def _read_json(path: Path, kind: CheckpointKind) -> dict:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        return read_json(path)
+    except (OSError, ValueError) as err:
         raise CheckpointError(f"{kind.role}: {path} is not readable JSON ({err}); expected {kind.expected()}") from err
 
 

@@ -21,16 +21,15 @@ import torch
 
 from lyra_sim.scene import GaussianScene
 from lyra_sim.worlds import geometry as geo
-from lyra_sim.worlds.dynamic_layout import drawer_clearance, plan_motions
+from lyra_sim.worlds.dynamic_layout import drawer_clearance, drawer_tray, make_mover, plan_motions
 from lyra_sim.worlds.layout import FreeSpace, Item, Placed, layout
 from lyra_sim.worlds.lighting import Lighting, bake
 from lyra_sim.worlds.materials import MATERIALS, Noise, TextureInput, color_rgb, floor_texture, shade_materials
-from lyra_sim.worlds.motion import Binding, Mover, bind, rest_matrix
+from lyra_sim.worlds.motion import Binding, Mover, bind
 from lyra_sim.worlds.objects import ACCENT, MAIN, OBJECT_KINDS, kind_size
-from lyra_sim.worlds.parts import box
 from lyra_sim.worlds.prompt import parse_prompt
 from lyra_sim.worlds.rooms import ROOM_KINDS
-from lyra_sim.worlds.sampling import SurfacePrimitive, frame_quats, sample_surfaces
+from lyra_sim.worlds.sampling import Samples, SurfacePrimitive, frame_quats, sample_surfaces
 from lyra_sim.worlds.spec import ROOM_SIZE_RANGE, ObjectSpec, RoomSpec, SceneSpec, SurfaceSpec, check_caps
 
 GENERATOR_VERSION = "2"
@@ -309,11 +308,7 @@ def object_primitives(inst: Instance, placed: Placed, label: int, seed: int, ind
     r, t = placed.transform()
     parts = kind.build(np.array(inst.spec.size), rng)
     if joint is not None and tray > 0:
-        front = max((p for p in parts if p.joint == joint), key=lambda p: np.ptp(p.mesh.vertices, 0).prod())
-        lo, hi = front.mesh.vertices.min(0), front.mesh.vertices.max(0)
-        size = (hi[0] - lo[0] - 0.03, tray, hi[2] - lo[2] - 0.03)
-        parts.append(replace(box(size, ((lo[0] + hi[0]) / 2, lo[1] - tray / 2, (lo[2] + hi[2]) / 2), role=MAIN,
-                                 tint=0.9), joint=joint))
+        parts.append(drawer_tray(parts, joint, tray))
     prims = []
     for part in parts:
         if part.role == MAIN:
@@ -482,13 +477,8 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
             "material": inst.spec.material,
             "on": p.support,
         })
-    movers = []
-    for k, b in enumerate(bindings):
-        p = placed[b.instance]
-        kind = OBJECT_KINDS[b.object_kind]
-        origin, axis = kind.joint_axis(b.joint, specs[b.instance].size) if b.joint is not None else (None, None)
-        movers.append(Mover(b.label, names.index(b.label), b.instance, b.object_kind, b.joint, resolved[k],
-                            rest_matrix(p.x, p.y, p.z, p.yaw), tuple(specs[b.instance].size), origin, axis))
+    movers = [make_mover(b, resolved[k], placed[b.instance], specs[b.instance].size, names.index(b.label))
+              for k, b in enumerate(bindings)]
     return ProceduralScene(
         gaussians=gaussians,
         meshes=meshes,
@@ -503,7 +493,8 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
     )
 
 
-def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free: FreeSpace) -> GaussianScene:
+def material_albedo(samples: Samples, prims: list[SurfacePrimitive], seed: int) -> np.ndarray:
+    """``[S, 3]`` material colors of surface samples (textures in each primitive's frame, seeded noise)."""
     owner = samples.primitive
     textures = sorted({p.texture for p in prims})
     tex_index = np.array([textures.index(p.texture) for p in prims])[owner]
@@ -512,20 +503,20 @@ def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free:
     q = np.einsum("nij,nj->ni", frames, samples.points - origins)
     base = np.stack([p.color for p in prims])[owner]
     key = np.array([p.key for p in prims])[owner]
-    albedo = shade_materials(
+    return shade_materials(
         textures, tex_index, TextureInput(q, samples.points, samples.normals, base, key, Noise(stream(seed, NOISE_STREAM)))
     )
-    shell = np.array([p.shell for p in prims])[owner]
-    light = bake(samples.points, samples.normals, shell, lo, hi, free.occupied, free.origin, free.resolution,
-                 cfg.lighting)
-    rgb = np.clip(albedo * light[:, None], 0, 1)
 
+
+def surface_gaussians(samples: Samples, prims: list[SurfacePrimitive], rgb: np.ndarray, names: tuple[str, ...],
+                      cfg: ProceduralConfig) -> GaussianScene:
+    """One thin, surface-aligned Gaussian per sample, colored ``rgb: [S, 3]`` and labeled by its primitive."""
     n, t = samples.normals, samples.tangents
     quats = torch.from_numpy(frame_quats(t, n).astype(np.float32))  # local z → surface normal
     # thin along the normal, also on narrow strips (a 3 mm plate's rim) whose cells are thin
     normal_sigma = np.minimum(cfg.normal_scale * samples.spacing, 0.25 * samples.sigmas.min(1))
     scales = np.concatenate([samples.sigmas, normal_sigma[:, None]], 1)
-    labels = np.array([p.label for p in prims])[owner]
+    labels = np.array([p.label for p in prims])[samples.primitive]
     dev = cfg.device
     return GaussianScene.from_rgb(
         means=torch.from_numpy(samples.points.astype(np.float32)).to(dev),
@@ -536,6 +527,15 @@ def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free:
         labels=torch.from_numpy(labels.astype(np.int64)).to(dev),
         label_names=names,
     )
+
+
+def _gaussians(samples, prims, names, seed, cfg: ProceduralConfig, lo, hi, free: FreeSpace) -> GaussianScene:
+    albedo = material_albedo(samples, prims, seed)
+    shell = np.array([p.shell for p in prims])[samples.primitive]
+    light = bake(samples.points, samples.normals, shell, lo, hi, free.occupied, free.origin, free.resolution,
+                 cfg.lighting)
+    rgb = np.clip(albedo * light[:, None], 0, 1)
+    return surface_gaussians(samples, prims, rgb, names, cfg)
 
 
 __all__ = ["GENERATOR_VERSION", "LabeledMesh", "ProceduralConfig", "ProceduralScene", "generate"]

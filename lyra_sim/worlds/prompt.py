@@ -21,8 +21,10 @@ else is either grammar (stop words) or returned as *unknown*, never dropped sile
   reported as unknown. A motion names the instances of its noun ("two rolling carts": ``cart_0``,
   ``cart_1``), or the kind (all its instances) when a seeded count ("carts") leaves them unknown.
 
-Errors (``ValueError``): empty prompt, nothing recognizable, two room types, counts over
-the caps of `lyra_sim.worlds.spec`.
+Errors (``ValueError``): empty prompt, nothing recognizable, two room types, a number that is
+no count ("-3 chairs", "1.5 chairs"), counts over the caps of `lyra_sim.worlds.spec`.
+
+Words in any script are kept whole: "café" is reported as not understood, never cut to "caf".
 
 Buildings: a prompt naming a building (``house``, ``apartment``, ``office floor``... see
 `lyra_sim.worlds.rooms.BUILDING_KINDS`) parses to a `BuildingSpec`
@@ -47,8 +49,10 @@ Caps (rooms, area) are checked here, before anything is built: "a house with 30 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Callable
 
 from lyra_sim.worlds.materials import COLORS
 from lyra_sim.worlds.motion import DRAWER_HOSTS, JOINT_NOUNS, MOTION_KINDS, MOTION_WORDS, MotionSpec, motion_for
@@ -231,8 +235,49 @@ class PendingEntry:
         return sorted({(pos, phrase) for _, pos, phrase in self.slots.values()})  # a tone fills two slots
 
 
-def _tokens(prompt: str) -> list[str]:
-    return re.findall(r"[a-z]+|\d+", prompt.lower().replace("'s", ""))
+_TOKEN = re.compile(r"(?<!\w)-\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|[^\W\d_]+|[^\w\s]")
+"""A number (signed only at a word start: "room-3" is a word and a 3), a word of letters in any
+script, or one other character (punctuation is grammar; symbols are reported)."""
+
+
+def tokenize(prompt: str) -> list[str]:
+    """Words, numbers and symbols of ``prompt``: lower-cased, NFKC-normalized (a ligature "ﬁ" is "fi"),
+    possessive 's and punctuation dropped. Letters outside a-z stay in their word ("café" is one
+    unknown word, never "caf")."""
+    text = unicodedata.normalize("NFKC", prompt).lower().replace("'s", "").replace("\u2019s", "")
+    return [t for t in _TOKEN.findall(text) if not (len(t) == 1 and unicodedata.category(t).startswith("P"))]
+
+
+def take_unmatched(token: str, at: int, pending: PendingEntry, unknown: list[tuple[int, str]],
+                   fail: Callable[[str], None]) -> None:
+    """A token no lexicon phrase starts with: a count ("3"), a number that is no count (an error),
+    or a word that is reported as not understood."""
+    if token.isdigit():
+        pending.set("count", int(token), at, token, unknown)
+    elif token[-1].isdigit():  # "-3", "1.5", "1,000": no count (and the grammar has no other numbers)
+        fail(f"{token!r} is not a count; counts are whole numbers (e.g. 'two chairs', '3 crates')")
+    else:
+        unknown.append((at, token))
+
+
+def take_modifier(entry: PromptEntry, at: int, phrase: str, pending: PendingEntry, unknown: list[tuple[int, str]]) -> bool:
+    """Bind a modifier (a count, quantifier, color, material or tone, size) to the next noun; False
+    when ``entry`` is no modifier."""
+    if entry.kind == "number":
+        pending.set("count", int(entry.value), at, phrase, unknown)
+    elif entry.kind == "quantifier":
+        pending.set("seeded", True, at, phrase, unknown)
+    elif entry.kind == "color":
+        pending.set("color", entry.value, at, phrase, unknown)
+    elif entry.kind == "material":
+        pending.set("material", entry.value, at, phrase, unknown)
+        if entry.color is not None:  # a tone ("oak"): a material and its color
+            pending.set("color", entry.color, at, phrase, unknown)
+    elif entry.kind == "size":
+        pending.set("scale", float(entry.value), at, phrase, unknown)
+    else:
+        return False
+    return True
 
 
 def parse_prompt(prompt: str) -> ParseResult:
@@ -243,7 +288,7 @@ def parse_prompt(prompt: str) -> ParseResult:
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("prompt: empty; describe a room and/or objects, e.g. 'a kitchen with a red fridge'")
-    tokens = _tokens(prompt)
+    tokens = tokenize(prompt)
     if _names_building(tokens):
         from lyra_sim.worlds.building_prompt import parse_building  # the building grammar builds on this one
 
@@ -271,10 +316,7 @@ def parse_prompt(prompt: str) -> ParseResult:
         at = i
         m = match_entry(tokens, i)
         if m is None:
-            if tokens[i].isdigit():
-                pending.set("count", int(tokens[i]), at, tokens[i], unknown)
-            else:
-                unknown.append((at, tokens[i]))
+            take_unmatched(tokens[i], at, pending, unknown, fail)
             i += 1
             continue
         n, phrase, entry, plural = m
@@ -310,20 +352,7 @@ def parse_prompt(prompt: str) -> ParseResult:
                     and OBJECT_KINDS[objects[last_object].kind].placement == "on_top"):
                 stack_on = last_object
             continue
-        if entry.kind in ("number", "quantifier", "color", "material", "size"):
-            if entry.kind == "number":
-                pending.set("count", int(entry.value), at, phrase, unknown)
-            elif entry.kind == "quantifier":
-                pending.set("seeded", True, at, phrase, unknown)
-            elif entry.kind == "color":
-                pending.set("color", entry.value, at, phrase, unknown)
-            elif entry.kind == "material" and entry.color is not None:  # a tone: color and material
-                pending.set("material", entry.value, at, phrase, unknown)
-                pending.set("color", entry.color, at, phrase, unknown)
-            elif entry.kind == "material":
-                pending.set("material", entry.value, at, phrase, unknown)
-            else:
-                pending.set("scale", float(entry.value), at, phrase, unknown)
+        if take_modifier(entry, at, phrase, pending, unknown):
             continue
         content = True
         last_content = entry.kind

@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from lyra_sim.config import accepted, build_entry, check_keys, check_number, check_vector
+from lyra_sim.config import accepted, build_entry, check_keys, check_number, check_vector, parse_json
 from lyra_sim.worlds.materials import COLORS, PUBLIC_MATERIALS
 from lyra_sim.worlds.motion import MAX_MOTIONS, MotionSpec
 from lyra_sim.worlds.objects import OBJECT_KINDS
@@ -271,11 +271,7 @@ class SceneSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "SceneSpec":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"spec: not valid JSON ({e})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json(text, "spec"))
 
 
 def check_caps(counts: list[tuple[str, int]], where: str) -> None:

@@ -114,12 +114,12 @@ def test_not_a_manifest(tmp_path, text):
     assert "not a lyra-sim manifest" in problem
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe\x00garbage"])
-def test_invalid_json_or_bytes(tmp_path, raw):
+@pytest.mark.parametrize("raw, message", [(b"{not json", "not valid JSON"), (b"\xff\xfe\x00garbage", "not UTF-8 text")])
+def test_invalid_json_or_bytes(tmp_path, raw, message):
     (tmp_path / MANIFEST).write_bytes(raw)
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(ValueError, match=message):
         read_manifest(tmp_path)
-    assert "not valid JSON" in verify(tmp_path)[0]
+    assert message in verify(tmp_path)[0] and MANIFEST in verify(tmp_path)[0]
 
 
 def test_no_files_table(tmp_path):

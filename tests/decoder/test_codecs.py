@@ -122,3 +122,21 @@ def test_missing_weights_say_what_to_download(kind, repo, tmp_path):
         DiffusersVAECodec.from_pretrained(tmp_path / "nothing", kind)
     with pytest.raises(ValueError, match=repo):
         make_codec({"name": kind})
+
+
+@pytest.mark.parametrize("kind,repo", [("cosmos", COSMOS_REPO), ("wan", WAN_REPO)])
+def test_a_vae_with_only_pickled_weights_is_refused_before_anything_is_unpickled(kind, repo, tmp_path, monkeypatch):
+    import pickle
+
+    vae = _tiny_cosmos() if kind == "cosmos" else _tiny_wan()
+    vae.save_pretrained(tmp_path / "vae", safe_serialization=False)  # diffusion_pytorch_model.bin: a pickle
+    assert [p.name for p in (tmp_path / "vae").glob("*.bin")] == ["diffusion_pytorch_model.bin"]
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("a pickle was loaded")
+
+    monkeypatch.setattr(pickle, "load", no_unpickling)
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    with pytest.raises(FileNotFoundError, match=r"no \*.safetensors weights .*found diffusion_pytorch_model.bin: pickled "
+                                                r"weights are never loaded.*" + repo):
+        DiffusersVAECodec.from_pretrained(tmp_path, kind, subfolder="vae")

@@ -72,3 +72,40 @@ def test_a_ply_without_a_usable_surface_is_refused(cache, tmp_path):
     write_ply(tmp_path / "dust.ply", scene)
     with pytest.raises(ValueError, match="dust.ply.*no surface"):
         gym.make("LyraScene-v0", scene=str(tmp_path / "dust.ply"))
+
+
+def _dead_scratch(directory: Path, name: str) -> Path:
+    """A scratch directory named as `lyra_sim.atomic` names them, owned by a process that has exited."""
+    from lyra_sim import atomic
+
+    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True).stdout)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f".{name}.{pid}-{atomic._host()}.k1ll.tmp"
+    path.mkdir()
+    (path / "half.ply").write_bytes(b"x" * 1000)
+    return path
+
+
+def test_scratch_of_killed_cache_builds_is_swept_by_the_next_use(bundle, cache, tmp_path, monkeypatch):
+    from lyra_sim.envs import cache as cache_module
+    from lyra_sim.ply import read_ply, write_ply
+
+    ply = tmp_path / "room.ply"
+    write_ply(ply, read_ply(bundle / "scene.ply"))
+
+    def quick_export(src, out, *args, **kw):  # the cache's own logic, without the half-minute export
+        import shutil
+
+        from lyra_sim.atomic import atomic_directory
+
+        with atomic_directory(out, overwrite=kw.get("overwrite", False)) as tmp:
+            for item in bundle.iterdir():
+                (shutil.copytree if item.is_dir() else shutil.copyfile)(item, tmp / item.name)
+
+    monkeypatch.setattr(cache_module, "export_bundle", quick_export)
+    built = cache_module.bundle_for_path(ply)
+    stale = [_dead_scratch(cache / "bundles", built.name), _dead_scratch(cache / "lod", "x.safetensors")]
+    assert cache_module.bundle_for_path(ply) == built  # the cached entry, read ...
+    cache_module.load_lod(built)
+    assert not any(p.exists() for p in stale)  # ... and the dead builders' scratch is gone
+    assert not [p.name for p in (cache / "bundles").iterdir() if p.name.startswith(".")]

@@ -121,13 +121,20 @@ def test_vector_env_matches_single_envs(bundle, cache):
         assert np.array_equal(obs["rgb"][i], o["rgb"]) and info["time"][i] == pytest.approx(inf["time"])
     assert len(set(np.round(info["time"], 4))) == n  # each env at its own time
     rng = np.random.default_rng(1)
+    done = [False] * n
     for _ in range(6):
         actions = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-        obs, _, _, _, info = vec.step(actions)
+        obs, _, terminated, truncated, info = vec.step(actions)
         for i, env in enumerate(singles):
-            o, _, _, _, inf = env.step(actions[i])
-            assert np.array_equal(obs["rgb"][i], o["rgb"])
+            if done[i]:  # next-step autoreset: the vector env started env i's next episode, drawn as a reset
+                o, inf = env.reset()
+                t = u = False
+            else:
+                o, _, t, u, inf = env.step(actions[i])
+            assert np.array_equal(obs["rgb"][i], o["rgb"]) and info["time"][i] == pytest.approx(inf["time"])
             assert info["moving_collisions"][i] == inf["moving_collisions"]
+            assert (terminated[i], truncated[i]) == (t, u)
+            done[i] = t or u
 
 
 def test_dynamic_flag_errors(bundle, cache):

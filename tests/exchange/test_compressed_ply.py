@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import math
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _splats import compressed_ply_file
 from lyra_sim.exchange import detect_format, read_splats
-
-
-def _compressed_ply(path: Path, rows: list[tuple[int, int, int, int]], chunk: tuple[float, ...], sh: list[bytes] | None = None) -> None:
-    props = ["min_x", "min_y", "min_z", "max_x", "max_y", "max_z", "min_scale_x", "min_scale_y", "min_scale_z",
-             "max_scale_x", "max_scale_y", "max_scale_z", "min_r", "min_g", "min_b", "max_r", "max_g", "max_b"]
-    header = ["ply", "format binary_little_endian 1.0", "element chunk 1"] + [f"property float {p}" for p in props]
-    header += [f"element vertex {len(rows)}"] + [f"property uint packed_{p}" for p in ("position", "rotation", "scale", "color")]
-    if sh is not None:
-        header += [f"element sh {len(rows)}"] + [f"property uchar f_rest_{i}" for i in range(len(sh[0]))]
-    body = struct.pack("<18f", *chunk) + b"".join(struct.pack("<4I", *r) for r in rows)
-    body += b"".join(sh or [])
-    path.write_bytes(("\n".join(header + ["end_header"]) + "\n").encode() + body)
 
 
 def test_compressed_ply_decodes_as_playcanvas_does(tmp_path):
@@ -33,7 +20,7 @@ def test_compressed_ply_decodes_as_playcanvas_does(tmp_path):
     scale = (1023 << 21) | (1023 << 11) | 0  # ~middle, max, min of [-2, 0]
     color = (255 << 24) | (0 << 16) | (255 << 8) | 128
     sh = [bytes([0, 255, 128] * 3), bytes([128] * 9)]
-    _compressed_ply(tmp_path / "c.ply", [(position, rotation, scale, color), (0, rotation_y, 0, 255)], chunk, sh)
+    compressed_ply_file(tmp_path / "c.ply", [(position, rotation, scale, color), (0, rotation_y, 0, 255)], chunk, sh)
     assert detect_format(tmp_path / "c.ply") == "compressed_ply"
     s = read_splats(tmp_path / "c.ply")
     assert len(s) == 2 and s.sh_degree == 1
@@ -51,7 +38,7 @@ def test_compressed_ply_decodes_as_playcanvas_does(tmp_path):
 
 def test_corrupt_compressed_plys_are_refused(tmp_path):
     chunk = (0.0,) * 18
-    _compressed_ply(tmp_path / "ok.ply", [(0, 0, 0, 0)], chunk)
+    compressed_ply_file(tmp_path / "ok.ply", [(0, 0, 0, 0)], chunk)
     data = (tmp_path / "ok.ply").read_bytes()
     (tmp_path / "short.ply").write_bytes(data[:-3])
     with pytest.raises(ValueError, match="truncated"):
@@ -59,6 +46,6 @@ def test_corrupt_compressed_plys_are_refused(tmp_path):
     (tmp_path / "long.ply").write_bytes(data + b"\0" * 16)
     with pytest.raises(ValueError, match="16 bytes after the last element"):
         read_splats(tmp_path / "long.ply")
-    _compressed_ply(tmp_path / "many.ply", [(0, 0, 0, 0)] * 300, chunk)  # 300 splats need 2 chunks
+    compressed_ply_file(tmp_path / "many.ply", [(0, 0, 0, 0)] * 300, chunk)  # 300 splats need 2 chunks
     with pytest.raises(ValueError, match="1 chunks for 300 splats"):
         read_splats(tmp_path / "many.ply")

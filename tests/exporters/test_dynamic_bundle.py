@@ -5,9 +5,9 @@ import json
 import shutil
 
 import numpy as np
+import open3d  # noqa: F401  (before mujoco: mujoco 4 imported first breaks open3d's bindings)
 import pytest
 
-import open3d  # noqa: F401  (before mujoco: mujoco 4 imported first breaks open3d's bindings)
 from _dynamic import CART, box_room_dynamic, box_room_dynamic_bundle
 from _scenes import fast_export_config
 from lyra_sim.dynamic import write_scene4d

@@ -1,11 +1,21 @@
 """Shared triangle-mesh helpers (`lyra_sim.exporters.mesh_tools`)."""
 
+import re
+
 import numpy as np
 import pytest
 import trimesh
 
 from _scenes import ROOM
-from lyra_sim.exporters.mesh_tools import canonical_order, face_normals, raycasting_scene, safe_name, sample_surface
+from lyra_sim.exporters.mesh_tools import (
+    MAX_NAME,
+    canonical_order,
+    face_normals,
+    raycasting_scene,
+    safe_name,
+    safe_names,
+    sample_surface,
+)
 
 
 def _inner_room(shift=(0.0, 0.0, 0.0)):
@@ -60,6 +70,20 @@ def test_raycasting_scene_hits_the_box_at_its_distance():
     assert np.allclose(t[:2], 4.0) and np.isinf(t[2])
 
 
-@pytest.mark.parametrize(("text", "name"), [("chair_2", "chair_2"), ("a b/c.d", "a_b_c_d"), ("x-y", "x-y"), ("café", "café")])
-def test_safe_name_keeps_letters_digits_underscores_dashes(text, name):
-    assert safe_name(text) == name
+@pytest.mark.parametrize(("text", "name"), [("chair_2", "chair_2"), ("a b/c.d", "a_b_c_d"), ("x-y", "x_y"), ("café", "caf_"),
+                                            ("2nd", "_2nd"), ("", "_")])
+def test_safe_name_is_an_ascii_identifier(text, name):
+    assert safe_name(text) == name  # valid as a USD prim, MJCF / URDF name and file name alike
+
+
+def test_long_and_colliding_labels_get_distinct_short_names():
+    long = "chair " * 50  # 300 characters: its part file name was too long for the filesystem
+    names = safe_names([long, long + "x", "chair 1", "chair_1", "scene", "chair_1_" + "0" * 8], reserved=("scene",))
+    values = list(names.values())
+    assert len(set(values)) == len(values) and all(len(v) <= MAX_NAME for v in values)
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) for v in values)
+    assert names["chair 1"] == "chair_1" and names["chair_1"].startswith("chair_1_") and names["scene"] != "scene"
+    assert names[long].startswith("chair_chair_") and names[long] != names[long + "x"]
+    assert safe_names([long, "chair 1", "chair_1"]) == {k: names[k] for k in (long, "chair 1", "chair_1")}  # stable
+    with pytest.raises(ValueError, match="'chair' appears twice"):
+        safe_names(["chair", "table", "chair"])

@@ -2,6 +2,7 @@
 
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from _scenes import BLOCK, ROOM, box_room_bundle
@@ -13,11 +14,7 @@ RADIUS = 0.08
 
 
 def _drop(xml_path, position, seconds=2.0):
-    """Add a free sphere at ``position``, simulate, return its final position and vertical speed.
-
-    (It may still roll slowly on the fused floor's centimeter-scale steps; what matters is
-    that it stays up.)
-    """
+    """Add a free sphere at ``position``, simulate, return its final position and vertical speed."""
     spec = mujoco.MjSpec.from_file(str(xml_path))
     body = spec.worldbody.add_body(name="ball", pos=list(position))
     body.add_freejoint()
@@ -39,7 +36,8 @@ def test_scene_loads_with_static_convex_geoms(bundle):
     model = mujoco.MjModel.from_xml_path(str(bundle / "scene.xml"))
     assert model.nbody == 1  # the world only: everything is static
     assert model.ngeom > 10
-    assert model.nmesh == model.ngeom - 0  # one mesh asset per geom (visual included)
+    assert model.nmesh == model.ngeom - 1  # one mesh asset per geom (visual included), plus the floor box
+    assert model.geom("floor").type[0] == mujoco.mjtGeom.mjGEOM_BOX
 
 
 def test_sphere_dropped_in_the_room_rests_on_the_floor(bundle):
@@ -75,3 +73,19 @@ def test_missing_mesh_files_are_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing"):
         write_mjcf(tmp_path / "scene.xml", SceneGeometry(["nope.stl"]))
     assert not (tmp_path / "scene.xml").exists()
+
+
+def test_a_sliver_static_piece_still_compiles(tmp_path):
+    """MuJoCo computes every mesh's inertia; static pieces take a shell's, so a sliver below MuJoCo's
+    volume tolerance (one came out of a fused warehouse: a near-collinear triangle's slab) does
+    not stop the scene loading."""
+    from lyra_sim.exporters.meshes import write_mesh
+
+    (tmp_path / "p").mkdir()
+    vertices = np.array([[0, 0, 4.2e-7], [0, 5.71442e-3, 3.6e-7], [0, 0.04, 0], [2.776728e-3, 0, 4.2e-7],
+                         [2.776728e-3, 5.71442e-3, 3.6e-7], [2.776728e-3, 0.04, 0]])
+    faces = np.array([[1, 2, 0], [3, 5, 4], [0, 2, 5], [5, 3, 0], [0, 3, 4], [4, 1, 0], [4, 5, 2], [2, 1, 4]])
+    write_mesh(tmp_path / "p" / "sliver.stl", vertices, faces)
+    path = write_mjcf(tmp_path / "scene.xml", SceneGeometry(["p/sliver.stl"]))
+    model = mujoco.MjModel.from_xml_path(str(path))
+    assert model.nmesh == 1

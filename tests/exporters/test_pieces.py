@@ -6,7 +6,7 @@ from scipy.spatial import Delaunay
 
 from _scenes import BLOCK, ROOM
 from lyra_sim.exporters.mesh_tools import face_normals
-from lyra_sim.exporters.pieces import PieceConfig, convex_hull, surface_pieces
+from lyra_sim.exporters.pieces import PieceConfig, convex_hull, static_colliders, surface_pieces
 
 
 def _room_surface(n: int = 12):
@@ -83,8 +83,57 @@ def test_hull_of_flat_points_is_none():
     assert convex_hull(np.eye(3)) is None
 
 
+def _bumpy_floor_room():
+    """The room surface with the floor as fused: +-4 mm noise and a 2 cm plateau (views that disagree)."""
+    v, f = _room_surface()
+    v = v.copy()
+    on_floor = np.abs(v[:, 2]) < 1e-9
+    rng = np.random.default_rng(0)
+    v[on_floor, 2] += rng.uniform(-0.004, 0.004, on_floor.sum())
+    plateau = on_floor & (np.abs(v[:, 0] - 1.6) < 0.25) & (np.abs(v[:, 1] - 0.5) < 0.25)
+    v[plateau, 2] += 0.02
+    return v, f
+
+
+def test_the_floor_becomes_one_level_box_and_nothing_else_covers_it():
+    v, f = _bumpy_floor_room()
+    box, ps = static_colliders(v, f, floor_z=0.0)
+    assert box.hi[2] == 0.0 and box.lo[2] == -PieceConfig().floor_thickness
+    # it spans the floor (and reaches under the wall slabs)
+    assert box.lo[0] <= -0.05 + 1e-9 and box.lo[1] <= -0.05 + 1e-9
+    assert box.hi[0] >= ROOM[0] + 0.05 - 1e-9 and box.hi[1] >= ROOM[1] + 0.05 - 1e-9
+    # no piece stands on the open floor: away from walls and the block, nothing is just above the box
+    lo, hi = (np.asarray(b, float) for b in BLOCK)
+    for p in ps:
+        top = (p.vertices[:, 2] > 1e-9) & (p.vertices[:, 2] < 0.1)
+        xy = p.vertices[top, :2]
+        near_wall = (xy < 0.05).any(1) | (xy > np.asarray(ROOM[:2]) - 0.05).any(1)
+        near_block = ((xy > lo[:2] - 0.05) & (xy < hi[:2] + 0.05)).all(1)
+        assert (near_wall | near_block).all()
+
+
+def test_pieces_that_reach_the_floor_continue_into_the_box():
+    v, f = _bumpy_floor_room()
+    _, ps = static_colliders(v, f, floor_z=0.0)
+    band = PieceConfig().floor_band
+    touching = [p for p in ps if p.vertices[:, 2].min() < band and p.vertices[:, 2].max() > band]
+    assert len(touching) >= 8  # the four walls' and the block's lowest pieces
+    assert all(p.vertices[:, 2].min() <= -PieceConfig().floor_thickness / 2 + 1e-9 for p in touching)
+
+
+def test_without_a_floor_height_every_face_becomes_pieces():
+    v, f = _room_surface()
+    box, ps = static_colliders(v, f, floor_z=None)
+    assert box is None
+    expected = surface_pieces(v, f)
+    assert len(ps) == len(expected)
+    assert all(np.array_equal(a.vertices, b.vertices) for a, b in zip(ps, expected))
+
+
 def test_config_is_validated():
     with pytest.raises(ValueError, match="min_cell"):
         PieceConfig(min_cell=2.0, max_cell=1.0)
     with pytest.raises(ValueError, match="thickness"):
         PieceConfig(thickness=0.0)
+    with pytest.raises(ValueError, match="floor_band"):
+        PieceConfig(floor_band=0.2, floor_thickness=0.1)

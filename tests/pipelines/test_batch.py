@@ -15,7 +15,6 @@ from lyra_sim.pipelines.batch import (
     bundle_name,
     derived_seed,
     read_prompts,
-    remove_leftovers,
     summary_table,
 )
 
@@ -43,15 +42,6 @@ def test_bad_prompts_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         read_prompts(path)
-
-
-def test_leftovers_of_a_killed_run_are_removed(tmp_path):
-    item = BatchItem("a room", 1, "a-room-0000")
-    for name in (".a-room-0000.x1y2.tmp", ".a-room-0000.ab_c.gen", ".a-room-0000.q.old", ".other.z.tmp", "a-room-0000"):
-        (tmp_path / name).mkdir()
-    removed = remove_leftovers(tmp_path, [item])
-    assert sorted(p.name for p in removed) == [".a-room-0000.ab_c.gen", ".a-room-0000.q.old", ".a-room-0000.x1y2.tmp"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.z.tmp", "a-room-0000"]
 
 
 def test_summary_table():

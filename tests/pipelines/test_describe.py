@@ -30,7 +30,7 @@ def _video(info, v=2, t=2, w=32, h=24):
 
 
 def test_registry():
-    assert set(WORLD_FIELDS) == {"procedural", "diffusers"}
+    assert set(WORLD_FIELDS) == {"procedural", "procedural_dynamic", "diffusers", "diffusers_video"}
     assert WORLD_FIELDS["procedural"] is procedural_fields and WORLD_FIELDS["diffusers"] is diffusers_fields
     with pytest.raises(TypeError):
         WORLD_FIELDS["mine"] = generic_fields  # read-only: a new world gets generic fields, not a patched table

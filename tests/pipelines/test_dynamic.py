@@ -53,13 +53,8 @@ def test_the_directory_holds_scene4d_videos_and_records(scene_dir):
 def test_same_prompt_and_seed_same_bytes(scene_dir, tmp_path):
     out, manifest, source = scene_dir
     generate_scene(tmp_path / "again", source, view=VIEW)
-    for name in manifest["files"]:
-        if name.endswith(".mp4"):
-            continue  # H.264 through ffmpeg: the frames are compared instead
+    for name in [*manifest["files"], "manifest.json"]:  # the videos too (H.264 here is deterministic)
         assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
-    for name in ("input.mp4", "preview.mp4"):
-        a, b = imageio.mimread(out / name), imageio.mimread(tmp_path / "again" / name)
-        assert all(np.array_equal(x, y) for x, y in zip(a, b)), name
 
 
 def test_a_bad_motion_writes_nothing(tmp_path):

@@ -53,6 +53,11 @@ def test_a_dynamic_step_decodes_at_a_target_time_and_trains_the_time_weights(dyn
     loss, metrics = distill_step_loss(model, [sample], codec, config, 0, [torch.Generator().manual_seed(0)], None,
                                       torch.device("cpu"))
     assert torch.isfinite(loss) and metrics["mse_holdout"] > 0
+    metric_depth = replace(config, loss=replace(config.loss, depth_abs=1.0))
+    with torch.no_grad():
+        more, _ = distill_step_loss(model, [sample], codec, metric_depth, 0, [torch.Generator().manual_seed(0)], None,
+                                    torch.device("cpu"))
+    assert float(more) > float(loss) + 0.01  # the relative depth error adds to the loss
     loss.backward()
     for name in ("time_embed", "target_embed", "offset_head"):
         assert float(getattr(model, name).weight.grad.abs().max()) > 0, name
@@ -115,3 +120,24 @@ def test_centre_error_is_exact_for_gaussians_on_the_true_surface(tmp_path):
     assert len(errors) == 1 and errors[0] < 1e-4
     shifted = replace(batch, means=batch.means + torch.tensor([0.05, 0.0, 0.0]))
     assert centre_errors(shifted, idx, sources, torch.arange(t), video, staged.movers, tau)[0] == pytest.approx(0.05, abs=1e-4)
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_dynamic_fine_tuning_with_gsplat(dynamic_cache, tmp_path):
+    """On the GPU: the dynamic teacher rendered by gsplat, bf16 autocast through the time embeddings, offsets in
+    float32; a few steps from a static checkpoint, finite and falling; the teacher matches the CPU one."""
+    pytest.importorskip("gsplat")
+    from lyra_sim.training import DistEnv
+
+    env = DistEnv(0, 1, 0, torch.device("cuda", 0))
+    init = tiny_static_checkpoint(tmp_path / "static.safetensors")
+    cfg = tiny_dynamic_config(tmp_path / "run", None, steps=8, bf16=True, device="cuda", init_from=str(init))
+    cfg = replace(cfg, data=replace(cfg.data, train_scenes=1))
+    result = train(cfg, log=lambda s: None, env=env)
+    losses = [r["loss"] for r in result.history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    world = teacher_world(cfg.world, "cuda")
+    gpu = materialize(TeacherSource(cfg)[0], world, torch.device("cuda"))
+    cpu = materialize(TeacherSource(cfg)[0], teacher_world(cfg.world, "cpu"), torch.device("cpu"))
+    assert float((gpu.frames.cpu() - cpu.frames).abs().mean()) < 2e-3
+    assert float((gpu.hold_labels.cpu() != cpu.hold_labels).float().mean()) < 0.01

@@ -49,7 +49,7 @@ def test_defaults_from_minimal_dict():
         ({"objects": [{"kind": "chair", "color": "reddish"}]}, r"objects\[0\]\.color: unknown color 'reddish'"),
         ({"objects": [{"kind": "chair", "color": [1, 0]}]}, r"objects\[0\]\.color: expected a color name"),
         ({"objects": [{"kind": "chair", "material": "gold"}]}, r"objects\[0\]\.material: unknown material 'gold'"),
-        ({"objects": [{"kind": "chair", "size": [1, -1, 1]}]}, r"objects\[0\]\.size\[1\]: -1 is outside"),
+        ({"objects": [{"kind": "chair", "size": [1, -1, 1]}]}, r"objects\[0\]\.size\[1\]: expected a number in \[0.005, 6\], got -1"),
         ({"objects": [{"kind": "chair", "count": 2, "position": [0, 0]}]}, r"position/yaw_deg need count = 1"),
         ({"objects": [{"kind": "chair", "on": "table"}]}, r"objects\[0\]\.on: a chair stands on the floor"),
         ({"objects": [{"kind": "chair", "count": 12}, {"kind": "chair", "count": 1}]}, r"13 chair\(s\) requested"),
