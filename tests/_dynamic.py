@@ -154,3 +154,52 @@ class ExactClearance:
             p = np.linalg.solve(pose, [xy[0], xy[1], (self.z0 + self.z1) / 2, 1.0])[:3]
             inside |= bool(scene.compute_occupancy(o3c.Tensor(p[None].astype(np.float32)), nsamples=3).numpy()[0] > 0.5)
         return best, inside
+
+
+def box_room_dynamic_bundle_by_hand(out):
+    """The dynamic box room as a dynamic bundle built by hand, fast and without open3d (the GPU machine has none):
+    the static box room of `_scenes.box_room_bundle_by_hand` (``scene.ply``: the static part), ``scene4d/``, and
+    the cart and door leaf with their true boxes as collision meshes and pieces and their true motions as tracks
+    (part frame: the rest box's center). It verifies as `lyra_sim.exporters.dynamic_bundle` bundles do."""
+    import json
+    from dataclasses import replace
+
+    import trimesh
+
+    from _scenes import box_room_bundle_by_hand
+    from lyra_sim.dynamic import write_scene4d
+    from lyra_sim.exporters.mesh_tools import safe_name
+    from lyra_sim.exporters.meshes import write_mesh
+    from lyra_sim.exporters.motion_track import MOTION_FORMAT, MOTION_VERSION, MotionTrack, motion_arrays, poses_to_tracks
+    from lyra_sim.exporters.nav_grid import save_npz
+    from lyra_sim.manifest import read_manifest, write_manifest
+    from lyra_sim.ply import write_ply
+
+    dynamic, truth = box_room_dynamic()
+    box_room_bundle_by_hand(out)
+    write_scene4d(out / "scene4d", dynamic)
+    times = list(dynamic.times)
+    entries, tracks = [], []
+    for name, (lo, hi) in truth.boxes.items():
+        center = (lo + hi) / 2
+        folder = f"parts/{safe_name(name)}"
+        (out / folder / "pieces").mkdir(parents=True)
+        part = dynamic[0].select(torch.nonzero(dynamic[0].labels == dynamic.label_names.index(name)).flatten())
+        write_ply(out / folder / "splats.ply", replace(part, means=part.means - torch.tensor(center, dtype=torch.float32)))
+        box = trimesh.creation.box(extents=hi - lo)
+        write_mesh(out / folder / "collision.obj", box.vertices, box.faces)
+        write_mesh(out / folder / "pieces/piece_0000.stl", box.vertices, box.faces)
+        to_part = np.eye(4)
+        to_part[:3, 3] = center
+        track = MotionTrack(name, np.array(times), *poses_to_tracks(truth.motions[name] @ to_part), "wrap")
+        tracks.append(track)
+        entries.append({"name": name, "label": name, "times": times, "position": track.positions.tolist(),
+                        "orientation": track.orientations.tolist(), "loop": track.loop, "period": track.period,
+                        "files": {"splats": f"{folder}/splats.ply", "collision": f"{folder}/collision.obj",
+                                  "pieces": [f"{folder}/pieces/piece_0000.stl"]}})
+    (out / "motion.json").write_text(json.dumps({"format": MOTION_FORMAT, "version": MOTION_VERSION, "times": times,
+                                                 "fps": dynamic.fps, "parts": entries}))
+    save_npz(out / "motion.npz", motion_arrays(tracks))
+    manifest = {k: v for k, v in read_manifest(out).items() if k not in ("format", "format_version", "files")}
+    write_manifest(out, {**manifest, "dynamic": {"times": times, "parts": list(truth.boxes)}})
+    return out
