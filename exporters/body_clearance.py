@@ -10,7 +10,7 @@ the distance from the axis is 0 when the vertical line through the center meets 
 within the band, else the least distance, in the floor plane, from the center to those edges.
 `inside` tests points against a closed mesh (Open3D's ray-cast occupancy).
 
-Used by the tests and benchmarks of moving colliders (`benchmarks/dynamic_penetration.py`).
+Used by the tests and benchmarks of moving colliders (`benchmarks/dynamic_assets.py`).
 """
 
 from __future__ import annotations

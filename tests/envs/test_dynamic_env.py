@@ -150,6 +150,20 @@ def test_dynamic_flag_errors(bundle, cache):
         _make(bundle, dynamic={"speed": 2})
 
 
+def test_episode_datasets_and_the_mujoco_env_refuse_a_dynamic_scene(bundle, cache, tmp_path):
+    from _scenes import box_room_bundle
+    from lyra_sim.envs.episode_sampling import sample_episodes
+    from lyra_sim.envs.episodes import write_episodes
+
+    with pytest.raises(ValueError, match=r"has moving parts \(motion.json\), and episode datasets hold no start times"):
+        sample_episodes(str(bundle), 2, agent=AGENT, task=TASK)
+    dataset = write_episodes(tmp_path / "static.json.gz", sample_episodes(str(box_room_bundle()), 2, agent=AGENT, task=TASK))
+    with pytest.raises(ValueError, match=r"episode datasets hold no start times, so they replay static scenes only"):
+        _make(bundle, episodes=str(dataset))
+    with pytest.raises(ValueError, match=r"robot= runs static scenes in MuJoCo, and this bundle has moving parts"):
+        gym.make("LyraMuJoCo-v0", scene=str(bundle), device="cpu")
+
+
 def test_a_dynamic_prompt_builds_its_dynamic_bundle_once(cache):
     spec = {"room": {"type": "plain", "size": [4.0, 3.0, 2.2], "furnish": False}, "objects": [{"kind": "cart"}],
             "motions": [{"kind": "drive", "object": "cart"}]}
