@@ -25,6 +25,20 @@ rendered at 4× the resolution and box-downsampled (the fast path should stay wi
 Cameras for the raw rows are the env's own agent cameras after stepping, so all rows draw
 the same views. Peak GPU memory is the env's own (measured before the raw renderer runs).
 Timings run for at least ``--seconds``.
+
+``--dynamic`` measures a dynamic scene instead, beside the static figure of the same room in the
+same run (issue 14's aim: within 20 % of static):
+
+    python benchmarks/env_throughput.py --device cuda --dynamic --num-envs 1024 4096 --sizes 64
+
+Without ``--scene`` both rooms are built by hand in seconds, without open3d (the GPU machine has
+none): the dynamic box room of ``tests/_dynamic.py`` (a cart driving along the far wall and a door
+leaf swinging on its hinge, 8 times at 4 fps, looping; `box_room_dynamic_bundle_by_hand`) and its
+static twin, the same Gaussians frozen at t = 0 (movers included) on the same nav grid, so both
+rows draw as many Gaussians. ``--scene DIR --static-scene DIR`` gives a dynamic bundle and its
+static twin instead. Per row: vector env steps/s (``action_check="async"``, and the default
+``"sync"``), peak GPU memory, the per-camera budgets (static rows, and each part slot), camera
+renders coarsened to fit them, and dynamic / static steps/s at the same N.
 """
 
 from __future__ import annotations
@@ -32,7 +46,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -191,6 +208,77 @@ def bench(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def dynamic_rooms(tmp: Path) -> tuple[str, str]:
+    """``(static twin, dynamic bundle)`` of the dynamic box room, built by hand under ``tmp`` (see the module docstring)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _dynamic import box_room_dynamic, box_room_dynamic_bundle_by_hand
+    from _scenes import box_room_bundle_by_hand
+    from lyra_sim.manifest import read_manifest, write_manifest
+    from lyra_sim.ply import write_ply
+
+    dynamic = box_room_dynamic_bundle_by_hand(tmp / "dynamic")
+    static = box_room_bundle_by_hand(tmp / "static")
+    write_ply(static / "scene.ply", box_room_dynamic()[0][0])  # every Gaussian, the movers where they are at t = 0
+    write_manifest(static, {k: v for k, v in read_manifest(static).items() if k not in ("format", "format_version", "files")})
+    return str(static), str(dynamic)
+
+
+def bench_dynamic(args: argparse.Namespace) -> list[dict]:
+    """Vector env steps/s on the static twin and the dynamic scene, alternating at each N and size."""
+    device = torch.device(args.device)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        static, dynamic = (args.static_scene, args.scene) if args.scene else dynamic_rooms(Path(tmp))
+        for size in args.sizes:
+            for n in args.num_envs:
+                pair = {}
+                for kind, scene in (("static", static), ("dynamic", dynamic)):
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                        torch.cuda.empty_cache()
+                        torch.cuda.reset_peak_memory_stats(device)
+                    extra = dict(action_check="async") if device.type == "cuda" else {}
+                    venv = gym.make_vec("LyraScene-v0", num_envs=n, vectorization_mode="vector_entry_point", array_type="torch",
+                                        scene=scene, width=size, height=size, device=args.device, agent={"height": 1.2},
+                                        task={"min_geodesic": 0.5}, dynamic=kind == "dynamic", **extra)
+                    venv.reset(seed=0)
+                    env = venv.unwrapped
+                    actions = torch.as_tensor(np.random.default_rng(0).uniform(-1, 1, (64, n, 2)).astype(np.float32), device=device)
+                    i = [0]
+
+                    def vstep():
+                        venv.step(actions[i[0] % 64])
+                        i[0] += 1
+
+                    sps = _rate(vstep, n, args.seconds, device)
+                    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+                    sync = float("nan")
+                    if device.type == "cuda":
+                        env.action_check = "sync"
+                        sync = _rate(vstep, n, args.seconds, device)
+                    views = env.scenes.views
+                    pair[kind] = sps
+                    rows.append(dict(size=size, n=n, kind=kind, env=sps, sync=sync, peak_gib=peak, budget=getattr(views, "budget", 0),
+                                     part_budgets=list(getattr(views, "part_budgets", [])), coarsened=int(views.coarsened),
+                                     gaussians=sum(len(f) for f in views.full_scenes) + sum(int(p.offsets[0, -1]) for p in views.flat_parts),
+                                     parts=len(views.flat_parts), ratio=pair[kind] / pair["static"]))
+                    venv.close()
+                    venv = env = views = None  # freed before the next row measures its own peak
+    return rows
+
+
+def print_dynamic(rows: list[dict], args: argparse.Namespace) -> None:
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    scene = args.scene or "the dynamic box room (tests/_dynamic.py, built by hand)"
+    print(f"\nLyraScene-v0 on a dynamic scene beside its static twin, {where}; {scene}, {rows[0]['gaussians']:,} Gaussians, "
+          f"{rows[-1]['parts']} moving parts")
+    print("\n| size | N | scene | env steps/s | sync chk | / static | peak GiB | budget | part budgets | coarsened |")
+    print("|" + "---|" * 10)
+    for r in rows:
+        print(f"| {r['size']}² | {r['n']} | {r['kind']} | {r['env']:,.0f} | {r['sync']:,.0f} | {r['ratio']:.2f} | {r['peak_gib']:.2f} | "
+              f"{r['budget']:,} | {', '.join(map(str, r['part_budgets'])) or '-'} | {r['coarsened']} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--prompt", default="a kitchen with a table and two chairs")
@@ -201,7 +289,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--num-envs", type=int, nargs="+", default=[1, 16])
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--quality", action="store_true", help="also the level-of-detail PSNR table (needs a GPU for 4x references in time)")
+    p.add_argument("--dynamic", action="store_true", help="a dynamic scene beside its static twin (see the module docstring)")
+    p.add_argument("--static-scene", help="with --dynamic and --scene: the static twin of the dynamic bundle --scene")
     args = p.parse_args(argv)
+    if args.dynamic:
+        if bool(args.scene) != bool(args.static_scene):
+            p.error("--dynamic takes both --scene (a dynamic bundle) and --static-scene (its static twin), or neither")
+        print_dynamic(bench_dynamic(args), args)
+        return
     q = quality(args) if args.quality else []
     rows = bench(args)
     threads = torch.get_num_threads()

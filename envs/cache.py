@@ -6,9 +6,11 @@ seed, generator version, export settings), so a second ``make`` only reads files
 
 - Root: ``$LYRA_SIM_CACHE`` if set, else ``$XDG_CACHE_HOME/lyra-sim`` (``~/.cache/lyra-sim``).
 - ``bundles/<key>/``: complete bundles (`lyra_sim.exporters.bundle`), each verified against
-  its manifest before use. Imported splats (a splat file in any `lyra_sim.exchange` format, or
-  a scene directory) are keyed by the sha256 of that file (its ``scene.ply``) and the export
-  settings, the frame (``up``, ``scale``) included.
+  its manifest before use (a dynamic bundle also against its motion). Imported splats (a splat
+  file in any `lyra_sim.exchange` format, or a scene directory) are keyed by the sha256 of that
+  file (its ``scene.ply``) and the export settings, the frame (``up``, ``scale``) included; a
+  dynamic scene directory by the digest of its ``scene4d/``. A dynamic prompt's key adds its
+  frames and fps.
 - ``lod/<key>.safetensors``: `lyra_sim.render.lod.GaussianLOD` of a bundle's scene.
 
 Concurrent processes building the same entry take an exclusive ``fcntl`` lock on
@@ -34,12 +36,13 @@ from safetensors.torch import load_file, save_file
 
 from lyra_sim.atomic import atomic_path, sweep_scratch
 from lyra_sim.exchange import detect_format
-from lyra_sim.manifest import read_manifest, sha256_file, verify
+from lyra_sim.manifest import read_manifest, sha256_file
 from lyra_sim.ply import read_ply
 from lyra_sim.scene import GaussianScene
 
 from lyra_sim.exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle
-from lyra_sim.pipelines import ProceduralSource, generate_bundle
+from lyra_sim.exporters.dynamic_bundle import export_dynamic_bundle, scene4d_digest, scene4d_of, verify_bundle
+from lyra_sim.pipelines import ProceduralDynamicSource, ProceduralSource, generate_bundle
 from lyra_sim.pipelines.diffusers import diffusers_source
 from lyra_sim.render.lod import GaussianLOD, LODConfig, build_lod
 
@@ -80,22 +83,28 @@ def _cached_bundle(key: str, build: Callable[[Path], Any], root: Path | None) ->
     out = (root or cache_root()) / "bundles" / key
     sweep_scratch(out.parent)
     with _locked(out.with_name(key + ".lock")):
-        if out.is_dir() and (out / "manifest.json").is_file() and not verify(out):
+        if out.is_dir() and (out / "manifest.json").is_file() and not verify_bundle(out):
             return out
         build(out)  # atomic: the directory appears complete or not at all
     return out
 
 
-def bundle_for_prompt(condition: str | dict, seed: int, *, root: Path | None = None, stage=lambda name: None) -> Path:
-    """The cached bundle of the procedural world model for ``condition`` (prompt or spec) and ``seed``."""
+def bundle_for_prompt(condition: str | dict, seed: int, *, dynamic=None, root: Path | None = None,
+                      stage=lambda name: None) -> Path:
+    """The cached bundle of the procedural world model for ``condition`` (prompt or spec) and ``seed``;
+    with ``dynamic`` (`envs.moving_parts.DynamicConfig`), its dynamic bundle over those frames."""
     from lyra_sim.worlds import GENERATOR_VERSION
 
-    key = cache_key({
+    data = {
         "world": "procedural", "condition": condition, "seed": seed, "generator": GENERATOR_VERSION,
         "export": asdict(ENV_EXPORT), "formats": list(DEFAULT_FORMATS),
-    })
+    }
+    if dynamic is not None:
+        data["dynamic"] = asdict(dynamic)
+    source = ProceduralSource(condition, seed) if dynamic is None else ProceduralDynamicSource(
+        condition, seed, dynamic.frames, dynamic.fps)
     return _cached_bundle(
-        key, lambda out: generate_bundle(out, ProceduralSource(condition, seed), DEFAULT_FORMATS, ENV_EXPORT, overwrite=True, stage=stage),
+        cache_key(data), lambda out: generate_bundle(out, source, DEFAULT_FORMATS, ENV_EXPORT, overwrite=True, stage=stage),
         root,
     )
 
@@ -111,13 +120,20 @@ def bundle_for_path(path: str | os.PathLike, *, root: Path | None = None, stage=
     if path.is_dir() and (path / "manifest.json").is_file() and read_manifest(path).get("kind") == "bundle":
         if (up, scale) != ("+z", 1.0):
             raise ValueError(f"scene: {path} is a finished bundle; up= and scale= apply to splat files and scene directories")
-        problems = verify(path)
+        problems = verify_bundle(path)
         if problems:
             raise ValueError(f"scene: {path} fails verification: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
         missing = [n for n in ("scene.ply", "collision.obj", "nav.npz") if not (path / n).is_file()]
         if missing:
             raise ValueError(f"scene: {path} is a bundle without {', '.join(missing)} (re-export it with lyra-sim export)")
         return path
+    if path.is_dir() and scene4d_of(path) is not None:  # a dynamic scene directory (or a scene4d/ itself)
+        if (up, scale) != ("+z", 1.0):
+            raise ValueError(f"scene: {path} is a dynamic scene; up= and scale= apply to static splat files")
+        key = cache_key({"world": "import-dynamic", "scene4d": scene4d_digest(scene4d_of(path)), "export": asdict(ENV_EXPORT),
+                         "formats": list(DEFAULT_FORMATS)})
+        return _cached_bundle(key, lambda out: export_dynamic_bundle(path, out, DEFAULT_FORMATS, ENV_EXPORT, overwrite=True,
+                                                                     stage=stage), root)
     ply = path / "scene.ply" if path.is_dir() else path
     if not ply.is_file():
         raise ValueError(f"scene: {path}: expected a bundle directory, a scene directory with scene.ply, or a splat file")
@@ -145,7 +161,12 @@ def _lod_tensors(lod: GaussianLOD) -> dict[str, torch.Tensor]:
 
 def load_lod(bundle: Path, config: LODConfig = LODConfig(), *, root: Path | None = None) -> GaussianLOD:
     """The level-of-detail structure of ``bundle``'s ``scene.ply``, built once and cached."""
-    ply = Path(bundle) / "scene.ply"
+    return load_ply_lod(Path(bundle) / "scene.ply", config, root=root)
+
+
+def load_ply_lod(ply: Path, config: LODConfig = LODConfig(), *, root: Path | None = None) -> GaussianLOD:
+    """The level-of-detail structure of the Gaussians in ``ply`` (a bundle's scene, a moving part's splats),
+    built once and cached by the file's sha256."""
     key = cache_key({"ply_sha256": sha256_file(ply), "lod": asdict(config), "format": LOD_FORMAT})
     path = (root or cache_root()) / "lod" / f"{key}.safetensors"
     sweep_scratch(path.parent)

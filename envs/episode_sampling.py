@@ -65,7 +65,10 @@ def sample_episodes(
     t = make_task(settings, scenes, torch.zeros(1, dtype=torch.long))
     bundle, manifest, fields, rooms = scenes.bundles[0], scenes.manifests[0], scenes.fields, scenes.rooms[0]
     rng = seeding.np_random(seed)[0]
-    draws = [t.draw_episode(0, rng) for _ in range(num)]
+    if scenes.parts.any:
+        raise ValueError(f"{bundle}: has moving parts (motion.json), and episode datasets hold no start times "
+                         "(they replay static scenes only)")
+    draws = [t.draw_episode(0, rng)[:3] for _ in range(num)]
     xy = np.array([[_f32(p[0]), _f32(p[1])] for p, _, _ in draws])
     yaw = [_f32(y) for _, y, _ in draws]
     goal = np.array([k for _, _, k in draws])

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from lyra_sim.exporters.dynamic_bundle import is_dynamic_bundle
 from lyra_sim.exporters.nav_grid import read_nav
 
 from .cache import load_lod
@@ -115,6 +116,11 @@ class MuJoCoPointNav:
         self.settings = settings
         self.robot = load_robot(settings.robot, settings.cameras, settings.base)
         self.bundles = [resolve_bundle(kind, value, s) for kind, value in s.sources]
+        for bundle in self.bundles:
+            if is_dynamic_bundle(bundle):  # its mocap parts would stand still and unseen: refuse rather than mislead
+                raise ValueError(f"{bundle}: robot= runs static scenes in MuJoCo, and this bundle has moving parts "
+                                 "(motion.json); run it without robot= (LyraScene-v0's cylinder base sees and meets "
+                                 "them) or give a static scene")
         self.scenes = [MuJoCoScene(b, self.robot, settings.physics) for b in self.bundles]
         fp = self.scenes[0].footprint
         grids = []
@@ -171,7 +177,7 @@ class MuJoCoPointNav:
         if not len(rows):
             return
         t = self.task
-        xy, yaw, goal = zip(*(t.draw_episode(int(t.scene_ids[r]), rng) for r, rng in zip(rows, rngs)))
+        xy, yaw, goal, _ = zip(*(t.draw_episode(int(t.scene_ids[r]), rng) for r, rng in zip(rows, rngs)))  # static: time 0
         for r, p, y in zip(rows, xy, yaw):
             s = int(t.scene_ids[r])
             self.scenes[s].place(self.worlds.datas[r], p, y, float(self.fields.floor_z[s]))

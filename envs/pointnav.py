@@ -16,6 +16,15 @@ a pool goal (`envs.nav_fields`); in a building, only where that path crosses at 
 ``min_rooms_crossed`` rooms (`envs.rooms`), drawing among the pool goals that have such starts.
 An episode dataset (`envs.episodes`) gives them instead (`start`).
 
+**Moving parts** (dynamic scenes, `envs.moving_parts`). Time runs with the steps: ``agent.dt``
+seconds each (an episode starts at a random time of its scene's loop), and every sub-step sees the
+parts where they are at its own time. A part that sweeps into the body pushes it out, along the
+part's distance field, to where the body fits (static clearance and every part); when that place
+is blocked too (pinned against a wall) the body goes to the nearest place around it that fits.
+Then the body's own motion is checked against the static grid and the parts together. Being
+pushed, or being stopped by a part, is a collision with a moving part (``moving_collision``,
+counted apart in ``info``), and a collision.
+
 **Reward** (as Habitat's PointNav): the decrease in geodesic distance to the goal, minus
 ``collision_penalty`` on a collision and ``time_penalty`` every step, plus ``success_reward``
 on success. Continuous actions succeed (and terminate) within ``success_distance`` of the
@@ -35,11 +44,19 @@ from torch import Tensor
 
 from lyra_sim.config import check_number
 
+from .moving_parts import MovingParts
 from .nav_fields import NavFields
 from .rooms import SceneRooms
 from .views import CameraConfig, agent_viewmats
 
 ACTION_TYPES = ("continuous", "discrete")
+PUSH_STEPS = 3
+"""Pushes along a part's distance field per sub-step before the ring search takes over."""
+PUSH_EXTRA = 1e-3
+"""Meters pushed beyond the required clearance (so the body is clear, not on the edge)."""
+RING_RADII = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.55, 0.7, 0.9, 1.2, 1.6, 2.0)
+RING_DIRECTIONS = 16
+"""Where a pinned body may go: these distances (m) in these many directions, the nearest that fits."""
 DISCRETE_ACTIONS = ("stop", "forward", "turn_left", "turn_right")
 """Discrete action ids, in Habitat's order."""
 
@@ -147,6 +164,7 @@ class StepResult:
     truncated: Tensor
     collided: Tensor
     success: Tensor
+    moving_collision: Tensor
 
 
 @dataclass
@@ -162,29 +180,47 @@ class AgentState:
     collisions: Tensor
     start_geodesic: Tensor
     path_length: Tensor
+    time: Tensor  # seconds: where the scene's motions are
+    moving_collisions: Tensor
 
 
 class PointNavTask:
     """``N`` agents over the scenes of ``fields`` (see the module docstring)."""
 
     def __init__(self, fields: NavFields, scene: Tensor, agent: AgentConfig, task: TaskConfig, camera: CameraConfig,
-                 rooms: Sequence[SceneRooms | None] | None = None, names: Sequence[str] | None = None) -> None:
-        """``rooms``: per scene of ``fields``, its rooms (`envs.rooms`; None: one room); ``names``: per
-        scene, what error messages call it."""
+                 parts: MovingParts | None = None, rooms: Sequence[SceneRooms | None] | None = None,
+                 names: Sequence[str] | None = None) -> None:
+        """``parts``: the scenes' moving parts (`envs.moving_parts`; None: none); ``rooms``: per scene of
+        ``fields``, its rooms (`envs.rooms`; None: one room); ``names``: per scene, what error messages call it."""
         self.fields, self.agent, self.task, self.camera = fields, agent, task, camera
         dev = fields.clearance.device
         n = len(scene)
         self.device = dev
         self.required = agent.radius + fields.margin  # [S] clearance the body needs
+        scenes = fields.clearance.shape[0]
+        self.parts = parts if parts is not None else MovingParts([[] for _ in range(scenes)], [(0.0, 1.0)] * scenes,
+                                                                 agent.radius, dev)
         # Parts no longer than half the required clearance: a part that starts and ends where
         # the body fits cannot cross an obstacle (that needs >= 2 x required), so nothing tunnels.
-        self.substeps = max(1, math.ceil(agent.max_step_length / (0.5 * float(self.required.min()))))
+        # Moving parts likewise move no more than that in a sub-step.
+        least = float(self.required.min())
+        if self.parts.any:
+            least = min(least, float(self.parts.required.min()))
+        self.substeps = max(1, math.ceil(agent.max_step_length / (0.5 * least)),
+                            math.ceil(self.parts.max_speed * agent.dt / (0.5 * least)))
         if self.substeps > MAX_SUBSTEPS:  # bounds the work of one step (a nav grid finer than NavConfig allows)
             raise ValueError(
-                f"agent: a {agent.max_step_length:g} m step needs {self.substeps} parts of at most "
-                f"{0.5 * float(self.required.min()):.3g} m (half the clearance the body needs), more than {MAX_SUBSTEPS}; "
+                f"agent: a {agent.max_step_length:g} m step"
+                + (f" among parts moving up to {self.parts.max_speed:.3g} m/s" if self.parts.any else "")
+                + f" needs {self.substeps} parts of at most "
+                f"{0.5 * least:.3g} m (half the clearance the body needs), more than {MAX_SUBSTEPS}; "
                 "use a shorter step (max_linear_speed x dt, forward_step), a larger radius or a coarser nav grid"
             )
+        self._parts_host = self.parts.to("cpu") if self.parts.any else None
+        self._periods = self.parts.period.cpu().numpy().astype(np.float64)
+        ring = [(r * math.cos(a), r * math.sin(a)) for r in RING_RADII
+                for a in np.arange(RING_DIRECTIONS) * (2 * math.pi / RING_DIRECTIONS)]
+        self._ring = torch.tensor(ring, dtype=torch.float32, device=dev)
         self._graph: _GraphedStep | None = None
         self.bisections = 3
         zeros = torch.zeros(n, device=dev)
@@ -192,7 +228,8 @@ class PointNavTask:
             scene=scene.to(dev), xy=torch.zeros((n, 2), device=dev), yaw=zeros.clone(),
             goal=torch.zeros(n, dtype=torch.long, device=dev), geodesic=zeros.clone(),
             steps=torch.zeros(n, dtype=torch.long, device=dev), collisions=torch.zeros(n, dtype=torch.long, device=dev),
-            start_geodesic=zeros.clone(), path_length=zeros.clone(),
+            start_geodesic=zeros.clone(), path_length=zeros.clone(), time=zeros.clone(),
+            moving_collisions=torch.zeros(n, dtype=torch.long, device=dev),
         )
         # Where episodes may start: cells with room for the body, per scene (numpy, for sampling).
         self._fits = [
@@ -259,52 +296,70 @@ class PointNavTask:
         ny, nx = r.ids.shape
         return int(r.crossed[goal, iy, ix]) if 0 <= ix < nx and 0 <= iy < ny else 0
 
-    def draw_episode(self, scene: int, rng: np.random.Generator) -> tuple[np.ndarray, float, int]:
-        """A new episode's start ``xy`` (float64 ``[2]``), ``yaw`` and pool goal in ``scene``, drawn with ``rng``
-        (host only: the same draws whenever and wherever they are made)."""
+    def draw_episode(self, scene: int, rng: np.random.Generator) -> tuple[np.ndarray, float, int, float]:
+        """A new episode's start ``xy`` (float64 ``[2]``), ``yaw``, pool goal and start time in ``scene``, drawn with
+        ``rng`` (host only: the same draws whenever and wherever they are made). A dynamic scene's episode starts at
+        a random time of its loop, where no moving part is then; a static scene's at time 0 (no draw)."""
         pool, choices, crossed, m = self._geodesic_cpu[scene], self._goal_choices[scene], self._crossed[scene], self.min_rooms[scene]
         for _ in range(100):
-            k = int(choices[rng.integers(len(choices))])
-            dist = pool[k].ravel()[self._starts[scene]]
-            keep = (dist >= self.task.min_geodesic) & (dist < 1e5)
-            if m:
-                keep &= crossed[k][self._starts[scene]] >= m
-            ok = self._starts[scene][keep]
-            if len(ok):
-                break
-        else:
-            raise RuntimeError(f"scene {scene}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
-        cell = int(ok[rng.integers(len(ok))])
-        center = self.fields.cell_centers(scene, np.array([cell]))[0]
-        # Jitter within the cell by at most a quarter cell (see `_starts`).
-        xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution[scene])
-        return xy, rng.uniform(-math.pi, math.pi), k
+            for _ in range(100):
+                k = int(choices[rng.integers(len(choices))])
+                dist = pool[k].ravel()[self._starts[scene]]
+                keep = (dist >= self.task.min_geodesic) & (dist < 1e5)
+                if m:
+                    keep &= crossed[k][self._starts[scene]] >= m
+                ok = self._starts[scene][keep]
+                if len(ok):
+                    break
+            else:
+                raise RuntimeError(f"scene {scene}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
+            cell = int(ok[rng.integers(len(ok))])
+            center = self.fields.cell_centers(scene, np.array([cell]))[0]
+            # Jitter within the cell by at most a quarter cell (see `_starts`).
+            xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution[scene])
+            yaw = rng.uniform(-math.pi, math.pi)
+            if self._periods[scene] <= 0:
+                return xy, yaw, k, 0.0
+            t = float(rng.uniform(0.0, self._periods[scene]))
+            if self._clear_of_parts(scene, xy, t):
+                return xy, yaw, k, t
+        raise RuntimeError(f"scene {scene}: no start clear of the moving parts in 100 draws")
+
+    def _clear_of_parts(self, scene: int, xy: np.ndarray, t: float) -> bool:
+        host = self._parts_host
+        s = torch.tensor([scene])
+        margin, _ = host.clearance(host.frames(s, torch.tensor([t], dtype=torch.float32)),
+                                   torch.tensor(np.asarray(xy)[None], dtype=torch.float32))
+        return bool(margin[0] >= 0)
 
     def reset(self, rows: list[int], rngs: list[np.random.Generator]) -> None:
         """Start new episodes for agents ``rows``, each drawn with its own generator."""
         self.start(rows, [self.draw_episode(int(self.scene_ids[row]), rng) for row, rng in zip(rows, rngs)])
 
-    def start(self, rows: list[int], episodes: list[tuple[np.ndarray, float, int]]) -> None:
-        """Start the given episodes (start ``xy [2]``, ``yaw``, pool goal) for agents ``rows``."""
+    def start(self, rows: list[int], episodes: list[tuple[np.ndarray, float, int, float]]) -> None:
+        """Start the given episodes (start ``xy [2]``, ``yaw``, pool goal, start time in seconds) for agents ``rows``."""
         if not rows:
             return
-        xy, yaw, goal = zip(*episodes)
+        xy, yaw, goal, time = zip(*episodes)
         mask = torch.zeros(len(self.scene_ids), dtype=torch.bool)
         mask[rows] = True
-        full = torch.zeros((len(mask), 2), dtype=torch.float32), torch.zeros(len(mask)), torch.zeros(len(mask), dtype=torch.long)
+        n = len(mask)
+        full = torch.zeros((n, 2), dtype=torch.float32), torch.zeros(n), torch.zeros(n, dtype=torch.long), torch.zeros(n)
         full[0][mask] = torch.tensor(np.array(xy), dtype=torch.float32)
         full[1][mask] = torch.tensor(yaw, dtype=torch.float32)
         full[2][mask] = torch.tensor(goal)
+        full[3][mask] = torch.tensor(time, dtype=torch.float32)
         self.restart(mask.to(self.device), *(t.to(self.device) for t in full))
 
-    def restart(self, mask: Tensor, xy: Tensor, yaw: Tensor, goal: Tensor) -> None:
-        """Start the episodes given (``xy [N, 2]``, ``yaw [N]``, pool ``goal [N]``) where ``mask [N]``
-        is set; elementwise, so a batch restarts without leaving the device."""
+    def restart(self, mask: Tensor, xy: Tensor, yaw: Tensor, goal: Tensor, time: Tensor | None = None) -> None:
+        """Start the episodes given (``xy [N, 2]``, ``yaw [N]``, pool ``goal [N]``, start ``time [N]``: 0 if None)
+        where ``mask [N]`` is set; elementwise, so a batch restarts without leaving the device."""
         st = self.state
         st.xy = torch.where(mask[:, None], xy, st.xy)
         st.yaw = torch.where(mask, yaw, st.yaw)
         st.goal = torch.where(mask, goal, st.goal)
-        for name in ("steps", "collisions", "path_length"):
+        st.time = torch.where(mask, torch.zeros_like(st.time) if time is None else time, st.time)
+        for name in ("steps", "collisions", "path_length", "moving_collisions"):
             setattr(st, name, torch.where(mask, 0, getattr(st, name)))
         geodesic = self.fields.geodesic_at(st.scene, st.goal, st.xy)
         st.geodesic = torch.where(mask, geodesic, st.geodesic)
@@ -318,24 +373,79 @@ class PointNavTask:
             return action[:, 0] * a.max_linear_speed * a.dt, action[:, 1] * a.max_angular_speed * a.dt
         return self._discrete_dist[action], self._discrete_turn[action]
 
-    def move(self, dist: Tensor, turn: Tensor) -> Tensor:
-        """Drive every agent ``dist`` meters while turning ``turn`` radians; returns ``collided [N]``."""
-        st, f = self.state, self.fields
-        required = self.required[st.scene]
+    def _margins(self, xy: Tensor, frames) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(static clearance - required, its gradient, part margin, its gradient)`` at ``xy [N, 2]``."""
+        st = self.state
+        clear, grad = self.fields.clearance_at(st.scene, xy, gradient=True)
+        static = clear - self.required[st.scene]
+        if frames is None:
+            return static, grad, torch.full_like(static, math.inf), torch.zeros_like(grad)
+        margin, part_grad = self.parts.clearance(frames, xy)
+        return static, grad, margin, part_grad
+
+    def _fits_at(self, xy: Tensor, frames) -> Tensor:
+        static, _, part, _ = self._margins(xy, frames)
+        return (static >= 0) & (part >= 0)
+
+    def _nearest_free(self, xy: Tensor, frames) -> Tensor:
+        """``[N, 2]`` the first ring position around each of ``xy`` (nearest first) where the body fits; where none
+        does, the one with the most room."""
+        st, c = self.state, len(self._ring)
+        cand = (xy[:, None, :] + self._ring[None]).reshape(-1, 2)
+        scene = st.scene.repeat_interleave(c)
+        clear = self.fields.clearance_at(scene, cand) - self.required[scene]
+        tiled = tuple(f.repeat_interleave(c, 0) for f in frames)
+        part, _ = self.parts.clearance(tiled, cand)
+        room = torch.minimum(clear, part).view(-1, c)
+        fits = room >= 0
+        first = torch.where(fits.any(1), (fits.int() * (c - torch.arange(c, device=xy.device))).argmax(1), room.argmax(1))
+        return cand.view(-1, c, 2)[torch.arange(len(xy), device=xy.device), first]
+
+    def _push(self, frames) -> Tensor:
+        """Push every body that a part has swept into out of it (see the module docstring); returns who was pushed."""
+        st = self.state
+        margin, _ = self.parts.clearance(frames, st.xy)
+        inside = margin < 0
+        if self.device.type == "cpu" and not bool(inside.any()):  # no sync cost on the CPU; same result
+            return inside
+        xy = st.xy
+        for _ in range(PUSH_STEPS):
+            m, g = self.parts.clearance(frames, xy)
+            n = g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            xy = torch.where((m < 0)[:, None], xy + ((-m).clamp_min(0) + PUSH_EXTRA)[:, None] * n, xy)
+        fits = self._fits_at(xy, frames)
+        pinned = inside & ~fits
+        if self.device.type != "cpu" or bool(pinned.any()):
+            xy = torch.where(pinned[:, None], self._nearest_free(st.xy, frames), xy)
+        st.xy = torch.where(inside[:, None], xy, st.xy)
+        return inside
+
+    def move(self, dist: Tensor, turn: Tensor) -> tuple[Tensor, Tensor]:
+        """Drive every agent ``dist`` meters while turning ``turn`` radians over one step (``agent.dt`` seconds of the
+        scene's motions); returns ``(collided [N], moving_collision [N])``."""
+        st = self.state
         collided = torch.zeros_like(st.steps, dtype=torch.bool)
+        hit = torch.zeros_like(collided)
         moving = dist != 0
-        for _ in range(self.substeps):
+        for k in range(self.substeps):
+            frames = None
+            if self.parts.any:
+                frames = self.parts.frames(st.scene, st.time + (k + 1) / self.substeps * self.agent.dt)
+                pushed = self._push(frames)
+                hit |= pushed
+                collided |= pushed
             st.yaw = torch.remainder(st.yaw + turn / self.substeps + math.pi, 2 * math.pi) - math.pi
             d = (dist / self.substeps)[:, None] * torch.stack([torch.cos(st.yaw), torch.sin(st.yaw)], 1)
             ahead = st.xy + d
-            clear, grad = f.clearance_at(st.scene, ahead, gradient=True)
-            ok = clear >= required
-            # Slide: drop the part of the motion that points down the clearance gradient
-            # (into the obstacle), measured where the blocked motion would have ended.
+            static, grad, part, part_grad = self._margins(ahead, frames)
+            ok = (static >= 0) & (part >= 0)
+            # Slide: drop the part of the motion that points down the gradient of the tighter
+            # constraint (into the obstacle or part), measured where the blocked motion would have ended.
+            grad = torch.where((part < static)[:, None], part_grad, grad)
             n = grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)
             into = (d * n).sum(1).clamp(max=0)
             slide = st.xy + d - into[:, None] * n
-            ok_slide = f.clearance_at(st.scene, slide) >= required
+            ok_slide = self._fits_at(slide, frames)
             target = torch.where(ok_slide[:, None], slide, ahead)
             # Where even the slide is blocked, bisect towards the obstacle so the base stops
             # close to it rather than a whole part short.
@@ -346,12 +456,13 @@ class PointNavTask:
             bisections = self.bisections if self.device.type != "cpu" or not bool((ok | ok_slide).all()) else 0
             for _ in range(bisections):
                 trial = reach + step
-                ok_trial = f.clearance_at(st.scene, st.xy + trial[:, None] * d) >= required
+                ok_trial = self._fits_at(st.xy + trial[:, None] * d, frames)
                 reach = torch.where(~(ok | ok_slide) & ok_trial, trial, reach)
                 step *= 0.5
             st.xy = torch.where(ok[:, None], ahead, torch.where(ok_slide[:, None], target, st.xy + reach[:, None] * d))
             collided |= moving & ~ok
-        return collided
+            hit |= moving & ~ok & (part < 0)
+        return collided, hit
 
     def step(self, action: Tensor) -> StepResult:
         """Advance every agent by one step of ``action`` (``[N, 2]`` float or ``[N]`` int64, validated by the env).
@@ -368,7 +479,8 @@ class PointNavTask:
         st, t = self.state, self.task
         dist, turn = self._motion(action)
         start = st.xy
-        collided = self.move(dist, turn)
+        collided, hit = self.move(dist, turn)
+        st.time = st.time + self.agent.dt
         st.path_length += (st.xy - start).norm(dim=1)
         geodesic = self.fields.geodesic_at(st.scene, st.goal, st.xy)
         near = self.goal_distance() <= t.success_distance
@@ -381,10 +493,11 @@ class PointNavTask:
             terminated = stop
         st.steps += 1
         st.collisions += collided.long()
+        st.moving_collisions += hit.long()
         reward = (st.geodesic - geodesic) - t.collision_penalty * collided.float() - t.time_penalty + t.success_reward * success.float()
         st.geodesic = geodesic
         truncated = (st.steps >= t.max_episode_steps) & ~terminated
-        return StepResult(reward, terminated, truncated, collided, success)
+        return StepResult(reward, terminated, truncated, collided, success, hit)
 
     # ------------------------------------------------------------------ observations
     def spl(self, success: Tensor) -> Tensor:
@@ -432,6 +545,10 @@ class PointNavTask:
         """``[N]`` world height of every agent's camera."""
         return self.fields.floor_z[self.state.scene] + self.camera.height_m
 
+    def part_poses(self) -> Tensor:
+        """``[N, K, 4, 4]`` every agent's scene's moving parts where they are at its time (`MovingParts.scene_poses`)."""
+        return self.parts.scene_poses(self.state.scene, self.state.time)
+
 
 class _GraphedStep:
     """`PointNavTask._step` captured as one CUDA graph.
@@ -443,7 +560,8 @@ class _GraphedStep:
     are never overwritten by a later replay.
     """
 
-    FIELDS = ("scene", "xy", "yaw", "goal", "geodesic", "steps", "collisions", "start_geodesic", "path_length")
+    FIELDS = ("scene", "xy", "yaw", "goal", "geodesic", "steps", "collisions", "start_geodesic", "path_length", "time",
+              "moving_collisions")
 
     def __init__(self, task: PointNavTask, action: Tensor) -> None:
         st = task.state
@@ -483,4 +601,5 @@ class _GraphedStep:
         self.graph.replay()
         self._bind(st, {name: t.clone() for name, t in self.outputs.items()})
         r = self.result
-        return StepResult(r.reward.clone(), r.terminated.clone(), r.truncated.clone(), r.collided.clone(), r.success.clone())
+        return StepResult(r.reward.clone(), r.terminated.clone(), r.truncated.clone(), r.collided.clone(), r.success.clone(),
+                          r.moving_collision.clone())

@@ -2,7 +2,12 @@
 
 `EnvSettings` gathers the keyword arguments that ``gym.make("LyraScene-v0", ...)`` and
 ``gym.make_vec`` accept (one place, so both envs validate them the same way), and
-`load_scenes` turns them into the nav fields, the observation renderer and the bundle paths.
+`load_scenes` turns them into the nav fields, the observation renderer and the bundle paths,
+and, for dynamic scenes, their moving parts (`envs.moving_parts`).
+
+``dynamic``: None (default) runs prompts static and scenes as they are (a dynamic bundle or scene
+directory with its moving parts); True (or a `DynamicConfig` / dict of its fields) generates
+prompts over time and requires every scene to move; False requires every scene to be static.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from lyra_sim.worlds.model_dirs import CheckpointError
 from lyra_sim.worlds.prompt import parse_prompt
 from lyra_sim.worlds.spec import SceneSpec
 
-from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod
+from lyra_sim.exporters.dynamic_bundle import is_dynamic_bundle
+
+from .cache import ENV_EXPORT, bundle_for_diffusers, bundle_for_path, bundle_for_prompt, load_lod, load_ply_lod
 from .episodes import EpisodeDataset, check_dataset, read_episodes
+from .moving_parts import DynamicConfig, MovingParts, read_parts
 from .nav_fields import UNREACHABLE, NavFields, safety_margin, scene_grid
 from .pointnav import AgentConfig, PointNavTask, TaskConfig
 from .rooms import SceneRooms, scene_rooms
@@ -85,6 +93,7 @@ class EnvSettings:
     diffusers: dict[str, Any]
     up: str = "+z"  # frame of imported splat files (`lyra_sim.exporters.alignment`)
     scale: float | str = 1.0
+    dynamic: DynamicConfig | bool | None = None  # see the module docstring
     episodes: Path | None = None  # an episode dataset to replay (`envs.episodes`)
     record: Path | None = None  # a rollout file to write at close (`envs.recording`)
     record_images: bool = False
@@ -109,6 +118,7 @@ def make_settings(
     diffusers: dict[str, Any] | None = None,
     up: str = "+z",
     scale: float | str = 1.0,
+    dynamic: bool | dict | DynamicConfig | None = None,
     episodes: str | os.PathLike | None = None,
     record: str | os.PathLike | None = None,
     record_images: bool = False,
@@ -116,6 +126,15 @@ def make_settings(
     """Validate ``make`` keyword arguments into `EnvSettings` (raises ValueError)."""
     if world not in WORLDS:
         raise ValueError(f"world: expected one of {', '.join(WORLDS)}, got {world!r}")
+    if dynamic is True:
+        dynamic = DynamicConfig()
+    elif isinstance(dynamic, dict):
+        dynamic = _config(DynamicConfig, dynamic, "dynamic")
+    elif dynamic is not None and not isinstance(dynamic, (bool, DynamicConfig)):
+        raise ValueError(f"dynamic: expected True, False, None or a dict of frames and fps, got {dynamic!r}")
+    if isinstance(dynamic, DynamicConfig) and world == "diffusers":
+        raise ValueError("dynamic=True with world='diffusers' needs a video (lyra-sim generate --video); give scene= "
+                         "the dynamic scene directory or bundle it made")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     sources: list[tuple[str, Any]]
@@ -186,7 +205,7 @@ def make_settings(
     return EnvSettings(
         sources=tuple(sources), seed=seed, agent=agent, camera=camera, task=task, lod=LODConfig(), device=device,
         cache_dir=Path(cache_dir) if cache_dir is not None else None, diffusers=dict(diffusers or {}), up=up, scale=scale,
-        episodes=Path(episodes) if episodes is not None else None, record=Path(record) if record is not None else None,
+        dynamic=dynamic, episodes=Path(episodes) if episodes is not None else None, record=Path(record) if record is not None else None,
         record_images=record_images,
     )
 
@@ -196,7 +215,8 @@ def resolve_bundle(kind: str, value: Any, settings: EnvSettings) -> Path:
     root = settings.cache_dir
     try:
         if kind == "prompt":
-            return bundle_for_prompt(value, settings.seed, root=root)
+            dynamic = settings.dynamic if isinstance(settings.dynamic, DynamicConfig) else None
+            return bundle_for_prompt(value, settings.seed, dynamic=dynamic, root=root)
         if kind == "scene":
             return bundle_for_path(value, root=root, up=settings.up, scale=settings.scale)
         image, prompt = value
@@ -223,7 +243,22 @@ class LoadedScenes:
     fields: NavFields
     views: SceneViews | None  # None: loaded without the renderer (``views=False``)
     rooms: list[SceneRooms | None]
+    parts: MovingParts
     dataset: EpisodeDataset | None = None
+
+
+
+def _check_dynamic(kind: str, value: Any, bundle: Path, dynamic: DynamicConfig | bool | None) -> bool:
+    """Whether the scene moves; ValueError when ``dynamic`` asks otherwise."""
+    moves = is_dynamic_bundle(bundle)
+    what = f"{kind} {value!r}" if kind != "scene" else f"scene {value}"
+    if isinstance(dynamic, DynamicConfig) and not moves:
+        raise ValueError(f"dynamic=True: {what} is static (its bundle {bundle} has no moving parts, no motion.json); "
+                         "give a prompt with motion ('a corridor with a rolling cart'), a dynamic scene directory "
+                         "(lyra-sim generate --dynamic) or its bundle")
+    if dynamic is False and moves:
+        raise ValueError(f"dynamic=False: {what} has moving parts ({bundle}/motion.json); drop dynamic=False to run them")
+    return moves
 
 
 def load_scenes(settings: EnvSettings, views: bool = True) -> LoadedScenes:
@@ -233,28 +268,38 @@ def load_scenes(settings: EnvSettings, views: bool = True) -> LoadedScenes:
     manifests = [read_manifest(b) for b in bundles]
     agent = settings.agent
     dataset = read_episodes(settings.episodes) if settings.episodes is not None else None
-    grids, lods, rooms = [], [], []
-    for bundle, manifest in zip(bundles, manifests):
+    grids, lods, rooms, parts, part_lods, bands = [], [], [], [], [], []
+    for (kind, value), bundle, manifest in zip(settings.sources, bundles, manifests):
+        moving = read_parts(bundle) if _check_dynamic(kind, value, bundle, settings.dynamic) else []
         try:
             goal_xy = None
             if dataset is not None:
+                if moving:
+                    raise ValueError(f"episodes: {settings.episodes}: episode datasets hold no start times, so they "
+                                     "replay static scenes only, and this scene has moving parts (motion.json)")
                 check_dataset(dataset, settings.episodes, bundle, manifest, agent.radius, agent.height)
                 goal_xy = dataset.goal_pool()[0]
-            grid = scene_grid(read_nav(bundle / "nav.npz"), agent.radius, agent.height, settings.task.goals_per_scene, goal_xy=goal_xy)
+            nav = read_nav(bundle / "nav.npz")
+            grid = scene_grid(nav, agent.radius, agent.height, settings.task.goals_per_scene, goal_xy=goal_xy)
             fits = grid.clearance >= agent.radius + safety_margin(grid.resolution)
             rooms.append(scene_rooms(manifest.get("floor_plan"), manifest.get("alignment"), grid.geodesic, fits, grid.origin, grid.resolution))
         except ValueError as exc:
             raise ValueError(f"{bundle}: {exc}") from exc
         grids.append(grid)
+        parts.append(moving)
+        bands.append((nav.floor_z + float(nav.height_range[0]), nav.floor_z + agent.height))
         if views:
             lods.append(load_lod(bundle, settings.lod, root=settings.cache_dir))
+            part_lods.append([load_ply_lod(bundle / "parts" / p.folder_name / "splats.ply", settings.lod, root=settings.cache_dir)
+                              for p in moving])
     fields = NavFields(grids, settings.device)
+    moving_parts = MovingParts(parts, bands, agent.radius, settings.device)
     if dataset is not None:
         _check_starts(dataset, fields, agent.radius, settings.episodes)
     return LoadedScenes(
         bundles=bundles, manifests=manifests, fields=fields,
-        views=SceneViews(lods, settings.camera, settings.device) if views else None,
-        rooms=rooms, dataset=dataset,
+        views=SceneViews(lods, settings.camera, settings.device, part_lods, moving_parts.scene_parts) if views else None,
+        rooms=rooms, parts=moving_parts, dataset=dataset,
     )
 
 
@@ -277,4 +322,5 @@ def make_task(settings: EnvSettings, scenes: LoadedScenes, scene_ids: torch.Tens
     so its rooms do not constrain any)."""
     s = settings
     rooms = None if scenes.dataset is not None else scenes.rooms
-    return PointNavTask(scenes.fields, scene_ids, s.agent, s.task, s.camera, rooms=rooms, names=[str(b) for b in scenes.bundles])
+    return PointNavTask(scenes.fields, scene_ids, s.agent, s.task, s.camera, scenes.parts, rooms=rooms,
+                        names=[str(b) for b in scenes.bundles])

@@ -51,9 +51,14 @@ class LyraSceneEnv(gym.Env):
             whether it keeps the camera images.
 
     ``info`` holds ``collided``, ``success``, ``geodesic_distance``, ``distance_to_goal``,
-    ``collisions`` (this episode), ``path_length`` (meters driven), when the episode ends
-    ``spl`` (success weighted by path length), and with ``episodes=`` ``episode_index`` (the
-    dataset's episode being run).
+    ``collisions`` (this episode), ``path_length`` (meters driven), ``moving_collision`` (this step
+    a moving part pushed the body or stopped it), ``moving_collisions`` (this episode), ``time``
+    (seconds: where the scene's motions are) and, when the episode ends, ``spl`` (success weighted
+    by path length), and with ``episodes=`` ``episode_index`` (the dataset's episode being run).
+
+    Dynamic scenes (``dynamic=True`` with a prompt, or ``scene=`` a dynamic bundle or scene
+    directory): moving parts are rendered where they are at the episode's time and collided with
+    (`envs.pointnav`); ``dynamic=True`` on a static scene is an error.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -79,7 +84,9 @@ class LyraSceneEnv(gym.Env):
         self._cursor = EpisodeCursor(self.scenes.dataset, 1) if self.scenes.dataset is not None else None
         self._episode_index = -1
         self._recorder = EnvRecorder(s, self.scenes, 1) if s.record is not None else None
-        self.scenes.views.fit_budget(*self.task.survey_viewmats())  # CUDA: render budget as the vector env's
+        survey = self.task.survey_viewmats()  # CUDA: render budgets as the vector env's
+        self.scenes.views.fit_budget(*survey)
+        self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
         self.observation_space = observation_space(s.camera, self.scenes.fields.max_distance)
         self.action_space = action_space(s.task)
         self._needs_reset = True
@@ -95,7 +102,7 @@ class LyraSceneEnv(gym.Env):
         self._obs = observe(self.task, self.scenes.views)
         return {k: v[0].cpu().numpy() for k, v in self._obs.items()}
 
-    def _info(self, collided: bool = False, success: bool = False, done: bool = False) -> dict[str, Any]:
+    def _info(self, collided: bool = False, success: bool = False, done: bool = False, moving: bool = False) -> dict[str, Any]:
         st = self.task.state
         info = {
             "collided": collided,
@@ -104,6 +111,9 @@ class LyraSceneEnv(gym.Env):
             "distance_to_goal": float(self.task.goal_distance()[0]),
             "collisions": int(st.collisions[0]),
             "path_length": float(st.path_length[0]),
+            "moving_collision": moving,
+            "moving_collisions": int(st.moving_collisions[0]),
+            "time": float(st.time[0]),
         }
         if done:
             info["spl"] = float(self.task.spl(torch.tensor([success], device=self.task.device))[0])
@@ -121,7 +131,7 @@ class LyraSceneEnv(gym.Env):
             if seed is not None:
                 self._cursor.rewind()
             xy, yaw, goal, self._episode_index = self._cursor(0)
-            self.task.start([0], [(xy, yaw, goal)])
+            self.task.start([0], [(xy, yaw, goal, 0.0)])  # datasets replay static scenes only
         self._needs_reset = False
         self._path = [self.task.state.xy[0].cpu().numpy().astype(np.float64)]
         obs = self._numpy_obs()
@@ -137,7 +147,7 @@ class LyraSceneEnv(gym.Env):
         self._path.append(self.task.state.xy[0].cpu().numpy().astype(np.float64))
         terminated, truncated = bool(result.terminated[0]), bool(result.truncated[0])
         self._needs_reset = terminated or truncated
-        info = self._info(bool(result.collided[0]), bool(result.success[0]), self._needs_reset)
+        info = self._info(bool(result.collided[0]), bool(result.success[0]), self._needs_reset, bool(result.moving_collision[0]))
         obs = self._numpy_obs()
         if self._recorder is not None:
             r = result

@@ -95,7 +95,7 @@ def observe(task: PointNavTask, views: SceneViews) -> dict[str, Tensor]:
     """Every agent's observation as tensors on the task's device (see `observation_space`)."""
     st = task.state
     viewmats = agent_viewmats(st.xy, st.yaw, task.camera_z(), task.camera.pitch_deg)
-    rgb, depth = views.render(st.scene, viewmats)
+    rgb, depth = views.render(st.scene, viewmats, part_poses=task.part_poses() if task.parts.any else None)
     obs = {"rgb": rgb}
     if depth is not None:
         obs["depth"] = depth.float().clamp(0.0, task.camera.far)

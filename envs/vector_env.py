@@ -46,8 +46,8 @@ ACTION_CHECKS = ("sync", "async")
 class EpisodeStarts:
     """Per-env queues of episode starts, drawn ahead on the host and kept on the device.
 
-    ``next_episode(i)`` gives env ``i``'s next episode (start ``xy``, ``yaw``, pool goal, dataset
-    index or -1): the next `PointNavTask.draw_episode` from its generator, as in a single env reset
+    ``next_episode(i)`` gives env ``i``'s next episode (start ``xy``, ``yaw``, pool goal, start time,
+    dataset index or -1): the next `PointNavTask.draw_episode` from its generator, as in a single env reset
     that many times, or the next of a replayed dataset (`envs.episodes.EpisodeCursor`);
     ``index [N]`` is the dataset index of every env's current episode.
 
@@ -58,12 +58,13 @@ class EpisodeStarts:
     ``depth`` steps old.
     """
 
-    def __init__(self, task: PointNavTask, next_episode: Callable[[int], tuple[np.ndarray, float, int, int]], depth: int = 8) -> None:
+    def __init__(self, task: PointNavTask, next_episode: Callable[[int], tuple[np.ndarray, float, int, float, int]], depth: int = 8) -> None:
         n, dev = len(task.scene_ids), task.device
         self.task, self.next_episode, self.depth = task, next_episode, depth
         self.xy = torch.zeros((n, depth, 2), device=dev)
         self.yaw = torch.zeros((n, depth), device=dev)
         self.goal = torch.zeros((n, depth), dtype=torch.long, device=dev)
+        self.time = torch.zeros((n, depth), device=dev)
         self.queued_index = torch.zeros((n, depth), dtype=torch.long, device=dev)
         self.index = torch.full((n,), -1, dtype=torch.long, device=dev)
         self.used = torch.zeros(n, dtype=torch.long, device=dev)
@@ -77,24 +78,26 @@ class EpisodeStarts:
         rows = np.flatnonzero(used + self.depth > self.drawn)
         if not len(rows):
             return
-        slots, xy, yaw, goal, index = [], [], [], [], []
+        slots, xy, yaw, goal, time, index = [], [], [], [], [], []
         for r in rows:
             for e in range(self.drawn[r], used[r] + self.depth):
-                p, y, g, i = self.next_episode(int(r))
+                p, y, g, t, i = self.next_episode(int(r))
                 slots.append((r, e % self.depth))
-                xy.append(p), yaw.append(y), goal.append(g), index.append(i)
+                xy.append(p), yaw.append(y), goal.append(g), time.append(t), index.append(i)
             self.drawn[r] = used[r] + self.depth
         r, k = torch.tensor(slots, device=self.xy.device).unbind(1)
         self.xy[r, k] = torch.tensor(np.array(xy), dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.yaw[r, k] = torch.tensor(yaw, dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.goal[r, k] = torch.tensor(goal).to(self.xy.device, non_blocking=True)
+        self.time[r, k] = torch.tensor(time, dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.queued_index[r, k] = torch.tensor(index).to(self.xy.device, non_blocking=True)
 
     def restart(self, mask: torch.Tensor) -> None:
         """Start the next queued episode of every env where ``mask [N]`` is set."""
         self._refill()
         k = self.used % self.depth
-        self.task.restart(mask, self.xy[self._rows, k], self.yaw[self._rows, k], self.goal[self._rows, k])
+        self.task.restart(mask, self.xy[self._rows, k], self.yaw[self._rows, k], self.goal[self._rows, k],
+                          self.time[self._rows, k])
         self.index = torch.where(mask, self.queued_index[self._rows, k], self.index)
         self.used += mask.long()
         self._step += 1
@@ -176,7 +179,9 @@ class LyraSceneVectorEnv(VectorEnv):
         self._obs: dict[str, torch.Tensor] | None = None
         ones = torch.ones(num_envs, dtype=torch.bool, device=self.task.device)
         self._all = ones if array_type == "torch" else ones.cpu().numpy()
-        self.scenes.views.fit_budget(*self.task.survey_viewmats())
+        survey = self.task.survey_viewmats()
+        self.scenes.views.fit_budget(*survey)
+        self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
 
     def _out(self, x: torch.Tensor):
         return x if self.array_type == "torch" else x.cpu().numpy()
@@ -185,7 +190,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self._obs = observe(self.task, self.scenes.views)
         return {k: self._out(v) for k, v in self._obs.items()}
 
-    def _info(self, collided: torch.Tensor, success: torch.Tensor, done: torch.Tensor) -> dict[str, Any]:
+    def _info(self, collided: torch.Tensor, success: torch.Tensor, done: torch.Tensor, moving: torch.Tensor) -> dict[str, Any]:
         st = self.task.state
         values = {
             "collided": collided,
@@ -194,6 +199,9 @@ class LyraSceneVectorEnv(VectorEnv):
             "distance_to_goal": self.task.goal_distance(),
             "collisions": st.collisions,
             "path_length": st.path_length,
+            "moving_collision": moving,
+            "moving_collisions": st.moving_collisions,
+            "time": st.time,
         }
         info: dict[str, Any] = {}
         for key, value in values.items():
@@ -207,10 +215,12 @@ class LyraSceneVectorEnv(VectorEnv):
             info["_episode_index"] = self._all
         return info
 
-    def _next_episode(self, env: int) -> tuple[np.ndarray, float, int, int]:
-        """Env ``env``'s next episode: drawn from its generator, or the replayed dataset's next."""
+    def _next_episode(self, env: int) -> tuple[np.ndarray, float, int, float, int]:
+        """Env ``env``'s next episode: drawn from its generator, or the replayed dataset's next (at time 0: datasets
+        replay static scenes only)."""
         if self._cursor is not None:
-            return self._cursor(env)
+            xy, yaw, goal, index = self._cursor(env)
+            return xy, yaw, goal, 0.0, index
         return (*self.task.draw_episode(int(self.task.scene_ids[env]), self._rngs[env]), -1)
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
@@ -233,7 +243,7 @@ class LyraSceneVectorEnv(VectorEnv):
         obs = self._observe()
         if self._recorder is not None:
             self._recorder.reset(self.task, self._obs)
-        return obs, self._info(no, no, no)
+        return obs, self._info(no, no, no, no)
 
     def _actions(self, actions) -> torch.Tensor:
         """Validated actions on the env's device. Host arrays are checked on the host; device
@@ -266,9 +276,10 @@ class LyraSceneVectorEnv(VectorEnv):
         # was ignored (the step above moved them, the restart puts them at the new start).
         reset = self._autoreset
         self._starts.restart(reset)
-        reward, collided, success, terminated, truncated = (
+        reward, collided, success, terminated, truncated, moving = (
             torch.where(reset, torch.zeros_like(t), t)
-            for t in (result.reward, result.collided, result.success, result.terminated, result.truncated)
+            for t in (result.reward, result.collided, result.success, result.terminated, result.truncated,
+                      result.moving_collision)
         )
         done = terminated | truncated
         self._autoreset = done
@@ -281,7 +292,7 @@ class LyraSceneVectorEnv(VectorEnv):
             self._out(reward.float()),
             self._out(terminated),
             self._out(truncated),
-            self._info(collided, success, done),
+            self._info(collided, success, done, moving),
         )
 
     def close_extras(self, **kwargs: Any) -> None:

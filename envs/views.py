@@ -16,6 +16,14 @@ Backends are a registry (`BACKENDS`), picked by the device the scenes live on:
 
 ``pixel_ratio=0`` draws the original Gaussians (on CUDA: the full scene, one call per scene).
 
+**Moving parts** (dynamic scenes): each part has its own level-of-detail structure in its own
+frame. A camera draws its scene's static Gaussians plus each of its scene's parts, selected as
+seen from the camera moved into the part's frame (viewmat times the part's pose at the agent's
+time) and drawn under that pose: on the CPU the part's rows are moved and rasterized with the
+camera's static rows; on CUDA they are appended to the shared tables as rigid groups
+(`lyra_sim.render.rasterizer.rasterize_selected`'s ``groups``), so all envs, each at its own
+time, are still one rasterizer call.
+
 Either way the result is ``rgb [N, H, W, 3]`` uint8 and, when asked for, expected depth
 ``[N, H, W, 1]`` float32 in meters (0 where nothing was hit).
 """
@@ -35,7 +43,8 @@ from lyra_sim.config import check_number
 from lyra_sim.images import to_uint8
 from lyra_sim.render import rasterize, rasterize_selected, render
 from lyra_sim.render.lod import GaussianLOD, merge_lods
-from lyra_sim.scene import SH_C0
+from lyra_sim.scene import SH_C0, quat_multiply, rotmat_to_quat
+from lyra_sim.sh import rotate_sh
 
 DEFAULT_PIXEL_RATIO: Mapping[str, float] = MappingProxyType({"cpu": 3.0, "cuda": 3.0})
 """Level of detail per device type when `CameraConfig.pixel_ratio` is None. Measured on the H100
@@ -114,10 +123,28 @@ def agent_viewmats(xy: Tensor, yaw: Tensor, z: Tensor, pitch_deg: float) -> Tens
     return view
 
 
-Backend = Callable[["SceneViews", Tensor, Tensor, Tensor], "tuple[Tensor, Tensor | None]"]
+Backend = Callable[["SceneViews", Tensor, Tensor, Tensor, "Tensor | None"], "tuple[Tensor, Tensor | None]"]
 
 
-def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
+def _part_rows(views: "SceneViews", part: int, pose: Tensor, viewmat: Tensor, k: Tensor, degree: int) -> list[Tensor]:
+    """One camera's (``viewmat [4, 4]``, ``k [3, 3]``) selection of a moving part's Gaussians, moved to the world
+    by ``pose [4, 4]``."""
+    cfg, lod = views.camera, views.flat_parts[part]
+    cam = Cameras(viewmat[None] @ pose[None], k[None], cfg.width, cfg.height)  # the camera in the part's frame
+    ids, _ = lod.select(cam, views.pixel_ratio, near_plane=cfg.near)
+    s = lod.scene
+    r = pose[:3, :3]
+    sh = s.sh.index_select(0, ids)
+    if s.sh_degree > 0:
+        sh = rotate_sh(sh, r)
+    sh = torch.nn.functional.pad(sh, (0, 0, 0, (degree + 1) ** 2 - sh.shape[1]))
+    quats = quat_multiply(rotmat_to_quat(r[None]).expand(len(ids), 4),
+                          torch.nn.functional.normalize(s.quats.index_select(0, ids), dim=-1))
+    return [s.means.index_select(0, ids) @ r.T + pose[:3, 3], quats, s.scales.index_select(0, ids),
+            s.opacities.index_select(0, ids), sh]
+
+
+def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     colors = []
     for i in range(len(scene)):
@@ -127,9 +154,15 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tens
         # The rasterizer directly on the selected rows: a GaussianScene would re-validate
         # every field of a subset of an already validated scene, every step.
         s = lod.scene
+        rows = [x.index_select(0, ids) for x in (s.means, s.quats, s.scales, s.opacities, s.sh)]
+        degree = max([s.sh_degree] + [views.flat_parts[p].scene.sh_degree for p in views.parts_of(int(scene[i]))])
+        if views.has_parts:
+            rows[4] = torch.nn.functional.pad(rows[4], (0, 0, 0, (degree + 1) ** 2 - rows[4].shape[1]))
+            for k, p in enumerate(views.parts_of(int(scene[i]))):
+                moved = _part_rows(views, p, part_poses[i, k], viewmats[i], ks[i], degree)
+                rows = [torch.cat([a, b]) for a, b in zip(rows, moved)]
         out, _ = rasterize(
-            *(x.index_select(0, ids) for x in (s.means, s.quats, s.scales, s.opacities, s.sh)),
-            cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=s.sh_degree, mode=views.mode,
+            *rows, cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=degree, mode=views.mode,
             near_plane=cfg.near, far_plane=cfg.far, backend="torch",
         )
         colors.append(out)
@@ -137,7 +170,7 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tens
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
-def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
     n = len(scene)
     rgb = torch.empty((n, cfg.height, cfg.width, 3), device=viewmats.device)
@@ -158,22 +191,42 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks
     return rgb, depth
 
 
-def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
+def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
-    m = views.budget
+    n, m = len(scene), views.budget
     mask = views.anchor_scene[None] == scene[:, None] if len(views.lods) > 1 else None
     sel = views.lod.select_padded(viewmats, ks, cfg.width, cfg.height, views.pixel_ratio, m, cfg.near, mask)
     views.coarsened += sel.coarsened.sum()
+    groups = group_poses = None
+    ids = sel.ids
+    if views.has_parts:
+        # Each env's k-th part: selected as seen from the camera in the part's frame, drawn under its pose
+        # (rigid group 1 + part; group 0, the static rows, as stored).
+        parts = views.scene_parts[scene]  # [N, K]
+        eye = torch.eye(4, device=viewmats.device)
+        group_poses = eye.repeat(n, 1 + len(views.flat_parts), 1, 1)
+        chosen = [ids]
+        for k in range(parts.shape[1]):
+            pose = torch.where((parts[:, k] >= 0)[:, None, None], part_poses[:, k], eye)
+            local = views.part_lod.select_padded(viewmats @ pose, ks, cfg.width, cfg.height, views.pixel_ratio,
+                                                 views.part_budgets[k], cfg.near, views.part_anchor[None] == parts[:, k, None])
+            views.coarsened += local.coarsened.sum()
+            chosen.append(local.ids + views.part_offset)
+            slot = torch.where(parts[:, k] >= 0, 1 + parts[:, k], 0)  # no part: identity written to group 0
+            group_poses.scatter_(1, slot[:, None, None, None].expand(n, 1, 4, 4), pose[:, None])
+        ids = torch.cat(chosen, 1)
+        groups = views.groups
     # Each camera's rows drawn where they lie in the tables (`rasterize_selected`: no gathered copies).
     out, _ = rasterize_selected(
-        *views.tables, sel.ids, viewmats, ks, cfg.width, cfg.height, sh_degree=views.sh_degree, mode=views.mode,
-        near_plane=cfg.near, far_plane=cfg.far, backend=views.selected_backend,
+        *views.tables, ids, viewmats, ks, cfg.width, cfg.height, sh_degree=views.sh_degree, mode=views.mode,
+        near_plane=cfg.near, far_plane=cfg.far, backend=views.selected_backend, groups=groups, group_poses=group_poses,
     )
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
 
-def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor) -> tuple[Tensor, Tensor | None]:
-    return (_render_gsplat_full if views.pixel_ratio == 0 else _render_gsplat_lod)(views, scene, viewmats, ks)
+def _render_gsplat(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    full = views.pixel_ratio == 0 and not views.has_parts
+    return (_render_gsplat_full if full else _render_gsplat_lod)(views, scene, viewmats, ks, part_poses)
 
 
 BACKENDS: Mapping[str, Backend] = MappingProxyType({"torch": _render_torch, "gsplat": _render_gsplat})
@@ -196,10 +249,16 @@ class SceneViews:
             when Triton is installed), "fused", or "gsplat" (gathered copies, the reference).
     """
 
-    def __init__(self, lods: list[GaussianLOD], camera: CameraConfig, device: torch.device | str = "cpu") -> None:
+    def __init__(self, lods: list[GaussianLOD], camera: CameraConfig, device: torch.device | str = "cpu",
+                 part_lods: list[list[GaussianLOD]] | None = None, scene_parts: Tensor | None = None) -> None:
         self.device = torch.device(device)
         self.camera = camera
         self.lods = [lod.to(self.device) for lod in lods]
+        # Moving parts: per scene its parts' LODs (own frames); scene_parts [S, K] their global indices (-1: none).
+        self.flat_parts = [lod.to(self.device) for scene in (part_lods or []) for lod in scene]
+        self.has_parts = bool(self.flat_parts)
+        self.scene_parts = (torch.full((len(lods), 1), -1, dtype=torch.long) if scene_parts is None else scene_parts).to(self.device)
+        self._parts_host = self.scene_parts.cpu().tolist()
         self.backend = "gsplat" if self.device.type == "cuda" else "torch"
         self.pixel_ratio = camera.pixel_ratio_on(self.device)
         # gsplat draws the original Gaussians (row 0 of each LOD); slicing keeps them contiguous.
@@ -208,8 +267,12 @@ class SceneViews:
         self.mode = "RGB+ED" if camera.depth else "RGB"
         self.coarsened = torch.zeros((), dtype=torch.int64, device=self.device)
         self.selected_backend = "auto"
-        if self.backend == "gsplat" and self.pixel_ratio > 0:
+        if self.backend == "gsplat" and (self.pixel_ratio > 0 or self.has_parts):
             self._init_lod_tables()
+
+    def parts_of(self, scene: int) -> list[int]:
+        """Global indices of ``scene``'s moving parts, in slot order."""
+        return [p for p in self._parts_host[scene] if p >= 0]
 
     def _init_lod_tables(self) -> None:
         self.lod, self.anchor_scene = merge_lods(self.lods)
@@ -225,9 +288,36 @@ class SceneViews:
             torch.full((1, 3), PAD_MEAN), torch.tensor([[1.0, 0, 0, 0]]), torch.full((1, 3), 1e-3), torch.zeros(1),
             torch.zeros((1, *colors.shape[1:])),
         )
-        self.tables = tuple(
-            torch.cat([t, p.to(t)]).contiguous() for t, p in zip((s.means, s.quats, s.scales, s.opacities, colors), pad)
-        )
+        tables = [torch.cat([t, p.to(t)]) for t, p in zip((s.means, s.quats, s.scales, s.opacities, colors), pad)]
+        if self.has_parts:
+            self._init_part_tables(tables, pad)
+        self.tables = tuple(t.contiguous() for t in tables)
+
+    def _init_part_tables(self, tables: list[Tensor], pad: tuple[Tensor, ...]) -> None:
+        """Append every part's LOD rows (own frames) and a last padding row to ``tables``; rows' rigid groups."""
+        self.part_lod, self.part_anchor = merge_lods(self.flat_parts)
+        p = self.part_lod.scene
+        if p.sh_degree != self.lod.scene.sh_degree:
+            raise ValueError(f"moving parts have SH degree {p.sh_degree}, the scene {self.lod.scene.sh_degree}: "
+                             "they must match to share the renderer's tables")
+        colors = (0.5 + SH_C0 * p.sh[:, 0]).clamp_min(0) if p.sh_degree == 0 else p.sh
+        self.part_offset = len(tables[0])  # the static rows and their padding row come first
+        static_rows = self.part_offset
+        for i, (t, q) in enumerate(zip((p.means, p.quats, p.scales, p.opacities, colors), pad)):
+            tables[i] = torch.cat([tables[i], t, q.to(t)])
+        # Row -> part: merge_lods keeps each level's rows grouped by part, parts in order.
+        owner = []
+        for r in range(self.part_lod.offsets.shape[0]):
+            for k, lod in enumerate(self.flat_parts):
+                owner.append(torch.full((int(lod.offsets[r, -1] - lod.offsets[r, 0]),), 1 + k, dtype=torch.int32))
+        groups = torch.cat([torch.zeros(static_rows, dtype=torch.int32), *owner, torch.zeros(1, dtype=torch.int32)])
+        self.groups = groups.to(self.device)
+        # Per part slot: the largest part any scene has there (its original Gaussians), until fitted.
+        slots = self.scene_parts.shape[1]
+        self.part_budgets = [max([int(self.flat_parts[q].offsets[0, -1]) for q in self.scene_parts[:, k].tolist() if q >= 0]
+                                 or [1]) for k in range(slots)]
+        self._part_min_budget = [max([self.flat_parts[q].level_sizes()[-1] for q in self.scene_parts[:, k].tolist() if q >= 0]
+                                     or [1]) for k in range(slots)]
 
     def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024, Ks: Tensor | None = None) -> int:
         """Size the CUDA per-camera budget from a survey of cameras (``scene [P]``, ``viewmats [P, 4, 4]``:
@@ -250,19 +340,48 @@ class SceneViews:
         self.budget = min(budget, max(len(f) for f in self.full_scenes))
         return self.budget
 
-    def render(self, scene: Tensor, viewmats: Tensor, Ks: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def fit_part_budgets(self, scene: Tensor, viewmats: Tensor, samples: Tensor, margin: float = 1.15,
+                         chunk: int = 1024) -> list[int]:
+        """Size each part slot's CUDA budget as `fit_budget` does, from the surveyed cameras (``scene [P]``,
+        ``viewmats [P, 4, 4]``) and every part at each of its motion samples (``samples [parts, L, 4, 4]``:
+        part frame → world). Returns the budgets (unchanged off the CUDA path or without parts)."""
+        if not self.has_parts or not hasattr(self, "part_lod"):
+            return []
+        cfg = self.camera
+        for k in range(self.scene_parts.shape[1]):
+            part = self.scene_parts[scene, k]
+            largest = 0
+            for j in range(samples.shape[1]):
+                pose = torch.where((part >= 0)[:, None, None], samples[part.clamp_min(0), j], torch.eye(4, device=self.device))
+                for i in range(0, len(scene), chunk):
+                    vm = viewmats[i : i + chunk] @ pose[i : i + chunk]
+                    counts = self.part_lod.selection_counts(
+                        vm, self.K[None].expand(len(vm), 3, 3), cfg.width, cfg.height, self.pixel_ratio, cfg.near,
+                        self.part_anchor[None] == part[i : i + chunk, None])
+                    largest = max(largest, int(counts.max()))
+            budget = max(math.ceil(largest * margin / 256) * 256, self._part_min_budget[k])
+            self.part_budgets[k] = min(budget, self.part_budgets[k])
+        return list(self.part_budgets)
+
+    def render(self, scene: Tensor, viewmats: Tensor, Ks: Tensor | None = None,
+               part_poses: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Render ``N`` cameras.
 
         Args:
             scene: ``[N]`` int64 scene index per camera.
             viewmats: ``[N, 4, 4]`` world-to-camera.
             Ks: ``[N, 3, 3]`` pixel intrinsics per camera; None: the config's camera for all.
+            part_poses: ``[N, K, 4, 4]`` each camera's scene's parts (slots of ``scene_parts``) posed at that
+                camera's time (`envs.moving_parts.MovingParts.scene_poses`); needed when there are parts.
 
         Returns:
             ``rgb [N, H, W, 3]`` uint8 and ``depth [N, H, W, 1]`` float32 meters (or None).
         """
+        if self.has_parts and (part_poses is None or part_poses.shape != (len(scene), self.scene_parts.shape[1], 4, 4)):
+            raise ValueError(f"part_poses: expected [{len(scene)}, {self.scene_parts.shape[1]}, 4, 4] (the scenes have "
+                             "moving parts), got " + ("None" if part_poses is None else str(list(part_poses.shape))))
         ks = self.K[None].expand(len(scene), 3, 3) if Ks is None else Ks.to(self.K)
         with torch.no_grad():
-            rgb, depth = BACKENDS[self.backend](self, scene, viewmats, ks)
+            rgb, depth = BACKENDS[self.backend](self, scene, viewmats, ks, part_poses)
             rgb8 = to_uint8(rgb)
         return rgb8, depth

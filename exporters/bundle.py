@@ -47,7 +47,7 @@ from .floaters import FloaterConfig, find_floaters
 from .convex import ConvexConfig, decompose_objects
 from .mesh_tools import safe_names
 from .meshes import face_labels, vertex_colors, write_mesh
-from .mjcf import SceneGeometry, write_mjcf
+from .mjcf import MocapBody, SceneGeometry, write_mjcf
 from .nav_grid import NavConfig, NavGrid, nav_grid, write_nav
 from .pieces import ConvexPiece, PieceConfig, static_colliders
 from .urdf import write_urdf
@@ -113,6 +113,9 @@ class ExportContext:
         self.info = info
         self.stage = stage
         self.timings: dict[str, float] = {}
+        # A dynamic bundle's moving parts (`lyra_sim.exporters.dynamic_bundle.PartAssets`), which the
+        # USD and MJCF writers add; ``scene`` is then the static part.
+        self.moving: Sequence[Any] = ()
 
     def timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -190,7 +193,9 @@ class ExportContext:
             name = f"collision_static/piece_{i:04d}.stl"
             write_mesh(self.out / name, piece.vertices, piece.faces)
             files.append(name)
-        return SceneGeometry(files, self.part_files, "collision.obj", floor)
+        mocap = {p.name: MocapBody(p.piece_files, tuple(p.track.positions[0]), tuple(p.track.orientations[0]))
+                 for p in self.moving}
+        return SceneGeometry(files, self.part_files, "collision.obj", floor, mocap)
 
     @cached_property
     def colors(self) -> np.ndarray:
@@ -220,6 +225,7 @@ def _write_usd(ctx: ExportContext, usda: bool, usdz: bool) -> None:
             face_labels=ctx.face_labels,
             label_names=ctx.scene.label_names,
             custom_data={k: ctx.info[k] for k in ("prompt", "seed", "world_model", "source", "packages") if k in ctx.info},
+            moving=ctx.moving,
         ),
     )
 
@@ -333,6 +339,43 @@ _FROM_SOURCE = ("prompt", "seed", "world_model", "decoder", "scene_spec", "under
                 "floor_plan")
 
 
+def write_assets(ctx: ExportContext, formats: Sequence[str], source_manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write ``collision.obj``, the formats' files and ``nav.npz`` of ``ctx.scene`` into ``ctx.out``.
+
+    Returns the manifest fields that describe them (everything but where the scene came from).
+    """
+    scene, config, tmp = ctx.scene, ctx.config, ctx.out
+    mesh = ctx.collision
+    write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
+    part_files = ctx.part_files  # before the formats: they reference the parts
+    for name in formats:
+        FORMATS[name](ctx)
+    write_nav(tmp / "nav.npz", ctx.nav)
+    lo, hi = scene.bounds()
+    bounds = {"gaussians": [lo.tolist(), hi.tolist()], "collision": [mesh.vertices.min(0).tolist(), mesh.vertices.max(0).tolist()]}
+    if "bounds" in source_manifest and "room" in source_manifest["bounds"]:
+        bounds["room"] = source_manifest["bounds"]["room"]
+    stats = {k: v for k, v in mesh.stats.items() if k != "seconds"}
+    stats["viewpoints"] = np.round(mesh.viewpoints, 6).tolist()
+    data = {
+        **ctx.info,
+        "kind": "bundle",
+        "formats": list(formats),
+        "num_gaussians": len(scene),
+        "sh_degree": scene.sh_degree,
+        "label_names": list(scene.label_names),
+        "bounds": bounds,
+        "collision": stats,
+        "nav": {**ctx.nav.summary(config.spawn_radius), "config": asdict(config.nav)},
+    }
+    if ctx.floaters[1] is not None:
+        floaters = ctx.floaters[1]
+        data["floaters"] = {"removed_from_collision": floaters["count"], **{k: v for k, v in floaters.items() if k != "count"}}
+    if config.convex is not None:
+        data["convex"] = {"config": asdict(config.convex), "parts": {label: len(files) for label, files in part_files.items()}}
+    return data
+
+
 def export_bundle(
     src: str | os.PathLike,
     out: str | os.PathLike,
@@ -387,44 +430,17 @@ def export_bundle(
         for picture in pictures:
             shutil.copyfile(picture, tmp / picture.name)
         try:
-            mesh = ctx.collision
+            ctx.collision  # computed once (cached) for write_assets
         except ValueError as exc:  # about the scene: name it
             raise ValueError(f"{src}: {exc}") from None
-        write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
-        part_files = ctx.part_files  # before the formats: they reference the parts
-        for name in formats:
-            FORMATS[name](ctx)
-        write_nav(tmp / "nav.npz", ctx.nav)
-        lo, hi = scene.bounds()
-        bounds = {"gaussians": [lo.tolist(), hi.tolist()], "collision": [mesh.vertices.min(0).tolist(), mesh.vertices.max(0).tolist()]}
-        if "bounds" in source_manifest and "room" in source_manifest["bounds"]:
-            bounds["room"] = source_manifest["bounds"]["room"]
-        stats = {k: v for k, v in mesh.stats.items() if k != "seconds"}
-        stats["viewpoints"] = np.round(mesh.viewpoints, 6).tolist()
-        manifest_data = {
-            **info,
-            "kind": "bundle",
-            "formats": list(formats),
-            "num_gaussians": len(scene),
-            "sh_degree": scene.sh_degree,
-            "label_names": list(scene.label_names),
-            "bounds": bounds,
-            "collision": stats,
-            "nav": {**ctx.nav.summary(config.spawn_radius), "config": asdict(config.nav)},
+        manifest_data = write_assets(ctx, formats, source_manifest)
+        manifest_data.update({
             "source_sha256": sha256_file(ply_path),
             "source_format": source_format,
             "frame": _frame_note(alignment, source_format),
-        }
+        })
         if alignment is not None:
             manifest_data["alignment"] = alignment.as_dict()
-        if ctx.floaters[1] is not None:
-            stats = ctx.floaters[1]
-            manifest_data["floaters"] = {"removed_from_collision": stats["count"], **{k: v for k, v in stats.items() if k != "count"}}
-        if config.convex is not None:
-            manifest_data["convex"] = {
-                "config": asdict(config.convex),
-                "parts": {label: len(files) for label, files in part_files.items()},
-            }
         stage("writing manifest.json")
         manifest = write_manifest(tmp, manifest_data)
     if timings is not None:

@@ -9,6 +9,11 @@ and make it dynamic. The full collision mesh is included as a visual-only geom (
 so the scene looks like itself in MuJoCo's viewer; collision geoms sit in group 3, which the
 viewer hides by default.
 
+The moving parts of a dynamic bundle are **mocap bodies** (``mocap="true"``: kinematic, moved
+by the user, pushing what they meet), one per part, with the part's convex pieces as geoms in
+the part's own frame and its pose at the first time; `lyra_sim.exporters.motion_track.set_mocap`
+poses them at any time from ``motion.npz``.
+
 Mesh files are referenced relative to the XML file (``compiler meshdir="."``), so the bundle
 directory can be moved as a whole.
 """
@@ -31,6 +36,15 @@ VISUAL_GROUP = 1
 
 
 @dataclass(frozen=True)
+class MocapBody:
+    """A moving part as a mocap body: its convex pieces' mesh files (part frame) and its first pose."""
+
+    pieces: Sequence[str]
+    position: tuple[float, float, float]
+    orientation: tuple[float, float, float, float]  # wxyz
+
+
+@dataclass(frozen=True)
 class SceneGeometry:
     """What the MJCF and URDF writers reference (paths relative to the bundle root).
 
@@ -39,12 +53,14 @@ class SceneGeometry:
         bodies: label → mesh files of that object's convex parts.
         visual: the full collision mesh file, shown but not collided; None for none.
         floor: the floor collider (`lyra_sim.exporters.pieces.static_colliders`); None for none.
+        mocap: moving part name → its `MocapBody` (MJCF only; URDF stays static).
     """
 
     static_pieces: Sequence[str]
     bodies: dict[str, Sequence[str]] = field(default_factory=dict)
     visual: str | None = None
     floor: FloorBox | None = None
+    mocap: dict[str, MocapBody] = field(default_factory=dict)
 
 
 def format_numbers(values) -> str:
@@ -100,6 +116,13 @@ def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: 
             name = f"{names[label]}_part_{j:03d}"
             ET.SubElement(asset, "mesh", name=name, file=file)
             ET.SubElement(body, "geom", {"name": name, "class": "collision", "mesh": name})
+    for label, part in sorted(geometry.mocap.items()):
+        body = ET.SubElement(world, "body", name=safe_name(label), mocap="true",
+                             pos=format_numbers(part.position), quat=format_numbers(part.orientation))
+        for j, file in enumerate(part.pieces):
+            name = f"{safe_name(label)}_piece_{j:04d}"
+            ET.SubElement(asset, "mesh", name=name, file=file)
+            ET.SubElement(body, "geom", {"name": name, "class": "collision", "mesh": name})
     tree = ET.ElementTree(root)
     ET.indent(tree, space="  ")
     return tree
@@ -108,7 +131,8 @@ def mjcf_tree(geometry: SceneGeometry, model: str = "lyra_sim_scene", friction: 
 def write_mjcf(path: str | os.PathLike, geometry: SceneGeometry, model: str = "lyra_sim_scene") -> Path:
     """Write ``scene.xml`` (atomically); mesh paths in ``geometry`` are relative to its directory."""
     path = Path(path)
-    missing = [f for f in [*geometry.static_pieces, *(f for fs in geometry.bodies.values() for f in fs)]
+    missing = [f for f in [*geometry.static_pieces, *(f for fs in geometry.bodies.values() for f in fs),
+                           *(f for m in geometry.mocap.values() for f in m.pieces)]
                if not (path.parent / f).is_file()]
     if geometry.visual is not None and not (path.parent / geometry.visual).is_file():
         missing.append(geometry.visual)

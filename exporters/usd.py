@@ -212,6 +212,7 @@ def write_usd(
     label_names: Sequence[str] = (),
     custom_data: dict[str, Any] | None = None,
     name: str = "scene.usda",
+    moving: Sequence[Any] = (),
 ) -> list[Path]:
     """Write ``splats.usdc`` and ``name`` (``scene.usda``) into ``out_dir``.
 
@@ -221,6 +222,8 @@ def write_usd(
         parts: convex parts (CoACD), authored with approximation ``convexHull``.
         face_labels: ``[F]`` label index per collision face (-1: none), indexing ``label_names``.
         custom_data: JSON-like dict stored under ``lyra_sim`` in ``customLayerData``.
+        moving: a dynamic bundle's moving parts (`lyra_sim.exporters.usd_motion`); their splat
+            layers are written under ``parts/``.
 
     Returns:
         The written paths.
@@ -232,7 +235,10 @@ def write_usd(
         raise FileNotFoundError(f"{out_dir}: the directory does not exist")
     if len(collision.faces) == 0:
         raise ValueError("usd: the collision mesh has no faces")
+    from .usd_motion import author_moving_parts, write_part_layers
+
     splats_path = write_splats_layer(out_dir / SPLATS_FILE, scene)
+    part_paths = write_part_layers(out_dir, moving)
     root_path = out_dir / name
     # The stage is created on disk beside splats.usdc (under a temporary name), so the
     # relative reference resolves while authoring; the rename makes it visible atomically.
@@ -240,9 +246,10 @@ def write_usd(
         tmp.unlink()
         stage = Usd.Stage.CreateNew(str(tmp))
         _author_root(stage, collision, parts, face_labels, label_names, custom_data)
+        author_moving_parts(stage, moving)
         stage.GetRootLayer().Save()
         del stage
-    return [splats_path, root_path]
+    return [splats_path, *part_paths, root_path]
 
 
 ZIP_TIMESTAMP = 315_576_000

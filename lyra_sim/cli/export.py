@@ -1,4 +1,5 @@
-"""``lyra-sim export``: a scene directory or any 3DGS ``.ply`` → an asset bundle."""
+"""``lyra-sim export``: a scene directory or any 3DGS ``.ply`` → an asset bundle; a dynamic scene directory
+(``scene4d/``) → a dynamic bundle (its static part, and its moving parts with their motion)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from .common import Stages, add_export_options, export_config, print_bundle
 
 def add_parser(sub) -> None:
     exp = sub.add_parser("export", help="build an asset bundle (collision mesh, USD, MJCF, URDF, GLB) from a scene")
-    exp.add_argument("src", help="a scene directory from `lyra-sim generate`, or a splat file: 3DGS .ply, "
-                     "SuperSplat compressed .ply, .spz, .splat")
+    exp.add_argument("src", help="a scene directory from `lyra-sim generate` (with scene4d/ from --dynamic: a dynamic "
+                     "bundle), a scene4d directory, or a splat file: 3DGS .ply, SuperSplat compressed .ply, .spz, .splat")
     exp.add_argument("--formats", default="usd,usdz,mjcf,urdf,glb", help="all, or a comma-separated list of: usd, usdz, mjcf, urdf, glb, obj")
     exp.add_argument("--out", required=True, help="bundle directory (must not exist or be empty)")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing bundle directory")
@@ -39,14 +40,20 @@ def _scale(value: str) -> float | str:
 
 def run(args: argparse.Namespace) -> int:
     from lyra_sim.exporters.bundle import export_bundle, parse_formats
+    from lyra_sim.exporters.dynamic_bundle import export_dynamic_bundle, scene4d_of
 
     stages = Stages(args.quiet)
     timings: dict[str, float] = {}
-    manifest = export_bundle(
+    export = export_dynamic_bundle if Path(args.src).is_dir() and scene4d_of(args.src) is not None else export_bundle
+    manifest = export(
         args.src, args.out, parse_formats(args.formats), export_config(args),
         overwrite=args.overwrite, stage=stages, timings=timings,
     )
     print(f"{args.out}: {manifest['num_gaussians']:,} Gaussians ({stages.elapsed():.1f}s)")
+    if "dynamic" in manifest:
+        d = manifest["dynamic"]
+        print(f"moving parts ({d['segmentation']}, {len(d['times'])} times): {', '.join(d['parts'])}; static part in "
+              "scene.ply and collision.obj, the parts under parts/, their motion in motion.json (URDF stays static)")
     if "alignment" in manifest:
         up, scale = manifest["alignment"]["up"], manifest["alignment"]["scale"]
         print(f"frame: up {up['requested']} -> source direction {up['source_direction']} ({up['reason']}; "

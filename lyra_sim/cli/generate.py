@@ -70,9 +70,6 @@ def _source(args: argparse.Namespace):
         from lyra_sim.worlds.dynamic_world import DEFAULT_FPS, frame_times
 
         frame_times(frames, DEFAULT_FPS if args.fps is None else args.fps)  # --frames 0: one line, before any work
-        if args.export is not None:
-            raise ValueError("--export: bundles of dynamic scenes are not supported yet (export the t = 0 scene with "
-                             "lyra-sim export OUT after generating)")
     if args.world == "diffusers":
         if args.spec is not None:
             raise ValueError("--spec is for the procedural world; --world diffusers takes --image FILE and/or a PROMPT")
@@ -142,8 +139,9 @@ def run(args: argparse.Namespace) -> int:
     moving = ""
     if "dynamic" in manifest:
         d = manifest["dynamic"]
-        movers = ", ".join(f"{m['label']} {m['motion']['kind']}" for m in manifest.get("motions", [])) or "none"
-        moving = f"; {d['frames']} times over {d['duration_s']:.2f} s (scene4d/), moving: {movers}"
+        movers = ", ".join(f"{m['label']} {m['motion']['kind']}" for m in manifest.get("motions", [])) or ", ".join(
+            d.get("parts", [])) or "none"  # a scene directory records the world's motions, a bundle its moving parts
+        moving = f"; {len(d['times'])} times over {d['times'][-1] - d['times'][0]:.2f} s (scene4d/), moving: {movers}"
     if args.world == "diffusers":
         inputs = " and ".join(x for x in (args.image and f"image {args.image}", args.prompt and repr(args.prompt)) if x)
         inputs = inputs or f"video {args.video}"

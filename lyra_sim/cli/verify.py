@@ -1,4 +1,5 @@
-"""``lyra-sim verify``: a scene directory or bundle against its manifest (the sha256 of every file)."""
+"""``lyra-sim verify``: a scene directory or bundle against its manifest (the sha256 of every file); a dynamic
+bundle also against its motion (`lyra_sim.exporters.dynamic_bundle.verify_dynamic`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyra_sim.manifest import read_manifest, verify
+    from lyra_sim.exporters.dynamic_bundle import verify_bundle
+    from lyra_sim.manifest import read_manifest
 
-    problems = verify(args.bundle)
+    problems = verify_bundle(args.bundle)
     if problems:
         for problem in problems:
             print(f"{args.bundle}: {problem}")

@@ -1,6 +1,7 @@
 """Scene source → asset bundle in one go: the scene directory is written to scratch space beside
-``out``, exported from there (`lyra_sim.exporters.bundle.export_bundle`), and deleted; only the
-finished bundle ever appears at ``out``. Scratch of a killed run is swept by a later one
+``out``, exported from there (`lyra_sim.exporters.bundle.export_bundle`; a dynamic source's by
+`lyra_sim.exporters.dynamic_bundle.export_dynamic_bundle`), and deleted; only the finished bundle
+ever appears at ``out``. Scratch of a killed run is swept by a later one
 (`lyra_sim.atomic.sweep_scratch`)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Sequence
 from ..atomic import check_target_dir, scratch_directory
 from ..cameras import ViewConfig
 from ..exporters.bundle import DEFAULT_FORMATS, ExportConfig, export_bundle, parse_formats
+from ..exporters.dynamic_bundle import export_dynamic_bundle, scene4d_of
 from .scene_dir import generate_scene
 from .sources import SceneSource, Stage
 
@@ -47,7 +49,8 @@ def generate_bundle(
         made: dict[str, float] = {}
         generate_scene(scratch / "scene", source, view=view, stage=stage, timings=made)
         generation = time.perf_counter() - start
-        manifest = export_bundle(scratch / "scene", out, formats, config, overwrite=overwrite, stage=stage, timings=timings)
+        export = export_dynamic_bundle if scene4d_of(scratch / "scene") is not None else export_bundle
+        manifest = export(scratch / "scene", out, formats, config, overwrite=overwrite, stage=stage, timings=timings)
         if timings is not None:
             timings.update(made, generation=generation)
         return manifest

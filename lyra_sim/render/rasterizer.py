@@ -133,19 +133,38 @@ def rasterize(
                              backgrounds, float(near_plane), float(far_plane))
 
 
+def _posed(tables: list[Tensor], poses: Tensor, sh_degree: int | None) -> list[Tensor]:
+    """Gathered rows ``[B, M, ...]`` moved by their poses ``[B, M, 4, 4]``: means, rotations and (SH) colors."""
+    from ..scene import quat_multiply, rotmat_to_quat
+    from ..sh import rotate_sh
+
+    means, quats, scales, opacities, colors = tables
+    r, t = poses[..., :3, :3], poses[..., :3, 3]
+    b, m = means.shape[:2]
+    means = (r @ means[..., None])[..., 0] + t
+    quats = quat_multiply(rotmat_to_quat(r.reshape(-1, 3, 3)), torch.nn.functional.normalize(quats.reshape(-1, 4), dim=-1))
+    if sh_degree is not None and colors.shape[-2] > 1:
+        colors = rotate_sh(colors.reshape(b * m, *colors.shape[2:]), r.reshape(-1, 3, 3)).view(colors.shape)
+    return [means, quats.view(b, m, 4), scales, opacities, colors]
+
+
 def _selected_reference(means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, sh_degree, mode,
-                        near_plane, far_plane, backend) -> tuple[Tensor, Tensor]:
-    """Gather each camera's rows, then `rasterize` with one camera per batch entry."""
+                        near_plane, far_plane, backend, groups=None, group_poses=None) -> tuple[Tensor, Tensor]:
+    """Gather each camera's rows (moved by their groups' poses), then `rasterize` with one camera per batch entry."""
     b, m = ids.shape
     flat = ids.reshape(-1)
     tables = [t.index_select(0, flat).view(b, m, *t.shape[1:]) for t in (means, quats, scales, opacities, colors)]
+    if groups is not None:
+        poses = group_poses.to(means.dtype).gather(
+            1, groups.index_select(0, flat).view(b, m, 1, 1).expand(b, m, 4, 4).long())
+        tables = _posed(tables, poses, sh_degree)
     out, alphas = rasterize(*tables, viewmats[:, None], Ks[:, None], width, height, sh_degree=sh_degree, mode=mode,
                             near_plane=near_plane, far_plane=far_plane, backend=backend)
     return out[:, 0], alphas[:, 0]
 
 
 def _selected_fused(means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, sh_degree, mode,
-                    near_plane, far_plane, backend) -> tuple[Tensor, Tensor]:
+                    near_plane, far_plane, backend, groups=None, group_poses=None) -> tuple[Tensor, Tensor]:
     """The Triton projection reads the rows in place; gsplat's tile intersection and rasterization draw them."""
     from gsplat.cuda._wrapper import isect_offset_encode, isect_tiles, rasterize_to_pixels
 
@@ -153,7 +172,8 @@ def _selected_fused(means, quats, scales, opacities, colors, ids, viewmats, Ks, 
 
     b = ids.shape[0]
     radii, means2d, depths, conics, rgb, opac = project_selected(
-        means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, EPS2D, near_plane, far_plane)
+        means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, EPS2D, near_plane, far_plane,
+        groups, group_poses)
     if mode == "RGB":
         feats = rgb
     else:  # expected depth accumulates as the last channel
@@ -190,6 +210,8 @@ def rasterize_selected(
     near_plane: float = 0.01,
     far_plane: float = 1e10,
     backend: str = "auto",
+    groups: Tensor | None = None,
+    group_poses: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Rasterize camera ``b`` from its own rows ``ids[b]`` of shared Gaussian tables (one camera per row).
 
@@ -201,6 +223,12 @@ def rasterize_selected(
         backend: "auto" (fused on CUDA with plain colors, when Triton is installed; else the
             gathered reference on the device's `rasterize` backend), "fused", or "torch" /
             "gsplat" (the gathered reference on that rasterizer).
+        groups, group_poses: rigid groups of rows (moving parts stored in their own frames):
+            ``groups [R]`` int, each row's group in ``0..G-1``, and ``group_poses [B, G, 4, 4]``,
+            the rigid transform (``x ↦ R x + t``) camera ``b`` draws each group's rows under, so
+            every camera sees the parts where they are at its own time. Positions and rotations
+            turn; SH colors too (rotated, `lyra_sim.sh.rotate_sh`), plain colors are taken as
+            view-independent. None: every row as stored.
 
     Returns:
         ``(colors [B, H, W, X], alphas [B, H, W, 1])``, as `rasterize`.
@@ -210,6 +238,12 @@ def rasterize_selected(
     if ids.ndim != 2 or viewmats.shape != (ids.shape[0], 4, 4) or Ks.shape != (ids.shape[0], 3, 3):
         raise ValueError(f"ids [B, M], viewmats [B, 4, 4] and Ks [B, 3, 3] must agree, got {list(ids.shape)}, "
                          f"{list(viewmats.shape)} and {list(Ks.shape)}")
+    if (groups is None) != (group_poses is None):
+        raise ValueError("groups and group_poses go together (rows' rigid groups and their poses per camera)")
+    if groups is not None and (groups.shape != (means.shape[0],) or group_poses.ndim != 4
+                               or group_poses.shape[0] != ids.shape[0] or group_poses.shape[2:] != (4, 4)):
+        raise ValueError(f"groups [R] and group_poses [B, G, 4, 4] must fit the tables ({means.shape[0]} rows) and the "
+                         f"{ids.shape[0]} cameras, got {list(groups.shape)} and {list(group_poses.shape)}")
     if backend == "auto":
         backend = "fused" if means.device.type == "cuda" and sh_degree is None and _triton_available() else "gather"
         reference = "gsplat" if means.device.type == "cuda" else "torch"
@@ -222,7 +256,7 @@ def rasterize_selected(
     else:
         raise ValueError(f"backend: unknown {backend!r}; accepted: auto, fused, {', '.join(BACKENDS)}")
     return SELECTED_BACKENDS[backend](means, quats, scales, opacities, colors, ids, viewmats, Ks, width, height, sh_degree,
-                                      mode, float(near_plane), float(far_plane), reference)
+                                      mode, float(near_plane), float(far_plane), reference, groups, group_poses)
 
 
 def _triton_available() -> bool:

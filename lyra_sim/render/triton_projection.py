@@ -32,10 +32,10 @@ BLOCK = 256
 
 @triton.jit
 def _project_kernel(
-    ids_ptr, means_ptr, quats_ptr, scales_ptr, opac_ptr, colors_ptr, viewmats_ptr, ks_ptr,
+    ids_ptr, means_ptr, quats_ptr, scales_ptr, opac_ptr, colors_ptr, viewmats_ptr, ks_ptr, groups_ptr,
     radii_ptr, means2d_ptr, depths_ptr, conics_ptr, out_colors_ptr, out_opac_ptr,
-    M, width, height, eps2d, near, far, fov_margin, alpha_threshold, max_extent,
-    D: tl.constexpr, BLOCK_SIZE: tl.constexpr,
+    M, G, width, height, eps2d, near, far, fov_margin, alpha_threshold, max_extent,
+    D: tl.constexpr, BLOCK_SIZE: tl.constexpr, HAS_GROUPS: tl.constexpr,
 ):
     cam = tl.program_id(1)
     slot = tl.program_id(0) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
@@ -43,20 +43,37 @@ def _project_kernel(
     row = cam.to(tl.int64) * M + slot
     g = tl.load(ids_ptr + row, mask=live, other=0).to(tl.int64)
 
-    # The camera: world-to-camera rotation W, translation t, intrinsics.
-    vm = viewmats_ptr + cam.to(tl.int64) * 16
-    w00 = tl.load(vm + 0)
-    w01 = tl.load(vm + 1)
-    w02 = tl.load(vm + 2)
-    t0 = tl.load(vm + 3)
-    w10 = tl.load(vm + 4)
-    w11 = tl.load(vm + 5)
-    w12 = tl.load(vm + 6)
-    t1 = tl.load(vm + 7)
-    w20 = tl.load(vm + 8)
-    w21 = tl.load(vm + 9)
-    w22 = tl.load(vm + 10)
-    t2 = tl.load(vm + 11)
+    # The camera: world-to-camera rotation W, translation t, intrinsics. With groups, each row is
+    # drawn through its group's matrix (the camera's viewmat times the group's pose, per camera).
+    if HAS_GROUPS:
+        grp = tl.load(groups_ptr + g, mask=live, other=0).to(tl.int64)
+        vm = viewmats_ptr + (cam.to(tl.int64) * G + grp) * 16
+        w00 = tl.load(vm + 0, mask=live, other=1.0)
+        w01 = tl.load(vm + 1, mask=live, other=0.0)
+        w02 = tl.load(vm + 2, mask=live, other=0.0)
+        t0 = tl.load(vm + 3, mask=live, other=0.0)
+        w10 = tl.load(vm + 4, mask=live, other=0.0)
+        w11 = tl.load(vm + 5, mask=live, other=1.0)
+        w12 = tl.load(vm + 6, mask=live, other=0.0)
+        t1 = tl.load(vm + 7, mask=live, other=0.0)
+        w20 = tl.load(vm + 8, mask=live, other=0.0)
+        w21 = tl.load(vm + 9, mask=live, other=0.0)
+        w22 = tl.load(vm + 10, mask=live, other=1.0)
+        t2 = tl.load(vm + 11, mask=live, other=0.0)
+    else:
+        vm = viewmats_ptr + cam.to(tl.int64) * 16
+        w00 = tl.load(vm + 0)
+        w01 = tl.load(vm + 1)
+        w02 = tl.load(vm + 2)
+        t0 = tl.load(vm + 3)
+        w10 = tl.load(vm + 4)
+        w11 = tl.load(vm + 5)
+        w12 = tl.load(vm + 6)
+        t1 = tl.load(vm + 7)
+        w20 = tl.load(vm + 8)
+        w21 = tl.load(vm + 9)
+        w22 = tl.load(vm + 10)
+        t2 = tl.load(vm + 11)
     kp = ks_ptr + cam.to(tl.int64) * 9
     fx = tl.load(kp + 0)
     cx = tl.load(kp + 2)
@@ -154,6 +171,7 @@ def _project_kernel(
 def project_selected(
     means: Tensor, quats: Tensor, scales: Tensor, opacities: Tensor, colors: Tensor, ids: Tensor,
     viewmats: Tensor, Ks: Tensor, width: int, height: int, eps2d: float, near_plane: float, far_plane: float,
+    groups: Tensor | None = None, group_poses: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Project rows ``ids`` of the tables into one camera each, as gsplat's unpacked projection.
 
@@ -163,6 +181,9 @@ def project_selected(
             contiguous, on one CUDA device (or CPU under ``TRITON_INTERPRET=1``).
         ids: ``[B, M]`` integer rows of camera ``b``.
         viewmats: ``[B, 4, 4]``; Ks: ``[B, 3, 3]``.
+        groups, group_poses: optional rigid groups of the rows, ``[R]`` int (0..G-1), and per camera
+            each group's pose ``[B, G, 4, 4]``: camera ``b`` draws a row of group ``k`` moved by
+            ``group_poses[b, k]`` (`lyra_sim.render.rasterizer.rasterize_selected`).
 
     Returns:
         ``radii [B, 1, M, 2]`` int32 (0: culled), ``means2d [B, 1, M, 2]``, ``depths [B, 1, M]``,
@@ -178,13 +199,19 @@ def project_selected(
     conics = torch.empty((b, 1, m, 3), dtype=torch.float32, device=dev)
     out_colors = torch.empty((b, 1, m, d), dtype=torch.float32, device=dev)
     out_opac = torch.empty((b, 1, m), dtype=torch.float32, device=dev)
+    has_groups = groups is not None
+    if has_groups:  # each group's world-to-camera matrix, per camera: [B, G, 4, 4]
+        mats = (viewmats.float()[:, None] @ group_poses.float()).contiguous()
+        group_count, group_ids = mats.shape[1], groups.to(torch.int32).contiguous()
+    else:
+        mats, group_count, group_ids = viewmats.float().contiguous(), 1, ids  # group_ids unused
     if b and m:
         grid = (triton.cdiv(m, BLOCK), b)
         _project_kernel[grid](
             ids.contiguous(), means.contiguous(), quats.contiguous(), scales.contiguous(), opacities.contiguous(),
-            colors.contiguous(), viewmats.float().contiguous(), Ks.float().contiguous(),
+            colors.contiguous(), mats, Ks.float().contiguous(), group_ids,
             radii, means2d, depths, conics, out_colors, out_opac,
-            m, float(width), float(height), float(eps2d), float(near_plane), float(far_plane),
-            FOV_CLAMP_MARGIN, ALPHA_THRESHOLD, MAX_EXTENT_SIGMAS, D=d, BLOCK_SIZE=BLOCK,
+            m, group_count, float(width), float(height), float(eps2d), float(near_plane), float(far_plane),
+            FOV_CLAMP_MARGIN, ALPHA_THRESHOLD, MAX_EXTENT_SIGMAS, D=d, BLOCK_SIZE=BLOCK, HAS_GROUPS=has_groups,
         )
     return radii, means2d, depths, conics, out_colors, out_opac

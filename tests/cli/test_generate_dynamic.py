@@ -51,7 +51,6 @@ def test_render_time_lapse_and_bullet_time(ball, tmp_path, capsys):
     (["a kitchen with a spinning table", "--dynamic"], "'spinning' cannot apply to a table"),
     (["a bouncing ball", "--dynamic", "--decoder", "default"], "scripts/distill_dynamic_device.sh"),
     (["a bouncing ball", "--video", "clip.mp4"], "--video needs --world diffusers"),
-    (["a bouncing ball", "--dynamic", "--export", "all"], "bundles of dynamic scenes are not supported yet"),
 ])
 def test_bad_input_is_one_line_and_no_output(args, message, tmp_path, capsys):
     if "--decoder" in args:
