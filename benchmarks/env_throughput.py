@@ -262,6 +262,8 @@ def bench_dynamic(args: argparse.Namespace) -> list[dict]:
                                      part_budgets=list(getattr(views, "part_budgets", [])), coarsened=int(views.coarsened),
                                      gaussians=sum(len(f) for f in views.full_scenes) + sum(int(p.offsets[0, -1]) for p in views.flat_parts),
                                      parts=len(views.flat_parts), ratio=pair[kind] / pair["static"]))
+                    print(f"# {kind} N={n} {size}x{size}: {sps:,.0f} steps/s (sync {sync:,.0f}), peak {peak:.2f} GiB",
+                          file=sys.stderr, flush=True)  # a run cut short still shows its rows
                     venv.close()
                     venv = env = views = None  # freed before the next row measures its own peak
     return rows

@@ -35,7 +35,7 @@ def _room(rooms, fields, xy: np.ndarray) -> str | None:
     """Name of the room under ``xy`` (None outside a building or outside every room)."""
     if rooms is None:
         return None
-    res, origin = float(fields.resolution[0]), fields.origin[0].cpu().numpy().astype(np.float64)
+    res, origin = float(fields.resolution_host[0]), fields.origin_host[0]
     ix, iy = np.floor((xy - origin) / res).astype(np.int64)
     ny, nx = rooms.ids.shape
     i = int(rooms.ids[iy, ix]) if 0 <= ix < nx and 0 <= iy < ny else -1

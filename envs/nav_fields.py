@@ -130,7 +130,8 @@ class NavFields:
 
     Attributes:
         clearance: ``[S, H, W]``; geodesic: ``[S, K, H, W]``; goals: ``[S, K, 2]``;
-        origin: ``[S, 2]``; resolution, floor_z, margin: ``[S]``.
+        origin: ``[S, 2]``; resolution, floor_z, margin: ``[S]``; origin_host ``[S, 2]`` (float64) and
+        resolution_host ``[S]``: numpy copies for host-side sampling.
     """
 
     def __init__(self, grids: list[SceneGrid], device: torch.device | str = "cpu") -> None:
@@ -152,6 +153,10 @@ class NavFields:
         self.resolution = torch.tensor([g.resolution for g in grids], **f32)
         self.floor_z = torch.tensor([g.floor_z for g in grids], **f32)
         self.margin = torch.tensor([safety_margin(g.resolution) for g in grids], **f32)
+        # Host copies for episode sampling, which runs on the host: reading the device tensors there would
+        # wait for every queued step (a sync per drawn episode). The same float32 values.
+        self.origin_host = self.origin.cpu().numpy().astype(np.float64)
+        self.resolution_host = self.resolution.cpu().numpy()
 
     @property
     def max_distance(self) -> float:
@@ -211,9 +216,8 @@ class NavFields:
     def cell_centers(self, scene: int, flat: np.ndarray) -> np.ndarray:
         """World xy ``[M, 2]`` of flat cell indices of scene ``scene`` (numpy, for sampling)."""
         w = self.shape[1]
-        res = float(self.resolution[scene])
-        origin = self.origin[scene].cpu().numpy().astype(np.float64)
-        return origin + (np.stack([flat % w, flat // w], 1) + 0.5) * res
+        res = float(self.resolution_host[scene])
+        return self.origin_host[scene] + (np.stack([flat % w, flat // w], 1) + 0.5) * res
 
 
 def extend_to_contact(grid: SceneGrid, radius: float, reach: float) -> SceneGrid:

@@ -291,7 +291,7 @@ class PointNavTask:
         r = self.rooms[scene]
         if r is None:
             return 0
-        res, origin = float(self.fields.resolution[scene]), self.fields.origin[scene].cpu().numpy().astype(np.float64)
+        res, origin = float(self.fields.resolution_host[scene]), self.fields.origin_host[scene]
         ix, iy = (np.floor((np.asarray(xy, np.float64) - origin) / res)).astype(np.int64)
         ny, nx = r.ids.shape
         return int(r.crossed[goal, iy, ix]) if 0 <= ix < nx and 0 <= iy < ny else 0
@@ -316,7 +316,7 @@ class PointNavTask:
             cell = int(ok[rng.integers(len(ok))])
             center = self.fields.cell_centers(scene, np.array([cell]))[0]
             # Jitter within the cell by at most a quarter cell (see `_starts`).
-            xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution[scene])
+            xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution_host[scene])
             yaw = rng.uniform(-math.pi, math.pi)
             if self._periods[scene] <= 0:
                 return xy, yaw, k, 0.0
