@@ -70,14 +70,23 @@ def valid_depth(
         v = (np.arange(h, dtype=np.float32) + 0.5)[None, :, None]
         fx, fy = Ks[:, 0, 0, None, None], Ks[:, 1, 1, None, None]
         cx, cy = Ks[:, 0, 2, None, None], Ks[:, 1, 2, None, None]
-        rays = np.stack(np.broadcast_arrays((u - cx) / fx, (v - cy) / fy, np.ones((c, h, w), np.float32)), -1)
-        points = rays * d[..., None]  # [C, H, W, 3] camera space
-        du = np.zeros_like(points)
-        dv = np.zeros_like(points)
-        du[:, :, 1:-1] = points[:, :, 2:] - points[:, :, :-2]
-        dv[:, 1:-1] = points[:, 2:] - points[:, :-2]
-        normal = np.cross(du, dv)
-        cos = np.abs((normal * rays).sum(-1)) / (np.linalg.norm(normal, axis=-1) * np.linalg.norm(rays, axis=-1) + 1e-12)
+        # One [C, H, W] plane per coordinate (every ray's z is 1, so a point's z is its depth):
+        # the float32 operations of [C, H, W, 3] vectors (cross product, dot, norms), term by
+        # term in numpy's order, so the same bits, at a fraction of the memory traffic.
+        rx = np.broadcast_to((u - cx) / fx, d.shape)
+        ry = np.broadcast_to((v - cy) / fy, d.shape)
+        points = (rx * d, ry * d, d)  # camera space
+        du = [np.zeros_like(d) for _ in range(3)]
+        dv = [np.zeros_like(d) for _ in range(3)]
+        for p, pu, pv in zip(points, du, dv):
+            np.subtract(p[:, :, 2:], p[:, :, :-2], out=pu[:, :, 1:-1])
+            np.subtract(p[:, 2:], p[:, :-2], out=pv[:, 1:-1])
+        nx = du[1] * dv[2] - du[2] * dv[1]
+        ny = du[2] * dv[0] - du[0] * dv[2]
+        nz = du[0] * dv[1] - du[1] * dv[0]
+        dot = nx * rx + ny * ry + nz
+        norms = np.sqrt(nx * nx + ny * ny + nz * nz) * np.sqrt(rx * rx + ry * ry + np.float32(1.0))
+        cos = np.abs(dot) / (norms + 1e-12)
         bad |= cos < min_cos  # also drops the image border, where no central difference exists
     return np.where(ok & ~bad, d, 0.0).astype(np.float32)
 

@@ -55,3 +55,35 @@ def test_render_depth_side_by_side_matches_one_call_per_batch():
     assert np.array_equal(depth, np.concatenate([r.depth[..., 0].numpy() for r in ref]))
     assert np.array_equal(alpha, np.concatenate([r.alpha[..., 0].numpy() for r in ref]))
     assert (depth > 0).mean() > 0.5
+
+
+def _grazing_mask_reference(d, Ks, min_cos):
+    """The grazing test on [C, H, W, 3] vectors (np.cross, np.linalg.norm), as `valid_depth` once wrote it."""
+    c, h, w = d.shape
+    u = (np.arange(w, dtype=np.float32) + 0.5)[None, None, :]
+    v = (np.arange(h, dtype=np.float32) + 0.5)[None, :, None]
+    fx, fy = Ks[:, 0, 0, None, None], Ks[:, 1, 1, None, None]
+    cx, cy = Ks[:, 0, 2, None, None], Ks[:, 1, 2, None, None]
+    rays = np.stack(np.broadcast_arrays((u - cx) / fx, (v - cy) / fy, np.ones((c, h, w), np.float32)), -1)
+    points = rays * d[..., None]
+    du = np.zeros_like(points)
+    dv = np.zeros_like(points)
+    du[:, :, 1:-1] = points[:, :, 2:] - points[:, :, :-2]
+    dv[:, 1:-1] = points[:, 2:] - points[:, :-2]
+    normal = np.cross(du, dv)
+    cos = np.abs((normal * rays).sum(-1)) / (np.linalg.norm(normal, axis=-1) * np.linalg.norm(rays, axis=-1) + 1e-12)
+    return cos < min_cos
+
+
+def test_valid_depth_grazing_test_keeps_the_bits_of_the_vector_formulation():
+    rng = np.random.default_rng(0)
+    d = (1.0 + rng.random((3, 20, 24)) * rng.random((3, 1, 24)) * 3).astype(np.float32)
+    d[:, 5:9, 3:7] = 0.0
+    k = np.array([[30.0, 0, 12.3], [0, 31.0, 9.7], [0, 0, 1]], np.float32)[None].repeat(3, 0)
+    for min_cos in (0.2, 0.65, 0.9):
+        out = valid_depth(d, np.ones_like(d), k, alpha_threshold=0.5, edge_threshold=10.0, min_cos=min_cos)
+        ref_bad = _grazing_mask_reference(d, k, min_cos) | (d <= 0)
+        assert ref_bad.any() and not ref_bad.all()
+        # edge_threshold 10 drops only the neighbours of empty pixels; the rest is the grazing test
+        edges = valid_depth(d, np.ones_like(d), k, alpha_threshold=0.5, edge_threshold=10.0, min_cos=0.0) == 0
+        assert np.array_equal(out == 0, ref_bad | edges)
