@@ -39,14 +39,14 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def bundle_runs(prompt: str, runs: int, threads: int) -> list[dict]:
-    """``runs`` CLI runs, each into a new directory (the first kept, for the env rows); each row:
-    wall, cpu, loads, stage seconds, out."""
-    exe = Path(sys.executable).with_name("lyra-sim")
+def bundle_runs(prompt: str, runs: int, threads: int, exes: list[str]) -> list[dict]:
+    """``runs`` CLI runs of each of ``exes`` (alternating, so that they share the machine's load), each
+    into a new directory (the first kept, for the env rows); each row: exe, wall, cpu, loads, stage
+    seconds, out."""
     work = Path(tempfile.mkdtemp(prefix="cpu_speed_"))
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), LYRA_SIM_CACHE=str(work / "cache"))
     rows = []
-    for i in range(runs):
+    for i, exe in enumerate(e for _ in range(runs) for e in exes):
         out = work / f"bundle{i}"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load0 = _load()
@@ -62,7 +62,7 @@ def bundle_runs(prompt: str, runs: int, threads: int) -> list[dict]:
             for part in match.group(1).split(", "):
                 name, seconds = part.rsplit(" ", 1)
                 stages[name] = float(seconds.rstrip("s"))
-        rows.append({"wall": wall, "cpu": cpu, "load": (load0, _load()), "stages": stages, "out": str(out)})
+        rows.append({"exe": exe, "wall": wall, "cpu": cpu, "load": (load0, _load()), "stages": stages, "out": str(out)})
         if i:
             shutil.rmtree(out)
     return rows
@@ -101,7 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--prompt", default="a kitchen with a table and two chairs")
     p.add_argument("--bundle-runs", type=int, default=3)
+    p.add_argument("--exe", nargs="+", default=[str(Path(sys.executable).with_name("lyra-sim"))],
+                   help="lyra-sim executables to time, runs alternating (e.g. a baseline install and this one)")
     p.add_argument("--skip-bundle", action="store_true", help="env rows only (on --scene, or a bundle made once)")
+    p.add_argument("--skip-env", action="store_true", help="bundle rows only")
     p.add_argument("--scene", help="bundle for the env rows (default: the first benchmark bundle)")
     p.add_argument("--threads", type=int, default=2, help="torch / OpenMP threads (OMP_NUM_THREADS)")
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
@@ -116,19 +119,24 @@ def main(argv: list[str] | None = None) -> None:
     print(f"cores: {os.cpu_count()}, torch threads: {args.threads}, load at start: {os.getloadavg()}")
     scene = args.scene
     if not args.skip_bundle:
-        rows = bundle_runs(args.prompt, args.bundle_runs, args.threads)
+        rows = bundle_runs(args.prompt, args.bundle_runs, args.threads, args.exe)
         scene = scene or rows[0]["out"]
         stages = list(rows[0]["stages"])
-        print(f"\nbundle: `lyra-sim generate {args.prompt!r} --seed 0 --export all`, {len(rows)} runs\n")
-        print("| run | wall s | CPU s (user+sys) | load before/after | " + " | ".join(stages) + " |")
-        print("|---" * (4 + len(stages)) + "|")
+        print(f"\nbundle: `lyra-sim generate {args.prompt!r} --seed 0 --export all`, {args.bundle_runs} runs each\n")
+        print("| exe | run | wall s | CPU s (user+sys) | load before/after | " + " | ".join(stages) + " |")
+        print("|---" * (5 + len(stages)) + "|")
         for i, r in enumerate(rows):
-            print(f"| {i} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['load'][0]}/{r['load'][1]} | "
+            print(f"| {args.exe.index(r['exe'])} | {i} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['load'][0]}/{r['load'][1]} | "
                   + " | ".join(f"{r['stages'].get(s, 0):.2f}" for s in stages) + " |")
-        walls, cpus = [r["wall"] for r in rows], [r["cpu"] for r in rows]
-        print(f"| min / median | {min(walls):.2f} / {statistics.median(walls):.2f} | "
-              f"{min(cpus):.2f} / {statistics.median(cpus):.2f} | | "
-              + " | ".join(f"{min(r['stages'].get(s, 0) for r in rows):.2f}" for s in stages) + " |")
+        for e, exe in enumerate(args.exe):
+            mine = [r for r in rows if r["exe"] == exe]
+            walls, cpus = [r["wall"] for r in mine], [r["cpu"] for r in mine]
+            print(f"| {e} | min / median | {min(walls):.2f} / {statistics.median(walls):.2f} | "
+                  f"{min(cpus):.2f} / {statistics.median(cpus):.2f} | | "
+                  + " | ".join(f"{min(r['stages'].get(s, 0) for r in mine):.2f}" for s in stages) + " |")
+        print("\nexe: " + ", ".join(f"{e} = {exe}" for e, exe in enumerate(args.exe)))
+    if args.skip_env:
+        return
     if scene is None:
         p.error("--skip-bundle needs --scene")
     print(f"\nenv: LyraScene-v0 on {scene}, single env, RGB, {args.windows} windows of {args.window} steps\n")
