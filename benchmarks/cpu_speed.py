@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGE_RE = re.compile(r"^timings: (.*)$", re.M)
+STAGE_RE = re.compile(r"^timings: (.*)$", re.MULTILINE)
 
 
 def _load() -> float:

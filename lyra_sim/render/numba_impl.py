@@ -36,7 +36,13 @@ from torch import Tensor
 from ..scene import SH_C0
 from ..sh import sh_to_color
 from .torch_impl import (
-    ALPHA_THRESHOLD, FOV_CLAMP_MARGIN, MAX_ALPHA, MAX_EXTENT_SIGMAS, MIN_TRANSMITTANCE, RENDER_MODES, RasterConfig,
+    ALPHA_THRESHOLD,
+    FOV_CLAMP_MARGIN,
+    MAX_ALPHA,
+    MAX_EXTENT_SIGMAS,
+    MIN_TRANSMITTANCE,
+    RENDER_MODES,
+    RasterConfig,
 )
 
 

@@ -25,10 +25,11 @@ _EXPORTS = {
 """Public name → the submodule defining it, imported on first use (PEP 562): ``lyra-sim`` builds the
 ``distill`` parser from `command` at every start-up, which must not load the training loop."""
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["DataSettings", "DistEnv", "DistillConfig", "LossSettings", "RunSettings", "TrainResult", "TrainSettings",
+           "build_cache", "init_distributed", "train"]
 
 
 def __getattr__(name: str):
-    if name not in _EXPORTS:
+    if name not in _EXPORTS:  # __all__ lists the same names
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -34,11 +34,10 @@ def test_render_depth_side_by_side_matches_one_call_per_batch():
     """Groups rendered on worker threads give the bytes of the plain loop over batches."""
     import torch
 
+    from _scenes import box_room_scene
     from lyra_sim.cameras import look_at_cameras
     from lyra_sim.exporters.depth_fusion import render_depth
     from lyra_sim.render import render
-
-    from _scenes import box_room_scene
 
     scene = box_room_scene(spacing=0.1)
     eyes = torch.tensor([[x, y, 1.2] for x in (0.3, 1.0, 1.7) for y in (0.4, 2.0)])

@@ -48,7 +48,7 @@ def test_matches_the_pytorch_reference(n, cams, width, height, seed, sh_degree, 
     viewmats, ks = _cameras(cams, width, height, seed)
     bg = torch.rand(cams, 3) if mode != "ED" else None
     args = (means, quats, scales, opacities, sh, viewmats, ks, width, height)
-    kw = dict(sh_degree=sh_degree, backgrounds=bg, render_mode=mode, config=CONFIG)
+    kw = {"sh_degree": sh_degree, "backgrounds": bg, "render_mode": mode, "config": CONFIG}
     with torch.no_grad():
         ref, ref_alpha = rasterization(*args, **kw)
     fast, fast_alpha = numba_impl.rasterization(*args, **kw)
