@@ -7,10 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-extras=""
+# [cpu]: numba, the compiled rasterizer of the environments' CPU observations ([dev] includes it).
+extras="[cpu]"
+dev=""
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="[dev]" ;;
+    --dev) extras="[dev]"; dev=1 ;;
     *) echo "setup.sh: unknown option '$arg' (accepted: --dev)" >&2; exit 2 ;;
   esac
 done
@@ -24,7 +26,7 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
 fi
 
 # The viewer's browser test (--dev) drives Debian's chromium through Playwright (no browser download).
-if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
+if [ -n "$dev" ] && ! command -v chromium >/dev/null 2>&1; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq

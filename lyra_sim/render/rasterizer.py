@@ -1,8 +1,10 @@
 """`rasterize`: the one entry point to the Gaussian rasterizers, on raw tensors.
 
-Two backends with the same math (gsplat 1.5.3, ``rasterize_mode="classic"``, ``eps2d=0.3``):
+Three backends with the same math (gsplat 1.5.3, ``rasterize_mode="classic"``, ``eps2d=0.3``):
 
 - ``"torch"``: `lyra_sim.render.torch_impl`, pure PyTorch, differentiable, runs anywhere;
+- ``"numba"``: `lyra_sim.render.numba_impl`, compiled CPU loops for small frames (agent views),
+  equal to "torch" up to float32 rounding, not differentiable; needs numba;
 - ``"gsplat"``: gsplat's CUDA kernels, for CUDA tensors. gsplat is imported only when this
   backend runs, so importing this module (or rasterizing on the CPU) never loads gsplat nor
   triggers its JIT build.
@@ -21,6 +23,7 @@ from typing import Callable, Mapping
 import torch
 from torch import Tensor
 
+from . import numba_impl
 from .torch_impl import RENDER_MODES, RasterConfig, rasterization
 
 MODES = RENDER_MODES
@@ -52,6 +55,24 @@ def _torch_backend(means, quats, scales, opacities, colors, viewmats, Ks, width,
     return torch.stack([c for c, _ in out]), torch.stack([a for _, a in out])
 
 
+def _numba_backend(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree, mode,
+                   backgrounds, near_plane, far_plane) -> tuple[Tensor, Tensor]:
+    if means.device.type != "cpu":
+        raise ValueError(f"backend: 'numba' draws CPU tensors, but the Gaussians are on {means.device}")
+    if not numba_impl.available():
+        raise ImportError("backend: 'numba' needs the numba package; install it with: pip install \"lyra-sim[cpu]\"")
+    config = RasterConfig(eps2d=EPS2D, near_plane=near_plane, far_plane=far_plane)
+    if means.ndim == 2:
+        return numba_impl.rasterization(means, quats, scales, opacities, colors, viewmats, Ks, width, height,
+                                        sh_degree=sh_degree, backgrounds=backgrounds, render_mode=mode, config=config)
+    out = [
+        _numba_backend(means[b], quats[b], scales[b], opacities[b], colors[b], viewmats[b], Ks[b], width, height,
+                       sh_degree, mode, None if backgrounds is None else backgrounds[b], near_plane, far_plane)
+        for b in range(means.shape[0])
+    ]
+    return torch.stack([c for c, _ in out]), torch.stack([a for _, a in out])
+
+
 def _gsplat_backend(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree, mode,
                     backgrounds, near_plane, far_plane) -> tuple[Tensor, Tensor]:
     if means.device.type != "cuda":
@@ -77,8 +98,11 @@ def _gsplat_backend(means, quats, scales, opacities, colors, viewmats, Ks, width
     return out, alphas
 
 
-BACKENDS: Mapping[str, Backend] = MappingProxyType({"torch": _torch_backend, "gsplat": _gsplat_backend})
-"""Backend name → rasterizer. `rasterize` also accepts "auto"."""
+BACKENDS: Mapping[str, Backend] = MappingProxyType(
+    {"torch": _torch_backend, "numba": _numba_backend, "gsplat": _gsplat_backend}
+)
+"""Backend name → rasterizer. `rasterize` also accepts "auto" (never "numba": it must be asked for,
+since it matches "torch" to float32 rounding, not bit for bit, and bundles keep their bytes)."""
 
 
 def rasterize(

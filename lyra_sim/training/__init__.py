@@ -15,10 +15,21 @@ One concept per module:
 - `command`: ``lyra-sim distill`` / ``python -m lyra_sim.training``.
 """
 
-from .config import DataSettings, DistillConfig, LossSettings, RunSettings, TrainSettings
-from .distributed import DistEnv, init_distributed
-from .loop import TrainResult, train
-from .teacher_cache import build_cache
+from importlib import import_module
+
+_EXPORTS = {
+    "DataSettings": "config", "DistillConfig": "config", "LossSettings": "config", "RunSettings": "config",
+    "TrainSettings": "config", "DistEnv": "distributed", "init_distributed": "distributed",
+    "TrainResult": "loop", "train": "loop", "build_cache": "teacher_cache",
+}
+"""Public name → the submodule defining it, imported on first use (PEP 562): ``lyra-sim`` builds the
+``distill`` parser from `command` at every start-up, which must not load the training loop."""
 
 __all__ = ["DataSettings", "DistEnv", "DistillConfig", "LossSettings", "RunSettings", "TrainResult", "TrainSettings",
            "build_cache", "init_distributed", "train"]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:  # __all__ lists the same names
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -11,13 +11,8 @@ import argparse
 from dataclasses import replace
 from typing import Sequence
 
-import torch.distributed as dist
-
-from .config import DistillConfig
-from .distributed import init_distributed
-from .loop import train
-from .teacher_cache import build_cache
-
+# The trainer's modules load in `run`: `lyra-sim` builds every subcommand's parser at start-up,
+# and importing the training loop there would cost every command about 0.4 s.
 
 DESCRIPTION = "Self-distill the Lyra 3DGS decoder from a world model (runs under torchrun for DDP)."
 
@@ -42,6 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or ``--build-cache``) as the parsed options say."""
+    import torch.distributed as dist
+
+    from .config import DistillConfig
+    from .distributed import init_distributed
+    from .loop import train
+    from .teacher_cache import build_cache
+
     config = DistillConfig.load(args.config)
     if args.out_dir:
         config = replace(config, run=replace(config.run, out_dir=args.out_dir))

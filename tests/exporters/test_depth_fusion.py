@@ -18,3 +18,71 @@ def test_valid_depth_drops_edges_grazing_and_transparent_pixels():
     # a plane seen almost edge-on: depth grows fast along x
     slope = np.broadcast_to(1.0 + 0.5 * np.arange(16, dtype=np.float32), (1, 16, 16)).copy()
     assert (valid_depth(slope, np.ones_like(slope), k, 0.5, 10.0, min_cos=0.65)[0, 2:-2, 2:-2] == 0).all()
+
+
+def test_camera_groups_cut_batches_as_the_rasterizer_does():
+    from lyra_sim.exporters.depth_fusion import camera_groups
+
+    # 231,366 Gaussians: 9 cameras per rasterizer group (2**21 // N), batches of 24.
+    sizes = [g.stop - g.start for g in camera_groups(66, 231_366)]
+    assert sizes == [9, 9, 6, 9, 9, 6, 9, 9]
+    assert [g.stop - g.start for g in camera_groups(5, 10)] == [5]
+    assert [g.stop - g.start for g in camera_groups(3, 3_000_000)] == [1, 1, 1]
+
+
+def test_render_depth_side_by_side_matches_one_call_per_batch():
+    """Groups rendered on worker threads give the bytes of the plain loop over batches."""
+    import torch
+
+    from _scenes import box_room_scene
+    from lyra_sim.cameras import look_at_cameras
+    from lyra_sim.exporters.depth_fusion import render_depth
+    from lyra_sim.render import render
+
+    scene = box_room_scene(spacing=0.1)
+    eyes = torch.tensor([[x, y, 1.2] for x in (0.3, 1.0, 1.7) for y in (0.4, 2.0)])
+    cams = look_at_cameras(eyes, torch.tensor([[1.0, 1.2, 0.6]]).expand(len(eyes), 3), width=24, height=24)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        depth, alpha = render_depth(scene, cams, batch=4)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    with torch.no_grad():
+        ref = [render(scene, cams[c0 : c0 + 4], mode="ED") for c0 in range(0, len(cams), 4)]
+    assert np.array_equal(depth, np.concatenate([r.depth[..., 0].numpy() for r in ref]))
+    assert np.array_equal(alpha, np.concatenate([r.alpha[..., 0].numpy() for r in ref]))
+    assert (depth > 0).mean() > 0.5
+
+
+def _grazing_mask_reference(d, Ks, min_cos):
+    """The grazing test on [C, H, W, 3] vectors (np.cross, np.linalg.norm), as `valid_depth` once wrote it."""
+    c, h, w = d.shape
+    u = (np.arange(w, dtype=np.float32) + 0.5)[None, None, :]
+    v = (np.arange(h, dtype=np.float32) + 0.5)[None, :, None]
+    fx, fy = Ks[:, 0, 0, None, None], Ks[:, 1, 1, None, None]
+    cx, cy = Ks[:, 0, 2, None, None], Ks[:, 1, 2, None, None]
+    rays = np.stack(np.broadcast_arrays((u - cx) / fx, (v - cy) / fy, np.ones((c, h, w), np.float32)), -1)
+    points = rays * d[..., None]
+    du = np.zeros_like(points)
+    dv = np.zeros_like(points)
+    du[:, :, 1:-1] = points[:, :, 2:] - points[:, :, :-2]
+    dv[:, 1:-1] = points[:, 2:] - points[:, :-2]
+    normal = np.cross(du, dv)
+    cos = np.abs((normal * rays).sum(-1)) / (np.linalg.norm(normal, axis=-1) * np.linalg.norm(rays, axis=-1) + 1e-12)
+    return cos < min_cos
+
+
+def test_valid_depth_grazing_test_keeps_the_bits_of_the_vector_formulation():
+    rng = np.random.default_rng(0)
+    d = (1.0 + rng.random((3, 20, 24)) * rng.random((3, 1, 24)) * 3).astype(np.float32)
+    d[:, 5:9, 3:7] = 0.0
+    k = np.array([[30.0, 0, 12.3], [0, 31.0, 9.7], [0, 0, 1]], np.float32)[None].repeat(3, 0)
+    for min_cos in (0.2, 0.65, 0.9):
+        out = valid_depth(d, np.ones_like(d), k, alpha_threshold=0.5, edge_threshold=10.0, min_cos=min_cos)
+        ref_bad = _grazing_mask_reference(d, k, min_cos) | (d <= 0)
+        assert ref_bad.any() and not ref_bad.all()
+        # edge_threshold 10 drops only the neighbours of empty pixels; the rest is the grazing test
+        edges = valid_depth(d, np.ones_like(d), k, alpha_threshold=0.5, edge_threshold=10.0, min_cos=0.0) == 0
+        assert np.array_equal(out == 0, ref_bad | edges)

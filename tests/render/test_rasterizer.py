@@ -112,12 +112,12 @@ def test_unknown_mode_names_the_accepted_ones():
 
 @pytest.mark.parametrize("backend", ["cuda", "Torch", ""])
 def test_unknown_backend_names_the_accepted_ones(backend):
-    with pytest.raises(ValueError, match=rf"^backend: unknown backend '{backend}'; accepted: auto, torch, gsplat$"):
+    with pytest.raises(ValueError, match=rf"^backend: unknown backend '{backend}'; accepted: auto, torch, numba, gsplat$"):
         rasterize(*_args(), backend=backend)
 
 
 def test_gsplat_refuses_cpu_tensors_with_the_way_out():
-    assert set(BACKENDS) == {"torch", "gsplat"}
+    assert set(BACKENDS) == {"torch", "numba", "gsplat"}
     with pytest.raises(ValueError) as err:
         rasterize(*_args(), backend="gsplat")
     assert str(err.value) == (

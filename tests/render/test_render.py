@@ -415,12 +415,12 @@ def test_import_and_cpu_render_do_not_import_gsplat():
 
 
 def test_backend_registry_and_errors():
-    assert set(BACKENDS) == {"torch", "gsplat"}
+    assert set(BACKENDS) == {"torch", "numba", "gsplat"}
     scene = _scene([[0.0, 0.0, 2.0]], 0.1, 0.5, [1.0, 1.0, 1.0])
     cams = _pinhole(8, 8, 10.0)
     with pytest.raises(ValueError, match=r"mode: .*accepted: RGB, ED, RGB\+ED"):
         render(scene, cams, "D")
-    with pytest.raises(ValueError, match="backend: .*accepted: auto, torch, gsplat"):
+    with pytest.raises(ValueError, match="backend: .*accepted: auto, torch, numba, gsplat"):
         render(scene, cams, backend="cuda")
     with pytest.raises(ValueError, match="gsplat' needs CUDA tensors"):
         render(scene, cams, backend="gsplat")

@@ -91,7 +91,7 @@ def test_fused_refuses_sh_and_unknown_backends():
     ids = _ids(len(tables[0]), 1, 10)
     with pytest.raises(ValueError, match="plain colors"):
         rasterize_selected(*tables, ids, cams.viewmats, cams.Ks, W, H, sh_degree=0, backend="fused")
-    with pytest.raises(ValueError, match="accepted: auto, fused, torch, gsplat"):
+    with pytest.raises(ValueError, match="accepted: auto, fused, torch, numba, gsplat"):
         rasterize_selected(*tables, ids, cams.viewmats, cams.Ks, W, H, backend="magic")
 
 
