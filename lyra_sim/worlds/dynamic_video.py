@@ -69,10 +69,9 @@ def _seen(eye: np.ndarray, points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         inv = np.where(np.abs(d) > 1e-12, 1.0 / d, np.inf)[:, None]  # [P, 1, 3]
         a, b = (boxes[None, :, 0] - eye) * inv, (boxes[None, :, 1] - eye) * inv  # [P, B, 3]
     a, b = np.nan_to_num(a, nan=-np.inf), np.nan_to_num(b, nan=np.inf)
+    # An axis the segment does not move along gives (-inf, inf) inside the slab and an empty range outside it.
     near, far = np.minimum(a, b).max(-1), np.maximum(a, b).min(-1)  # [P, B]
-    inside = (np.abs(d)[:, None] <= 1e-12) & ((eye < boxes[None, :, 0]) | (eye > boxes[None, :, 1]))
-    hit = (near <= far) & (far > 0.02) & (near < 0.98) & ~inside.any(-1)
-    return ~hit.any(-1)
+    return ~((near <= far) & (far > 0.02) & (near < 0.98)).any(-1)
 
 
 CANDIDATES = 32
