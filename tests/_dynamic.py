@@ -124,8 +124,8 @@ class ExactClearance:
     the collision meshes of ``motion.json`` under its tracks (`lyra_sim.exporters.body_clearance`)."""
 
     def __init__(self, bundle, z0: float, z1: float):
-        import open3d as o3d
         import trimesh
+        from scipy.spatial import ConvexHull
 
         from lyra_sim.exporters.motion_track import read_motion
 
@@ -133,26 +133,24 @@ class ExactClearance:
         self.tracks = motion.tracks
         self.meshes = [trimesh.load(bundle / p["files"]["collision"], process=False) for p in motion.parts]
         self.z0, self.z1 = z0, z1
-        self.scenes = []
-        for mesh in self.meshes:
-            s = o3d.t.geometry.RaycastingScene()
-            s.add_triangles(np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.uint32))
-            self.scenes.append(s)
+        # Inside = inside one of the part's convex pieces (the watertight solids MJCF collides with): the fused
+        # collision mesh is not watertight, so ray parity through it can call a point outside it inside.
+        self.pieces = [[ConvexHull(np.asarray(trimesh.load(bundle / f, process=False).vertices)).equations
+                        for f in p["files"]["pieces"]] for p in motion.parts]
 
     def __call__(self, xy, t: float) -> tuple[float, bool]:
-        """``(least horizontal distance from the body's axis to any part, whether the axis is inside one)``."""
-        import open3d.core as o3c
-
+        """``(least horizontal distance from the body's axis to any part, whether the axis is inside one of its
+        convex pieces)``."""
         from lyra_sim.exporters.body_clearance import horizontal_distance
 
         best, inside = math.inf, False
-        for track, mesh, scene in zip(self.tracks, self.meshes, self.scenes):
+        for track, mesh, pieces in zip(self.tracks, self.meshes, self.pieces):
             pose = track.pose_at(t)
             v = mesh.vertices @ pose[:3, :3].T + pose[:3, 3]
             best = min(best, horizontal_distance(v, mesh.faces, xy, self.z0, self.z1))
             # the axis inside the solid: one point of it, into the part's frame
             p = np.linalg.solve(pose, [xy[0], xy[1], (self.z0 + self.z1) / 2, 1.0])[:3]
-            inside |= bool(scene.compute_occupancy(o3c.Tensor(p[None].astype(np.float32)), nsamples=3).numpy()[0] > 0.5)
+            inside |= any(bool((eq[:, :3] @ p + eq[:, 3] <= 0).all()) for eq in pieces)
         return best, inside
 
 
