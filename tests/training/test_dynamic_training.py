@@ -120,6 +120,17 @@ def test_centre_error_is_exact_for_gaussians_on_the_true_surface(tmp_path):
     assert len(errors) == 1 and errors[0] < 1e-4
     shifted = replace(batch, means=batch.means + torch.tensor([0.05, 0.0, 0.0]))
     assert centre_errors(shifted, idx, sources, torch.arange(t), video, staged.movers, tau)[0] == pytest.approx(0.05, abs=1e-4)
+    # Far outliers (a tenth of the mover's Gaussians 3 m off) move the centroid by 0.3 m, the medians by a tenth
+    # of the mover's extent at most.
+    outliers = batch.means.clone()
+    outliers[0, ::10] += torch.tensor([0.0, 3.0, 0.0])
+    far = replace(batch, means=outliers)
+    mean_err = centre_errors(far, idx, sources, torch.arange(t), video, staged.movers, tau)[0]
+    median_err = centre_errors(far, idx, sources, torch.arange(t), video, staged.movers, tau, "median")[0]
+    assert mean_err == pytest.approx(0.3, abs=0.01) and median_err < 0.1
+    assert centre_errors(shifted, idx, sources, torch.arange(t), video, staged.movers, tau, "median")[0] == pytest.approx(0.05, abs=1e-3)
+    with pytest.raises(ValueError, match="statistic: expected 'mean' or 'median'"):
+        centre_errors(batch, idx, sources, torch.arange(t), video, staged.movers, tau, "mode")
 
 
 @pytest.mark.gpu
