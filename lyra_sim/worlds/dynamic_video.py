@@ -86,7 +86,7 @@ def frame_movers(anchor: Cameras, focus: float, world: Any, times: Sequence[floa
     the most of the movers' paths (`mover_paths`: inside the image, lines of sight clear of the other
     objects' boxes), at least 0.8 m from every path point and preferring 1.5–4 m from their centroid; it
     looks at that centroid, which becomes the focus. Movers far apart may not all fit one view; the one
-    that sees most wins. A world without movers keeps ``(anchor, focus)``.
+    that sees most wins. A world without movers, or without a spot that far from them, keeps ``(anchor, focus)``.
     """
     if not world.movers:
         return anchor, focus
@@ -96,7 +96,7 @@ def frame_movers(anchor: Cameras, focus: float, world: Any, times: Sequence[floa
     own = {m.instance for m in world.movers}
     boxes = np.array([o["bbox"] for o in world.objects if o["name"] not in own], dtype=np.float64).reshape(-1, 2, 3)
     boxes = boxes + np.array([[0.01], [-0.01]])  # a line grazing a face is not blocked
-    eye0 = anchor.centers[0].double().numpy()
+    eye0 = anchor.centers[0].double().cpu().numpy()
     spots = world.free_space.sample(rng, CANDIDATES) if world.free_space.free.any() else np.zeros((0, 2))
     candidates = np.concatenate([eye0[None], np.column_stack([spots, np.full(len(spots), eye0[2])])])
     k = anchor.Ks[0].double().cpu().numpy()
@@ -115,12 +115,12 @@ def frame_movers(anchor: Cameras, focus: float, world: Any, times: Sequence[floa
         score = float((_seen(eye, points, boxes) & in_view).mean()) - 0.05 * max(0.0, 1.5 - dist, dist - 4.0)
         if score > best_score + 1e-9:
             best, best_score = eye, score
-    if np.linalg.norm(target[:2] - best[:2]) < 0.3:  # looking straight down: keep the static anchor
+    if best_score == -np.inf or np.linalg.norm(target[:2] - best[:2]) < 0.3:  # no spot, or straight down
         return anchor, focus
     view = look_at_cameras(torch.tensor(best[None], dtype=torch.float32), torch.tensor(target[None], dtype=torch.float32),
                            anchor.width, anchor.height).viewmats
     cam = Cameras(view.to(anchor.viewmats.device), anchor.Ks.clone(), anchor.width, anchor.height)  # the anchor's lens
-    forward = cam.camtoworlds[0, :3, 2].double().numpy()
+    forward = cam.camtoworlds[0, :3, 2].double().cpu().numpy()
     return cam, max(float(np.dot(target - best, forward)), 1.0)
 
 
