@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..cameras import TRAJECTORIES, Cameras, look_at_cameras, lyra_trajectory
+from ..cameras import TRAJECTORIES, Cameras, look_at_cameras
 from ..render import render
 from ..scene import GaussianScene, rgb_to_sh
 from ..video import HeldOutViews, MultiViewVideo, VideoSpec
 from . import procedural
 from .dynamic_world import DEFAULT_FPS, frame_times, generate_dynamic, pose_gaussians
 from .motion import Mover
-from .procedural_video import ProceduralWorld, StagedScene
+from .procedural_video import ProceduralWorld, StagedScene, check_trajectories
 
 
 def render_labels(scene: GaussianScene, movers: Sequence[Mover], cameras: Cameras) -> Tensor:
@@ -166,40 +166,17 @@ class DynamicProceduralWorld(ProceduralWorld):
 
     def stage(self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int,
               spec: VideoSpec = VideoSpec()) -> DynamicStagedScene:
-        trajectories = tuple(trajectories)
-        unknown = [k for k in trajectories if k not in TRAJECTORIES]
-        if not trajectories or unknown:
-            raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
+        trajectories = check_trajectories(trajectories)
         times = frame_times(spec.num_frames, self.fps)
         dyn, layout_seed = self._generate(condition, seed, times)
         world = dyn.world
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7669,)))  # the static world's stream
-        lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
-        anchor, focus = self._anchor(world, lo, hi, spec, rng)
-        anchor, focus = frame_movers(anchor, focus, world, times, np.random.default_rng(
-            np.random.SeedSequence(seed, spawn_key=(0x6672,))))
-        travel = self._travel(anchor, focus, lo, hi, spec)
-        cams = [lyra_trajectory(anchor, k, spec.num_frames, focus, travel) for k in trajectories]
-        holdout = self._holdout_cameras(anchor, focus, travel, spec, rng) if spec.num_holdout else None
+        framing = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x6672,)))
+        cams, holdout, info = self._film(world, condition, seed, trajectories, spec,
+                                         aim=lambda anchor, focus: frame_movers(anchor, focus, world, times, framing))
         targets = self.target_times(times, spec.num_holdout, np.random.default_rng(
             np.random.SeedSequence(seed, spawn_key=(0x7469,))))
-        info = {
-            "world_model": {"name": self.name, "version": procedural.GENERATOR_VERSION},
-            "condition": condition if isinstance(condition, (str, dict)) else world.spec.to_dict(),
-            "seed": int(seed),
-            "scene_spec": world.spec.to_dict(),
-            "room_bounds": [list(map(float, b)) for b in world.room_bounds],
-            "objects": world.objects,
-            "label_names": list(world.gaussians.label_names),
-            "anchor": {"viewmat": anchor.viewmats[0].tolist(), "K": anchor.Ks[0].tolist(),
-                       "width": anchor.width, "height": anchor.height},
-            "focus_distance": focus,
-            "travel": travel,
-            "fps": self.fps,
-            "times": list(times),
-            "layout_seed": layout_seed,
-            "movers": [m.record() for m in world.movers],
-        }
+        info = {**info, "fps": self.fps, "times": list(times), "layout_seed": layout_seed,
+                "movers": [m.record() for m in world.movers]}
         holdout_poses = np.stack([np.stack([m.pose(t) for m in world.movers]) for t in targets]) if targets else None
         return DynamicStagedScene(world.gaussians, trajectories, cams, holdout, info, world.movers, times, dyn.poses,
                                   tuple(targets), holdout_poses)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,15 @@ def _jitter_rotation(rng: np.random.Generator, max_deg: float) -> Tensor:
     r_yaw = torch.tensor([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], dtype=torch.float32)  # about camera y
     r_pitch = torch.tensor([[1, 0, 0], [0, cp, -sp], [0, sp, cp]], dtype=torch.float32)  # about camera x
     return r_pitch @ r_yaw
+
+
+def check_trajectories(trajectories: Sequence[str]) -> tuple[str, ...]:
+    """``trajectories`` as a tuple, each one of Lyra's `TRAJECTORIES` (else a ValueError naming them)."""
+    trajectories = tuple(trajectories)
+    unknown = [k for k in trajectories if k not in TRAJECTORIES]
+    if not trajectories or unknown:
+        raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
+    return trajectories
 
 
 @dataclass(frozen=True)
@@ -79,16 +88,23 @@ class ProceduralWorld:
         Separate so that data-loader workers can stage scenes on CPU cores while the main
         process renders them on the GPU (`shoot`).
         """
-        trajectories = tuple(trajectories)
-        unknown = [k for k in trajectories if k not in TRAJECTORIES]
-        if not trajectories or unknown:
-            raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
+        trajectories = check_trajectories(trajectories)
         world = procedural.generate(condition, seed=seed, config=self.config)
+        cams, holdout, info = self._film(world, condition, seed, trajectories, spec)
+        return StagedScene(world.gaussians, trajectories, cams, holdout, info)
+
+    def _film(self, world: Any, condition: Any, seed: int, trajectories: tuple[str, ...], spec: VideoSpec,
+              aim: Callable[[Cameras, float], tuple[Cameras, float]] | None = None,
+              ) -> tuple[list[Cameras], Cameras | None, dict[str, Any]]:
+        """Every camera of a generated ``world`` and its ``info``: the anchor (re-aimed by ``aim`` when given),
+        the trajectories from it, the held-out views. Returns ``(cameras per trajectory, held-out cameras, info)``."""
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x7669,)))  # this module's own stream
         lo, hi = (np.asarray(b, dtype=np.float64) for b in world.room_bounds)
         if world.plan is not None:  # a building: the trajectories stay in the room the preview shows
             lo, hi = (np.asarray(b, dtype=np.float64) for b in preview_room(world.plan)["bounds"])
         anchor, focus = self._anchor(world, lo, hi, spec, rng)
+        if aim is not None:
+            anchor, focus = aim(anchor, focus)
         travel = self._travel(anchor, focus, lo, hi, spec)
         cams = [lyra_trajectory(anchor, k, spec.num_frames, focus, travel) for k in trajectories]
         holdout = self._holdout_cameras(anchor, focus, travel, spec, rng) if spec.num_holdout else None
@@ -106,7 +122,7 @@ class ProceduralWorld:
             "focus_distance": focus,
             "travel": travel,
         }
-        return StagedScene(world.gaussians, trajectories, cams, holdout, info)
+        return cams, holdout, info
 
     def shoot(self, staged: "StagedScene") -> MultiViewVideo:
         """The rendering half of `imagine`, on this world's device."""
