@@ -43,6 +43,7 @@ from .torch_impl import (
     MIN_TRANSMITTANCE,
     RENDER_MODES,
     RasterConfig,
+    finish_composite,
 )
 
 
@@ -256,11 +257,4 @@ def rasterization(
                np.float32(config.far_plane), np.float32(config.eps2d), out, alpha)
         outs.append(torch.from_numpy(out))
         alphas.append(torch.from_numpy(alpha)[..., None])
-    out, alpha = torch.stack(outs), torch.stack(alphas)
-    if render_mode != "ED" and backgrounds is not None:
-        n_rgb = out.shape[-1] - (render_mode == "RGB+ED")
-        rgb = out[..., :n_rgb] + (1.0 - alpha) * backgrounds[:, None, None, :]
-        out = torch.cat([rgb, out[..., n_rgb:]], -1) if render_mode == "RGB+ED" else rgb
-    if render_mode != "RGB":
-        out = torch.cat([out[..., :-1], out[..., -1:] / alpha.clamp_min(1e-10)], -1)
-    return out, alpha
+    return finish_composite(torch.stack(outs), torch.stack(alphas), backgrounds, render_mode)

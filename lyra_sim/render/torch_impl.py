@@ -794,8 +794,15 @@ def _render_cameras(
         tiny = small or (len(proj.radii) and float(proj.radii.amax(1).median()) <= SMALL_FOOTPRINT_PX)
         tile_size = 4 if tiny else 8
     out, alphas = _rasterize_tiles(proj, feats, num_cams, width, height, tile_size, config, single_round=small)
+    return finish_composite(out, alphas, backgrounds, render_mode)
+
+
+def finish_composite(out: Tensor, alphas: Tensor, backgrounds: Tensor | None, render_mode: str) -> tuple[Tensor, Tensor]:
+    """Composited sums ``out [C, H, W, D]`` (features, then depth in the RGB+ED and ED modes) and ``alphas
+    [C, H, W, 1]`` → the rasterizer's outputs: ``backgrounds [C, D_rgb]`` behind the colors, depth divided by
+    the accumulated weight (expected depth)."""
     if render_mode != "ED" and backgrounds is not None:
-        n_rgb = rgb.shape[1]
+        n_rgb = out.shape[-1] - (render_mode == "RGB+ED")
         out_rgb = out[..., :n_rgb] + (1.0 - alphas) * backgrounds[:, None, None, :]
         out = torch.cat([out_rgb, out[..., n_rgb:]], -1) if render_mode == "RGB+ED" else out_rgb
     if render_mode != "RGB":
