@@ -76,6 +76,19 @@ def procedural_dynamic_fields(video: MultiViewVideo, condition: Any, seed: int,
     return fields, preview, images
 
 
+def _diffusers_video_fields(video: MultiViewVideo, info: dict[str, Any]) -> dict[str, Any]:
+    """The manifest fields both diffusers describers share: the imagined video, its anchor, the packages."""
+    return {
+        "video": {"trajectories": list(video.trajectories), "num_frames": video.num_frames,
+                  "width": int(video.frames.shape[3]), "height": int(video.frames.shape[2]),
+                  "travel": info["travel"], "focus_distance": info["focus_distance"],
+                  "cache": info["cache"], "depth": info["depth"]},
+        "anchor_camera": info["anchor"],
+        "objects": [],
+        "model_packages": package_versions(MODEL_PACKAGES, python=False),
+    }
+
+
 def diffusers_fields(video: MultiViewVideo, condition: Any, seed: int, view: ViewConfig) -> tuple[dict[str, Any], Cameras, dict[str, Image.Image]]:
     """The diffusers world: the photo (by path and sha256), the video settings, the model packages."""
     info = video.info
@@ -87,13 +100,7 @@ def diffusers_fields(video: MultiViewVideo, condition: Any, seed: int, view: Vie
         "condition": {"image": None if image is None else str(image),
                       "image_sha256": None if image is None else sha256_file(image),
                       "prompt": prompt, "anchor_from": info["condition"]["image"]},
-        "video": {"trajectories": list(video.trajectories), "num_frames": video.num_frames,
-                  "width": int(video.frames.shape[3]), "height": int(video.frames.shape[2]),
-                  "travel": info["travel"], "focus_distance": info["focus_distance"],
-                  "cache": info["cache"], "depth": info["depth"]},
-        "anchor_camera": info["anchor"],
-        "objects": [],
-        "model_packages": package_versions(MODEL_PACKAGES, python=False),
+        **_diffusers_video_fields(video, info),
     }
     return fields, _anchor_preview(video, view), {}
 
@@ -109,13 +116,7 @@ def diffusers_video_fields(video: MultiViewVideo, condition: Any, seed: int,
         "world_model": info["world_model"],
         "condition": {"video": str(clip), "video_sha256": sha256_file(clip), "prompt": prompt,
                       "source_fps": info["source_fps"]},
-        "video": {"trajectories": list(video.trajectories), "num_frames": video.num_frames,
-                  "width": int(video.frames.shape[3]), "height": int(video.frames.shape[2]),
-                  "travel": info["travel"], "focus_distance": info["focus_distance"],
-                  "cache": info["cache"], "depth": info["depth"]},
-        "anchor_camera": info["anchor"],
-        "objects": [],
-        "model_packages": package_versions(MODEL_PACKAGES, python=False),
+        **_diffusers_video_fields(video, info),
     }
     return fields, _anchor_preview(video, view), {}
 
