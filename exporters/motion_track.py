@@ -22,7 +22,6 @@ and ``xformOp:orient`` time samples). Motions loop (`LOOPS`):
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from lyra_sim.config import read_json
 
 MOTION_FILE = "motion.json"
 MOTION_NPZ = "motion.npz"
@@ -228,10 +229,7 @@ def read_motion(path: str | os.PathLike) -> MotionFile:
     file = path / MOTION_FILE if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"{file}: no {MOTION_FILE} (not a dynamic bundle)")
-    try:
-        data = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{file}: not valid JSON ({exc})") from exc
+    data = read_json(file)  # UTF-8, valid JSON, nesting capped: ValueError naming the file
     if not isinstance(data, dict) or data.get("format") != MOTION_FORMAT:
         raise ValueError(f"{file}: not a motion file (expected \"format\": \"{MOTION_FORMAT}\")")
     if data.get("version") != MOTION_VERSION:

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_directory
+from .config import read_json
 from .ply import read_ply, write_ply
 from .scene import GaussianScene, merge, quat_multiply, rotmat_to_quat
 from .sh import rotate_sh
@@ -221,10 +222,7 @@ def read_index(path: str | os.PathLike) -> dict:
     file = path / INDEX
     if not file.is_file():
         raise FileNotFoundError(f"{path}: no {INDEX} (not a scene4d directory written by lyra-sim)")
-    try:
-        index = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{file}: not valid JSON ({exc})") from exc
+    index = read_json(file)  # UTF-8, valid JSON, nesting capped: ValueError naming the file
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise ValueError(f"{file}: not a scene4d index (expected \"format\": \"{FORMAT}\")")
     if index.get("version") != FORMAT_VERSION:

@@ -128,6 +128,9 @@ def test_scene4d_round_trip_and_loud_errors(tmp_path):
     (out / "index.json").write_text(json.dumps(bad))
     with pytest.raises(ValueError, match=r"3 files for 2 times"):
         read_scene4d(out)
+    (out / "index.json").write_text("[" * 100_000 + "]" * 100_000)  # a RecursionError for json.loads
+    with pytest.raises(ValueError, match=r"index.json: JSON nested deeper than 64 levels"):
+        read_index(out)
     bad["times"] = [0.0, 0.125, 0.25]
     bad["label_names"] = ["floor", "door_0"]
     (out / "index.json").write_text(json.dumps(bad))
