@@ -23,6 +23,15 @@ TRAJECTORIES = ("left", "right", "up", "zoom_out", "zoom_in", "clockwise")
 """Lyra's six trajectories, in the paper's order."""
 
 
+def check_trajectories(trajectories: Sequence[str]) -> tuple[str, ...]:
+    """``trajectories`` as a tuple, each one of Lyra's `TRAJECTORIES` (else a ValueError naming them)."""
+    trajectories = tuple(trajectories)
+    unknown = [k for k in trajectories if k not in TRAJECTORIES]
+    if not trajectories or unknown:
+        raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
+    return trajectories
+
+
 @dataclass(frozen=True)
 class Cameras:
     """C pinhole cameras sharing one image size.

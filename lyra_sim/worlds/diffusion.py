@@ -44,7 +44,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ..cameras import TRAJECTORIES, Cameras, lyra_trajectory
+from ..cameras import TRAJECTORIES, Cameras, check_trajectories, lyra_trajectory
 from ..images import to_uint8
 from ..video import MultiViewVideo, VideoSpec
 from .depth_cache import CacheRender, DepthCache, DepthEstimator, anchor_camera, build_cache, load_image, render_cache
@@ -335,10 +335,7 @@ class DiffusionWorld:
     def stage(self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int,
               spec: VideoSpec = VideoSpec()) -> CachedScene:
         """Anchor image, depth, 3D cache, trajectory cameras and cache renders (no video model yet)."""
-        trajectories = tuple(trajectories)
-        unknown = [k for k in trajectories if k not in TRAJECTORIES]
-        if not trajectories or unknown:
-            raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
+        trajectories = check_trajectories(trajectories)
         if spec.num_holdout:
             raise ValueError("spec.num_holdout: the diffusers world model imagines trajectories only (use 0)")
         image, prompt = _parse_condition(condition)

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..cameras import TRAJECTORIES, Cameras, look_at_cameras
+from ..cameras import TRAJECTORIES, Cameras, check_trajectories, look_at_cameras
 from ..render import render
 from ..scene import GaussianScene, rgb_to_sh
 from ..video import HeldOutViews, MultiViewVideo, VideoSpec
 from . import procedural
 from .dynamic_world import DEFAULT_FPS, frame_times, generate_dynamic, pose_gaussians
 from .motion import Mover
-from .procedural_video import ProceduralWorld, StagedScene, check_trajectories
+from .procedural_video import ProceduralWorld, StagedScene
 
 
 def render_labels(scene: GaussianScene, movers: Sequence[Mover], cameras: Cameras) -> Tensor:

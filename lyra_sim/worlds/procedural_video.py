@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..cameras import TRAJECTORIES, Cameras, ViewConfig, look_at_cameras, lyra_trajectory, room_view
+from ..cameras import TRAJECTORIES, Cameras, ViewConfig, check_trajectories, look_at_cameras, lyra_trajectory, room_view
 from ..render import render
 from ..video import HeldOutViews, MultiViewVideo, VideoSpec
 from . import procedural
@@ -30,15 +30,6 @@ def _jitter_rotation(rng: np.random.Generator, max_deg: float) -> Tensor:
     r_yaw = torch.tensor([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], dtype=torch.float32)  # about camera y
     r_pitch = torch.tensor([[1, 0, 0], [0, cp, -sp], [0, sp, cp]], dtype=torch.float32)  # about camera x
     return r_pitch @ r_yaw
-
-
-def check_trajectories(trajectories: Sequence[str]) -> tuple[str, ...]:
-    """``trajectories`` as a tuple, each one of Lyra's `TRAJECTORIES` (else a ValueError naming them)."""
-    trajectories = tuple(trajectories)
-    unknown = [k for k in trajectories if k not in TRAJECTORIES]
-    if not trajectories or unknown:
-        raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
-    return trajectories
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..cameras import TRAJECTORIES, lyra_trajectory
+from ..cameras import TRAJECTORIES, check_trajectories, lyra_trajectory
 from ..video import MultiViewVideo, VideoSpec
 from .depth_cache import DepthCache, DepthEstimator, anchor_camera, build_cache, load_image, render_cache
 from .diffusion import VIDEO_BACKENDS, CachedScene, DiffusionWorld, free_memory
@@ -108,10 +108,7 @@ class DiffusionVideoWorld(DiffusionWorld):
 
     def stage(self, condition: Any, trajectories: Sequence[str] = TRAJECTORIES, *, seed: int,
               spec: VideoSpec = VideoSpec()) -> CachedVideo:
-        trajectories = tuple(trajectories)
-        unknown = [k for k in trajectories if k not in TRAJECTORIES]
-        if not trajectories or unknown:
-            raise ValueError(f"trajectories: unknown {unknown or 'none given'}; accepted: {', '.join(TRAJECTORIES)}")
+        trajectories = check_trajectories(trajectories)
         if spec.num_holdout:
             raise ValueError("spec.num_holdout: the diffusers world model imagines trajectories only (use 0)")
         if not isinstance(condition, dict) or "video" not in condition or set(condition) - {"video", "prompt"}:
