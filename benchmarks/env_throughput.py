@@ -37,7 +37,7 @@ leaf swinging on its hinge, 8 times at 4 fps, looping; `box_room_dynamic_bundle_
 static twin, the same Gaussians frozen at t = 0 (movers included) on the same nav grid, so both
 rows draw as many Gaussians. ``--scene DIR --static-scene DIR`` gives a dynamic bundle and its
 static twin instead. Per row: vector env steps/s (``action_check="async"``, and the default
-``"sync"``), peak GPU memory, the per-camera budgets (static rows, and each part slot), camera
+``"sync"``), peak GPU memory, the per-camera budgets (static rows, and per part slot), camera
 renders coarsened to fit them, and dynamic / static steps/s at the same N.
 """
 
@@ -259,7 +259,7 @@ def bench_dynamic(args: argparse.Namespace) -> list[dict]:
                     views = env.scenes.views
                     pair[kind] = sps
                     rows.append(dict(size=size, n=n, kind=kind, env=sps, sync=sync, peak_gib=peak, budget=getattr(views, "budget", 0),
-                                     part_budgets=list(getattr(views, "part_budgets", [])), coarsened=int(views.coarsened),
+                                     part_budget=getattr(views, "part_budget", 0), coarsened=int(views.coarsened),
                                      gaussians=sum(len(f) for f in views.full_scenes) + sum(int(p.offsets[0, -1]) for p in views.flat_parts),
                                      parts=len(views.flat_parts), ratio=pair[kind] / pair["static"]))
                     print(f"# {kind} N={n} {size}x{size}: {sps:,.0f} steps/s (sync {sync:,.0f}), peak {peak:.2f} GiB",
@@ -274,11 +274,11 @@ def print_dynamic(rows: list[dict], args: argparse.Namespace) -> None:
     scene = args.scene or "the dynamic box room (tests/_dynamic.py, built by hand)"
     print(f"\nLyraScene-v0 on a dynamic scene beside its static twin, {where}; {scene}, {rows[0]['gaussians']:,} Gaussians, "
           f"{rows[-1]['parts']} moving parts")
-    print("\n| size | N | scene | env steps/s | sync chk | / static | peak GiB | budget | part budgets | coarsened |")
+    print("\n| size | N | scene | env steps/s | sync chk | / static | peak GiB | budget | part budget | coarsened |")
     print("|" + "---|" * 10)
     for r in rows:
         print(f"| {r['size']}² | {r['n']} | {r['kind']} | {r['env']:,.0f} | {r['sync']:,.0f} | {r['ratio']:.2f} | {r['peak_gib']:.2f} | "
-              f"{r['budget']:,} | {', '.join(map(str, r['part_budgets'])) or '-'} | {r['coarsened']} |")
+              f"{r['budget']:,} | {r['part_budget'] or '-'} | {r['coarsened']} |")
 
 
 def main(argv: list[str] | None = None) -> None:

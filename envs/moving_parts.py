@@ -40,6 +40,7 @@ from torch import Tensor
 from lyra_sim.config import check_number
 from lyra_sim.exporters.motion_track import MotionTrack, read_motion
 from lyra_sim.ply import read_ply
+from lyra_sim.render.rasterizer import triton_available
 from lyra_sim.scene import GaussianScene
 
 FOOTPRINT_RESOLUTION = 0.02
@@ -249,6 +250,8 @@ class MovingParts:
         self.planar = torch.as_tensor(planar, device=self.device)
         self.required = torch.tensor(radius + margin, **f32)
         self.resolution = FOOTPRINT_RESOLUTION
+        # Multiplied, not divided: what CUDA does with a scalar divisor anyway, and what the kernel does.
+        self.inv_resolution = float(np.float32(1.0 / FOOTPRINT_RESOLUTION))
 
     @property
     def any(self) -> bool:
@@ -308,11 +311,19 @@ class MovingParts:
         """``(margin [N], gradient [N, 2])``: the least of ``clearance - required`` over each agent's parts at
         positions ``xy [N, 2]`` (``frames`` from `frames`), and the world gradient of that part's field there.
         A scene without parts reads ``FOOTPRINT_PAD``."""
+        if xy.is_cuda and triton_available():  # `clearance_reference`'s operations in one kernel, bit for bit
+            from .triton_clearance import part_clearance
+
+            return part_clearance(*frames, xy, self.fields, self.origin, self.required, self.inv_resolution, FOOTPRINT_PAD)
+        return self.clearance_reference(frames, xy)
+
+    def clearance_reference(self, frames: tuple[Tensor, Tensor, Tensor, Tensor], xy: Tensor) -> tuple[Tensor, Tensor]:
+        """`clearance` in PyTorch operations (the CPU path, and the reference of the CUDA kernel)."""
         part, c, s, origin = frames
         d = xy[:, None, :] - origin  # [N, K, 2] into each footprint frame: rotate by -yaw
         u = torch.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], -1)
         p = part.clamp_min(0)
-        g = (u - self.origin[p]) / self.resolution - 0.5
+        g = (u - self.origin[p]) * self.inv_resolution - 0.5
         i0 = torch.floor(g)
         fx, fy = (g - i0).unbind(-1)
         ix, iy = i0[..., 0].long(), i0[..., 1].long()
@@ -326,8 +337,8 @@ class MovingParts:
         bottom = v[..., 0] + (v[..., 1] - v[..., 0]) * fx
         top = v[..., 2] + (v[..., 3] - v[..., 2]) * fx
         value = bottom + (top - bottom) * fy
-        gx = ((v[..., 1] - v[..., 0]) * (1 - fy) + (v[..., 3] - v[..., 2]) * fy) / self.resolution
-        gy = (top - bottom) / self.resolution
+        gx = ((v[..., 1] - v[..., 0]) * (1 - fy) + (v[..., 3] - v[..., 2]) * fy) * self.inv_resolution
+        gy = (top - bottom) * self.inv_resolution
         grad = torch.stack([c * gx - s * gy, s * gx + c * gy], -1)  # back to the world
         margin = torch.where(part >= 0, value - self.required[p], FOOTPRINT_PAD)
         worst = margin.argmin(1)

@@ -177,7 +177,7 @@ class MuJoCoPointNav:
         if not len(rows):
             return
         t = self.task
-        xy, yaw, goal, _ = zip(*(t.draw_episode(int(t.scene_ids[r]), rng) for r, rng in zip(rows, rngs)))  # static: time 0
+        xy, yaw, goal, _ = zip(*t.draw_episodes([int(t.scene_ids[r]) for r in rows], rngs))  # static: time 0
         for r, p, y in zip(rows, xy, yaw):
             s = int(t.scene_ids[r])
             self.scenes[s].place(self.worlds.datas[r], p, y, float(self.fields.floor_z[s]))

@@ -31,6 +31,7 @@ from scipy.sparse.csgraph import dijkstra
 from torch import Tensor
 
 from lyra_sim.exporters.nav_grid import NavGrid
+from lyra_sim.render.rasterizer import triton_available
 
 UNREACHABLE = 1e6
 """Geodesic distance stored for cells that cannot reach the goal, meters."""
@@ -183,7 +184,17 @@ class NavFields:
 
     def clearance_at(self, scene: Tensor, xy: Tensor, gradient: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Bilinear clearance ``[N]`` (meters) at positions ``xy: [N, 2]`` of scenes ``scene: [N]``
-        (and, with ``gradient``, its gradient ``[N, 2]`` there)."""
+        (and, with ``gradient``, its gradient ``[N, 2]`` there). On CUDA one Triton kernel
+        (`envs.triton_clearance`), bit for bit `clearance_reference`."""
+        if xy.is_cuda and triton_available():
+            from .triton_clearance import grid_clearance
+
+            value, grad = grid_clearance(scene, xy, self.clearance, self.origin, self.resolution, gradient)
+            return (value, grad) if gradient else value
+        return self.clearance_reference(scene, xy, gradient)
+
+    def clearance_reference(self, scene: Tensor, xy: Tensor, gradient: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """`clearance_at` in PyTorch operations (the CPU path, and the CUDA kernel's reference)."""
         ix, iy, fx, fy = self._corners(scene, xy)
         h, w = self.shape
         c = self._gather4(self.clearance.view(-1), scene * (h * w), ix, iy, 0.0)

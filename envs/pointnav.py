@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from types import MappingProxyType
 from typing import Sequence
 
@@ -44,6 +45,7 @@ from torch import Tensor
 
 from lyra_sim.config import check_number
 
+from .cuda_graph import GraphedFunction
 from .moving_parts import MovingParts
 from .nav_fields import NavFields
 from .rooms import SceneRooms
@@ -69,6 +71,10 @@ this bounds the work per step (at most `MAX_SUBSTEPS` parts)."""
 MAX_SUBSTEPS = 64
 """Parts per step at most: with every `AgentConfig` range and nav grids of `NavConfig` resolution
 a step needs at most 63."""
+
+LOOKAHEAD = 3
+"""Candidate starts a generator draws ahead in a dynamic scene, checked against the moving parts in one
+batch (`PointNavTask.draw_episodes`): fewer host rounds, the same episodes."""
 
 
 _AGENT_RANGES = MappingProxyType({
@@ -184,6 +190,10 @@ class AgentState:
     moving_collisions: Tensor
 
 
+STATE_FIELDS = tuple(f.name for f in dataclass_fields(AgentState))
+"""The `AgentState` fields, in order (a step reads and writes them)."""
+
+
 class PointNavTask:
     """``N`` agents over the scenes of ``fields`` (see the module docstring)."""
 
@@ -217,11 +227,15 @@ class PointNavTask:
                 "use a shorter step (max_linear_speed x dt, forward_step), a larger radius or a coarser nav grid"
             )
         self._parts_host = self.parts.to("cpu") if self.parts.any else None
+        # Seconds into the step at each sub-step's end (float32, as a Python scalar added to the time would be).
+        self._substep_times = torch.tensor([(k + 1) / self.substeps * agent.dt for k in range(self.substeps)],
+                                           dtype=torch.float32, device=dev)
         self._periods = self.parts.period.cpu().numpy().astype(np.float64)
         ring = [(r * math.cos(a), r * math.sin(a)) for r in RING_RADII
                 for a in np.arange(RING_DIRECTIONS) * (2 * math.pi / RING_DIRECTIONS)]
         self._ring = torch.tensor(ring, dtype=torch.float32, device=dev)
-        self._graph: _GraphedStep | None = None
+        self._graph = GraphedFunction(self._step_from, clone_outputs=True)
+        self._poses_graph = GraphedFunction(self.parts.scene_poses, clone_outputs=True)
         self.bisections = 3
         zeros = torch.zeros(n, device=dev)
         self.state = AgentState(
@@ -242,6 +256,7 @@ class PointNavTask:
             for s in range(fields.clearance.shape[0])
         ]
         self._geodesic_cpu = fields.geodesic.cpu().numpy()
+        self._start_cache: dict[tuple[int, int], np.ndarray] = {}
         self.scene_ids = scene.cpu().numpy()  # host copy: episodes are drawn on the host
         self._rooms_setup(list(rooms) if rooms is not None else [None] * len(self._starts),
                           list(names) if names is not None else [f"scene {s}" for s in range(len(self._starts))])
@@ -300,41 +315,84 @@ class PointNavTask:
         """A new episode's start ``xy`` (float64 ``[2]``), ``yaw``, pool goal and start time in ``scene``, drawn with
         ``rng`` (host only: the same draws whenever and wherever they are made). A dynamic scene's episode starts at
         a random time of its loop, where no moving part is then; a static scene's at time 0 (no draw)."""
-        pool, choices, crossed, m = self._geodesic_cpu[scene], self._goal_choices[scene], self._crossed[scene], self.min_rooms[scene]
-        for _ in range(100):
-            for _ in range(100):
-                k = int(choices[rng.integers(len(choices))])
-                dist = pool[k].ravel()[self._starts[scene]]
-                keep = (dist >= self.task.min_geodesic) & (dist < 1e5)
-                if m:
-                    keep &= crossed[k][self._starts[scene]] >= m
-                ok = self._starts[scene][keep]
-                if len(ok):
-                    break
-            else:
-                raise RuntimeError(f"scene {scene}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
-            cell = int(ok[rng.integers(len(ok))])
-            center = self.fields.cell_centers(scene, np.array([cell]))[0]
-            # Jitter within the cell by at most a quarter cell (see `_starts`).
-            xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution_host[scene])
-            yaw = rng.uniform(-math.pi, math.pi)
-            if self._periods[scene] <= 0:
-                return xy, yaw, k, 0.0
-            t = float(rng.uniform(0.0, self._periods[scene]))
-            if self._clear_of_parts(scene, xy, t):
-                return xy, yaw, k, t
-        raise RuntimeError(f"scene {scene}: no start clear of the moving parts in 100 draws")
+        return self.draw_episodes([scene], [rng])[0]
 
-    def _clear_of_parts(self, scene: int, xy: np.ndarray, t: float) -> bool:
+    def draw_episodes(self, scenes: Sequence[int],
+                      rngs: Sequence[np.random.Generator]) -> list[tuple[np.ndarray, float, int, float]]:
+        """`draw_episode` for several episodes at once, each from its own generator (distinct ones): the same
+        draws. In dynamic scenes each generator draws `LOOKAHEAD` candidate starts ahead (remembering its state
+        after each), all are checked against the moving parts in one batch, and each generator is put back to
+        where it was after its first clear candidate, so it draws as if it had stopped there."""
+        out: list = [None] * len(scenes)
+        pending = []
+        for i, (scene, rng) in enumerate(zip(scenes, rngs)):
+            if self._periods[scene] <= 0:
+                out[i] = (*self._candidate_start(scene, rng), 0.0)
+            else:
+                pending.append(i)
+        rounds = math.ceil(100 / LOOKAHEAD)
+        for _ in range(rounds):
+            if not pending:
+                return out
+            candidates, states = [], []
+            for i in pending:
+                for _ in range(LOOKAHEAD):
+                    xy, yaw, k = self._candidate_start(scenes[i], rngs[i])
+                    candidates.append((xy, yaw, k, float(rngs[i].uniform(0.0, self._periods[scenes[i]]))))
+                    states.append(rngs[i].bit_generator.state)
+            clear = np.array(self._clear_of_parts(np.repeat([scenes[i] for i in pending], LOOKAHEAD),
+                                                  np.array([c[0] for c in candidates]), [c[3] for c in candidates]))
+            left = []
+            for j, i in enumerate(pending):
+                ok = np.flatnonzero(clear[j * LOOKAHEAD : (j + 1) * LOOKAHEAD])
+                if len(ok):
+                    out[i] = candidates[j * LOOKAHEAD + ok[0]]
+                    rngs[i].bit_generator.state = states[j * LOOKAHEAD + ok[0]]
+                else:
+                    left.append(i)
+            pending = left
+        if pending:
+            raise RuntimeError(f"scene {scenes[pending[0]]}: no start clear of the moving parts in {rounds * LOOKAHEAD} draws")
+        return out
+
+    def _candidate_start(self, scene: int, rng: np.random.Generator) -> tuple[np.ndarray, float, int]:
+        """One candidate start of `draw_episode` (``xy``, ``yaw``, pool goal), before its start time."""
+        for _ in range(100):
+            k = int(self._goal_choices[scene][rng.integers(len(self._goal_choices[scene]))])
+            ok = self._starts_for(scene, k)
+            if len(ok):
+                break
+        else:
+            raise RuntimeError(f"scene {scene}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
+        cell = int(ok[rng.integers(len(ok))])
+        w, res = self.fields.shape[1], float(self.fields.resolution_host[scene])
+        center = self.fields.origin_host[scene] + (np.array([cell % w, cell // w]) + 0.5) * res  # `cell_centers`
+        # Jitter within the cell by at most a quarter cell (see `_starts`).
+        xy = center + rng.uniform(-0.25, 0.25, 2) * res
+        return xy, rng.uniform(-math.pi, math.pi), k
+
+    def _starts_for(self, scene: int, goal: int) -> np.ndarray:
+        """The start cells of ``scene`` far enough from pool goal ``goal`` (and crossing enough rooms); cached."""
+        key = (scene, goal)
+        if key not in self._start_cache:
+            starts = self._starts[scene]
+            dist = self._geodesic_cpu[scene][goal].ravel()[starts]
+            keep = (dist >= self.task.min_geodesic) & (dist < 1e5)
+            if self.min_rooms[scene]:
+                keep &= self._crossed[scene][goal][starts] >= self.min_rooms[scene]
+            self._start_cache[key] = starts[keep]
+        return self._start_cache[key]
+
+    def _clear_of_parts(self, scenes: Sequence[int], xy: np.ndarray, t: Sequence[float]) -> list[bool]:
+        """Whether bodies at ``xy [M, 2]`` of ``scenes`` clear every moving part at times ``t`` (host, one batch)."""
         host = self._parts_host
-        s = torch.tensor([scene])
-        margin, _ = host.clearance(host.frames(s, torch.tensor([t], dtype=torch.float32)),
-                                   torch.tensor(np.asarray(xy)[None], dtype=torch.float32))
-        return bool(margin[0] >= 0)
+        frames = host.frames(torch.tensor(list(scenes)), torch.tensor(list(t), dtype=torch.float32))
+        margin, _ = host.clearance(frames, torch.tensor(xy, dtype=torch.float32))
+        return (margin >= 0).tolist()
 
     def reset(self, rows: list[int], rngs: list[np.random.Generator]) -> None:
         """Start new episodes for agents ``rows``, each drawn with its own generator."""
-        self.start(rows, [self.draw_episode(int(self.scene_ids[row]), rng) for row, rng in zip(rows, rngs)])
+        self.start(rows, self.draw_episodes([int(self.scene_ids[row]) for row in rows], rngs))
 
     def start(self, rows: list[int], episodes: list[tuple[np.ndarray, float, int, float]]) -> None:
         """Start the given episodes (start ``xy [2]``, ``yaw``, pool goal, start time in seconds) for agents ``rows``."""
@@ -427,10 +485,14 @@ class PointNavTask:
         collided = torch.zeros_like(st.steps, dtype=torch.bool)
         hit = torch.zeros_like(collided)
         moving = dist != 0
+        agents = len(dist)
+        if self.parts.any:  # the parts' frames at every sub-step's end, in one batch
+            times = st.time[None, :] + self._substep_times[:, None]  # [substeps, N]
+            every = self.parts.frames(st.scene.repeat(self.substeps), times.reshape(-1))
         for k in range(self.substeps):
             frames = None
             if self.parts.any:
-                frames = self.parts.frames(st.scene, st.time + (k + 1) / self.substeps * self.agent.dt)
+                frames = tuple(f[k * agents : (k + 1) * agents] for f in every)
                 pushed = self._push(frames)
                 hit |= pushed
                 collided |= pushed
@@ -467,13 +529,32 @@ class PointNavTask:
     def step(self, action: Tensor) -> StepResult:
         """Advance every agent by one step of ``action`` (``[N, 2]`` float or ``[N]`` int64, validated by the env).
 
-        On CUDA the step replays a captured CUDA graph (`_GraphedStep`), same kernels, same results.
+        On CUDA the step replays a captured CUDA graph (`envs.cuda_graph`), same kernels, same results: a step is
+        ~1,000 tiny kernels (sub-steps, slides, bisections), ~16 ms of Python and launch time for N = 1024 agents
+        against well under 1 ms of GPU work (measured on an H100).
         """
         if self.device.type != "cuda":
             return self._step(action)
-        if self._graph is None or not self._graph.fits(action):
-            self._graph = _GraphedStep(self, action)
-        return self._graph.run(self, action)
+        st = self.state
+        result, state = self._graph(action, *(getattr(st, f) for f in STATE_FIELDS))
+        for name, tensor in zip(STATE_FIELDS, state):
+            setattr(st, name, tensor)
+        return StepResult(*result)
+
+    def _step_from(self, action: Tensor, *state: Tensor) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        """`_step` from the given state tensors (`STATE_FIELDS`' order), as a pure function for graph capture:
+        returns the step's results and the new state; the live state is left as it was."""
+        st = self.state
+        live = [getattr(st, f) for f in STATE_FIELDS]
+        for name, tensor in zip(STATE_FIELDS, state):
+            setattr(st, name, tensor)
+        try:
+            r = self._step(action)
+            return ((r.reward, r.terminated, r.truncated, r.collided, r.success, r.moving_collision),
+                    tuple(getattr(st, f) for f in STATE_FIELDS))
+        finally:
+            for name, tensor in zip(STATE_FIELDS, live):
+                setattr(st, name, tensor)
 
     def _step(self, action: Tensor) -> StepResult:
         st, t = self.state, self.task
@@ -546,60 +627,8 @@ class PointNavTask:
         return self.fields.floor_z[self.state.scene] + self.camera.height_m
 
     def part_poses(self) -> Tensor:
-        """``[N, K, 4, 4]`` every agent's scene's moving parts where they are at its time (`MovingParts.scene_poses`)."""
-        return self.parts.scene_poses(self.state.scene, self.state.time)
-
-
-class _GraphedStep:
-    """`PointNavTask._step` captured as one CUDA graph.
-
-    Why: a step is ~1,000 tiny kernels (sub-steps, slides, bisections), so on an H100 it costs
-    ~16 ms of Python and launch time for N = 1024 agents against well under 1 ms of GPU work
-    (measured). The graph reads the state from static input buffers (the live state is copied
-    in before each replay) and its outputs are cloned out, so the tensors handed to callers
-    are never overwritten by a later replay.
-    """
-
-    FIELDS = ("scene", "xy", "yaw", "goal", "geodesic", "steps", "collisions", "start_geodesic", "path_length", "time",
-              "moving_collisions")
-
-    def __init__(self, task: PointNavTask, action: Tensor) -> None:
-        st = task.state
-        live = {f: getattr(st, f) for f in self.FIELDS}
-        self.inputs = {f: t.clone() for f, t in live.items()}
-        self.action = action.clone()
-        # Warm up on a side stream (as torch.cuda.graphs asks), then capture; both run on the
-        # static inputs, never on the live state.
-        side = torch.cuda.Stream(device=task.device)
-        side.wait_stream(torch.cuda.current_stream(task.device))
-        with torch.cuda.stream(side):
-            for _ in range(2):
-                self._bind(st, self.inputs)
-                task._step(self.action)
-        torch.cuda.current_stream(task.device).wait_stream(side)
-        self._bind(st, self.inputs)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            result = task._step(self.action)
-        self.outputs = {f: getattr(st, f) for f in self.FIELDS}
-        self.result = result
-        self._bind(st, live)
-
-    @staticmethod
-    def _bind(state: AgentState, tensors: dict[str, Tensor]) -> None:
-        for name, tensor in tensors.items():
-            setattr(state, name, tensor)
-
-    def fits(self, action: Tensor) -> bool:
-        return action.shape == self.action.shape and action.dtype == self.action.dtype
-
-    def run(self, task: PointNavTask, action: Tensor) -> StepResult:
-        st = task.state
-        for name, buffer in self.inputs.items():
-            buffer.copy_(getattr(st, name))
-        self.action.copy_(action)
-        self.graph.replay()
-        self._bind(st, {name: t.clone() for name, t in self.outputs.items()})
-        r = self.result
-        return StepResult(r.reward.clone(), r.terminated.clone(), r.truncated.clone(), r.collided.clone(), r.success.clone(),
-                          r.moving_collision.clone())
+        """``[N, K, 4, 4]`` every agent's scene's moving parts where they are at its time (`MovingParts.scene_poses`;
+        on CUDA replayed from a graph)."""
+        if self.device.type != "cuda":
+            return self.parts.scene_poses(self.state.scene, self.state.time)
+        return self._poses_graph(self.state.scene, self.state.time)

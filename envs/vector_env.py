@@ -46,9 +46,9 @@ ACTION_CHECKS = ("sync", "async")
 class EpisodeStarts:
     """Per-env queues of episode starts, drawn ahead on the host and kept on the device.
 
-    ``next_episode(i)`` gives env ``i``'s next episode (start ``xy``, ``yaw``, pool goal, start time,
-    dataset index or -1): the next `PointNavTask.draw_episode` from its generator, as in a single env reset
-    that many times, or the next of a replayed dataset (`envs.episodes.EpisodeCursor`);
+    ``next_episodes(rows)`` gives each of the distinct envs ``rows`` its next episode (start ``xy``, ``yaw``,
+    pool goal, start time, dataset index or -1): the next `PointNavTask.draw_episode` from its generator, as
+    in a single env reset that many times, or the next of a replayed dataset (`envs.episodes.EpisodeCursor`);
     ``index [N]`` is the dataset index of every env's current episode.
 
     The device counts what each env consumed (``used``);
@@ -58,9 +58,10 @@ class EpisodeStarts:
     ``depth`` steps old.
     """
 
-    def __init__(self, task: PointNavTask, next_episode: Callable[[int], tuple[np.ndarray, float, int, float, int]], depth: int = 8) -> None:
+    def __init__(self, task: PointNavTask, next_episodes: Callable[[list[int]], list[tuple[np.ndarray, float, int, float, int]]],
+                 depth: int = 8) -> None:
         n, dev = len(task.scene_ids), task.device
-        self.task, self.next_episode, self.depth = task, next_episode, depth
+        self.task, self.next_episodes, self.depth = task, next_episodes, depth
         self.xy = torch.zeros((n, depth, 2), device=dev)
         self.yaw = torch.zeros((n, depth), device=dev)
         self.goal = torch.zeros((n, depth), dtype=torch.long, device=dev)
@@ -79,12 +80,14 @@ class EpisodeStarts:
         if not len(rows):
             return
         slots, xy, yaw, goal, time, index = [], [], [], [], [], []
-        for r in rows:
-            for e in range(self.drawn[r], used[r] + self.depth):
-                p, y, g, t, i = self.next_episode(int(r))
-                slots.append((r, e % self.depth))
+        # Round e draws every row's e-th missing start: one batch of distinct envs (`next_episodes`).
+        need = used[rows] + self.depth - self.drawn[rows]
+        for e in range(int(need.max())):
+            batch = rows[need > e]
+            for r, (p, y, g, t, i) in zip(batch, self.next_episodes(batch.tolist())):
+                slots.append((r, (self.drawn[r] + e) % self.depth))
                 xy.append(p), yaw.append(y), goal.append(g), time.append(t), index.append(i)
-            self.drawn[r] = used[r] + self.depth
+        self.drawn[rows] = used[rows] + self.depth
         r, k = torch.tensor(slots, device=self.xy.device).unbind(1)
         self.xy[r, k] = torch.tensor(np.array(xy), dtype=torch.float32).to(self.xy.device, non_blocking=True)
         self.yaw[r, k] = torch.tensor(yaw, dtype=torch.float32).to(self.xy.device, non_blocking=True)
@@ -181,7 +184,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self._all = ones if array_type == "torch" else ones.cpu().numpy()
         survey = self.task.survey_viewmats()
         self.scenes.views.fit_budget(*survey)
-        self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
+        self.scenes.views.fit_part_budget(*survey, self.scenes.parts.sample_poses())
 
     def _out(self, x: torch.Tensor):
         return x if self.array_type == "torch" else x.cpu().numpy()
@@ -215,13 +218,13 @@ class LyraSceneVectorEnv(VectorEnv):
             info["_episode_index"] = self._all
         return info
 
-    def _next_episode(self, env: int) -> tuple[np.ndarray, float, int, float, int]:
-        """Env ``env``'s next episode: drawn from its generator, or the replayed dataset's next (at time 0: datasets
-        replay static scenes only)."""
+    def _next_episodes(self, envs: list[int]) -> list[tuple[np.ndarray, float, int, float, int]]:
+        """The next episode of each of ``envs`` (distinct): drawn from its generator, or the replayed dataset's next
+        (at time 0: datasets replay static scenes only)."""
         if self._cursor is not None:
-            xy, yaw, goal, index = self._cursor(env)
-            return xy, yaw, goal, 0.0, index
-        return (*self.task.draw_episode(int(self.task.scene_ids[env]), self._rngs[env]), -1)
+            return [(xy, yaw, goal, 0.0, index) for xy, yaw, goal, index in map(self._cursor, envs)]
+        drawn = self.task.draw_episodes([int(self.task.scene_ids[e]) for e in envs], [self._rngs[e] for e in envs])
+        return [(*d, -1) for d in drawn]
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
         """Reset every env; ``seed`` (an int ``s`` → ``s + i``, or one seed per env) reseeds them
@@ -235,7 +238,7 @@ class LyraSceneVectorEnv(VectorEnv):
                 self._cursor.rewind()
             self._starts = None
         if self._starts is None:
-            self._starts = EpisodeStarts(self.task, self._next_episode)
+            self._starts = EpisodeStarts(self.task, self._next_episodes)
         dev = self.task.device
         self._starts.restart(torch.ones(self.num_envs, dtype=torch.bool, device=dev))
         self._autoreset = torch.zeros(self.num_envs, dtype=torch.bool, device=dev)

@@ -46,6 +46,8 @@ from lyra_sim.render.lod import GaussianLOD, merge_lods
 from lyra_sim.scene import SH_C0, quat_multiply, rotmat_to_quat
 from lyra_sim.sh import rotate_sh
 
+from .cuda_graph import GraphedFunction
+
 DEFAULT_PIXEL_RATIO: Mapping[str, float] = MappingProxyType({"cpu": 3.0, "cuda": 3.0})
 """Level of detail per device type when `CameraConfig.pixel_ratio` is None. Measured on the H100
 (446k-Gaussian living room, 64 agent cameras, PSNR against 4×-supersampled references), ratio 3
@@ -191,35 +193,44 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks
     return rgb, depth
 
 
-def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def _select_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor,
+                part_poses: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor]:
+    """Every camera's rows of the shared tables (``ids [N, budget + K · part_budget]``), the rigid groups' poses
+    (``[N, 1 + parts, 4, 4]``, or None without parts) and the number of camera renders coarsened to fit.
+    Free of host synchronisation: on CUDA it replays as one graph (`envs.cuda_graph`)."""
     cfg = views.camera
     n, m = len(scene), views.budget
     mask = views.anchor_scene[None] == scene[:, None] if len(views.lods) > 1 else None
     sel = views.lod.select_padded(viewmats, ks, cfg.width, cfg.height, views.pixel_ratio, m, cfg.near, mask)
-    views.coarsened += sel.coarsened.sum()
-    groups = group_poses = None
-    ids = sel.ids
-    if views.has_parts:
-        # Each env's k-th part: selected as seen from the camera in the part's frame, drawn under its pose
-        # (rigid group 1 + part; group 0, the static rows, as stored).
-        parts = views.scene_parts[scene]  # [N, K]
-        eye = torch.eye(4, device=viewmats.device)
-        group_poses = eye.repeat(n, 1 + len(views.flat_parts), 1, 1)
-        chosen = [ids]
-        for k in range(parts.shape[1]):
-            pose = torch.where((parts[:, k] >= 0)[:, None, None], part_poses[:, k], eye)
-            local = views.part_lod.select_padded(viewmats @ pose, ks, cfg.width, cfg.height, views.pixel_ratio,
-                                                 views.part_budgets[k], cfg.near, views.part_anchor[None] == parts[:, k, None])
-            views.coarsened += local.coarsened.sum()
-            chosen.append(local.ids + views.part_offset)
-            slot = torch.where(parts[:, k] >= 0, 1 + parts[:, k], 0)  # no part: identity written to group 0
-            group_poses.scatter_(1, slot[:, None, None, None].expand(n, 1, 4, 4), pose[:, None])
-        ids = torch.cat(chosen, 1)
-        groups = views.groups
+    coarsened = sel.coarsened.sum()
+    if not views.has_parts:
+        return sel.ids, None, coarsened
+    # Each env's parts: selected as seen from the camera in each part's frame (one selection for every slot), drawn
+    # under their poses (rigid group 1 + part; group 0, the static rows, as stored).
+    parts = views.scene_parts[scene]  # [N, K]
+    slots = parts.shape[1]
+    eye = torch.eye(4, device=viewmats.device)
+    poses = torch.where((parts >= 0)[..., None, None], part_poses, eye)  # [N, K, 4, 4]
+    local = views.part_lod.select_padded((viewmats[:, None] @ poses).reshape(-1, 4, 4), ks.repeat_interleave(slots, 0),
+                                         cfg.width, cfg.height, views.pixel_ratio, views.part_budget, cfg.near,
+                                         views.part_anchor[None] == parts.reshape(-1, 1))
+    group_poses = eye.repeat(n, 1 + len(views.flat_parts), 1, 1)
+    slot = torch.where(parts >= 0, 1 + parts, 0)  # no part: identity written to group 0
+    group_poses.scatter_(1, slot[..., None, None].expand(n, slots, 4, 4), poses)
+    ids = torch.cat([sel.ids, (local.ids + views.part_offset).reshape(n, -1)], 1)
+    return ids, group_poses, coarsened + local.coarsened.sum()
+
+
+def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor,
+                       part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    cfg = views.camera
+    ids, group_poses, coarsened = views.select(scene, viewmats, ks, part_poses)
+    views.coarsened += coarsened
     # Each camera's rows drawn where they lie in the tables (`rasterize_selected`: no gathered copies).
     out, _ = rasterize_selected(
         *views.tables, ids, viewmats, ks, cfg.width, cfg.height, sh_degree=views.sh_degree, mode=views.mode,
-        near_plane=cfg.near, far_plane=cfg.far, backend=views.selected_backend, groups=groups, group_poses=group_poses,
+        near_plane=cfg.near, far_plane=cfg.far, backend=views.selected_backend,
+        groups=views.groups if views.has_parts else None, group_poses=group_poses,
     )
     return out[..., :3], out[..., 3:] if cfg.depth else None
 
@@ -273,6 +284,14 @@ class SceneViews:
         self.cpu_rasterizer = "numba" if numba_impl.available() else "torch"
         if self.backend == "gsplat" and (self.pixel_ratio > 0 or self.has_parts):
             self._init_lod_tables()
+            self._select_graph = GraphedFunction(lambda *args: _select_lod(self, *args))
+
+    def select(self, scene: Tensor, viewmats: Tensor, ks: Tensor,
+               part_poses: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor]:
+        """The CUDA level-of-detail path's selection (`_select_lod`), replayed from a CUDA graph per batch shape
+        and budgets. The outputs are the graph's buffers: valid until the next call."""
+        key = (self.budget, getattr(self, "part_budget", 0), self.pixel_ratio)
+        return self._select_graph(scene, viewmats, ks, part_poses, key=key)
 
     def parts_of(self, scene: int) -> list[int]:
         """Global indices of ``scene``'s moving parts, in slot order."""
@@ -316,12 +335,10 @@ class SceneViews:
                 owner.append(torch.full((int(lod.offsets[r, -1] - lod.offsets[r, 0]),), 1 + k, dtype=torch.int32))
         groups = torch.cat([torch.zeros(static_rows, dtype=torch.int32), *owner, torch.zeros(1, dtype=torch.int32)])
         self.groups = groups.to(self.device)
-        # Per part slot: the largest part any scene has there (its original Gaussians), until fitted.
-        slots = self.scene_parts.shape[1]
-        self.part_budgets = [max([int(self.flat_parts[q].offsets[0, -1]) for q in self.scene_parts[:, k].tolist() if q >= 0]
-                                 or [1]) for k in range(slots)]
-        self._part_min_budget = [max([self.flat_parts[q].level_sizes()[-1] for q in self.scene_parts[:, k].tolist() if q >= 0]
-                                     or [1]) for k in range(slots)]
+        # Every part slot's budget: the largest part (its original Gaussians), until fitted; at least the
+        # largest coarsest level.
+        self.part_budget = max(int(lod.offsets[0, -1]) for lod in self.flat_parts)
+        self._part_min_budget = max(lod.level_sizes()[-1] for lod in self.flat_parts)
 
     def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024, Ks: Tensor | None = None) -> int:
         """Size the CUDA per-camera budget from a survey of cameras (``scene [P]``, ``viewmats [P, 4, 4]``:
@@ -344,17 +361,17 @@ class SceneViews:
         self.budget = min(budget, max(len(f) for f in self.full_scenes))
         return self.budget
 
-    def fit_part_budgets(self, scene: Tensor, viewmats: Tensor, samples: Tensor, margin: float = 1.15,
-                         chunk: int = 1024) -> list[int]:
-        """Size each part slot's CUDA budget as `fit_budget` does, from the surveyed cameras (``scene [P]``,
-        ``viewmats [P, 4, 4]``) and every part at each of its motion samples (``samples [parts, L, 4, 4]``:
-        part frame → world). Returns the budgets (unchanged off the CUDA path or without parts)."""
+    def fit_part_budget(self, scene: Tensor, viewmats: Tensor, samples: Tensor, margin: float = 1.15,
+                        chunk: int = 1024) -> int:
+        """Size the parts' CUDA budget (per camera and part slot) as `fit_budget` does, from the surveyed cameras
+        (``scene [P]``, ``viewmats [P, 4, 4]``) and every part at each of its motion samples (``samples [parts, L,
+        4, 4]``: part frame → world). Returns the budget (0 off the CUDA path or without parts)."""
         if not self.has_parts or not hasattr(self, "part_lod"):
-            return []
+            return 0
         cfg = self.camera
+        largest = 0
         for k in range(self.scene_parts.shape[1]):
             part = self.scene_parts[scene, k]
-            largest = 0
             for j in range(samples.shape[1]):
                 pose = torch.where((part >= 0)[:, None, None], samples[part.clamp_min(0), j], torch.eye(4, device=self.device))
                 for i in range(0, len(scene), chunk):
@@ -363,9 +380,9 @@ class SceneViews:
                         vm, self.K[None].expand(len(vm), 3, 3), cfg.width, cfg.height, self.pixel_ratio, cfg.near,
                         self.part_anchor[None] == part[i : i + chunk, None])
                     largest = max(largest, int(counts.max()))
-            budget = max(math.ceil(largest * margin / 256) * 256, self._part_min_budget[k])
-            self.part_budgets[k] = min(budget, self.part_budgets[k])
-        return list(self.part_budgets)
+        budget = max(math.ceil(largest * margin / 256) * 256, self._part_min_budget)
+        self.part_budget = min(budget, self.part_budget)
+        return self.part_budget
 
     def render(self, scene: Tensor, viewmats: Tensor, Ks: Tensor | None = None,
                part_poses: Tensor | None = None) -> tuple[Tensor, Tensor | None]:

@@ -269,7 +269,7 @@ def rasterize_selected(
         raise ValueError(f"groups [R] and group_poses [B, G, 4, 4] must fit the tables ({means.shape[0]} rows) and the "
                          f"{ids.shape[0]} cameras, got {list(groups.shape)} and {list(group_poses.shape)}")
     if backend == "auto":
-        backend = "fused" if means.device.type == "cuda" and sh_degree is None and _triton_available() else "gather"
+        backend = "fused" if means.device.type == "cuda" and sh_degree is None and triton_available() else "gather"
         reference = "gsplat" if means.device.type == "cuda" else "torch"
     elif backend in BACKENDS:
         backend, reference = "gather", backend
@@ -283,7 +283,8 @@ def rasterize_selected(
                                       mode, float(near_plane), float(far_plane), reference, groups, group_poses)
 
 
-def _triton_available() -> bool:
+def triton_available() -> bool:
+    """Whether Triton is installed (the fused CUDA kernels' compiler)."""
     import importlib.util
 
     return importlib.util.find_spec("triton") is not None
