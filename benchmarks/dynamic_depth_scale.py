@@ -6,14 +6,16 @@ Usage: ``python benchmarks/dynamic_depth_scale.py [--checkpoint default] [--conf
 Per held-out scene (the config's eval seeds and prompts) and target time (between input frames):
 
 - ratio decoded / true depth of the kept Gaussians, per source trajectory view, on static pixels and on
-  mover pixels (camera z of each Gaussian in its source camera vs the world's depth at its source pixel;
+  mover pixels (camera z of each Gaussian in its source camera vs the world's depth at its source pixel, a
+  mover's own depth on its pixels;
   a mover's Gaussians at a target time should have moved, so theirs compares positions at the source time);
 - ratio of the rendered expected depth of the decoded scene to the world's depth in the held-out views at the
   target time (static pixels / mover pixels, where the render's alpha is over 0.5);
 - the slope of ``log decoded`` on ``log true`` depth over static Gaussians (1: one scale; < 1: depths pulled
   towards a typical depth);
-- the moving-object centre error (`lyra_sim.training.dynamic_evaluation.centre_errors`) as evaluated, and after
-  oracle corrections: (a) each Gaussian's distance along its source ray divided by its view's median static
+- the moving-object centre error (`lyra_sim.training.dynamic_evaluation.centre_errors`) as evaluated (against each
+  mover's own surface depth, `mover_depths`; also against the frame's expected depth, the reference before), and
+  after oracle corrections: (a) each Gaussian's distance along its source ray divided by its view's median static
   ratio; (b) every mover Gaussian put at its pixel's true depth along its own ray; (c) (b) on interior
   pixels only (no label boundary among the 4 neighbours); and (d) the error of the true surface points at the
   source time, not carried to the target time: what a decoder that reconstructs perfectly but never moves a
@@ -38,7 +40,7 @@ from lyra_sim.decoder.codecs import make_codec
 from lyra_sim.decoder.model import GaussianBatch, normalize_times
 from lyra_sim.render import render
 from lyra_sim.training.config import DistillConfig
-from lyra_sim.training.dynamic_evaluation import _pruned, _unproject, centre_errors, source_pixels
+from lyra_sim.training.dynamic_evaluation import _pruned, _unproject, centre_errors, mover_depths, source_pixels
 from lyra_sim.training.teacher_cache import TeacherSource, teacher_world
 
 
@@ -89,7 +91,8 @@ def analyse_scene(seed: int, staged, model, codec, world, targets: int) -> list[
     latents = codec.encode(video.frames)
     sources = source_pixels(model, latents.shape[2], latents.shape[3], latents.shape[4], v)
     frame_t, _ = normalize_times(video.times[None].double(), video.times[:1][None].double())
-    labels, depth = video.labels.cpu(), video.depth.cpu()[..., 0].double()
+    surfaces = replace(video, depth=mover_depths(staged, video))
+    labels, depth = video.labels.cpu(), surfaces.depth.cpu()[..., 0].double()
     edge = _edges(labels)
     rows = []
     for tau in torch.unique(hold.times.cpu()).tolist()[:targets]:
@@ -123,8 +126,8 @@ def analyse_scene(seed: int, staged, model, codec, world, targets: int) -> list[
         placed = torch.where(moving[:, None], at_true, means)
         interior = ~edge[view, frame, row, col]
 
-        def errs(b: GaussianBatch, i: Tensor, statistic: str = "mean", tau: float = tau) -> float | None:
-            return _cm(centre_errors(b, i, sources, torch.arange(t), video, staged.movers, tau, statistic))
+        def errs(b: GaussianBatch, i: Tensor, statistic: str = "mean", tau: float = tau, ref=surfaces) -> float | None:
+            return _cm(centre_errors(b, i, sources, torch.arange(t), ref, staged.movers, tau, statistic))
 
         hv = torch.nonzero((hold.times - tau).abs() < 1e-9).flatten()
         cams = Cameras(hold.viewmats[hv].float(), hold.Ks[hv].float(), w, h)
@@ -145,6 +148,7 @@ def analyse_scene(seed: int, staged, model, codec, world, targets: int) -> list[
             "rendered_ratio_static": _median(ed_ratio[good & (hl == 0)]),
             "rendered_ratio_moving": _median(ed_ratio[good & (hl > 0)]),
             "centre_cm": errs(kept, idx), "centre_median_cm": errs(kept, idx, "median"),
+            "centre_old_reference_cm": errs(kept, idx, ref=video),
             "centre_oracle_scale_cm": errs(_with_means(kept, scaled), idx),
             "centre_oracle_scale_median_cm": errs(_with_means(kept, scaled), idx, "median"),
             "centre_oracle_mover_depth_cm": errs(_with_means(kept, placed), idx),
@@ -183,7 +187,7 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     cols = ["ratio_static", "ratio_moving", "ratio_moving_interior", "ratio_moving_edge", "slope_static",
-            "rendered_ratio_static", "rendered_ratio_moving", "moving_edge_share", "centre_cm", "centre_median_cm",
+            "rendered_ratio_static", "rendered_ratio_moving", "moving_edge_share", "centre_cm", "centre_median_cm", "centre_old_reference_cm",
             "centre_oracle_scale_cm", "centre_oracle_scale_median_cm", "centre_oracle_mover_depth_cm",
             "centre_oracle_mover_depth_interior_cm", "centre_unmoved_truth_cm"]
     print("\n| scene | prompt | target (s) | " + " | ".join(cols) + " |\n|" + "---|" * (len(cols) + 3))
