@@ -101,7 +101,10 @@ def test_gaussian_depth_term_supervises_every_gaussian_but_movers_at_other_times
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     codec = make_codec(config.codec)
     weighted = replace(config, loss=replace(config.loss, gaussian_depth=2.0))
-    gen = lambda: [torch.Generator().manual_seed(0)]  # noqa: E731
+
+    def gen():
+        return [torch.Generator().manual_seed(0)]
+
     with torch.no_grad():
         plain, _ = distill_step_loss(model, [sample], codec, config, 0, gen(), None, torch.device("cpu"))
     loss, metrics = distill_step_loss(model, [sample], codec, weighted, 0, gen(), None, torch.device("cpu"))
