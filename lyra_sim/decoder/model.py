@@ -225,6 +225,20 @@ class LyraDecoder(nn.Module):
         times = torch.arange(num_latent * g, device=device)
         return times[g - 1 :], frames[g - 1 :]
 
+    def gaussian_pixels(self, num_latent: int, h: int, w: int,
+                        device: torch.device | str = "cpu") -> tuple[Tensor, Tensor, Tensor]:
+        """Where a view's Gaussians come from, for ``num_latent`` latent frames of ``h x w``.
+
+        Returns:
+            ``(frames [Tg], xs [w u], ys [h u])``: the video frame of each kept Gaussian frame
+            (`gaussian_times`) and the pixel coordinates of the rays the Gaussians sit on; a view's
+            Gaussians (before pruning) are this grid ``[Tg, h u, w u]`` flattened.
+        """
+        c = self.config
+        s, u = c.spatial_compression, c.gaussian_upsample
+        _, frames = self.gaussian_times(num_latent, device)
+        return frames, sample_coords(w, s, u, device), sample_coords(h, s, u, device)
+
     def gaussians_per_view(self, num_latent: int, h: int, w: int) -> int:
         """Gaussians per view (before pruning) for ``num_latent`` latent frames of ``h x w``."""
         u = self.config.gaussian_upsample
@@ -310,14 +324,15 @@ class LyraDecoder(nn.Module):
         # The head and the Gaussians in float32: bf16 would quantize depth along the ray to ~1 %.
         with torch.autocast(device_type=device.type, enabled=False):
             grid = tokens.float().reshape(b * v, tl, hp, wp, dim).permute(0, 4, 1, 2, 3)
-            times_kept, frames = self.gaussian_times(tl, device)
+            times_kept, _ = self.gaussian_times(tl, device)
+            frames, xs, ys = self.gaussian_pixels(tl, h, w, device)
             raw = self.head(grid)[:, :, times_kept]  # [BV, 12, Tg, h u, w u]
             if self.rgb_skip is not None:
                 skip = self.rgb_skip(latents.reshape(b * v, ch, tl, h, w).float())[:, :, times_kept]
                 raw = torch.cat([raw[:, :1], raw[:, 1:4] + skip, raw[:, 4:]], 1)
             tg = times_kept.numel()
             raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
-            o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], sample_coords(w, s, u, device), sample_coords(h, s, u, device))
+            o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], xs, ys)
             gaussians = activate_gaussians(raw.reshape(b, -1, GAUSSIAN_CHANNELS), o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
             if c.offsets > 0:
                 off = self.offset_head(grid)[:, :, times_kept].reshape(b, v, 3, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)

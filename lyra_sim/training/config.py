@@ -141,7 +141,10 @@ class LossSettings:
     counts ``1 + moving`` times (they are few, and where time conditioning matters).
     ``depth_abs``: relative absolute depth error ``|d - d*| / d*`` where the world gives depth: metric
     geometry, which SI-depth leaves free up to scale and shift (where things *are* matters for the
-    moving objects' centres).
+    moving objects' centres). Both compare the *rendered* depth, the front of each pixel's stack of Gaussians.
+    ``gaussian_depth``: mean ``|ln z - ln z*|`` of every Gaussian's camera depth in the frame it comes from
+    against the world's depth at its pixel (`lyra_sim.training.losses.gaussian_depth_loss`): the metric scale of
+    each Gaussian, hidden or not; without it the decoded depths are pulled towards the head's initial depth.
     """
 
     mse: float = 1.0
@@ -150,6 +153,7 @@ class LossSettings:
     opacity: float = 0.01
     moving: float = 0.0
     depth_abs: float = 0.0
+    gaussian_depth: float = 0.0
 
 
 @dataclass(frozen=True)

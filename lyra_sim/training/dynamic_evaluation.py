@@ -15,8 +15,12 @@ pixels that show a moving object (the world's label maps); the moving objects' c
 per mover, the opacity-weighted centroid of the decoded Gaussians that come from pixels showing it,
 against the same pixels' true surface points carried to the target time by the mover's pose, and the
 same with coordinate-wise weighted medians (a robust centre: Gaussians of a thin mover's silhouette
-pixels may land on the background metres behind it, which moves a centroid but not a median); and
-the decoder's seconds per target time.
+pixels may land on the background metres behind it, which moves a centroid but not a median). The
+true surface of a mover's pixel is the mover's own depth there (`mover_depths`), not the frame's
+expected depth, which at its silhouette blends in the background behind. The decoders' metric depth
+scale: the kept Gaussians' camera depth in the frame they come from over the world's depth at their
+pixel (median ratio and median relative error on static pixels; median ratio on movers' pixels, at
+the time of their frame). And the decoder's seconds per target time.
 
 Run::
 
@@ -44,6 +48,7 @@ from ..decoder import LyraDecoder, load_decoder, resolve_checkpoint
 from ..decoder.codecs import make_codec
 from ..decoder.model import GaussianBatch, normalize_times
 from ..render import render
+from ..worlds.dynamic_world import pose_gaussians
 from .config import DistillConfig
 from .evaluation import psnr, ssim
 from .teacher_cache import TeacherSource, collate_list, teacher_world
@@ -67,6 +72,9 @@ class DynamicEvalRow:
     centre_cm: float | None
     centre_median_cm: float | None
     decode_s: float
+    depth_ratio: float | None = None
+    depth_error: float | None = None
+    depth_ratio_moving: float | None = None
 
 
 def _sync(device: torch.device) -> None:
@@ -77,13 +85,10 @@ def _sync(device: torch.device) -> None:
 def source_pixels(model: LyraDecoder, num_latent: int, h: int, w: int, v: int) -> tuple[Tensor, ...]:
     """For every Gaussian the decoder outputs (before pruning): its view, video frame, and pixel coordinates
     ``(u, v)`` of its ray, in output order ``[N]`` each."""
-    c = model.config
-    u, s = c.gaussian_upsample, c.spatial_compression
-    _, frames = model.gaussian_times(num_latent)
-    tg, hu, wu = frames.numel(), h * u, w * u
-    view, slot, row, col = torch.meshgrid(torch.arange(v), torch.arange(tg), torch.arange(hu), torch.arange(wu),
-                                          indexing="ij")
-    return view.flatten(), frames[slot.flatten()], (col.flatten() + 0.5) * (s / u), (row.flatten() + 0.5) * (s / u)
+    frames, xs, ys = model.gaussian_pixels(num_latent, h, w)
+    view, slot, row, col = torch.meshgrid(torch.arange(v), torch.arange(frames.numel()), torch.arange(len(ys)),
+                                          torch.arange(len(xs)), indexing="ij")
+    return view.flatten(), frames[slot.flatten()], xs[col.flatten()], ys[row.flatten()]
 
 
 def _unproject(depth: Tensor, viewmats: Tensor, Ks: Tensor, px: Tensor, py: Tensor) -> Tensor:
@@ -93,6 +98,52 @@ def _unproject(depth: Tensor, viewmats: Tensor, Ks: Tensor, px: Tensor, py: Tens
     cam = torch.stack([x, y, depth], -1)
     c2w = torch.linalg.inv(viewmats.double())
     return (c2w[:, :3, :3] @ cam.double()[..., None])[..., 0] + c2w[:, :3, 3]
+
+
+def mover_depths(staged, video) -> Tensor:
+    """``[V, T, H, W, 1]``: the video's depth with each moving object's pixels set to that object's own expected
+    depth (a render of its Gaussians alone, posed at the frame's time): the surface the label map says is there.
+
+    ``staged``: the `lyra_sim.worlds.dynamic_video.DynamicStagedScene` the video was shot from.
+    """
+    depth = video.depth.clone()
+    t, h, w = video.frames.shape[1:4]
+    for m, mover in enumerate(staged.movers):
+        own = staged.gaussians.select(staged.gaussians.labels == mover.label_index).to(video.frames.device)
+        for k in range(t):
+            shown = video.labels[:, k] == m + 1
+            if not bool(shown.any()):
+                continue
+            posed = pose_gaussians(own, [mover], staged.frame_poses[k][m:m + 1])
+            out = render(posed, Cameras(video.viewmats[:, k].float(), video.Ks[:, k].float(), w, h), "ED")
+            depth[:, k][shown] = out.depth[shown].to(depth.dtype)
+    return depth
+
+
+def depth_ratios(batch: GaussianBatch, idx: Tensor, sources: tuple[Tensor, ...], frame_of: Tensor,
+                 video) -> tuple[float | None, float | None, float | None]:
+    """Metric depth scale of decoded Gaussians ``batch`` (indices ``idx`` into ``sources``, as `centre_errors`).
+
+    Returns:
+        ``(ratio, error, ratio_moving)``: the median over Gaussians from static pixels of camera depth in the
+        frame they come from / the world's depth at their pixel, the median of ``|ratio - 1|`` there, and the
+        median ratio over Gaussians from pixels showing a moving object (None where no Gaussian qualifies).
+    """
+    view, frame, px, py = (x[idx.cpu()] for x in sources)
+    frame = frame_of[frame]
+    h, w = video.labels.shape[2:]
+    row, col = py.floor().long().clamp(0, h - 1), px.floor().long().clamp(0, w - 1)
+    true = video.depth.cpu()[view, frame, row, col, 0].double()
+    vm = video.viewmats.cpu()[view, frame].double()
+    z = (vm[:, 2, :3] * batch.means[0].detach().cpu().double()).sum(-1) + vm[:, 2, 3]
+    ratio = z / true.clamp_min(1e-9)
+    lab = video.labels.cpu()[view, frame, row, col]
+    static, moving = (true > 0) & (lab == 0), (true > 0) & (lab > 0)
+    return _median(ratio[static]), _median((ratio[static] - 1).abs()), _median(ratio[moving])
+
+
+def _median(x: Tensor) -> float | None:
+    return float(x.median()) if x.numel() else None
 
 
 def _pruned(batch: GaussianBatch, keep: float) -> tuple[GaussianBatch, Tensor]:
@@ -204,6 +255,7 @@ def evaluate_dynamic(
             log(f"  time budget of {budget_s:.0f} s spent: stopping after {len({r.seed for r in rows})} scenes")
             break
         video = world.shoot(staged)
+        surfaces = replace(video, depth=mover_depths(staged, video))
         v, t, h, w, _ = video.frames.shape
         hold = video.holdout
         with torch.no_grad():
@@ -236,11 +288,12 @@ def evaluate_dynamic(
                     seconds = time.perf_counter() - t0
                     pred = render(kept.scene(0), cams, "RGB").rgb.clamp(0, 1)
                     p, s, pm = _metrics(pred, teacher_hold[views], moving)
-                    errs = centre_errors(kept, idx, sources, frame_of, video, staged.movers, tau)
-                    med = centre_errors(kept, idx, sources, frame_of, video, staged.movers, tau, "median")
+                    errs = centre_errors(kept, idx, sources, frame_of, surfaces, staged.movers, tau)
+                    med = centre_errors(kept, idx, sources, frame_of, surfaces, staged.movers, tau, "median")
                     rows.append(DynamicEvalRow(seed, data.condition(seed), method, tau, p, s, pm,
                                                100 * float(np.mean(errs)) if errs else None,
-                                               100 * float(np.mean(med)) if med else None, seconds))
+                                               100 * float(np.mean(med)) if med else None, seconds,
+                                               *depth_ratios(kept, idx, sources, frame_of, video)))
         mine = [r for r in rows if r.seed == seed]
         summary = ", ".join(f"{m} {np.mean([r.psnr for r in mine if r.method == m]):.2f} dB" for m in METHODS)
         log(f"  seed {seed} ({data.condition(seed)}): novel-view PSNR at {len(mine) // len(METHODS)} target times: {summary}")
@@ -255,7 +308,8 @@ def _mean(xs: list) -> str:
 def format_dynamic_table(rows: Sequence[DynamicEvalRow], device: str) -> str:
     """Markdown: per prompt and in all, each method's mean metrics over target times."""
     head = ["prompt", "method", "scenes", "target times", "novel PSNR (dB)", "novel SSIM", "moving PSNR (dB)",
-            "centre error (cm)", "centre error, medians (cm)", f"decode s / target ({device})"]
+            "centre error (cm)", "centre error, medians (cm)", "depth ratio, static", "depth error, static (%)",
+            "depth ratio, movers", f"decode s / target ({device})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     prompts = list(dict.fromkeys(r.condition for r in rows)) + ["all"]
     for prompt in prompts:
@@ -267,7 +321,9 @@ def format_dynamic_table(rows: Sequence[DynamicEvalRow], device: str) -> str:
                 f"**{prompt}**" if prompt == "all" else prompt, method, str(len({r.seed for r in rs})), str(len(rs)),
                 _mean([r.psnr for r in rs]), f"{np.mean([r.ssim for r in rs]):.3f}", _mean([r.psnr_moving for r in rs]),
                 _mean([r.centre_cm for r in rs]), _mean([r.centre_median_cm for r in rs]),
-                f"{np.mean([r.decode_s for r in rs]):.4f}"]) + " |")
+                _mean([r.depth_ratio for r in rs]),
+                _mean([None if r.depth_error is None else 100 * r.depth_error for r in rs]),
+                _mean([r.depth_ratio_moving for r in rs]), f"{np.mean([r.decode_s for r in rs]):.4f}"]) + " |")
     return "\n".join(lines)
 
 

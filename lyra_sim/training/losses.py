@@ -1,10 +1,12 @@
 """Losses of self-distillation, and the forward pass + loss of one step.
 
-``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + opacity · mean
-opacity`` (the last only in the pruning stage, when training renders the top ``keep_ratio``
-Gaussians as inference does).
+``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + gaussian_depth ·
+per-Gaussian log-depth error + opacity · mean opacity`` (the last only in the pruning stage, when
+training renders the top ``keep_ratio`` Gaussians as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
-normalization, with smooth L1, where the world model gives depth.
+normalization, with smooth L1, where the world model gives depth; it and the relative error see the
+*rendered* (front-most) depth only. The per-Gaussian term (`gaussian_depth_loss`) puts every Gaussian,
+before pruning, at the world's metric depth of its own pixel.
 
 Dynamic distillation (a time-conditioned decoder, a teacher over time): each sample is decoded at
 one of its held-out target times (seeded per sample) and supervised by the world's frames *at that
@@ -51,6 +53,41 @@ def scale_invariant_depth_loss(pred: Tensor, target: Tensor) -> Tensor:
         return (x - med) / mad
 
     return F.smooth_l1_loss(normalize(pred)[valid], normalize(target)[valid])
+
+
+def log_depth_l1(z: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """Mean ``|ln z - ln z*|`` over the ``valid`` entries (tensors of one shape); 0 when none is valid.
+
+    Metric and symmetric in scale: 1.5x too far costs what 1.5x too near does. ``z`` is clamped at
+    1 mm, so a point at or behind its camera costs a lot but finitely.
+    """
+    if not bool(valid.any()):
+        return z.sum() * 0
+    return (z.clamp_min(1e-3).log() - target.clamp_min(1e-3).log()).abs()[valid].mean()
+
+
+def gaussian_depth_loss(means: Tensor, viewmats: Tensor, depth: Tensor, frames: Tensor, xs: Tensor, ys: Tensor,
+                        keep: Tensor | None = None) -> Tensor:
+    """Metric depth of *every* pixel-aligned Gaussian: its camera depth in the camera of the frame it comes from
+    against the world's depth at its pixel (`log_depth_l1`).
+
+    A loss on rendered depth sees only the front of each pixel's stack of Gaussians (every view and frame adds
+    one), so Gaussians behind it may sit anywhere; this term supervises each one.
+
+    Args:
+        means: ``[V, Tg, Hg, Wg, 3]`` one sample's Gaussians (before pruning) in the decoder's output layout.
+        viewmats: ``[V, T, 4, 4]``; depth: ``[V, T, H, W, 1]`` the world's camera depth (0: no surface).
+        frames, xs, ys: `LyraDecoder.gaussian_pixels`: the frame ``[Tg]`` and pixel coordinates ``[Wg]``,
+            ``[Hg]`` of the Gaussians.
+        keep: ``[V, Tg, Hg, Wg]`` bool, Gaussians to supervise (None: all).
+    """
+    h, w = depth.shape[2:4]
+    rows, cols = ys.floor().long().clamp(0, h - 1), xs.floor().long().clamp(0, w - 1)
+    target = depth[:, frames][:, :, rows][:, :, :, cols, 0].float()  # [V, Tg, Hg, Wg]
+    vm = viewmats[:, frames].float()  # [V, Tg, 4, 4]
+    z = (means * vm[:, :, None, None, 2, :3]).sum(-1) + vm[:, :, None, None, 2, 3]
+    valid = target > 0 if keep is None else (target > 0) & keep
+    return log_depth_l1(z, target, valid)
 
 
 class PerceptualLoss(torch.nn.Module):
@@ -129,6 +166,25 @@ def _at_target(sample: TeacherSample, teacher: Tensor, tau: float) -> tuple[Came
     return Cameras(viewmats.float(), ks.float(), w, h), rgb, depth, moving, k
 
 
+def _gaussian_depth(model, latent_shape: torch.Size, means: Tensor, sample: TeacherSample, tau: float | None) -> Tensor:
+    """`gaussian_depth_loss` of one sample's Gaussians ``means [N, 3]`` (``latent_shape``: ``[b, V, C, T', h, w]``).
+
+    At a target time ``tau`` (dynamic), a moving object's Gaussians from frames at other times should have
+    moved with it, away from their pixels' depth: only the static pixels of those frames count."""
+    if sample.depth is None:
+        return means.sum() * 0
+    frames, xs, ys = model.gaussian_pixels(latent_shape[3], latent_shape[4], latent_shape[5], means.device)
+    grid = means.reshape(latent_shape[1], len(frames), len(ys), len(xs), 3)
+    keep = None
+    if tau is not None and sample.labels is not None:
+        h, w = sample.labels.shape[2:]
+        rows, cols = ys.floor().long().clamp(0, h - 1), xs.floor().long().clamp(0, w - 1)
+        static = sample.labels[:, frames][:, :, rows][:, :, :, cols] == 0
+        same_time = (sample.times[frames] - tau).abs() < 1e-9
+        keep = static | same_time[None, :, None, None]
+    return gaussian_depth_loss(grid, sample.viewmats, sample.depth, frames, xs, ys, keep)
+
+
 def distill_step_loss(
     model: torch.nn.Module, samples: Sequence[TeacherSample], codec: LatentCodec, config: DistillConfig,
     step: int, gens: Sequence[torch.Generator], perceptual: PerceptualLoss | None, device: torch.device,
@@ -161,15 +217,17 @@ def distill_step_loss(
         gaussians = model(latents, viewmats, ks, *time_args)
     pruning = config.train.prune_start is not None and step >= config.train.prune_start
     unwrapped = model.module if hasattr(model, "module") else model
+    lw = config.loss
+    gauss_depth = [_gaussian_depth(unwrapped, latents.shape, gaussians.means[i], s, taus[i] if taus else None)
+                   for i, s in enumerate(samples)] if lw.gaussian_depth > 0 else []
     # Opacity regularization acts on all Gaussians, so the ones pruning drops fade out, while
     # the renders see only the kept ones, as at inference.
     opacity = gaussians.opacities.mean()
     if pruning:
         gaussians = gaussians.prune(unwrapped.config.keep_ratio)
 
-    lw = config.loss
     total = torch.zeros((), device=device)
-    sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0}
+    sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0, "gaussian_depth": 0.0}
     for i, s in enumerate(samples):
         sample = replace(s, hold_frames=hold_teacher[i])
         if config.dynamic:
@@ -196,6 +254,9 @@ def distill_step_loss(
             valid = depth_t > 0
             rel = ((out.depth - depth_t).abs() / depth_t.clamp_min(1e-3))[valid]
             loss = loss + lw.depth_abs * (rel.mean() if rel.numel() else out.depth.sum() * 0)
+        if gauss_depth:
+            loss = loss + lw.gaussian_depth * gauss_depth[i]
+            sums["gaussian_depth"] += float(gauss_depth[i].detach())
         if perceptual is not None and lw.lpips > 0:
             p = perceptual(out.rgb, rgb_t)
             loss = loss + lw.lpips * p

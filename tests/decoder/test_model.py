@@ -156,6 +156,23 @@ def test_gaussian_times_map_latents_to_frames():
     assert frames.tolist() == list(range(9)) and times.tolist() == list(range(3, 12))
 
 
+def test_gaussian_pixels_say_which_frame_and_pixel_each_gaussian_sits_on():
+    """Every Gaussian (before pruning) projects, in the camera of the frame `gaussian_pixels` names, onto its pixel."""
+    config = DecoderConfig(**{**TINY.to_dict(), "temporal_compression": 4, "latent_channels": 16})
+    model = LyraDecoder(config, seed=0)
+    latents, viewmats, ks = _inputs(config, v=2, tl=2, h=4, w=6)
+    out = model(latents, viewmats, ks)
+    frames, xs, ys = model.gaussian_pixels(2, 4, 6)
+    assert frames.tolist() == [0, 4] and len(xs) == 6 * config.gaussian_upsample and len(ys) == 4 * config.gaussian_upsample
+    means = out.means[0].reshape(2, 2, len(ys), len(xs), 3)
+    vm, k = viewmats[0][:, frames], ks[0][:, frames]  # [V, Tg, 4, 4], [V, Tg, 3, 3]
+    cam = torch.einsum("vtij,vthwj->vthwi", vm[..., :3, :3], means) + vm[:, :, None, None, :3, 3]
+    pix = torch.einsum("vtij,vthwj->vthwi", k, cam)
+    pix = pix[..., :2] / pix[..., 2:]
+    grid = torch.stack(torch.broadcast_tensors(xs[None, :], ys[:, None]), -1)  # [Hg, Wg, 2] as (x, y)
+    torch.testing.assert_close(pix, grid.expand_as(pix), atol=2e-3, rtol=0)
+
+
 def test_zero_initialized_camera_embedding_is_a_no_op_at_init():
     model = LyraDecoder(TINY, seed=0)
     latents, viewmats, ks = _inputs(TINY)

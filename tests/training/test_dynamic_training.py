@@ -1,6 +1,7 @@
 """Dynamic self-distillation: the teacher over time (cached with times and label maps), a step decoded at a
 held-out target time, fine-tuning from a static checkpoint, and the held-out evaluation beside the baselines."""
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -13,8 +14,8 @@ from lyra_sim.decoder.codecs import make_codec
 from lyra_sim.decoder.model import GaussianBatch
 from lyra_sim.training import build_cache, train
 from lyra_sim.training.config import DistillConfig
-from lyra_sim.training.dynamic_evaluation import centre_errors, source_pixels
-from lyra_sim.training.losses import distill_step_loss, pick_target
+from lyra_sim.training.dynamic_evaluation import centre_errors, depth_ratios, mover_depths, source_pixels
+from lyra_sim.training.losses import _gaussian_depth, distill_step_loss, pick_target
 from lyra_sim.training.teacher_cache import TeacherSource, materialize, teacher_world
 
 
@@ -66,6 +67,59 @@ def test_a_dynamic_step_decodes_at_a_target_time_and_trains_the_time_weights(dyn
         pick_target(no_holdout, gen)
 
 
+def test_gaussian_depth_term_supervises_every_gaussian_but_movers_at_other_times(dynamic_cache, tmp_path):
+    config = tiny_dynamic_config(tmp_path, dynamic_cache)
+    sample = materialize(TeacherSource(config)[1], teacher_world(config.world, "cpu"), torch.device("cpu"))
+    model = LyraDecoder(config.decoder, seed=0)
+    v, t, h, w, _ = sample.frames.shape
+    shape = torch.Size([1, v, 0, t, h // 8, w // 8])  # latents [b, V, C, T', h, w] (temporal compression 1)
+    frames, xs, ys = model.gaussian_pixels(t, h // 8, w // 8)
+    rows, cols = ys.long(), xs.long()
+    true = sample.depth[:, frames][:, :, rows][:, :, :, cols, 0]  # [V, Tg, Hg, Wg]
+    ks = sample.Ks[:, frames][:, :, None, None]
+    cam = torch.stack(torch.broadcast_tensors((xs - ks[..., 0, 2]) / ks[..., 0, 0] * true,
+                                              (ys[:, None] - ks[..., 1, 2]) / ks[..., 1, 1] * true, true), -1)
+    c2w = torch.linalg.inv(sample.viewmats[:, frames])[:, :, None, None]
+    means = (c2w[..., :3, :3] @ cam[..., None])[..., 0] + c2w[..., :3, 3]  # on the world's surface at every pixel
+    mover = sample.labels[:, frames][:, :, rows][:, :, :, cols] > 0
+    assert bool(mover[:, 1].any()) and bool((true > 0).all())
+    eye = c2w[..., :3, 3].expand_as(means)
+    off = torch.where((mover & (frames == 1)[None, :, None, None])[..., None], eye + 2 * (means - eye), means)
+    between = float(sample.times[0] + sample.times[1]) / 2
+    on_surface = _gaussian_depth(model, shape, means.reshape(-1, 3), sample, between)
+    assert float(on_surface) < 1e-5
+    # frame 1's mover Gaussians twice too far: ignored at a time between frames (the mover should have moved),
+    # counted at frame 1's own time; a static teacher (no labels) counts them always
+    assert float(_gaussian_depth(model, shape, off.reshape(-1, 3), sample, between)) < 1e-5
+    at_frame = float(_gaussian_depth(model, shape, off.reshape(-1, 3), sample, float(sample.times[1])))
+    n_at = mover.numel() - int(mover[:, [0, 2]].sum())  # frames 0 and 2 show the mover at other times
+    assert at_frame == pytest.approx(math.log(2) * int(mover[:, 1].sum()) / n_at, rel=1e-4)
+    static = _gaussian_depth(model, shape, off.reshape(-1, 3), replace(sample, labels=None), None)
+    assert float(static) == pytest.approx(math.log(2) * int(mover[:, 1].sum()) / mover.numel(), rel=1e-4)
+
+    # in a step: the term adds its weight times its value, and a step on it alone brings the depths closer
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    codec = make_codec(config.codec)
+    weighted = replace(config, loss=replace(config.loss, gaussian_depth=2.0))
+
+    def gen():
+        return [torch.Generator().manual_seed(0)]
+
+    with torch.no_grad():
+        plain, _ = distill_step_loss(model, [sample], codec, config, 0, gen(), None, torch.device("cpu"))
+    loss, metrics = distill_step_loss(model, [sample], codec, weighted, 0, gen(), None, torch.device("cpu"))
+    assert metrics["gaussian_depth"] > 0.05
+    assert float(loss.detach()) == pytest.approx(float(plain) + 2.0 * metrics["gaussian_depth"], rel=1e-5)
+    only = replace(config, loss=replace(config.loss, mse=0.0, depth=0.0, depth_abs=0.0, opacity=0.0, gaussian_depth=1.0))
+    before = metrics["gaussian_depth"]
+    for _ in range(3):
+        loss, metrics = distill_step_loss(model, [sample], codec, only, 0, gen(), None, torch.device("cpu"))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert metrics["gaussian_depth"] < 0.8 * before
+
+
 def test_fine_tuning_starts_from_a_static_checkpoint(dynamic_cache, tmp_path):
     init = tiny_static_checkpoint(tmp_path / "static.safetensors")
     config = tiny_dynamic_config(tmp_path / "run", dynamic_cache, steps=2, init_from=str(init))
@@ -90,13 +144,20 @@ def test_dynamic_config_must_pair_decoder_and_world(tmp_path):
 
 
 def test_centre_error_is_exact_for_gaussians_on_the_true_surface(tmp_path):
-    """Gaussians placed on the pixels' true points carried to the target time have zero centre error; 5 cm off, 5 cm."""
+    """Gaussians placed on the pixels' true points carried to the target time have zero centre error; 5 cm off, 5 cm.
+    A mover's true surface is its own depth: at its silhouette the frame's expected depth blends in the background."""
     config = tiny_dynamic_config(tmp_path, None)
     config = replace(config, video=replace(config.video, width=64, height=64),
                      data=replace(config.data, conditions=("a corridor with a rolling cart",)))
     world = teacher_world(config.world, "cpu", between=1.0)
     staged = TeacherSource(config).world.stage("a corridor with a rolling cart", seed=0, spec=config.video)
-    video = world.shoot(staged)
+    blended = world.shoot(staged)
+    video = replace(blended, depth=mover_depths(staged, blended))
+    on_mover = blended.labels > 0
+    assert torch.equal(video.depth[~on_mover], blended.depth[~on_mover])
+    gap = (blended.depth - video.depth)[..., 0][on_mover]
+    assert float(gap.abs().median()) < 1e-3  # inside its silhouette the mover is all the pixel shows
+    assert float(gap.max()) > 0.05  # at its edges the frame's depth lies behind the mover
     model = LyraDecoder(replace(PRESETS["tiny_dynamic"], gaussian_upsample=8), seed=0)  # one Gaussian per pixel
     v, t, h, w, _ = video.frames.shape
     sources = source_pixels(model, t, h // 8, w // 8, v)
@@ -106,18 +167,26 @@ def test_centre_error_is_exact_for_gaussians_on_the_true_surface(tmp_path):
     k = video.Ks[view, frame].double()
     cam = torch.stack([(px - k[:, 0, 2]) / k[:, 0, 0] * depth, (py - k[:, 1, 2]) / k[:, 1, 1] * depth, depth], -1)
     pts = (c2w[:, :3, :3] @ cam[..., None])[..., 0] + c2w[:, :3, 3]
+    # the depth scale: 1 on the surface at the source time, 1.5 for every Gaussian 1.5x as far along its ray
+    n, eye = len(pts), c2w[:, :3, 3]
+    for scale in (1.0, 1.5):
+        at = GaussianBatch((eye + scale * (pts - eye)).float()[None], torch.zeros(1, n, 4), torch.ones(1, n, 3),
+                           torch.ones(1, n), torch.zeros(1, n, 3))
+        ratio, error, moving = depth_ratios(at, torch.arange(n), sources, torch.arange(t), video)
+        assert ratio == pytest.approx(scale, rel=1e-4) and moving == pytest.approx(scale, rel=1e-4)
+        assert error == pytest.approx(scale - 1, abs=1e-4)
     tau = float(video.holdout.times[0])
     mover = staged.movers[0]
     for f in range(t):
         on = frame == f
         rel = torch.from_numpy(mover.pose(tau) @ np.linalg.inv(mover.pose(float(video.times[f]))))
         pts[on] = pts[on] @ rel[:3, :3].T + rel[:3, 3]
-    n = len(pts)
     ones = torch.ones(1, n)
     batch = GaussianBatch(pts.float()[None], torch.zeros(1, n, 4), torch.ones(1, n, 3), ones, torch.zeros(1, n, 3))
     idx = torch.arange(n)
     errors = centre_errors(batch, idx, sources, torch.arange(t), video, staged.movers, tau)
     assert len(errors) == 1 and errors[0] < 1e-4
+    assert centre_errors(batch, idx, sources, torch.arange(t), blended, staged.movers, tau)[0] > 1e-3  # biased
     shifted = replace(batch, means=batch.means + torch.tensor([0.05, 0.0, 0.0]))
     assert centre_errors(shifted, idx, sources, torch.arange(t), video, staged.movers, tau)[0] == pytest.approx(0.05, abs=1e-4)
     # Far outliers (a tenth of the mover's Gaussians 3 m off) move the centroid by 0.3 m, the medians by a tenth
