@@ -29,9 +29,11 @@ def test_the_device_script_runs_every_stage_on_the_cpu(tmp_path):
     for method in ("| dynamic |", "| static per time |", "| static all frames |"):
         assert method in table
     assert "moving PSNR (dB)" in table and "centre error (cm)" in table and "decode s / target (cpu)" in table
+    assert "depth ratio, static" in table and "depth ratio, movers" in table
     rows = json.loads((out / "eval_dynamic.json").read_text())
     assert {r["method"] for r in rows} == {"dynamic", "static per time", "static all frames"}
     assert {r["seed"] for r in rows} == {1_000_000_000, 1_000_000_001}
     assert all(r["condition"] == "a rolling ball" for r in rows)  # the unseen prompt
+    assert all(r["depth_ratio"] > 0 and r["depth_error"] >= 0 for r in rows)
     model, _ = load_decoder(out / "decoder_dynamic.safetensors")
     assert model.config == PRESETS["tiny_dynamic"]
