@@ -55,9 +55,10 @@ from .urdf import write_urdf
 Stage = Callable[[str], None]
 
 EXPORT_PACKAGES = (
-    "lyra-sim", "torch", "numpy", "plyfile", "trimesh", "scipy", "open3d", "pymeshlab", "usd-core", "coacd",
+    "lyra-sim", "torch", "numpy", "plyfile", "trimesh", "scipy", "open3d", "pymeshlab", "usd-core", "coacd", "numba",
 )
-"""Packages whose versions are recorded in the manifest (and the USD layer)."""
+"""Packages whose versions are recorded in the manifest (and the USD layer); numba draws the depth
+views when installed (`lyra_sim.render.fastest_backend`)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ same treatment as generated ones:
 
 1. **View planning** (`lyra_sim.exporters.view_planning`): depth cameras inside each room of the
    scene, or around it when it has none.
-2. **Depth.** `lyra_sim.render.render` in mode ``"ED"``: expected camera-z depth and alpha.
+2. **Depth.** `lyra_sim.render.render` in mode ``"ED"``: expected camera-z depth and alpha, drawn by
+   the compiled CPU rasterizer when numba is installed, else by the PyTorch reference
+   (`lyra_sim.render.fastest_backend`; the manifest's ``collision.depth_backend`` says which).
    Pixels with ``alpha < alpha_threshold`` are dropped, and so are pixels at depth
    discontinuities, where expected depth blends foreground and background ("flying pixels"),
    and pixels that see their surface at a grazing angle, where expected depth reads too near
@@ -31,6 +33,7 @@ from typing import Callable
 import numpy as np
 
 from lyra_sim.config import check_number
+from lyra_sim.render import fastest_backend
 from lyra_sim.scene import GaussianScene
 
 from .depth_fusion import clean_mesh, default_face_budget, fuse_tsdf, orient_like, render_depth, valid_depth
@@ -181,7 +184,8 @@ def extract_collision_mesh(
 
     stage(f"rendering {len(plan.cameras)} depth views at {config.resolution}x{config.resolution}")
     t = time.perf_counter()
-    depth, alpha = render_depth(visible, plan.cameras)
+    backend = fastest_backend("cpu")
+    depth, alpha = render_depth(visible, plan.cameras, backend=backend)
     depth = valid_depth(
         depth, alpha, plan.cameras.Ks.numpy(), config.alpha_threshold, config.edge_threshold, config.min_cos
     )
@@ -215,6 +219,7 @@ def extract_collision_mesh(
         "voxel_size": plan.voxel_size,
         "views": len(plan.cameras),
         "resolution": config.resolution,
+        "depth_backend": backend,
         "viewpoints": len(plan.viewpoints),
         "interior": plan.interior,
         "fused_faces": int(len(raw_f)),

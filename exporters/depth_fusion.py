@@ -19,7 +19,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from lyra_sim.cameras import Cameras
-from lyra_sim.render import render
+from lyra_sim.render import fastest_backend, render
 from lyra_sim.render.torch_impl import RasterConfig
 from lyra_sim.scene import GaussianScene
 
@@ -108,31 +108,45 @@ def camera_groups(num_cameras: int, num_gaussians: int, batch: int = 24) -> list
 
 
 def render_depth(
-    scene: GaussianScene, cameras: Cameras, batch: int = 24, progress: Callable[[int, int], None] | None = None
+    scene: GaussianScene,
+    cameras: Cameras,
+    batch: int = 24,
+    progress: Callable[[int, int], None] | None = None,
+    backend: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected depth and alpha ``([C, H, W], [C, H, W])`` float32 from `lyra_sim.render.render`.
 
-    The camera groups (`camera_groups`) are rendered side by side, one per torch thread
-    (``torch.get_num_threads()``), each single-threaded: the rasterizer's ops on one group
-    keep a second core barely busy (2 threads spend twice the CPU time of one for 10 % less
-    wall time), whereas two groups at once take about half the time. Same bytes either way.
+    Args:
+        backend: "numba" or "torch"; None: `lyra_sim.render.fastest_backend` ("numba" when installed).
+
+    The views are rendered side by side on ``torch.get_num_threads()`` threads, each drawing
+    single-threaded: the compiled rasterizer ("numba", which releases the GIL) one camera per
+    task; the PyTorch reference the camera groups of `camera_groups` (its ops on one group keep a
+    second core barely busy, whereas two groups at once take about half the time). Same bytes
+    for any number of threads.
     """
     scene = scene.to("cpu")
-    groups = camera_groups(len(cameras), len(scene), batch)
+    backend = backend or fastest_backend("cpu")
+    if backend == "numba":
+        groups = [slice(c, c + 1) for c in range(len(cameras))]
+    else:
+        groups = camera_groups(len(cameras), len(scene), batch)
     workers = max(1, min(torch.get_num_threads(), len(groups)))
 
     def draw(group: slice) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
-            out = render(scene, cameras[group], mode="ED")
+            out = render(scene, cameras[group], mode="ED", backend=backend)
         return out.depth[..., 0].numpy(), out.alpha[..., 0].numpy()
 
     threads = torch.get_num_threads()
     if workers > 1:
         torch.set_num_threads(1)  # the workers are the parallelism; restored below
     try:
+        parts = [draw(groups[0])]  # on this thread first: Numba loads (or compiles) its kernel once
+        if progress is not None:
+            progress(groups[0].stop, len(cameras))
         with ThreadPoolExecutor(workers) as pool:
-            parts = []
-            for group, part in zip(groups, pool.map(draw, groups)):
+            for group, part in zip(groups[1:], pool.map(draw, groups[1:])):
                 parts.append(part)
                 if progress is not None:
                     progress(group.stop, len(cameras))
