@@ -11,6 +11,7 @@ each a function of plain arrays and settings:
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -23,6 +24,7 @@ from lyra_sim.render import fastest_backend, render
 from lyra_sim.render.torch_impl import RasterConfig
 from lyra_sim.scene import GaussianScene
 
+from .decimation import SPLIT_MIN_FACES, HalfWorker, decimate
 from .mesh_tools import canonical_order, face_normals
 
 
@@ -254,30 +256,32 @@ def clean_mesh(
     Args:
         merge_distance: vertices closer than this are merged, meters.
         min_component_size: connected components with a smaller bounding-box diagonal go.
-        face_budget: quadric edge-collapse target face count (not exceeded).
+        face_budget: quadric edge-collapse target face count (not exceeded); see
+            `lyra_sim.exporters.decimation` (a large mesh goes in two halves, side by side on
+            two cores when ``torch.get_num_threads() > 1``: same result on one).
     """
     import pymeshlab
 
-    ms = pymeshlab.MeshSet()
-    ms.add_mesh(pymeshlab.Mesh(vertex_matrix=vertices, face_matrix=faces.astype(np.int32)))
-    ms.meshing_merge_close_vertices(threshold=pymeshlab.PureValue(merge_distance))
-    ms.meshing_remove_duplicate_faces()
-    ms.meshing_remove_null_faces()
-    ms.meshing_remove_connected_component_by_diameter(mincomponentdiag=pymeshlab.PureValue(min_component_size))
-    ms.meshing_repair_non_manifold_edges(method="Remove Faces")
-    ms.meshing_repair_non_manifold_vertices()
-    if ms.current_mesh().face_number() > face_budget:
-        ms.meshing_decimation_quadric_edge_collapse(
-            targetfacenum=int(face_budget),
-            qualitythr=0.3,
-            preservenormal=True,
-            planarquadric=True,
-            optimalplacement=True,
-            autoclean=True,
-        )
-        # Edge collapses can pinch the surface: repair once more.
+    # The child that decimates one half starts now: its start-up overlaps the repairs below.
+    split = len(faces) >= SPLIT_MIN_FACES and len(faces) > face_budget and torch.get_num_threads() > 1
+    with contextlib.closing(HalfWorker()) if split else contextlib.nullcontext() as worker:
+        ms = pymeshlab.MeshSet()
+        ms.add_mesh(pymeshlab.Mesh(vertex_matrix=vertices, face_matrix=faces.astype(np.int32)))
+        ms.meshing_merge_close_vertices(threshold=pymeshlab.PureValue(merge_distance))
+        ms.meshing_remove_duplicate_faces()
+        ms.meshing_remove_null_faces()
+        ms.meshing_remove_connected_component_by_diameter(mincomponentdiag=pymeshlab.PureValue(min_component_size))
         ms.meshing_repair_non_manifold_edges(method="Remove Faces")
         ms.meshing_repair_non_manifold_vertices()
+        if ms.current_mesh().face_number() > face_budget:
+            ms.meshing_remove_unreferenced_vertices()
+            m = ms.current_mesh()
+            v, f = decimate(m.vertex_matrix(), m.face_matrix(), face_budget, worker)
+            ms = pymeshlab.MeshSet()
+            ms.add_mesh(pymeshlab.Mesh(vertex_matrix=v, face_matrix=f.astype(np.int32)))
+            # Edge collapses can pinch the surface: repair once more.
+            ms.meshing_repair_non_manifold_edges(method="Remove Faces")
+            ms.meshing_repair_non_manifold_vertices()
     ms.meshing_remove_unreferenced_vertices()
     ms.meshing_re_orient_faces_coherently()
     m = ms.current_mesh()
