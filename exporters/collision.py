@@ -185,9 +185,11 @@ def extract_collision_mesh(
     stage(f"rendering {len(plan.cameras)} depth views at {config.resolution}x{config.resolution}")
     t = time.perf_counter()
     backend = fastest_backend("cpu")
-    depth, alpha = render_depth(visible, plan.cameras, backend=backend)
-    depth = valid_depth(
-        depth, alpha, plan.cameras.Ks.numpy(), config.alpha_threshold, config.edge_threshold, config.min_cos
+    ks = plan.cameras.Ks.numpy()
+    depth, _ = render_depth(
+        visible, plan.cameras, backend=backend,
+        reliable=lambda d, a, group: valid_depth(d, a, ks[group], config.alpha_threshold, config.edge_threshold,
+                                                 config.min_cos),
     )
     timings["render"] = time.perf_counter() - t
     if not (depth > 0).any():

@@ -115,11 +115,15 @@ def render_depth(
     batch: int = 24,
     progress: Callable[[int, int], None] | None = None,
     backend: str | None = None,
+    reliable: Callable[[np.ndarray, np.ndarray, slice], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected depth and alpha ``([C, H, W], [C, H, W])`` float32 from `lyra_sim.render.render`.
 
     Args:
         backend: "numba" or "torch"; None: `lyra_sim.render.fastest_backend` ("numba" when installed).
+        reliable: ``f(depth [c, H, W], alpha [c, H, W], cameras: slice) → depth``, applied to each
+            group of views on its worker thread (e.g. `valid_depth`, which treats every view on
+            its own: the same bytes as on all views at once); the depth returned is then f's.
 
     The views are rendered side by side on ``torch.get_num_threads()`` threads, each drawing
     single-threaded: the compiled rasterizer ("numba", which releases the GIL) one camera per
@@ -138,7 +142,8 @@ def render_depth(
     def draw(group: slice) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
             out = render(scene, cameras[group], mode="ED", backend=backend)
-        return out.depth[..., 0].numpy(), out.alpha[..., 0].numpy()
+        depth, alpha = out.depth[..., 0].numpy(), out.alpha[..., 0].numpy()
+        return (depth if reliable is None else reliable(depth, alpha, group)), alpha
 
     threads = torch.get_num_threads()
     if workers > 1:

@@ -84,6 +84,11 @@ def test_render_depth_with_the_compiled_rasterizer_matches_the_reference():
     one = [render(scene, cams[c : c + 1], mode="ED", backend="numba") for c in range(len(cams))]
     assert np.array_equal(depth, np.concatenate([r.depth[..., 0].numpy() for r in one]))
     assert np.array_equal(alpha, np.concatenate([r.alpha[..., 0].numpy() for r in one]))
+    ks = cams.Ks.numpy()
+    reliable, same_alpha = _render_depth_on_two_threads(
+        scene, cams, backend="numba", reliable=lambda d, a, group: valid_depth(d, a, ks[group], 0.5, 0.04, 0.65))
+    assert np.array_equal(reliable, valid_depth(depth, alpha, ks, 0.5, 0.04, 0.65))  # view by view = all at once
+    assert np.array_equal(same_alpha, alpha) and 0 < (reliable > 0).sum() < (depth > 0).sum()
     ref_depth, ref_alpha = _render_depth_on_two_threads(scene, cams, backend="torch")
     assert np.array_equal(alpha > 0, ref_alpha > 0)
     np.testing.assert_allclose(alpha, ref_alpha, rtol=0, atol=2e-5)
