@@ -83,6 +83,14 @@ def _render_camera(
     lim_x0, lim_x1 = -cx / fx - margin * tan_x, (w_f - cx) / fx + margin * tan_x
     lim_y0, lim_y1 = -cy / fy - margin * tan_y, (h_f - cy) / fy + margin * tan_y
     alpha_min = f32(ALPHA_THRESHOLD)
+    # For the pre-cull below: |x/z|, |y/z| after the clamp, and the viewmat's row norms.
+    abs_u = max(-lim_x0, lim_x1)
+    abs_v = max(-lim_y0, lim_y1)
+    n0 = math.sqrt(viewmat[0, 0] ** 2 + viewmat[0, 1] ** 2 + viewmat[0, 2] ** 2)
+    n1 = math.sqrt(viewmat[1, 0] ** 2 + viewmat[1, 1] ** 2 + viewmat[1, 2] ** 2)
+    n2 = math.sqrt(viewmat[2, 0] ** 2 + viewmat[2, 1] ** 2 + viewmat[2, 2] ** 2)
+    reach_x = f32(MAX_EXTENT_SIGMAS) * (n0 + abs_u * n2) * fx
+    reach_y = f32(MAX_EXTENT_SIGMAS) * (n1 + abs_v * n2) * fy
     # Survivors of projection: mean (2), conic (3), opacity, box; depth for the sort.
     mx_a = np.empty(n, f32)
     my_a = np.empty(n, f32)
@@ -104,6 +112,17 @@ def _render_camera(
         if not (z >= near and z <= far):
             continue
         rz = f32(1.0) / z
+        # Conservative pre-cull (as the reference's `_candidates`): the box's half-width is at most
+        # 3.33 sqrt(|row of J W|² max scale² + eps2d); a center farther off the image than that
+        # (with slack for rounding) is culled below anyway, so skipping the covariance here
+        # changes no value. Inside a room most Gaussians lie outside a 90° view.
+        s_max = max(scales[i, 0], scales[i, 1], scales[i, 2])
+        mx = fx * x * rz + cx
+        my = fy * y * rz + cy
+        ex = math.sqrt((reach_x * rz * s_max) ** 2 + f32(MAX_EXTENT_SIGMAS) ** 2 * eps2d) * f32(1.0001) + f32(1.0)
+        ey = math.sqrt((reach_y * rz * s_max) ** 2 + f32(MAX_EXTENT_SIGMAS) ** 2 * eps2d) * f32(1.0001) + f32(1.0)
+        if not (mx + ex > 0 and mx - ex < w_f and my + ey > 0 and my - ey < h_f):
+            continue
         u = min(max(x * rz, lim_x0), lim_x1)
         v = min(max(y * rz, lim_y0), lim_y1)
         # Rows of J W (Jacobian times world-to-camera rotation).
@@ -140,8 +159,6 @@ def _render_camera(
         extend = min(math.sqrt(f32(2.0) * math.log(op / alpha_min)), f32(MAX_EXTENT_SIGMAS))
         rx = math.ceil(extend * math.sqrt(max(ca, f32(0.0))))
         ry = math.ceil(extend * math.sqrt(max(cc, f32(0.0))))
-        mx = fx * x * rz + cx
-        my = fy * y * rz + cy
         if not (rx > 0 or ry > 0):
             continue
         if not (mx + rx > 0 and mx - rx < w_f and my + ry > 0 and my - ry < h_f):
