@@ -70,7 +70,7 @@ def _serve() -> None:
 
 # The child runs this file as a script (not as part of the package, which would import torch):
 # without the current directory on sys.path, so nothing there shadows numpy or pymeshlab.
-_CHILD = f"import runpy, sys; sys.path.pop(0); runpy.run_path({__file__!r}, run_name='__main__')"
+_CHILD = f"import runpy, sys; sys.path[:1] = [p for p in sys.path[:1] if p]; runpy.run_path({__file__!r}, run_name='__main__')"
 
 
 class HalfWorker:
