@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from lyra_sim.config import check_number
-from lyra_sim.render import fastest_backend
+from lyra_sim.render import fastest_backend, numba_impl
 from lyra_sim.scene import GaussianScene
 
 from .depth_fusion import clean_mesh, default_face_budget, fuse_tsdf, orient_like, render_depth, valid_depth
@@ -177,6 +177,7 @@ def extract_collision_mesh(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    numba_impl.preload()  # beside the planning (a no-op if a scene source started it)
     stage("planning depth views")
     visible = visible_gaussians(scene)
     plan = plan_views(visible, config)

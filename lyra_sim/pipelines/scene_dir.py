@@ -21,7 +21,7 @@ from ..cameras import Cameras, ViewConfig
 from ..images import to_uint8
 from ..manifest import package_versions, write_manifest
 from ..ply import write_ply
-from ..render import fastest_backend, render
+from ..render import fastest_backend, numba_impl, render
 from ..scene import GaussianScene
 from .dynamic import write_dynamic_files
 from .sources import SceneSource, Stage
@@ -102,6 +102,7 @@ def generate_scene(
         The manifest that was written.
     """
     out = check_target_dir(out, overwrite)
+    numba_impl.preload()  # beside the world model: the preview (and a bundle's depth views) draw with it
     made = source.make(view, stage)
     start = time.perf_counter()
     extras = None if made.dynamic is None else (lambda tmp: {"dynamic": write_dynamic_files(tmp, made, stage)})

@@ -25,9 +25,11 @@ holds the two together. Not differentiable (the reference is). Numba is optional
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import math
+import threading
 
 import numpy as np
 import torch
@@ -52,13 +54,46 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-@functools.cache
+_BUILDING = threading.Lock()
+"""`_kernel` may be asked for on two threads at once (`preload`'s and the first frame's)."""
+
+
 def _kernel():
     """The compiled kernel, built on first use (Numba is imported only then; its on-disk cache
     spares later processes the few seconds of compilation)."""
+    with _BUILDING:
+        return _jit()
+
+
+@functools.cache
+def _jit():
     import numba
 
     return numba.njit(cache=True, nogil=True)(_render_camera)
+
+
+@functools.cache
+def preload() -> threading.Thread | None:
+    """Load the kernel on a daemon thread from now on (once per process; None without numba).
+
+    Importing Numba and loading the kernel from its cache take about 0.8 s, much of it in LLVM
+    outside the GIL: started before other work (a world model making its Gaussians), they are
+    done by the first frame, which otherwise waits for them.
+    """
+    if not available():
+        return None
+    thread = threading.Thread(target=_load, name="numba-kernel", daemon=True)
+    thread.start()
+    return thread
+
+
+def _load() -> None:
+    f32 = np.float32
+    # An error here is raised again by the first frame drawn, where it belongs.
+    with contextlib.suppress(Exception):  # the first call loads the machine code for the argument types every frame passes
+        _kernel()(np.zeros((1, 3), f32), np.array([[1, 0, 0, 0]], f32), np.ones((1, 3), f32), np.ones(1, f32),
+                  np.zeros((1, 0), f32), False, np.eye(4, dtype=f32), np.eye(3, dtype=f32), 1, 1, f32(0.01), f32(1e10),
+                  f32(0.3), np.zeros((1, 1, 1), f32), np.zeros((1, 1), f32))
 
 
 def _render_camera(

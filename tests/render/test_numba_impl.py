@@ -112,6 +112,22 @@ def test_nothing_visible_gives_empty_images():
     assert out.shape == (1, 16, 16, 4) and not out.any() and not alpha.any()
 
 
+def test_preload_compiles_what_the_frames_use():
+    """The background load calls the kernel with the argument types every frame passes: one
+    compiled signature, before and after drawing."""
+    thread = numba_impl.preload()
+    assert thread is numba_impl.preload()  # once per process
+    thread.join()
+    kernel = numba_impl._kernel()
+    assert len(kernel.signatures) == 1
+    means, quats, scales, opacities, sh = _random_scene(200, 8, 1)
+    viewmats, ks = _cameras(2, 16, 16, 8)
+    for mode, degree in (("RGB", 0), ("RGB+ED", 1), ("ED", None)):
+        numba_impl.rasterization(means, quats, scales, opacities, sh if degree is not None else sh[:, 0], viewmats, ks,
+                                 16, 16, sh_degree=degree, render_mode=mode, config=CONFIG)
+    assert len(kernel.signatures) == 1
+
+
 def test_rejects_what_it_cannot_draw():
     means, quats, scales, opacities, sh = _random_scene(10, 7, 0)
     viewmats, ks = _cameras(1, 16, 16, 7)
