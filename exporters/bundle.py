@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -55,9 +56,10 @@ from .urdf import write_urdf
 Stage = Callable[[str], None]
 
 EXPORT_PACKAGES = (
-    "lyra-sim", "torch", "numpy", "plyfile", "trimesh", "scipy", "open3d", "pymeshlab", "usd-core", "coacd",
+    "lyra-sim", "torch", "numpy", "plyfile", "trimesh", "scipy", "open3d", "pymeshlab", "usd-core", "coacd", "numba",
 )
-"""Packages whose versions are recorded in the manifest (and the USD layer)."""
+"""Packages whose versions are recorded in the manifest (and the USD layer); numba draws the depth
+views when installed (`lyra_sim.render.fastest_backend`)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class ExportContext:
         # A dynamic bundle's moving parts (`lyra_sim.exporters.dynamic_bundle.PartAssets`), which the
         # USD and MJCF writers add; ``scene`` is then the static part.
         self.moving: Sequence[Any] = ()
+        self._nav_job: Future | None = None
 
     def timed(self, name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -201,10 +204,19 @@ class ExportContext:
     def colors(self) -> np.ndarray:
         return vertex_colors(self.scene, self.collision.vertices)
 
+    def start_nav(self, pool: ThreadPoolExecutor) -> None:
+        """Compute `nav` on ``pool`` from now on; `nav` then waits for it. Its array work (numpy,
+        Open3D) releases the GIL, so writers that do not need it (USD) run meanwhile."""
+        mesh = self.collision
+        self._nav_job = pool.submit(self._nav_grid, mesh)
+
+    def _nav_grid(self, mesh: CollisionMesh) -> NavGrid:
+        self.stage("computing the walkable-floor grid (nav.npz)")
+        return self.timed("nav", lambda: nav_grid(mesh.vertices, mesh.faces, self.config.nav))
+
     @cached_property
     def nav(self) -> NavGrid:
-        self.stage("computing the walkable-floor grid (nav.npz)")
-        return self.timed("nav", lambda: nav_grid(self.collision.vertices, self.collision.faces, self.config.nav))
+        return self._nav_grid(self.collision) if self._nav_job is None else self._nav_job.result()
 
 
 # ---------------------------------------------------------------- writers
@@ -346,11 +358,13 @@ def write_assets(ctx: ExportContext, formats: Sequence[str], source_manifest: di
     """
     scene, config, tmp = ctx.scene, ctx.config, ctx.out
     mesh = ctx.collision
-    write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
-    part_files = ctx.part_files  # before the formats: they reference the parts
-    for name in formats:
-        FORMATS[name](ctx)
-    write_nav(tmp / "nav.npz", ctx.nav)
+    with ThreadPoolExecutor(1) as pool:
+        ctx.start_nav(pool)  # beside the files below; the MJCF / URDF writers wait for it (floor height)
+        write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
+        part_files = ctx.part_files  # before the formats: they reference the parts
+        for name in formats:
+            FORMATS[name](ctx)
+        write_nav(tmp / "nav.npz", ctx.nav)
     lo, hi = scene.bounds()
     bounds = {"gaussians": [lo.tolist(), hi.tolist()], "collision": [mesh.vertices.min(0).tolist(), mesh.vertices.max(0).tolist()]}
     if "bounds" in source_manifest and "room" in source_manifest["bounds"]:

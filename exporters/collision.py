@@ -5,7 +5,9 @@ same treatment as generated ones:
 
 1. **View planning** (`lyra_sim.exporters.view_planning`): depth cameras inside each room of the
    scene, or around it when it has none.
-2. **Depth.** `lyra_sim.render.render` in mode ``"ED"``: expected camera-z depth and alpha.
+2. **Depth.** `lyra_sim.render.render` in mode ``"ED"``: expected camera-z depth and alpha, drawn by
+   the compiled CPU rasterizer when numba is installed, else by the PyTorch reference
+   (`lyra_sim.render.fastest_backend`; the manifest's ``collision.depth_backend`` says which).
    Pixels with ``alpha < alpha_threshold`` are dropped, and so are pixels at depth
    discontinuities, where expected depth blends foreground and background ("flying pixels"),
    and pixels that see their surface at a grazing angle, where expected depth reads too near
@@ -31,6 +33,7 @@ from typing import Callable
 import numpy as np
 
 from lyra_sim.config import check_number
+from lyra_sim.render import fastest_backend, numba_impl
 from lyra_sim.scene import GaussianScene
 
 from .depth_fusion import clean_mesh, default_face_budget, fuse_tsdf, orient_like, render_depth, valid_depth
@@ -174,6 +177,7 @@ def extract_collision_mesh(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    numba_impl.preload()  # beside the planning (a no-op if a scene source started it)
     stage("planning depth views")
     visible = visible_gaussians(scene)
     plan = plan_views(visible, config)
@@ -181,9 +185,12 @@ def extract_collision_mesh(
 
     stage(f"rendering {len(plan.cameras)} depth views at {config.resolution}x{config.resolution}")
     t = time.perf_counter()
-    depth, alpha = render_depth(visible, plan.cameras)
-    depth = valid_depth(
-        depth, alpha, plan.cameras.Ks.numpy(), config.alpha_threshold, config.edge_threshold, config.min_cos
+    backend = fastest_backend("cpu")
+    ks = plan.cameras.Ks.numpy()
+    depth, _ = render_depth(
+        visible, plan.cameras, backend=backend,
+        reliable=lambda d, a, group: valid_depth(d, a, ks[group], config.alpha_threshold, config.edge_threshold,
+                                                 config.min_cos),
     )
     timings["render"] = time.perf_counter() - t
     if not (depth > 0).any():
@@ -215,6 +222,7 @@ def extract_collision_mesh(
         "voxel_size": plan.voxel_size,
         "views": len(plan.cameras),
         "resolution": config.resolution,
+        "depth_backend": backend,
         "viewpoints": len(plan.viewpoints),
         "interior": plan.interior,
         "fused_faces": int(len(raw_f)),

@@ -11,6 +11,7 @@ each a function of plain arrays and settings:
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -19,10 +20,11 @@ import torch
 from scipy.spatial import cKDTree
 
 from lyra_sim.cameras import Cameras
-from lyra_sim.render import render
+from lyra_sim.render import fastest_backend, render
 from lyra_sim.render.torch_impl import RasterConfig
 from lyra_sim.scene import GaussianScene
 
+from .decimation import SPLIT_MIN_FACES, HalfWorker, decimate
 from .mesh_tools import canonical_order, face_normals
 
 
@@ -108,31 +110,50 @@ def camera_groups(num_cameras: int, num_gaussians: int, batch: int = 24) -> list
 
 
 def render_depth(
-    scene: GaussianScene, cameras: Cameras, batch: int = 24, progress: Callable[[int, int], None] | None = None
+    scene: GaussianScene,
+    cameras: Cameras,
+    batch: int = 24,
+    progress: Callable[[int, int], None] | None = None,
+    backend: str | None = None,
+    reliable: Callable[[np.ndarray, np.ndarray, slice], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected depth and alpha ``([C, H, W], [C, H, W])`` float32 from `lyra_sim.render.render`.
 
-    The camera groups (`camera_groups`) are rendered side by side, one per torch thread
-    (``torch.get_num_threads()``), each single-threaded: the rasterizer's ops on one group
-    keep a second core barely busy (2 threads spend twice the CPU time of one for 10 % less
-    wall time), whereas two groups at once take about half the time. Same bytes either way.
+    Args:
+        backend: "numba" or "torch"; None: `lyra_sim.render.fastest_backend` ("numba" when installed).
+        reliable: ``f(depth [c, H, W], alpha [c, H, W], cameras: slice) → depth``, applied to each
+            group of views on its worker thread (e.g. `valid_depth`, which treats every view on
+            its own: the same bytes as on all views at once); the depth returned is then f's.
+
+    The views are rendered side by side on ``torch.get_num_threads()`` threads, each drawing
+    single-threaded: the compiled rasterizer ("numba", which releases the GIL) one camera per
+    task; the PyTorch reference the camera groups of `camera_groups` (its ops on one group keep a
+    second core barely busy, whereas two groups at once take about half the time). Same bytes
+    for any number of threads.
     """
     scene = scene.to("cpu")
-    groups = camera_groups(len(cameras), len(scene), batch)
+    backend = backend or fastest_backend("cpu")
+    if backend == "numba":
+        groups = [slice(c, c + 1) for c in range(len(cameras))]
+    else:
+        groups = camera_groups(len(cameras), len(scene), batch)
     workers = max(1, min(torch.get_num_threads(), len(groups)))
 
     def draw(group: slice) -> tuple[np.ndarray, np.ndarray]:
         with torch.no_grad():
-            out = render(scene, cameras[group], mode="ED")
-        return out.depth[..., 0].numpy(), out.alpha[..., 0].numpy()
+            out = render(scene, cameras[group], mode="ED", backend=backend)
+        depth, alpha = out.depth[..., 0].numpy(), out.alpha[..., 0].numpy()
+        return (depth if reliable is None else reliable(depth, alpha, group)), alpha
 
     threads = torch.get_num_threads()
     if workers > 1:
         torch.set_num_threads(1)  # the workers are the parallelism; restored below
     try:
+        parts = [draw(groups[0])]  # on this thread first: Numba loads (or compiles) its kernel once
+        if progress is not None:
+            progress(groups[0].stop, len(cameras))
         with ThreadPoolExecutor(workers) as pool:
-            parts = []
-            for group, part in zip(groups, pool.map(draw, groups)):
+            for group, part in zip(groups[1:], pool.map(draw, groups[1:])):
                 parts.append(part)
                 if progress is not None:
                     progress(group.stop, len(cameras))
@@ -240,30 +261,32 @@ def clean_mesh(
     Args:
         merge_distance: vertices closer than this are merged, meters.
         min_component_size: connected components with a smaller bounding-box diagonal go.
-        face_budget: quadric edge-collapse target face count (not exceeded).
+        face_budget: quadric edge-collapse target face count (not exceeded); see
+            `lyra_sim.exporters.decimation` (a large mesh goes in two halves, side by side on
+            two cores when ``torch.get_num_threads() > 1``: same result on one).
     """
     import pymeshlab
 
-    ms = pymeshlab.MeshSet()
-    ms.add_mesh(pymeshlab.Mesh(vertex_matrix=vertices, face_matrix=faces.astype(np.int32)))
-    ms.meshing_merge_close_vertices(threshold=pymeshlab.PureValue(merge_distance))
-    ms.meshing_remove_duplicate_faces()
-    ms.meshing_remove_null_faces()
-    ms.meshing_remove_connected_component_by_diameter(mincomponentdiag=pymeshlab.PureValue(min_component_size))
-    ms.meshing_repair_non_manifold_edges(method="Remove Faces")
-    ms.meshing_repair_non_manifold_vertices()
-    if ms.current_mesh().face_number() > face_budget:
-        ms.meshing_decimation_quadric_edge_collapse(
-            targetfacenum=int(face_budget),
-            qualitythr=0.3,
-            preservenormal=True,
-            planarquadric=True,
-            optimalplacement=True,
-            autoclean=True,
-        )
-        # Edge collapses can pinch the surface: repair once more.
+    # The child that decimates one half starts now: its start-up overlaps the repairs below.
+    split = len(faces) >= SPLIT_MIN_FACES and len(faces) > face_budget and torch.get_num_threads() > 1
+    with contextlib.closing(HalfWorker()) if split else contextlib.nullcontext() as worker:
+        ms = pymeshlab.MeshSet()
+        ms.add_mesh(pymeshlab.Mesh(vertex_matrix=vertices, face_matrix=faces.astype(np.int32)))
+        ms.meshing_merge_close_vertices(threshold=pymeshlab.PureValue(merge_distance))
+        ms.meshing_remove_duplicate_faces()
+        ms.meshing_remove_null_faces()
+        ms.meshing_remove_connected_component_by_diameter(mincomponentdiag=pymeshlab.PureValue(min_component_size))
         ms.meshing_repair_non_manifold_edges(method="Remove Faces")
         ms.meshing_repair_non_manifold_vertices()
+        if ms.current_mesh().face_number() > face_budget:
+            ms.meshing_remove_unreferenced_vertices()
+            m = ms.current_mesh()
+            v, f = decimate(m.vertex_matrix(), m.face_matrix(), face_budget, worker)
+            ms = pymeshlab.MeshSet()
+            ms.add_mesh(pymeshlab.Mesh(vertex_matrix=v, face_matrix=f.astype(np.int32)))
+            # Edge collapses can pinch the surface: repair once more.
+            ms.meshing_repair_non_manifold_edges(method="Remove Faces")
+            ms.meshing_repair_non_manifold_vertices()
     ms.meshing_remove_unreferenced_vertices()
     ms.meshing_re_orient_faces_coherently()
     m = ms.current_mesh()

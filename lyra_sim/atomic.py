@@ -72,6 +72,8 @@ def sweep_scratch(directory: str | os.PathLike, name: str | None = None) -> list
     except OSError:
         return removed
     for entry in entries:
+        if not entry.name.startswith("."):  # not scratch (the pattern's first character), at the cost of a compare
+            continue
         match = _SCRATCH.match(entry.name)
         if match is None or match["host"] != host or _alive(int(match["pid"])):
             continue

@@ -23,7 +23,8 @@ MANIFEST = "manifest.json"
 FORMAT = "lyra-sim-scene"
 FORMAT_VERSION = 1
 
-_PACKAGES = ("lyra-sim", "torch", "numpy", "plyfile", "trimesh", "scipy", "pillow")
+_PACKAGES = ("lyra-sim", "torch", "numpy", "plyfile", "trimesh", "scipy", "pillow", "numba")
+"""Packages whose versions a scene directory records (numba: the preview is drawn by its rasterizer when installed)."""
 
 
 def sha256_file(path: str | os.PathLike) -> str:

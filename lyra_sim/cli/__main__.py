@@ -1,7 +1,5 @@
 """``python -m lyra_sim.cli``: the same as the ``lyra-sim`` command."""
 
-import sys
+from . import entry
 
-from . import main
-
-sys.exit(main())
+entry()

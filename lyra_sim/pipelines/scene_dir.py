@@ -21,7 +21,7 @@ from ..cameras import Cameras, ViewConfig
 from ..images import to_uint8
 from ..manifest import package_versions, write_manifest
 from ..ply import write_ply
-from ..render import render
+from ..render import fastest_backend, numba_impl, render
 from ..scene import GaussianScene
 from .dynamic import write_dynamic_files
 from .sources import SceneSource, Stage
@@ -56,7 +56,7 @@ def write_scene_dir(
         stage(f"writing {len(scene):,} Gaussians to scene.ply")
         write_ply(tmp / "scene.ply", scene)
         stage("rendering preview.png")
-        rgb = render(scene, preview.to(scene.means.device), mode="RGB").rgb[0]
+        rgb = render(scene, preview.to(scene.means.device), mode="RGB", backend=fastest_backend(scene.means.device)).rgb[0]
         Image.fromarray(to_uint8(rgb).cpu().numpy()).save(tmp / "preview.png", optimize=False)
         for name, image in (images or {}).items():
             stage(f"writing {name}")
@@ -102,6 +102,7 @@ def generate_scene(
         The manifest that was written.
     """
     out = check_target_dir(out, overwrite)
+    numba_impl.preload()  # beside the world model: the preview (and a bundle's depth views) draw with it
     made = source.make(view, stage)
     start = time.perf_counter()
     extras = None if made.dynamic is None else (lambda tmp: {"dynamic": write_dynamic_files(tmp, made, stage)})

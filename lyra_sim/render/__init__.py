@@ -18,9 +18,9 @@ from torch import Tensor
 
 from ..cameras import Cameras
 from ..scene import GaussianScene
-from .rasterizer import BACKENDS, EPS2D, MODES, rasterize, rasterize_selected
+from .rasterizer import BACKENDS, EPS2D, MODES, fastest_backend, rasterize, rasterize_selected
 
-__all__ = ["BACKENDS", "EPS2D", "MODES", "RenderOutput", "rasterize", "rasterize_selected", "render"]
+__all__ = ["BACKENDS", "EPS2D", "MODES", "RenderOutput", "fastest_backend", "rasterize", "rasterize_selected", "render"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,8 @@ def render(
         scene: the Gaussians (activated values, SH colors).
         cameras: C cameras, on the scene's device.
         mode: one of `MODES`: "RGB", "ED" (expected depth) or "RGB+ED".
-        backend: "auto", or a key of `BACKENDS` ("torch", "gsplat").
+        backend: "auto", or a key of `BACKENDS` ("torch", "numba", "gsplat"); `fastest_backend`
+            names the fastest one installed.
         background: ``[3]`` or ``[C, 3]`` RGB behind the Gaussians (``rgb = Σ w c + (1 - alpha) bg``);
             None is black. Depth is never blended with it.
         near_plane, far_plane: Gaussians whose center's camera depth lies outside this range

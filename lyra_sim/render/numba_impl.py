@@ -25,9 +25,11 @@ holds the two together. Not differentiable (the reference is). Numba is optional
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import math
+import threading
 
 import numpy as np
 import torch
@@ -52,13 +54,46 @@ def available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-@functools.cache
+_BUILDING = threading.Lock()
+"""`_kernel` may be asked for on two threads at once (`preload`'s and the first frame's)."""
+
+
 def _kernel():
     """The compiled kernel, built on first use (Numba is imported only then; its on-disk cache
     spares later processes the few seconds of compilation)."""
+    with _BUILDING:
+        return _jit()
+
+
+@functools.cache
+def _jit():
     import numba
 
     return numba.njit(cache=True, nogil=True)(_render_camera)
+
+
+@functools.cache
+def preload() -> threading.Thread | None:
+    """Load the kernel on a daemon thread from now on (once per process; None without numba).
+
+    Importing Numba and loading the kernel from its cache take about 0.8 s, much of it in LLVM
+    outside the GIL: started before other work (a world model making its Gaussians), they are
+    done by the first frame, which otherwise waits for them.
+    """
+    if not available():
+        return None
+    thread = threading.Thread(target=_load, name="numba-kernel", daemon=True)
+    thread.start()
+    return thread
+
+
+def _load() -> None:
+    f32 = np.float32
+    # An error here is raised again by the first frame drawn, where it belongs.
+    with contextlib.suppress(Exception):  # the first call loads the machine code for the argument types every frame passes
+        _kernel()(np.zeros((1, 3), f32), np.array([[1, 0, 0, 0]], f32), np.ones((1, 3), f32), np.ones(1, f32),
+                  np.zeros((1, 0), f32), False, np.eye(4, dtype=f32), np.eye(3, dtype=f32), 1, 1, f32(0.01), f32(1e10),
+                  f32(0.3), np.zeros((1, 1, 1), f32), np.zeros((1, 1), f32))
 
 
 def _render_camera(
@@ -83,6 +118,14 @@ def _render_camera(
     lim_x0, lim_x1 = -cx / fx - margin * tan_x, (w_f - cx) / fx + margin * tan_x
     lim_y0, lim_y1 = -cy / fy - margin * tan_y, (h_f - cy) / fy + margin * tan_y
     alpha_min = f32(ALPHA_THRESHOLD)
+    # For the pre-cull below: |x/z|, |y/z| after the clamp, and the viewmat's row norms.
+    abs_u = max(-lim_x0, lim_x1)
+    abs_v = max(-lim_y0, lim_y1)
+    n0 = math.sqrt(viewmat[0, 0] ** 2 + viewmat[0, 1] ** 2 + viewmat[0, 2] ** 2)
+    n1 = math.sqrt(viewmat[1, 0] ** 2 + viewmat[1, 1] ** 2 + viewmat[1, 2] ** 2)
+    n2 = math.sqrt(viewmat[2, 0] ** 2 + viewmat[2, 1] ** 2 + viewmat[2, 2] ** 2)
+    reach_x = f32(MAX_EXTENT_SIGMAS) * (n0 + abs_u * n2) * fx
+    reach_y = f32(MAX_EXTENT_SIGMAS) * (n1 + abs_v * n2) * fy
     # Survivors of projection: mean (2), conic (3), opacity, box; depth for the sort.
     mx_a = np.empty(n, f32)
     my_a = np.empty(n, f32)
@@ -104,6 +147,17 @@ def _render_camera(
         if not (z >= near and z <= far):
             continue
         rz = f32(1.0) / z
+        # Conservative pre-cull (as the reference's `_candidates`): the box's half-width is at most
+        # 3.33 sqrt(|row of J W|² max scale² + eps2d); a center farther off the image than that
+        # (with slack for rounding) is culled below anyway, so skipping the covariance here
+        # changes no value. Inside a room most Gaussians lie outside a 90° view.
+        s_max = max(scales[i, 0], scales[i, 1], scales[i, 2])
+        mx = fx * x * rz + cx
+        my = fy * y * rz + cy
+        ex = math.sqrt((reach_x * rz * s_max) ** 2 + f32(MAX_EXTENT_SIGMAS) ** 2 * eps2d) * f32(1.0001) + f32(1.0)
+        ey = math.sqrt((reach_y * rz * s_max) ** 2 + f32(MAX_EXTENT_SIGMAS) ** 2 * eps2d) * f32(1.0001) + f32(1.0)
+        if not (mx + ex > 0 and mx - ex < w_f and my + ey > 0 and my - ey < h_f):
+            continue
         u = min(max(x * rz, lim_x0), lim_x1)
         v = min(max(y * rz, lim_y0), lim_y1)
         # Rows of J W (Jacobian times world-to-camera rotation).
@@ -140,8 +194,6 @@ def _render_camera(
         extend = min(math.sqrt(f32(2.0) * math.log(op / alpha_min)), f32(MAX_EXTENT_SIGMAS))
         rx = math.ceil(extend * math.sqrt(max(ca, f32(0.0))))
         ry = math.ceil(extend * math.sqrt(max(cc, f32(0.0))))
-        mx = fx * x * rz + cx
-        my = fy * y * rz + cy
         if not (rx > 0 or ry > 0):
             continue
         if not (mx + rx > 0 and mx - rx < w_f and my + ry > 0 and my - ry < h_f):

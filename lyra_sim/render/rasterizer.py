@@ -102,7 +102,20 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType(
     {"torch": _torch_backend, "numba": _numba_backend, "gsplat": _gsplat_backend}
 )
 """Backend name → rasterizer. `rasterize` also accepts "auto" (never "numba": it must be asked for,
-since it matches "torch" to float32 rounding, not bit for bit, and bundles keep their bytes)."""
+since it matches "torch" to float32 rounding, not bit for bit; see `fastest_backend`)."""
+
+
+def fastest_backend(device: torch.device | str) -> str:
+    """The backend that draws fastest on ``device`` without gradients: "numba" on the CPU when it is
+    installed (else "torch"), "auto" elsewhere (gsplat on CUDA).
+
+    What the exporters' depth views and the scene preview use. Output then depends on whether numba
+    is installed (float32 rounding: the two CPU backends differ by about 1e-6 relative), so a bundle's
+    manifest records numba's version with the other packages.
+    """
+    if torch.device(device).type != "cpu":
+        return "auto"
+    return "numba" if numba_impl.available() else "torch"
 
 
 def rasterize(

@@ -146,3 +146,28 @@ def test_render_caps_frames_and_size_before_rendering(tmp_path, capsys):
         line = one_line_error(capsys, ["render", str(tmp_path / "nope"), "--out", str(tmp_path / "v.gif"), "-q", *argv])
         assert line.endswith(message), line
 
+
+
+# ---------------------------------------------------------------- the program's exit
+ENTRY_EXITS = """
+import atexit, sys
+from lyra_sim import cli
+atexit.register(lambda: print("exit handler ran", file=sys.stderr))
+cli.entry()
+"""
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_program_exits_with_the_status_streams_flushed_and_exit_handlers_run(tmp_path, fails):
+    """`lyra_sim.cli.entry` skips the interpreter teardown (os._exit) after `main`: nothing printed may be lost."""
+    from lyra_sim.manifest import write_manifest
+
+    (tmp_path / "a.txt").write_text("a")
+    write_manifest(tmp_path, {"kind": "scene"})
+    if fails:
+        (tmp_path / "a.txt").write_text("changed")
+    proc = subprocess.run([sys.executable, "-c", ENTRY_EXITS, "verify", str(tmp_path)], capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert proc.returncode == (1 if fails else 0)
+    assert proc.stdout.strip().splitlines()[-1] == (f"{tmp_path}: FAILED (1 problem)" if fails else f"{tmp_path}: OK (1 files verified)")
+    assert proc.stderr.strip().splitlines()[-1] == "exit handler ran"

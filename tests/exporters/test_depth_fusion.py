@@ -30,29 +30,69 @@ def test_camera_groups_cut_batches_as_the_rasterizer_does():
     assert [g.stop - g.start for g in camera_groups(3, 3_000_000)] == [1, 1, 1]
 
 
-def test_render_depth_side_by_side_matches_one_call_per_batch():
-    """Groups rendered on worker threads give the bytes of the plain loop over batches."""
+def _depth_views():
     import torch
 
     from _scenes import box_room_scene
     from lyra_sim.cameras import look_at_cameras
-    from lyra_sim.exporters.depth_fusion import render_depth
-    from lyra_sim.render import render
 
     scene = box_room_scene(spacing=0.1)
     eyes = torch.tensor([[x, y, 1.2] for x in (0.3, 1.0, 1.7) for y in (0.4, 2.0)])
-    cams = look_at_cameras(eyes, torch.tensor([[1.0, 1.2, 0.6]]).expand(len(eyes), 3), width=24, height=24)
+    return scene, look_at_cameras(eyes, torch.tensor([[1.0, 1.2, 0.6]]).expand(len(eyes), 3), width=24, height=24)
+
+
+def _render_depth_on_two_threads(scene, cams, **kw):
+    import torch
+
+    from lyra_sim.exporters.depth_fusion import render_depth
+
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        depth, alpha = render_depth(scene, cams, batch=4)
+        return render_depth(scene, cams, **kw)
     finally:
         torch.set_num_threads(threads)
-    assert torch.get_num_threads() == threads
+        assert torch.get_num_threads() == threads
+
+
+def test_render_depth_side_by_side_matches_one_call_per_batch():
+    """The PyTorch reference's groups rendered on worker threads give the bytes of the plain loop over batches."""
+    import torch
+
+    from lyra_sim.render import render
+
+    scene, cams = _depth_views()
+    depth, alpha = _render_depth_on_two_threads(scene, cams, batch=4, backend="torch")
     with torch.no_grad():
-        ref = [render(scene, cams[c0 : c0 + 4], mode="ED") for c0 in range(0, len(cams), 4)]
+        ref = [render(scene, cams[c0 : c0 + 4], mode="ED", backend="torch") for c0 in range(0, len(cams), 4)]
     assert np.array_equal(depth, np.concatenate([r.depth[..., 0].numpy() for r in ref]))
     assert np.array_equal(alpha, np.concatenate([r.alpha[..., 0].numpy() for r in ref]))
+    assert (depth > 0).mean() > 0.5
+
+
+def test_render_depth_with_the_compiled_rasterizer_matches_the_reference():
+    """Numba's views, one camera per task on two threads: the bytes of one call per camera, and the
+    reference's depth and alpha to float32 rounding, with the same pixels drawn."""
+    import pytest
+
+    from lyra_sim.render import numba_impl, render
+
+    if not numba_impl.available():
+        pytest.skip("numba is not installed")
+    scene, cams = _depth_views()
+    depth, alpha = _render_depth_on_two_threads(scene, cams, backend="numba")
+    one = [render(scene, cams[c : c + 1], mode="ED", backend="numba") for c in range(len(cams))]
+    assert np.array_equal(depth, np.concatenate([r.depth[..., 0].numpy() for r in one]))
+    assert np.array_equal(alpha, np.concatenate([r.alpha[..., 0].numpy() for r in one]))
+    ks = cams.Ks.numpy()
+    reliable, same_alpha = _render_depth_on_two_threads(
+        scene, cams, backend="numba", reliable=lambda d, a, group: valid_depth(d, a, ks[group], 0.5, 0.04, 0.65))
+    assert np.array_equal(reliable, valid_depth(depth, alpha, ks, 0.5, 0.04, 0.65))  # view by view = all at once
+    assert np.array_equal(same_alpha, alpha) and 0 < (reliable > 0).sum() < (depth > 0).sum()
+    ref_depth, ref_alpha = _render_depth_on_two_threads(scene, cams, backend="torch")
+    assert np.array_equal(alpha > 0, ref_alpha > 0)
+    np.testing.assert_allclose(alpha, ref_alpha, rtol=0, atol=2e-5)
+    np.testing.assert_allclose(depth, ref_depth, rtol=2e-5, atol=1e-6)
     assert (depth > 0).mean() > 0.5
 
 

@@ -48,6 +48,26 @@ def test_canonical_order_is_order_independent():
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
+def test_canonical_order_merges_coincident_vertices_as_np_unique_does():
+    """The lexsort dedupe against the np.unique(axis=0) formulation it replaced, on rows with repeats,
+    shared coordinates and signed zeros."""
+    rng = np.random.default_rng(1)
+    v = np.round(rng.normal(size=(300, 3)), 1)  # many rows share a coordinate; some repeat whole
+    v[:20] = v[20:40]
+    v[40:45] = 0.0
+    v[45:50] = -0.0
+    f = rng.integers(0, len(v), (500, 3))
+    unique, inverse = np.unique(v, axis=0, return_inverse=True)
+    ref = inverse.reshape(-1)[f]
+    ref = ref[(ref[:, 0] != ref[:, 1]) & (ref[:, 1] != ref[:, 2]) & (ref[:, 0] != ref[:, 2])]
+    ref = ref[np.arange(len(ref))[:, None], (np.argmin(ref, axis=1)[:, None] + np.arange(3)) % 3]
+    ref = ref[np.lexsort(ref.T[::-1])]
+    used = np.zeros(len(unique), bool)
+    used[ref.ravel()] = True
+    got_v, got_f = canonical_order(v, f)
+    assert np.array_equal(got_v, unique[used]) and np.array_equal(got_f, (np.cumsum(used) - 1)[ref])
+
+
 def test_face_normals_follow_the_right_hand_rule_with_twice_the_area():
     v = np.array([[0.0, 0, 0], [2, 0, 0], [0, 3, 0], [0, 0, 1]])
     n = face_normals(v, np.array([[0, 1, 2], [0, 2, 1], [0, 1, 3]]))

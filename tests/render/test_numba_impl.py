@@ -62,6 +62,33 @@ def test_matches_the_pytorch_reference(n, cams, width, height, seed, sh_degree, 
         torch.testing.assert_close(fast[..., :3], ref[..., :3], rtol=0, atol=2e-5)
 
 
+def test_gaussians_just_off_the_image_still_reach_in():
+    """Centers a few pixels outside every edge, seen by a rotated camera: the pre-cull keeps every
+    Gaussian whose footprint reaches the image (same pixels touched as the reference, same values)."""
+    g = torch.Generator().manual_seed(11)
+    n = 4000
+    # Centers on the plane z = 2 in front of the camera, spread to about 1.3 times the field of view.
+    xy = (torch.rand(n, 2, generator=g) - 0.5) * 2.6 * torch.tensor([2.0, 1.6])
+    means = torch.cat([xy, torch.full((n, 1), 2.0)], 1)
+    quats = torch.randn(n, 4, generator=g)
+    scales = torch.exp(torch.randn(n, 3, generator=g) * 1.2 - 3.0)
+    opacities = torch.rand(n, generator=g) * 0.9 + 0.1
+    sh = torch.randn(n, 1, 3, generator=g) * 0.4
+    angle = 0.3
+    viewmat = torch.eye(4)
+    viewmat[:3, :3] = torch.tensor([[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0],
+                                    [0.0, 0.0, 1.0]])
+    k = torch.tensor([[40.0, 0.0, 32.0], [0.0, 40.0, 24.0], [0.0, 0.0, 1.0]])
+    args = (means, quats, scales, opacities, sh, viewmat[None], k[None], 64, 48)
+    kw = {"sh_degree": 0, "render_mode": "RGB+ED", "config": CONFIG}
+    with torch.no_grad():
+        ref, ref_alpha = rasterization(*args, **kw)
+    fast, fast_alpha = numba_impl.rasterization(*args, **kw)
+    assert torch.equal(fast_alpha > 0, ref_alpha > 0)
+    torch.testing.assert_close(fast_alpha, ref_alpha, rtol=0, atol=2e-5)
+    torch.testing.assert_close(fast[..., :3], ref[..., :3], rtol=0, atol=2e-5)
+
+
 def test_plain_colors_and_the_rasterize_entry():
     means, quats, scales, opacities, _ = _random_scene(1000, 5, 0)
     colors = torch.rand(len(means), 3)
@@ -83,6 +110,22 @@ def test_nothing_visible_gives_empty_images():
     out, alpha = numba_impl.rasterization(means + torch.tensor([0.0, 0.0, -50.0]), quats, scales, opacities, sh, viewmats,
                                           ks, 16, 16, sh_degree=0, render_mode="RGB+ED", config=CONFIG)
     assert out.shape == (1, 16, 16, 4) and not out.any() and not alpha.any()
+
+
+def test_preload_compiles_what_the_frames_use():
+    """The background load calls the kernel with the argument types every frame passes: one
+    compiled signature, before and after drawing."""
+    thread = numba_impl.preload()
+    assert thread is numba_impl.preload()  # once per process
+    thread.join()
+    kernel = numba_impl._kernel()
+    assert len(kernel.signatures) == 1
+    means, quats, scales, opacities, sh = _random_scene(200, 8, 1)
+    viewmats, ks = _cameras(2, 16, 16, 8)
+    for mode, degree in (("RGB", 0), ("RGB+ED", 1), ("ED", None)):
+        numba_impl.rasterization(means, quats, scales, opacities, sh if degree is not None else sh[:, 0], viewmats, ks,
+                                 16, 16, sh_degree=degree, render_mode=mode, config=CONFIG)
+    assert len(kernel.signatures) == 1
 
 
 def test_rejects_what_it_cannot_draw():

@@ -116,6 +116,16 @@ def test_unknown_backend_names_the_accepted_ones(backend):
         rasterize(*_args(), backend=backend)
 
 
+def test_fastest_backend_is_the_compiled_one_on_the_cpu_when_installed(monkeypatch):
+    from lyra_sim.render import fastest_backend, numba_impl
+
+    monkeypatch.setattr(numba_impl, "available", lambda: True)
+    assert fastest_backend("cpu") == fastest_backend(torch.device("cpu")) == "numba"
+    monkeypatch.setattr(numba_impl, "available", lambda: False)
+    assert fastest_backend("cpu") == "torch"
+    assert fastest_backend("cuda") == fastest_backend(torch.device("cuda", 0)) == "auto"
+
+
 def test_gsplat_refuses_cpu_tensors_with_the_way_out():
     assert set(BACKENDS) == {"torch", "numba", "gsplat"}
     with pytest.raises(ValueError) as err:
