@@ -61,7 +61,7 @@ def decimate_half(
 
 def _serve() -> None:
     """The child's side: one half in on stdin (``.npz``), `decimate_half` of it out on stdout."""
-    job = np.load(io.BytesIO(sys.stdin.buffer.read()))
+    job = np.load(io.BytesIO(sys.stdin.buffer.read()), allow_pickle=False)
     v, f, ids = decimate_half(job["vertices"], job["faces"], job["ids"], job["free"], int(job["target"]))
     out = io.BytesIO()
     np.savez(out, vertices=v, faces=f, ids=ids)
@@ -114,7 +114,7 @@ class HalfWorker:
         """What `decimate_half` returned in the child, or None (with a warning) if it failed."""
         out, err = self._reply.result()
         if self._proc.returncode == 0:
-            result = np.load(io.BytesIO(out))
+            result = np.load(io.BytesIO(out), allow_pickle=False)
             return result["vertices"], result["faces"], result["ids"]
         tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {self._proc.returncode}"]
         warnings.warn(f"decimation: the child process failed ({tail[0]}); its half is decimated in this process",
