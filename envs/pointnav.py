@@ -365,10 +365,9 @@ class PointNavTask:
         else:
             raise RuntimeError(f"scene {scene}: no start {self.task.min_geodesic} m (geodesic) from any pool goal")
         cell = int(ok[rng.integers(len(ok))])
-        w, res = self.fields.shape[1], float(self.fields.resolution_host[scene])
-        center = self.fields.origin_host[scene] + (np.array([cell % w, cell // w]) + 0.5) * res  # `cell_centers`
+        center = self.fields.cell_centers(scene, np.array([cell]))[0]
         # Jitter within the cell by at most a quarter cell (see `_starts`).
-        xy = center + rng.uniform(-0.25, 0.25, 2) * res
+        xy = center + rng.uniform(-0.25, 0.25, 2) * float(self.fields.resolution_host[scene])
         return xy, rng.uniform(-math.pi, math.pi), k
 
     def _starts_for(self, scene: int, goal: int) -> np.ndarray:

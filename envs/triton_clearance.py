@@ -35,16 +35,8 @@ def _grid_kernel(
     res = tl.load(res_ptr + scene, mask=live, other=1.0)
     dx = tl.load(xy_ptr + 2 * i64, mask=live, other=0.0) - tl.load(origin_ptr + 2 * scene, mask=live, other=0.0)
     dy = tl.load(xy_ptr + 2 * i64 + 1, mask=live, other=0.0) - tl.load(origin_ptr + 2 * scene + 1, mask=live, other=0.0)
-    u0 = tl.math.div_rn(dx, res) - 0.5
-    u1 = tl.math.div_rn(dy, res) - 0.5
-    f0 = tl.floor(u0)
-    f1 = tl.floor(u1)
-    fx = u0 - f0
-    fy = u1 - f1
-    ix = f0.to(tl.int64)
-    iy = f1.to(tl.int64)
-    base = scene * (h * w)
-    c0, c1, c2, c3 = _corners(field_ptr, base, ix, iy, h, w, live, 0.0)
+    c0, c1, c2, c3, fx, fy = _cell(field_ptr, scene * (h * w), tl.math.div_rn(dx, res) - 0.5,
+                                   tl.math.div_rn(dy, res) - 0.5, h, w, live, 0.0)
     bottom = c0 + (c1 - c0) * fx
     top = c2 + (c3 - c2) * fx
     tl.store(value_ptr + i64, bottom + (top - bottom) * fy, mask=live)
@@ -54,8 +46,14 @@ def _grid_kernel(
 
 
 @triton.jit
-def _corners(field_ptr, base, ix, iy, h, w, live, fill):
-    """The cells (ix, iy), (ix + 1, iy), (ix, iy + 1), (ix + 1, iy + 1) of the grid at ``base``; ``fill`` off it."""
+def _cell(field_ptr, base, g0, g1, h, w, live, fill):
+    """The four cell values around grid coordinates ``(g0, g1)`` (cell centers at integers) of the grid at
+    ``base`` — (ix, iy), (ix + 1, iy), (ix, iy + 1), (ix + 1, iy + 1), ``fill`` off the grid — and the
+    bilinear weights ``(fx, fy)``."""
+    f0 = tl.floor(g0)
+    f1 = tl.floor(g1)
+    ix = f0.to(tl.int64)
+    iy = f1.to(tl.int64)
     x0_in = (ix >= 0) & (ix < w)
     x1_in = (ix + 1 >= 0) & (ix + 1 < w)
     y0_in = (iy >= 0) & (iy < h)
@@ -68,7 +66,7 @@ def _corners(field_ptr, base, ix, iy, h, w, live, fill):
     v1 = tl.load(field_ptr + base + cy0 * w + cx1, mask=live & x1_in & y0_in, other=fill)
     v2 = tl.load(field_ptr + base + cy1 * w + cx0, mask=live & x0_in & y1_in, other=fill)
     v3 = tl.load(field_ptr + base + cy1 * w + cx1, mask=live & x1_in & y1_in, other=fill)
-    return v0, v1, v2, v3
+    return v0, v1, v2, v3, g0 - f0, g1 - f1
 
 
 @triton.jit
@@ -99,13 +97,7 @@ def _parts_kernel(
         p = tl.maximum(part, 0)
         g0 = (u0 - tl.load(field_origin_ptr + 2 * p, mask=live, other=0.0)) * inv_res - 0.5
         g1 = (u1 - tl.load(field_origin_ptr + 2 * p + 1, mask=live, other=0.0)) * inv_res - 0.5
-        f0 = tl.floor(g0)
-        f1 = tl.floor(g1)
-        fx = g0 - f0
-        fy = g1 - f1
-        ix = f0.to(tl.int64)
-        iy = f1.to(tl.int64)
-        v0, v1, v2, v3 = _corners(fields_ptr, p * (h * w), ix, iy, h, w, live, pad)
+        v0, v1, v2, v3, fx, fy = _cell(fields_ptr, p * (h * w), g0, g1, h, w, live, pad)
         bottom = v0 + (v1 - v0) * fx
         top = v2 + (v3 - v2) * fx
         value = bottom + (top - bottom) * fy
