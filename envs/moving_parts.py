@@ -200,6 +200,7 @@ class MovingParts:
         k = max([1] + [len(s) for s in parts])
         scene_parts = np.full((len(parts), k), -1, dtype=np.int64)
         footprints: list[Footprint | None] = []
+        self._tracks = [p.track for p in flat]
         i = 0
         for s, scene in enumerate(parts):
             for j, part in enumerate(scene):
@@ -245,6 +246,8 @@ class MovingParts:
             fields[i, : f.clearance.shape[0], : f.clearance.shape[1]] = f.clearance
             origin[i], planar[i], margin[i] = f.origin, f.planar, f.margin
         self.shape = (h, w)
+        self._host = dict(scene_parts=scene_parts, fields=fields, origin=origin, planar=planar,
+                          required=radius + margin)  # numpy copies for `margin_host`
         self.fields = torch.as_tensor(fields, device=self.device)
         self.origin = torch.tensor(origin, **f32)
         self.planar = torch.as_tensor(planar, device=self.device)
@@ -316,6 +319,31 @@ class MovingParts:
 
             return part_clearance(*frames, xy, self.fields, self.origin, self.required, self.inv_resolution, FOOTPRINT_PAD)
         return self.clearance_reference(frames, xy)
+
+    def margin_host(self, scene: np.ndarray, t: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """`clearance`'s margin ``[M]`` (float64) for bodies at ``xy [M, 2]`` in scenes ``scene [M]`` at times
+        ``t [M]``, on the host in numpy from the bundle's own tracks (`MotionTrack.pose_at`, float64): for checking a
+        few episode starts at a time, where PyTorch's per-operation overhead would be most of the work. The same
+        footprint fields, frames and bilinear reads as `clearance_reference` (which runs in float32, so the two
+        agree to float32 rounding)."""
+        h = self._host
+        scene, t, xy = np.asarray(scene, np.int64), np.asarray(t, np.float64), np.asarray(xy, np.float64)
+        out = np.full(len(xy), FOOTPRINT_PAD, np.float64)
+        for part in h["scene_parts"][scene].T:  # one slot k of every body's scene
+            for p in np.unique(part[part >= 0]):
+                rows = np.flatnonzero(part == p)
+                pose = self._tracks[p].pose_at(t[rows])  # [m, 4, 4]
+                c, s = (pose[:, 0, 0], pose[:, 1, 0]) if h["planar"][p] else (np.ones(len(rows)), np.zeros(len(rows)))
+                norm = np.maximum(np.hypot(c, s), 1e-12)
+                c, s = c / norm, s / norm
+                d = xy[rows] - pose[:, :2, 3]  # into the footprint frame: rotate by -yaw
+                g = (np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]]).T - h["origin"][p]) \
+                    / self.resolution - 0.5
+                # Bilinear over cell centers; corners past the field read FOOTPRINT_PAD, as in the torch path.
+                value = ndimage.map_coordinates(h["fields"][p].astype(np.float64), [g[:, 1], g[:, 0]], order=1,
+                                                mode="grid-constant", cval=FOOTPRINT_PAD, prefilter=False)
+                out[rows] = np.minimum(out[rows], value - h["required"][p])
+        return out
 
     def clearance_reference(self, frames: tuple[Tensor, Tensor, Tensor, Tensor], xy: Tensor) -> tuple[Tensor, Tensor]:
         """`clearance` in PyTorch operations (the CPU path, and the reference of the CUDA kernel)."""

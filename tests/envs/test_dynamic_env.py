@@ -110,6 +110,30 @@ def test_no_penetration_over_random_full_speed_steps(bundle, cache):
     assert hits > 0  # the parts did get in the way
 
 
+def test_host_start_check_agrees_with_the_step_clearance(bundle, cache):
+    """Episode starts are checked on the host in numpy float64 (`MovingParts.margin_host`); the step reads the
+    same fields in float32 (`clearance_reference`): they agree to float32 rounding everywhere (near the parts,
+    on their fields' edges and past them), and every drawn start clears each part at its time."""
+    env = _make(bundle, width=8, height=8)
+    env.reset(seed=0)
+    u = env.unwrapped
+    parts, fields = u.task.parts, u.scenes.fields
+    rng = np.random.default_rng(5)
+    lo, hi = fields.origin_host[0], fields.origin_host[0] + np.array(fields.shape[::-1]) * float(fields.resolution_host[0])
+    xy = rng.uniform(lo - 1.0, hi + 1.0, (4000, 2))
+    t = rng.uniform(-3.0, 9.0, 4000)  # before and past the loop: wrapped
+    host = parts.margin_host(np.zeros(4000, np.int64), t, xy)
+    frames = parts.frames(torch.zeros(4000, dtype=torch.long), torch.tensor(t, dtype=torch.float32))
+    ref, _ = parts.clearance_reference(frames, torch.tensor(xy, dtype=torch.float32))
+    np.testing.assert_allclose(host, ref.double().numpy(), atol=2e-5)
+    assert (host < 0).sum() > 100 and (host > 0.5).sum() > 100  # both sides were probed
+    exact = _exact(env)
+    for seed in range(40):
+        xy0, _, _, t0 = u.task.draw_episode(0, np.random.default_rng(seed))
+        d, inside = exact(xy0, t0)
+        assert not inside and d >= u.settings.agent.radius
+
+
 def test_vector_env_matches_single_envs(bundle, cache):
     n = 3
     vec = gym.make_vec("LyraScene-v0", num_envs=n, vectorization_mode="vector_entry_point", scene=str(bundle), task=TASK,
