@@ -36,9 +36,10 @@ none): the dynamic box room of ``tests/_dynamic.py`` (a cart driving along the f
 leaf swinging on its hinge, 8 times at 4 fps, looping; `box_room_dynamic_bundle_by_hand`) and its
 static twin, the same Gaussians frozen at t = 0 (movers included) on the same nav grid, so both
 rows draw as many Gaussians. ``--scene DIR --static-scene DIR`` gives a dynamic bundle and its
-static twin instead. Per row: vector env steps/s (``action_check="async"``, and the default
-``"sync"``), peak GPU memory, the per-camera budgets (static rows, and per part slot), camera
-renders coarsened to fit them, and dynamic / static steps/s at the same N.
+static twin instead. Both envs are built side by side and timed in ``--repeats`` alternating rounds (so a
+drift of the machine's speed hits both alike); per row: the median vector env steps/s (``action_check="async"``,
+and the default ``"sync"``) and the rounds' range, peak GPU memory, the per-camera budgets (static rows, and
+per part slot), camera renders coarsened to fit them, and dynamic / static steps/s at the same N.
 """
 
 from __future__ import annotations
@@ -224,49 +225,60 @@ def dynamic_rooms(tmp: Path) -> tuple[str, str]:
 
 
 def bench_dynamic(args: argparse.Namespace) -> list[dict]:
-    """Vector env steps/s on the static twin and the dynamic scene, alternating at each N and size."""
+    """Vector env steps/s on the static twin and the dynamic scene: both envs built side by side, then
+    ``--repeats`` rounds that each time both in turn (async, then sync action check); the medians per kind."""
     device = torch.device(args.device)
     rows = []
+    extra = dict(action_check="async") if device.type == "cuda" else {}
     with tempfile.TemporaryDirectory() as tmp:
         static, dynamic = (args.static_scene, args.scene) if args.scene else dynamic_rooms(Path(tmp))
         for size in args.sizes:
             for n in args.num_envs:
-                pair = {}
+                envs, peak = {}, {}
                 for kind, scene in (("static", static), ("dynamic", dynamic)):
+                    base = 0
                     if device.type == "cuda":
                         torch.cuda.synchronize(device)
-                        torch.cuda.empty_cache()
+                        base = torch.cuda.memory_allocated(device)
                         torch.cuda.reset_peak_memory_stats(device)
-                    extra = dict(action_check="async") if device.type == "cuda" else {}
                     venv = gym.make_vec("LyraScene-v0", num_envs=n, vectorization_mode="vector_entry_point", array_type="torch",
                                         scene=scene, width=size, height=size, device=args.device, agent={"height": 1.2},
                                         task={"min_geodesic": 0.5}, dynamic=kind == "dynamic", **extra)
                     venv.reset(seed=0)
-                    env = venv.unwrapped
                     actions = torch.as_tensor(np.random.default_rng(0).uniform(-1, 1, (64, n, 2)).astype(np.float32), device=device)
-                    i = [0]
-
-                    def vstep():
-                        venv.step(actions[i[0] % 64])
-                        i[0] += 1
-
-                    sps = _rate(vstep, n, args.seconds, device)
-                    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-                    sync = float("nan")
-                    if device.type == "cuda":
-                        env.action_check = "sync"
-                        sync = _rate(vstep, n, args.seconds, device)
+                    envs[kind] = (venv, actions, [0])
+                    _rate(_stepper(*envs[kind]), n, 0.5, device)  # warm: graphs captured, caches filled
+                    peak[kind] = (torch.cuda.max_memory_allocated(device) - base) / 2**30 if device.type == "cuda" else float("nan")
+                checks = ("async", "sync") if device.type == "cuda" else ("sync",)  # the first is the main column
+                rates = {k: {"async": [], "sync": []} for k in envs}
+                for _ in range(args.repeats):
+                    for kind, (venv, actions, i) in envs.items():
+                        for check in checks:
+                            venv.unwrapped.action_check = check
+                            rates[kind][check].append(_rate(_stepper(venv, actions, i), n, args.seconds, device))
+                for kind, (venv, _, _) in envs.items():
+                    env, med = venv.unwrapped, {c: float(np.median(v)) if v else float("nan") for c, v in rates[kind].items()}
+                    main_rates = rates[kind][checks[0]]
                     views = env.scenes.views
-                    pair[kind] = sps
-                    rows.append(dict(size=size, n=n, kind=kind, env=sps, sync=sync, peak_gib=peak, budget=getattr(views, "budget", 0),
-                                     part_budget=getattr(views, "part_budget", 0), coarsened=int(views.coarsened),
+                    rows.append(dict(size=size, n=n, kind=kind, env=med[checks[0]], sync=med["sync"], peak_gib=peak[kind],
+                                     spread=(min(main_rates), max(main_rates)),
+                                     budget=getattr(views, "budget", 0), part_budget=getattr(views, "part_budget", 0),
+                                     coarsened=int(views.coarsened),
                                      gaussians=sum(len(f) for f in views.full_scenes) + sum(int(p.offsets[0, -1]) for p in views.flat_parts),
-                                     parts=len(views.flat_parts), ratio=pair[kind] / pair["static"]))
-                    print(f"# {kind} N={n} {size}x{size}: {sps:,.0f} steps/s (sync {sync:,.0f}), peak {peak:.2f} GiB",
-                          file=sys.stderr, flush=True)  # a run cut short still shows its rows
+                                     parts=len(views.flat_parts), ratio=med[checks[0]] / float(np.median(rates["static"][checks[0]]))))
+                    print(f"# {kind} N={n} {size}x{size}: {med[checks[0]]:,.0f} steps/s (sync {med['sync']:,.0f}), "
+                          f"rounds {[round(r) for r in main_rates]}", file=sys.stderr, flush=True)
+                for venv, _, _ in envs.values():
                     venv.close()
-                    venv = env = views = None  # freed before the next row measures its own peak
+                envs = None  # freed before the next N measures its own peak
     return rows
+
+
+def _stepper(venv, actions: torch.Tensor, i: list[int]):
+    def step():
+        venv.step(actions[i[0] % len(actions)])
+        i[0] += 1
+    return step
 
 
 def print_dynamic(rows: list[dict], args: argparse.Namespace) -> None:
@@ -274,11 +286,12 @@ def print_dynamic(rows: list[dict], args: argparse.Namespace) -> None:
     scene = args.scene or "the dynamic box room (tests/_dynamic.py, built by hand)"
     print(f"\nLyraScene-v0 on a dynamic scene beside its static twin, {where}; {scene}, {rows[0]['gaussians']:,} Gaussians, "
           f"{rows[-1]['parts']} moving parts")
-    print("\n| size | N | scene | env steps/s | sync chk | / static | peak GiB | budget | part budget | coarsened |")
-    print("|" + "---|" * 10)
+    print(f"\nMedians of {args.repeats} alternating rounds of {args.seconds:g} s per kind (both envs alive; min-max of the rounds shown).")
+    print("\n| size | N | scene | env steps/s | rounds min-max | sync chk | / static | peak GiB | budget | part budget | coarsened |")
+    print("|" + "---|" * 11)
     for r in rows:
-        print(f"| {r['size']}² | {r['n']} | {r['kind']} | {r['env']:,.0f} | {r['sync']:,.0f} | {r['ratio']:.2f} | {r['peak_gib']:.2f} | "
-              f"{r['budget']:,} | {r['part_budget'] or '-'} | {r['coarsened']} |")
+        print(f"| {r['size']}² | {r['n']} | {r['kind']} | {r['env']:,.0f} | {r['spread'][0]:,.0f}-{r['spread'][1]:,.0f} | {r['sync']:,.0f} | "
+              f"{r['ratio']:.2f} | {r['peak_gib']:.2f} | {r['budget']:,} | {r['part_budget'] or '-'} | {r['coarsened']} |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -292,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--quality", action="store_true", help="also the level-of-detail PSNR table (needs a GPU for 4x references in time)")
     p.add_argument("--dynamic", action="store_true", help="a dynamic scene beside its static twin (see the module docstring)")
+    p.add_argument("--repeats", type=int, default=5, help="with --dynamic: alternating timing rounds per kind (medians reported)")
     p.add_argument("--static-scene", help="with --dynamic and --scene: the static twin of the dynamic bundle --scene")
     args = p.parse_args(argv)
     if args.dynamic:
