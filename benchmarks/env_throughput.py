@@ -35,8 +35,8 @@ Without ``--scene`` both rooms are built by hand in seconds, without open3d (the
 none): the dynamic box room of ``tests/_dynamic.py`` (a cart driving along the far wall and a door
 leaf swinging on its hinge, 8 times at 4 fps, looping; `box_room_dynamic_bundle_by_hand`) and its
 static twin, the same Gaussians frozen at t = 0 (movers included) on the same nav grid, so both
-rows draw as many Gaussians. ``--scene DIR --static-scene DIR`` gives a dynamic bundle and its
-static twin instead. Both envs are built side by side and timed in ``--repeats`` alternating rounds (so a
+rows draw the same Gaussians (``--spacing`` sets how many: 17k at the default 4 cm, ~310k at 0.95 cm).
+``--scene DIR --static-scene DIR`` gives a dynamic bundle and its static twin instead. Both envs are built side by side and timed in ``--repeats`` alternating rounds (so a
 drift of the machine's speed hits both alike); per row: the median vector env steps/s (``action_check="async"``,
 and the default ``"sync"``) and the rounds' range, peak GPU memory, the per-camera budgets (static rows, and
 per part slot), camera renders coarsened to fit them, and dynamic / static steps/s at the same N.
@@ -209,17 +209,19 @@ def bench(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def dynamic_rooms(tmp: Path) -> tuple[str, str]:
-    """``(static twin, dynamic bundle)`` of the dynamic box room, built by hand under ``tmp`` (see the module docstring)."""
+def dynamic_rooms(tmp: Path, spacing: float = 0.04) -> tuple[str, str]:
+    """``(static twin, dynamic bundle)`` of the dynamic box room with Gaussians ``spacing`` apart, built by hand under
+    ``tmp`` (see the module docstring): the twin's ``scene.ply`` is the dynamic bundle's static part and its parts at
+    t = 0, so both draw the same Gaussians."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from _dynamic import box_room_dynamic, box_room_dynamic_bundle_by_hand
     from _scenes import box_room_bundle_by_hand
     from lyra_sim.manifest import read_manifest, write_manifest
     from lyra_sim.ply import write_ply
 
-    dynamic = box_room_dynamic_bundle_by_hand(tmp / "dynamic")
-    static = box_room_bundle_by_hand(tmp / "static")
-    write_ply(static / "scene.ply", box_room_dynamic()[0][0])  # every Gaussian, the movers where they are at t = 0
+    dynamic = box_room_dynamic_bundle_by_hand(tmp / "dynamic", spacing)
+    static = box_room_bundle_by_hand(tmp / "static", spacing=spacing)
+    write_ply(static / "scene.ply", box_room_dynamic(spacing=spacing)[0][0])  # every Gaussian, the movers at t = 0
     write_manifest(static, {k: v for k, v in read_manifest(static).items() if k not in ("format", "format_version", "files")})
     return str(static), str(dynamic)
 
@@ -231,7 +233,7 @@ def bench_dynamic(args: argparse.Namespace) -> list[dict]:
     rows = []
     extra = dict(action_check="async") if device.type == "cuda" else {}
     with tempfile.TemporaryDirectory() as tmp:
-        static, dynamic = (args.static_scene, args.scene) if args.scene else dynamic_rooms(Path(tmp))
+        static, dynamic = (args.static_scene, args.scene) if args.scene else dynamic_rooms(Path(tmp), args.spacing)
         for size in args.sizes:
             for n in args.num_envs:
                 envs, peak = {}, {}
@@ -305,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--quality", action="store_true", help="also the level-of-detail PSNR table (needs a GPU for 4x references in time)")
     p.add_argument("--dynamic", action="store_true", help="a dynamic scene beside its static twin (see the module docstring)")
+    p.add_argument("--spacing", type=float, default=0.04,
+                   help="with --dynamic, without --scene: meters between the box room's Gaussians (0.04: 17k; 0.0095: ~310k)")
     p.add_argument("--repeats", type=int, default=5, help="with --dynamic: alternating timing rounds per kind (medians reported)")
     p.add_argument("--static-scene", help="with --dynamic and --scene: the static twin of the dynamic bundle --scene")
     args = p.parse_args(argv)

@@ -154,8 +154,9 @@ class ExactClearance:
         return best, inside
 
 
-def box_room_dynamic_bundle_by_hand(out):
-    """The dynamic box room as a dynamic bundle built by hand, fast and without open3d (the GPU machine has none):
+def box_room_dynamic_bundle_by_hand(out, spacing: float = 0.04):
+    """The dynamic box room (`box_room_dynamic`, Gaussians ``spacing`` apart) as a dynamic bundle built by hand, fast
+    and without open3d (the GPU machine has none):
     the static box room of `_scenes.box_room_bundle_by_hand` (``scene.ply``: the static part), ``scene4d/``, and
     the cart and door leaf with their true boxes as collision meshes and pieces and their true motions as tracks
     (part frame: the rest box's center). It verifies as `lyra_sim.exporters.dynamic_bundle` bundles do."""
@@ -173,8 +174,8 @@ def box_room_dynamic_bundle_by_hand(out):
     from lyra_sim.manifest import read_manifest, write_manifest
     from lyra_sim.ply import write_ply
 
-    dynamic, truth = box_room_dynamic()
-    box_room_bundle_by_hand(out)
+    dynamic, truth = box_room_dynamic(spacing=spacing)
+    box_room_bundle_by_hand(out, spacing=spacing)
     write_scene4d(out / "scene4d", dynamic)
     times = list(dynamic.times)
     entries, tracks = [], []

@@ -141,8 +141,8 @@ def box_room_bundle(formats: tuple[str, ...] = ("usd", "usdz", "mjcf", "urdf", "
     return root / "bundle"
 
 
-def box_room_bundle_by_hand(out: Path, shift: float = 0.0, mjcf: bool = False) -> Path:
-    """The box room (moved ``shift`` meters along x) as a bundle built by hand, fast and without
+def box_room_bundle_by_hand(out: Path, shift: float = 0.0, mjcf: bool = False, spacing: float = 0.025) -> Path:
+    """The box room (moved ``shift`` meters along x, Gaussians ``spacing`` apart) as a bundle built by hand, fast and without
     open3d (the GPU machine has none): its Gaussians, the ground-truth boxes as the collision
     mesh and a nav grid rasterized from them; with ``mjcf``, a ``scene.xml`` whose floor box is
     the floor slab (top at z = 0 exactly) and whose pieces are the other boxes."""
@@ -153,7 +153,7 @@ def box_room_bundle_by_hand(out: Path, shift: float = 0.0, mjcf: bool = False) -
 
     out.mkdir()
     move = torch.tensor([shift, 0.0, 0.0])
-    write_ply(out / "scene.ply", box_room_scene().transform(torch.eye(3), move))
+    write_ply(out / "scene.ply", box_room_scene(spacing=spacing).transform(torch.eye(3), move))
     meshes = box_room_ground_truth()
     vertices = np.concatenate([v for v, _ in meshes]) + move.numpy()
     offsets = np.cumsum([0] + [len(v) for v, _ in meshes[:-1]])
