@@ -264,7 +264,7 @@ def bench_dynamic(args: argparse.Namespace) -> list[dict]:
                     views = env.scenes.views
                     rows.append(dict(size=size, n=n, kind=kind, env=med[checks[0]], sync=med["sync"], peak_gib=peak[kind],
                                      spread=(min(main_rates), max(main_rates)),
-                                     budget=getattr(views, "budget", 0), part_budget=getattr(views, "part_budget", 0),
+                                     budget=getattr(views, "budget", 0), part_budget=", ".join(f"{b:,}" for b in getattr(views, "part_budgets", ())),
                                      coarsened=int(views.coarsened),
                                      gaussians=sum(len(f) for f in views.full_scenes) + sum(int(p.offsets[0, -1]) for p in views.flat_parts),
                                      parts=len(views.flat_parts), ratio=med[checks[0]] / float(np.median(rates["static"][checks[0]]))))

@@ -195,7 +195,7 @@ def _render_gsplat_full(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks
 
 def _select_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor,
                 part_poses: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor]:
-    """Every camera's rows of the shared tables (``ids [N, budget + K · part_budget]``), the rigid groups' poses
+    """Every camera's rows of the shared tables (``ids [N, budget + sum(part_budgets)]``), the rigid groups' poses
     (``[N, 1 + parts, 4, 4]``, or None without parts) and the number of camera renders coarsened to fit.
     Free of host synchronisation: on CUDA it replays as one graph (`envs.cuda_graph`)."""
     cfg = views.camera
@@ -211,14 +211,15 @@ def _select_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor
     slots = parts.shape[1]
     eye = torch.eye(4, device=viewmats.device)
     poses = torch.where((parts >= 0)[..., None, None], part_poses, eye)  # [N, K, 4, 4]
-    local = views.part_lod.select_padded((viewmats[:, None] @ poses).reshape(-1, 4, 4), ks.repeat_interleave(slots, 0),
-                                         cfg.width, cfg.height, views.pixel_ratio, views.part_budget, cfg.near,
-                                         views.part_anchor[None] == parts.reshape(-1, 1))
+    # One selection per slot, each padded to its own budget (a slot of small parts pads little).
+    local = [views.part_lod.select_padded(viewmats @ poses[:, k], ks, cfg.width, cfg.height, views.pixel_ratio,
+                                          views.part_budgets[k], cfg.near, views.part_anchor[None] == parts[:, k, None])
+             for k in range(slots)]
     group_poses = eye.repeat(n, 1 + len(views.flat_parts), 1, 1)
     slot = torch.where(parts >= 0, 1 + parts, 0)  # no part: identity written to group 0
     group_poses.scatter_(1, slot[..., None, None].expand(n, slots, 4, 4), poses)
-    ids = torch.cat([sel.ids, (local.ids + views.part_offset).reshape(n, -1)], 1)
-    return ids, group_poses, coarsened + local.coarsened.sum()
+    ids = torch.cat([sel.ids] + [sel_k.ids + views.part_offset for sel_k in local], 1)
+    return ids, group_poses, coarsened + sum(sel_k.coarsened.sum() for sel_k in local)
 
 
 def _render_gsplat_lod(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor,
@@ -290,7 +291,7 @@ class SceneViews:
                part_poses: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor]:
         """The CUDA level-of-detail path's selection (`_select_lod`), replayed from a CUDA graph per batch shape
         and budgets. The outputs are the graph's buffers: valid until the next call."""
-        key = (self.budget, getattr(self, "part_budget", 0), self.pixel_ratio)
+        key = (self.budget, getattr(self, "part_budgets", ()), self.pixel_ratio)
         return self._select_graph(scene, viewmats, ks, part_poses, key=key)
 
     def parts_of(self, scene: int) -> list[int]:
@@ -335,10 +336,11 @@ class SceneViews:
                 owner.append(torch.full((int(lod.offsets[r, -1] - lod.offsets[r, 0]),), 1 + k, dtype=torch.int32))
         groups = torch.cat([torch.zeros(static_rows, dtype=torch.int32), *owner, torch.zeros(1, dtype=torch.int32)])
         self.groups = groups.to(self.device)
-        # Every part slot's budget: the largest part (its original Gaussians), until fitted; at least the
-        # largest coarsest level.
-        self.part_budget = max(int(lod.offsets[0, -1]) for lod in self.flat_parts)
-        self._part_min_budget = max(lod.level_sizes()[-1] for lod in self.flat_parts)
+        # Each part slot's budget: the largest part in that slot (its original Gaussians), until fitted; at least
+        # the largest coarsest level of those parts.
+        in_slot = [[self.flat_parts[p] for p in column if p >= 0] for column in self.scene_parts.T.tolist()]
+        self.part_budgets = tuple(max(int(lod.offsets[0, -1]) for lod in lods) for lods in in_slot)
+        self._part_min_budgets = tuple(max(lod.level_sizes()[-1] for lod in lods) for lods in in_slot)
 
     def fit_budget(self, scene: Tensor, viewmats: Tensor, margin: float = 1.15, chunk: int = 1024, Ks: Tensor | None = None) -> int:
         """Size the CUDA per-camera budget from a survey of cameras (``scene [P]``, ``viewmats [P, 4, 4]``:
@@ -362,16 +364,16 @@ class SceneViews:
         return self.budget
 
     def fit_part_budget(self, scene: Tensor, viewmats: Tensor, samples: Tensor, margin: float = 1.15,
-                        chunk: int = 1024) -> int:
-        """Size the parts' CUDA budget (per camera and part slot) as `fit_budget` does, from the surveyed cameras
-        (``scene [P]``, ``viewmats [P, 4, 4]``) and every part at each of its motion samples (``samples [parts, L,
-        4, 4]``: part frame → world). Returns the budget (0 off the CUDA path or without parts)."""
+                        chunk: int = 1024) -> tuple[int, ...]:
+        """Size each part slot's CUDA budget (per camera) as `fit_budget` does, from the surveyed cameras (``scene
+        [P]``, ``viewmats [P, 4, 4]``) and every part of the slot at each of its motion samples (``samples [parts, L,
+        4, 4]``: part frame → world). Returns the budgets (``()`` off the CUDA path or without parts)."""
         if not self.has_parts or not hasattr(self, "part_lod"):
-            return 0
+            return ()
         cfg = self.camera
-        largest = 0
+        budgets = []
         for k in range(self.scene_parts.shape[1]):
-            part = self.scene_parts[scene, k]
+            part, largest = self.scene_parts[scene, k], 0
             for j in range(samples.shape[1]):
                 pose = torch.where((part >= 0)[:, None, None], samples[part.clamp_min(0), j], torch.eye(4, device=self.device))
                 for i in range(0, len(scene), chunk):
@@ -380,9 +382,10 @@ class SceneViews:
                         vm, self.K[None].expand(len(vm), 3, 3), cfg.width, cfg.height, self.pixel_ratio, cfg.near,
                         self.part_anchor[None] == part[i : i + chunk, None])
                     largest = max(largest, int(counts.max()))
-        budget = max(math.ceil(largest * margin / 256) * 256, self._part_min_budget)
-        self.part_budget = min(budget, self.part_budget)
-        return self.part_budget
+            budget = max(math.ceil(largest * margin / 256) * 256, self._part_min_budgets[k])
+            budgets.append(min(budget, self.part_budgets[k]))
+        self.part_budgets = tuple(budgets)
+        return self.part_budgets
 
     def render(self, scene: Tensor, viewmats: Tensor, Ks: Tensor | None = None,
                part_poses: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
