@@ -33,6 +33,8 @@ from torch import Tensor
 from lyra_sim.exporters.nav_grid import NavGrid
 from lyra_sim.render.rasterizer import triton_available
 
+from . import numba_grid
+
 UNREACHABLE = 1e6
 """Geodesic distance stored for cells that cannot reach the goal, meters."""
 
@@ -185,13 +187,16 @@ class NavFields:
     def clearance_at(self, scene: Tensor, xy: Tensor, gradient: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Bilinear clearance ``[N]`` (meters) at positions ``xy: [N, 2]`` of scenes ``scene: [N]``
         (and, with ``gradient``, its gradient ``[N, 2]`` there). On CUDA one Triton kernel
-        (`envs.triton_clearance`), bit for bit `clearance_reference`."""
+        (`envs.triton_clearance`), on the CPU one Numba loop where Numba is installed
+        (`envs.numba_grid`): both bit for bit `clearance_reference`."""
         if xy.is_cuda and triton_available():
             from .triton_clearance import grid_clearance
-
-            value, grad = grid_clearance(scene, xy, self.clearance, self.origin, self.resolution, gradient)
-            return (value, grad) if gradient else value
-        return self.clearance_reference(scene, xy, gradient)
+        elif xy.device.type == "cpu" and numba_grid.available():
+            grid_clearance = numba_grid.grid_clearance
+        else:
+            return self.clearance_reference(scene, xy, gradient)
+        value, grad = grid_clearance(scene, xy, self.clearance, self.origin, self.resolution, gradient)
+        return (value, grad) if gradient else value
 
     def clearance_reference(self, scene: Tensor, xy: Tensor, gradient: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """`clearance_at` in PyTorch operations (the CPU path, and the CUDA kernel's reference)."""

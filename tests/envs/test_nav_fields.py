@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from lyra_sim.envs.nav_fields import UNREACHABLE, NavFields, _geodesic, safety_margin, scene_grid
+from lyra_sim.envs import numba_grid
+from lyra_sim.envs.nav_fields import UNREACHABLE, NavFields, SceneGrid, _geodesic, safety_margin, scene_grid
 from lyra_sim.exporters.nav_grid import NavGrid
 
 RES = 0.125  # exact in binary: cell centers and their lookups carry no rounding
@@ -245,3 +246,29 @@ def test_cell_centers_of_flat_indices(fields):
     nf, _ = fields
     np.testing.assert_allclose(nf.cell_centers(1, np.array([0, 17])),
                                [[5.0 + 0.5 * RES, -1.0 + 0.5 * RES], [5.0 + 1.5 * RES, -1.0 + 1.5 * RES]], atol=1e-6)
+
+
+@pytest.mark.skipif(not numba_grid.available(), reason="needs numba (the cpu extra)")
+def test_numba_grid_is_the_reference_bit_for_bit():
+    """The CPU's compiled look-up (`envs.numba_grid`) against `clearance_reference`, on and off two grids of random
+    values (other origins, resolutions and sizes), at cell centers, edges and random points: values and gradients
+    exactly equal."""
+    rng = np.random.default_rng(0)
+
+    def grid(shape, origin, res):
+        return SceneGrid(rng.uniform(0, 1, shape).astype(np.float32), np.zeros((1, *shape), np.float32), np.zeros((1, 2)),
+                         np.array(origin), res, 0.0)
+
+    nf = NavFields([grid((12, 16), (0.0, 0.0), 0.05), grid((9, 7), (0.3, -0.7), 0.07)])
+    centers = (np.mgrid[-2:18, -2:14].reshape(2, -1).T + 0.5) * 0.05
+    xy = np.concatenate([rng.uniform(-0.3, 1.0, (4000, 2)), centers, centers - 0.025]).astype(np.float32)
+    scene = torch.as_tensor(rng.integers(0, 2, len(xy)))
+    xy = torch.from_numpy(xy)
+    for gradient in (False, True):
+        got = numba_grid.grid_clearance(scene, xy, nf.clearance, nf.origin, nf.resolution, gradient)
+        ref = nf.clearance_reference(scene, xy, gradient)
+        ref = ref if gradient else (ref, None)
+        assert torch.equal(got[0], ref[0])
+        assert (got[1] is None) == (not gradient) and (not gradient or torch.equal(got[1], ref[1]))
+    assert (ref[0] > 0).sum() > 1000 and (ref[0] == 0).sum() > 1000  # on the grids and off them (blocked)
+    assert torch.equal(nf.clearance_at(scene, xy), ref[0])  # the CPU path uses it
