@@ -8,8 +8,9 @@ Held-out prompts and seeds (none of them is a test's): one prompt per motion kin
 slide, spin, bounce), each at two seeds, 9 times at 8 fps, procedural Gaussians (``spacing`` 6 cm).
 
 - **poses**: `lyra_sim.exporters.motion.estimate_motion` on the Gaussians alone (the world's ground
-  truth is only compared with), in two settings: *labels* (the Gaussians as generated: labelled, the
-  same Gaussians at every time, Kabsch) and *redrawn* (each time's Gaussians drawn anew, 85 % of them
+  truth is only compared with), in three settings: *labels* (the Gaussians as generated: labelled, the
+  same Gaussians at every time, Kabsch), *unlabelled* (the same Gaussians at every time with 2 mm noise
+  per time and no labels, as an imported 4D sequence: motion clustering, Kabsch) and *redrawn* (each time's Gaussians drawn anew, 85 % of them
   shuffled with 2 mm noise and no labels, as a decoder gives them: change detection and ICP). Error
   of each true mover's matched part: its centroid's position (cm) and its rotation (degrees) against
   the true motion, worst time, mean and worst over the scenes of a kind.
@@ -65,6 +66,13 @@ PENETRATION_SEEDS = (21, 22, 23, 24)
 CFG = ProceduralConfig(spacing=0.06)
 
 
+def _unlabelled(dynamic: DynamicScene, seed: int = 0) -> DynamicScene:
+    """The same Gaussians at every time, 2 mm noise per time, no labels: an imported 4D sequence (motion clustering)."""
+    g = torch.Generator().manual_seed(seed)
+    return DynamicScene(dynamic.times, tuple(replace(s, means=s.means + 0.002 * torch.randn(s.means.shape, generator=g), labels=None,
+                                                     label_names=()) for s in dynamic.scenes), dynamic.fps)
+
+
 def _redrawn(dynamic: DynamicScene, seed: int = 0) -> DynamicScene:
     """Each time's Gaussians drawn anew (85 %, shuffled, 2 mm noise, no labels): no correspondence between times."""
     g = torch.Generator().manual_seed(seed)
@@ -101,8 +109,8 @@ def poses_and_colliders(tables: set[str]) -> tuple[list[dict], list[dict]]:
     for kind, prompt, seed, d in _scenes():
         dynamic = d.dynamic()
         truth = {m.label: d.poses[:, k] @ np.linalg.inv(d.poses[0, k]) for k, m in enumerate(d.movers)}
-        for setting, scene in (("labels", dynamic), ("redrawn", _redrawn(dynamic, seed))):
-            if "poses" not in tables and setting == "redrawn":
+        for setting, scene in (("labels", dynamic), ("unlabelled", _unlabelled(dynamic, seed)), ("redrawn", _redrawn(dynamic, seed))):
+            if "poses" not in tables and setting != "labels":
                 continue
             start = time.perf_counter()
             est = estimate_motion(scene)
@@ -110,11 +118,12 @@ def poses_and_colliders(tables: set[str]) -> tuple[list[dict], list[dict]]:
             for label, motion in truth.items():
                 errs = [(_errors(p, motion), p) for p in est.parts]
                 if not errs:
-                    pose_rows.append(dict(kind=kind, setting=setting, seed=seed, found=False, t=math.nan, r=math.nan, s=seconds))
+                    pose_rows.append(dict(kind=kind, setting=setting, seed=seed, found=False, t=math.nan, r=math.nan, s=seconds,
+                                          parts=0, movers=len(truth)))
                     continue
                 (t, r), part = min(errs, key=lambda e: e[0][0])
                 pose_rows.append(dict(kind=kind, setting=setting, seed=seed, found=t < 0.05, t=t, r=r, s=seconds,
-                                      parts=len(est.parts), method=part.method))
+                                      parts=len(est.parts), movers=len(truth), method=part.method))
                 if setting == "labels" and "colliders" in tables:
                     k = [m.label for m in d.movers].index(label)
                     mesh = d.world.meshes[d.movers[k].label_index]
@@ -198,10 +207,10 @@ def tables_md(pose_rows: list[dict], collider_rows: list[dict], pen_rows: list[d
     out = []
     if pose_rows:
         out += ["### Part pose error against ground truth (worst time of each scene; mean / worst over scenes)", "",
-                "| kind | setting | scenes | found | position cm (mean / worst) | rotation deg (mean / worst) | method | estimate s |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                "| kind | setting | scenes | found | parts / movers | position cm (mean / worst) | rotation deg (mean / worst) | method | estimate s |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for kind in HELD_OUT:
-            for setting in ("labels", "redrawn"):
+            for setting in ("labels", "unlabelled", "redrawn"):
                 rs = [r for r in pose_rows if r["kind"] == kind and r["setting"] == setting]
                 if not rs:
                     continue
@@ -211,6 +220,7 @@ def tables_md(pose_rows: list[dict], collider_rows: list[dict], pen_rows: list[d
                     t = a = np.zeros(0)
                 methods = ", ".join(sorted({r.get("method", "-") for r in rs}))
                 out.append(f"| {kind} | {setting} | {len(rs)} | {sum(r['found'] for r in rs)}/{len(rs)} | "
+                           f"{sum(r['parts'] for r in rs)}/{sum(r['movers'] for r in rs)} | "
                            f"{_fmt(_nan(np.nanmean, t))} / {_fmt(_nan(np.nanmax, t))} | {_fmt(_nan(np.nanmean, a))} / {_fmt(_nan(np.nanmax, a))} | "
                            f"{methods} | {_fmt(np.mean([r['s'] for r in rs]), 1)} |")
         out.append("")
