@@ -10,8 +10,9 @@ slide, spin, bounce), each at two seeds, 9 times at 8 fps, procedural Gaussians 
 - **poses**: `lyra_sim.exporters.motion.estimate_motion` on the Gaussians alone (the world's ground
   truth is only compared with), in three settings: *labels* (the Gaussians as generated: labelled, the
   same Gaussians at every time, Kabsch), *unlabelled* (the same Gaussians at every time with 2 mm noise
-  per time and no labels, as an imported 4D sequence: motion clustering, Kabsch) and *redrawn* (each time's Gaussians drawn anew, 85 % of them
-  shuffled with 2 mm noise and no labels, as a decoder gives them: change detection and ICP). Error
+  per time and no labels, as an imported 4D sequence: motion clustering, Kabsch) and *redrawn* (each
+  time's Gaussians drawn anew, 85 % of them shuffled with 2 mm noise and no labels, as a decoder gives
+  them: change detection and ICP). Error
   of each true mover's matched part: its centroid's position (cm) and its rotation (degrees) against
   the true motion, worst time, mean and worst over the scenes of a kind.
 - **colliders**: F-score at 5 cm (`lyra_sim.exporters.mesh_metrics.evaluate_mesh`, whole surface) of
@@ -69,8 +70,9 @@ CFG = ProceduralConfig(spacing=0.06)
 def _unlabelled(dynamic: DynamicScene, seed: int = 0) -> DynamicScene:
     """The same Gaussians at every time, 2 mm noise per time, no labels: an imported 4D sequence (motion clustering)."""
     g = torch.Generator().manual_seed(seed)
-    return DynamicScene(dynamic.times, tuple(replace(s, means=s.means + 0.002 * torch.randn(s.means.shape, generator=g), labels=None,
-                                                     label_names=()) for s in dynamic.scenes), dynamic.fps)
+    jittered = (replace(s, means=s.means + 0.002 * torch.randn(s.means.shape, generator=g), labels=None, label_names=())
+                for s in dynamic.scenes)
+    return DynamicScene(dynamic.times, tuple(jittered), dynamic.fps)
 
 
 def _redrawn(dynamic: DynamicScene, seed: int = 0) -> DynamicScene:
@@ -109,7 +111,8 @@ def poses_and_colliders(tables: set[str]) -> tuple[list[dict], list[dict]]:
     for kind, prompt, seed, d in _scenes():
         dynamic = d.dynamic()
         truth = {m.label: d.poses[:, k] @ np.linalg.inv(d.poses[0, k]) for k, m in enumerate(d.movers)}
-        for setting, scene in (("labels", dynamic), ("unlabelled", _unlabelled(dynamic, seed)), ("redrawn", _redrawn(dynamic, seed))):
+        settings = (("labels", dynamic), ("unlabelled", _unlabelled(dynamic, seed)), ("redrawn", _redrawn(dynamic, seed)))
+        for setting, scene in settings:
             if "poses" not in tables and setting != "labels":
                 continue
             start = time.perf_counter()
@@ -207,7 +210,8 @@ def tables_md(pose_rows: list[dict], collider_rows: list[dict], pen_rows: list[d
     out = []
     if pose_rows:
         out += ["### Part pose error against ground truth (worst time of each scene; mean / worst over scenes)", "",
-                "| kind | setting | scenes | found | parts / movers | position cm (mean / worst) | rotation deg (mean / worst) | method | estimate s |",
+                "| kind | setting | scenes | found | parts / movers | position cm (mean / worst) | rotation deg (mean / worst) "
+                "| method | estimate s |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for kind in HELD_OUT:
             for setting in ("labels", "unlabelled", "redrawn"):
