@@ -86,7 +86,7 @@ class LyraSceneEnv(gym.Env):
         self._recorder = EnvRecorder(s, self.scenes, 1) if s.record is not None else None
         survey = self.task.survey_viewmats()  # CUDA: render budgets as the vector env's
         self.scenes.views.fit_budget(*survey)
-        self.scenes.views.fit_part_budget(*survey, self.scenes.parts.sample_poses())
+        self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
         self.observation_space = observation_space(s.camera, self.scenes.fields.max_distance)
         self.action_space = action_space(s.task)
         self._needs_reset = True

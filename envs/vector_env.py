@@ -184,7 +184,7 @@ class LyraSceneVectorEnv(VectorEnv):
         self._all = ones if array_type == "torch" else ones.cpu().numpy()
         survey = self.task.survey_viewmats()
         self.scenes.views.fit_budget(*survey)
-        self.scenes.views.fit_part_budget(*survey, self.scenes.parts.sample_poses())
+        self.scenes.views.fit_part_budgets(*survey, self.scenes.parts.sample_poses())
 
     def _out(self, x: torch.Tensor):
         return x if self.array_type == "torch" else x.cpu().numpy()

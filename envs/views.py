@@ -363,7 +363,7 @@ class SceneViews:
         self.budget = min(budget, max(len(f) for f in self.full_scenes))
         return self.budget
 
-    def fit_part_budget(self, scene: Tensor, viewmats: Tensor, samples: Tensor, margin: float = 1.15,
+    def fit_part_budgets(self, scene: Tensor, viewmats: Tensor, samples: Tensor, margin: float = 1.15,
                         chunk: int = 1024) -> tuple[int, ...]:
         """Size each part slot's CUDA budget (per camera) as `fit_budget` does, from the surveyed cameras (``scene
         [P]``, ``viewmats [P, 4, 4]``) and every part of the slot at each of its motion samples (``samples [parts, L,
