@@ -20,4 +20,6 @@ echo "gsplat build: $(( $(date +%s) - start )) s"
 # Without arguments: the test files that hold gpu tests (the others may import CPU-only extras
 # such as open3d, which an offline GPU machine lacks).
 if [ "$#" -eq 0 ]; then set -- $(grep -rl "mark.gpu" tests --include="test_*.py" | sort); fi
-python3 -m pytest -q -o addopts="-ra --import-mode=importlib" -p no:cacheprovider -m gpu -s -rs "$@"
+# PYTHONSAFEPATH: `python -m` would put the repository root first on sys.path, and its lyra_sim/ (without the
+# envs/ and exporters/ that the installed package maps in) would shadow the installed one.
+PYTHONSAFEPATH=1 python3 -m pytest -q -o addopts="-ra --import-mode=importlib" -p no:cacheprovider -m gpu -s -rs "$@"
