@@ -36,10 +36,11 @@ none): the dynamic box room of ``tests/_dynamic.py`` (a cart driving along the f
 leaf swinging on its hinge, 8 times at 4 fps, looping; `box_room_dynamic_bundle_by_hand`) and its
 static twin, the same Gaussians frozen at t = 0 (movers included) on the same nav grid, so both
 rows draw the same Gaussians (``--spacing`` sets how many: 17k at the default 4 cm, ~310k at 0.95 cm).
-``--scene DIR --static-scene DIR`` gives a dynamic bundle and its static twin instead. Both envs are built side by side and timed in ``--repeats`` alternating rounds (so a
-drift of the machine's speed hits both alike); per row: the median vector env steps/s (``action_check="async"``,
-and the default ``"sync"``) and the rounds' range, peak GPU memory, the per-camera budgets (static rows, and
-per part slot), camera renders coarsened to fit them, and dynamic / static steps/s at the same N.
+``--scene DIR --static-scene DIR`` gives a dynamic bundle and its static twin instead. Both envs are built
+side by side and timed in ``--repeats`` alternating rounds (so a drift of the machine's speed hits both alike);
+per row: the median vector env steps/s (``action_check="async"``, and the default ``"sync"``) and the rounds'
+range, peak GPU memory, the per-camera budgets (static rows, and per part slot), camera renders coarsened to
+fit them, and dynamic / static steps/s at the same N.
 """
 
 from __future__ import annotations

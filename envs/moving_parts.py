@@ -246,7 +246,7 @@ class MovingParts:
             fields[i, : f.clearance.shape[0], : f.clearance.shape[1]] = f.clearance
             origin[i], planar[i], margin[i] = f.origin, f.planar, f.margin
         self.shape = (h, w)
-        self._host = dict(scene_parts=scene_parts, fields=fields, origin=origin, planar=planar,
+        self._host = dict(scene_parts=scene_parts, fields=fields.astype(np.float64), origin=origin, planar=planar,
                           required=radius + margin)  # numpy copies for `margin_host`
         self.fields = torch.as_tensor(fields, device=self.device)
         self.origin = torch.tensor(origin, **f32)
@@ -340,7 +340,7 @@ class MovingParts:
                 g = (np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]]).T - h["origin"][p]) \
                     / self.resolution - 0.5
                 # Bilinear over cell centers; corners past the field read FOOTPRINT_PAD, as in the torch path.
-                value = ndimage.map_coordinates(h["fields"][p].astype(np.float64), [g[:, 1], g[:, 0]], order=1,
+                value = ndimage.map_coordinates(h["fields"][p], [g[:, 1], g[:, 0]], order=1,
                                                 mode="grid-constant", cval=FOOTPRINT_PAD, prefilter=False)
                 out[rows] = np.minimum(out[rows], value - h["required"][p])
         return out

@@ -14,17 +14,13 @@ roots, which PyTorch's CPU kernels round differently from a correctly rounded ``
 from __future__ import annotations
 
 import functools
-import importlib.util
 import threading
 
 import numpy as np
 import torch
 from torch import Tensor
 
-
-def available() -> bool:
-    """Whether Numba is installed."""
-    return importlib.util.find_spec("numba") is not None
+from lyra_sim.render.numba_impl import available  # the rasterizer's check: whether Numba is installed
 
 
 def _grid_clearance(xy, scene, field, origin, res, gradient, value, grad):  # pragma: no cover - compiled
