@@ -145,6 +145,11 @@ class LossSettings:
     ``gaussian_depth``: mean ``|ln z - ln z*|`` of every Gaussian's camera depth in the frame it comes from
     against the world's depth at its pixel (`lyra_sim.training.losses.gaussian_depth_loss`): the metric scale of
     each Gaussian, hidden or not; without it the decoded depths are pulled towards the head's initial depth.
+    ``mover_position`` / ``mover_fade`` (dynamic teachers; `lyra_sim.training.losses.mover_motion_loss`): a moving
+    object's Gaussians decoded from a frame at another time than the target should be where the object is at the
+    target time: each one whose surface point, carried there by the object's motion, lies within the decoder's
+    position offsets of its ray is pulled to that point (mean distance over depth); each one beyond them should
+    vanish (its mean opacity). Without them the decoder keeps "ghosts" of a mover at every frame's time.
     """
 
     mse: float = 1.0
@@ -154,6 +159,8 @@ class LossSettings:
     moving: float = 0.0
     depth_abs: float = 0.0
     gaussian_depth: float = 0.0
+    mover_position: float = 0.0
+    mover_fade: float = 0.0
 
 
 @dataclass(frozen=True)

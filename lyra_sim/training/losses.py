@@ -1,7 +1,8 @@
 """Losses of self-distillation, and the forward pass + loss of one step.
 
 ``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + gaussian_depth ·
-per-Gaussian log-depth error + opacity · mean opacity`` (the last only in the pruning stage, when
+per-Gaussian log-depth error + mover_position · moving objects' Gaussians' distance from where they are at the
+target time + mover_fade · opacity of those that cannot get there + opacity · mean opacity`` (the last only in the pruning stage, when
 training renders the top ``keep_ratio`` Gaussians as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
 normalization, with smooth L1, where the world model gives depth; it and the relative error see the
@@ -88,6 +89,65 @@ def gaussian_depth_loss(means: Tensor, viewmats: Tensor, depth: Tensor, frames: 
     z = (means * vm[:, :, None, None, 2, :3]).sum(-1) + vm[:, :, None, None, 2, 3]
     valid = target > 0 if keep is None else (target > 0) & keep
     return log_depth_l1(z, target, valid)
+
+
+REACH = 0.8
+"""Fraction of the decoder's position offsets (``offsets · tanh(x)`` per axis) that counts as within reach: tanh
+needs ever larger inputs as it nears 1."""
+MIN_REACH = 0.01
+"""Meters within which a carried point counts as reachable even without offsets (float error of a still object)."""
+
+
+def mover_motion_loss(means: Tensor, opacities: Tensor, viewmats: Tensor, Ks: Tensor, depth: Tensor, labels: Tensor,
+                      frames: Tensor, xs: Tensor, ys: Tensor, carry: Tensor, reach: float) -> tuple[Tensor, Tensor]:
+    """Where a moving object's Gaussians from each frame belong at the target time: ``(position, fade)``.
+
+    A Gaussian on an object's pixel (label ``m + 1``) sits, in the frame it comes from, on the world's surface point
+    there; at the target time that point has moved with the object (``carry``). If the carried point lies within
+    ``reach`` of the Gaussian's ray, the decoder can put the Gaussian there (depth along the ray plus its offsets):
+    ``position`` is the mean L1 distance to it over the camera depth. If not, the Gaussian is a ghost of the object
+    at another time and should vanish: ``fade`` is the mean opacity of those. Only pixels inside a label count
+    (their 3 x 3 neighbourhood has one label): at a silhouette the world's depth blends in what lies behind.
+
+    Args:
+        means: ``[V, Tg, Hg, Wg, 3]``, opacities: ``[V, Tg, Hg, Wg]``: one sample's Gaussians before pruning.
+        viewmats: ``[V, T, 4, 4]``; Ks: ``[V, T, 3, 3]``; depth: ``[V, T, H, W, 1]`` (0: no surface);
+            labels: ``[V, T, H, W]`` int, ``m + 1`` where object ``m`` is shown, 0 elsewhere.
+        frames, xs, ys: `LyraDecoder.gaussian_pixels`.
+        carry: ``[Tg, M, 4, 4]``: object ``m``'s rigid motion from the time of Gaussian frame ``g`` to the target time.
+        reach: meters a Gaussian can move off its ray.
+    Returns:
+        Two scalars, each 0 (with gradient) where no Gaussian of its kind exists.
+    """
+    h, w = depth.shape[2:4]
+    rows, cols = ys.floor().long().clamp(0, h - 1), xs.floor().long().clamp(0, w - 1)
+    lab = labels[:, frames].float()  # [V, Tg, H, W]
+    flat = lab.reshape(-1, 1, h, w)
+    interior = (F.max_pool2d(flat, 3, 1, 1) == flat) & (-F.max_pool2d(-flat, 3, 1, 1) == flat)
+    interior = interior.reshape(lab.shape)[:, :, rows][:, :, :, cols]
+    lab = lab[:, :, rows][:, :, :, cols].long()
+    z = depth[:, frames][:, :, rows][:, :, :, cols, 0].float()  # [V, Tg, Hg, Wg]
+    valid = (lab > 0) & interior & (z > 0)
+    zero = means.sum() * 0
+    if not bool(valid.any()):
+        return zero, zero
+    v, g, r, c = valid.nonzero(as_tuple=True)
+    z = z[valid]
+    K = Ks[:, frames].float()[v, g]  # [N, 3, 3]
+    cam = torch.stack([(xs[c] - K[:, 0, 2]) / K[:, 0, 0] * z, (ys[r] - K[:, 1, 2]) / K[:, 1, 1] * z, z], -1)
+    c2w = torch.linalg.inv(viewmats[:, frames].double())[v, g].float()  # [N, 4, 4]
+    p = (c2w[:, :3, :3] @ cam[..., None])[..., 0] + c2w[:, :3, 3]
+    move = carry.float()[g, lab[valid] - 1]  # [N, 4, 4]
+    q = (move[:, :3, :3] @ p[..., None])[..., 0] + move[:, :3, 3]
+    origin = c2w[:, :3, 3]
+    ray = F.normalize(p - origin, dim=-1)
+    rel = q - origin
+    along = (rel * ray).sum(-1)
+    off_ray = (rel - along[:, None] * ray).norm(dim=-1)
+    reachable = (off_ray <= max(reach, MIN_REACH)) & (along > 0)
+    position = ((means[valid] - q).abs().sum(-1) / z)[reachable].mean() if bool(reachable.any()) else zero
+    fade = opacities[valid][~reachable].mean() if bool((~reachable).any()) else zero
+    return position, fade
 
 
 class PerceptualLoss(torch.nn.Module):
@@ -185,6 +245,23 @@ def _gaussian_depth(model, latent_shape: torch.Size, means: Tensor, sample: Teac
     return gaussian_depth_loss(grid, sample.viewmats, sample.depth, frames, xs, ys, keep)
 
 
+def _mover_motion(model, latent_shape: torch.Size, means: Tensor, opacities: Tensor, sample: TeacherSample,
+                  tau: float) -> tuple[Tensor, Tensor]:
+    """`mover_motion_loss` of one dynamic sample decoded at target time ``tau`` (shapes as `_gaussian_depth`)."""
+    zero = means.sum() * 0
+    if sample.depth is None or sample.labels is None or not bool((sample.labels > 0).any()):
+        return zero, zero
+    if sample.poses is None or sample.hold_poses is None:
+        raise ValueError(f"scene {sample.seed}: loss.mover_position / mover_fade need each moving object's poses, "
+                         "which this teacher cache predates; rebuild it (--build-cache) or set both weights to 0")
+    target = sample.hold_poses[int(torch.nonzero((sample.hold_times - tau).abs() < 1e-9)[0])]  # [M, 4, 4]
+    frames, xs, ys = model.gaussian_pixels(latent_shape[3], latent_shape[4], latent_shape[5], means.device)
+    carry = target[None] @ torch.linalg.inv(sample.poses[frames].double())  # [Tg, M, 4, 4]
+    shape = (latent_shape[1], len(frames), len(ys), len(xs))
+    return mover_motion_loss(means.reshape(*shape, 3), opacities.reshape(shape), sample.viewmats, sample.Ks,
+                             sample.depth, sample.labels, frames, xs, ys, carry, REACH * model.config.offsets)
+
+
 def distill_step_loss(
     model: torch.nn.Module, samples: Sequence[TeacherSample], codec: LatentCodec, config: DistillConfig,
     step: int, gens: Sequence[torch.Generator], perceptual: PerceptualLoss | None, device: torch.device,
@@ -220,6 +297,8 @@ def distill_step_loss(
     lw = config.loss
     gauss_depth = [_gaussian_depth(unwrapped, latents.shape, gaussians.means[i], s, taus[i] if taus else None)
                    for i, s in enumerate(samples)] if lw.gaussian_depth > 0 else []
+    motion = [_mover_motion(unwrapped, latents.shape, gaussians.means[i], gaussians.opacities[i], s, taus[i])
+              for i, s in enumerate(samples)] if config.dynamic and (lw.mover_position > 0 or lw.mover_fade > 0) else []
     # Opacity regularization acts on all Gaussians, so the ones pruning drops fade out, while
     # the renders see only the kept ones, as at inference.
     opacity = gaussians.opacities.mean()
@@ -227,7 +306,8 @@ def distill_step_loss(
         gaussians = gaussians.prune(unwrapped.config.keep_ratio)
 
     total = torch.zeros((), device=device)
-    sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0, "gaussian_depth": 0.0}
+    sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0, "gaussian_depth": 0.0,
+            "mover_position": 0.0, "mover_fade": 0.0}
     for i, s in enumerate(samples):
         sample = replace(s, hold_frames=hold_teacher[i])
         if config.dynamic:
@@ -257,6 +337,10 @@ def distill_step_loss(
         if gauss_depth:
             loss = loss + lw.gaussian_depth * gauss_depth[i]
             sums["gaussian_depth"] += float(gauss_depth[i].detach())
+        if motion:
+            loss = loss + lw.mover_position * motion[i][0] + lw.mover_fade * motion[i][1]
+            sums["mover_position"] += float(motion[i][0].detach())
+            sums["mover_fade"] += float(motion[i][1].detach())
         if perceptual is not None and lw.lpips > 0:
             p = perceptual(out.rgb, rgb_t)
             loss = loss + lw.lpips * p

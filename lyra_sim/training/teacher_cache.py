@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from safetensors import SafetensorError, safe_open
@@ -52,7 +53,9 @@ class TeacherSample:
         hold_viewmats: ``[K, 4, 4]``; hold_Ks: ``[K, 3, 3]`` (K may be 0).
         times: ``[T]`` seconds of the frames (dynamic teachers; None: static);
         hold_times: ``[K]`` target times of the held-out views; labels: ``[V, T, H, W]`` and
-        hold_labels: ``[K, H, W]`` int64 moving-object indices (0: none), or None.
+        hold_labels: ``[K, H, W]`` int64 moving-object indices (0: none), or None;
+        poses: ``[T, M, 4, 4]`` and hold_poses: ``[K, M, 4, 4]`` float64, each moving object's pose at each
+        frame's and each held-out view's time (label ``m + 1`` is object ``m``), or None.
     """
 
     seed: int
@@ -68,6 +71,8 @@ class TeacherSample:
     hold_times: Tensor | None = None
     labels: Tensor | None = None
     hold_labels: Tensor | None = None
+    poses: Tensor | None = None
+    hold_poses: Tensor | None = None
 
 
 def _video_meta(spec: VideoSpec, world: WorldSettings) -> str:
@@ -78,8 +83,9 @@ def cache_path(cache_dir: str | os.PathLike, seed: int) -> Path:
     return Path(cache_dir) / f"scene_{seed:010d}.safetensors"
 
 
-def _to_cache_tensors(video) -> dict[str, Tensor]:
-    """A `MultiViewVideo` → tensors as stored: uint8 frames, float16 depth, float32 cameras."""
+def _to_cache_tensors(video, staged: StagedScene) -> dict[str, Tensor]:
+    """A `MultiViewVideo` shot from ``staged`` → tensors as stored: uint8 frames, float16 depth, float32
+    cameras; a dynamic scene's mover poses in float64."""
 
     def u8(x: Tensor) -> Tensor:
         return to_uint8(x).cpu().contiguous()
@@ -103,6 +109,11 @@ def _to_cache_tensors(video) -> dict[str, Tensor]:
             out["hold_times"] = h.times.to(torch.float64).cpu().contiguous()
         if h.labels is not None:
             out["hold_labels"] = labels(h.labels)
+    # A scene without movers keeps no poses (a [T, 0, 4, 4] tensor would be empty on disk anyway).
+    if getattr(staged, "movers", ()) and staged.frame_poses is not None:
+        out["poses"] = torch.from_numpy(np.ascontiguousarray(staged.frame_poses, dtype=np.float64))
+        if staged.holdout_poses is not None:
+            out["hold_poses"] = torch.from_numpy(np.ascontiguousarray(staged.holdout_poses, dtype=np.float64))
     return out
 
 
@@ -159,7 +170,7 @@ def materialize(item: tuple[int, Any], world: ProceduralWorld, device: torch.dev
     """Finish a `TeacherSource` item on ``device``: render a staged scene, or decode cached tensors."""
     seed, payload = item
     if isinstance(payload, StagedScene):
-        payload = _to_cache_tensors(world.shoot(payload))
+        payload = _to_cache_tensors(world.shoot(payload), payload)
     t = {k: v.to(device, non_blocking=True) for k, v in payload.items()}
 
     def f32(x: Tensor | None) -> Tensor | None:
@@ -185,6 +196,8 @@ def materialize(item: tuple[int, Any], world: ProceduralWorld, device: torch.dev
         hold_times=t.get("hold_times"),
         labels=lab(t.get("labels")),
         hold_labels=lab(t.get("hold_labels")),
+        poses=t.get("poses"),
+        hold_poses=t.get("hold_poses"),
     )
 
 
@@ -217,7 +230,7 @@ def build_cache(config: DistillConfig, split: str, env: DistEnv, log: Callable[[
     start = time.perf_counter()
     for i, item in enumerate(loader, 1):
         seed = item[0]
-        tensors = _to_cache_tensors(world.shoot(item[1]))
+        tensors = _to_cache_tensors(world.shoot(item[1]), item[1])
         with atomic_path(cache_path(out, seed)) as tmp:
             save_file(tensors, str(tmp), metadata={"format": CACHE_FORMAT, "settings": source.meta,
                                                    "info": json.dumps(item[1].info, sort_keys=True)})

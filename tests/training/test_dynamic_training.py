@@ -15,7 +15,7 @@ from lyra_sim.decoder.model import GaussianBatch
 from lyra_sim.training import build_cache, train
 from lyra_sim.training.config import DistillConfig
 from lyra_sim.training.dynamic_evaluation import centre_errors, depth_ratios, mover_depths, source_pixels
-from lyra_sim.training.losses import _gaussian_depth, distill_step_loss, pick_target
+from lyra_sim.training.losses import _gaussian_depth, _mover_motion, distill_step_loss, pick_target
 from lyra_sim.training.teacher_cache import TeacherSource, materialize, teacher_world
 
 
@@ -118,6 +118,58 @@ def test_gaussian_depth_term_supervises_every_gaussian_but_movers_at_other_times
         loss.backward()
         opt.step()
     assert metrics["gaussian_depth"] < 0.8 * before
+
+
+def test_mover_terms_carry_each_movers_gaussians_to_the_target_time(dynamic_cache, tmp_path):
+    config = tiny_dynamic_config(tmp_path, dynamic_cache)
+    source = TeacherSource(config)
+    sample = materialize(source[1], teacher_world(config.world, "cpu"), torch.device("cpu"))
+    staged = TeacherSource(replace(config, data=replace(config.data, cache_dir=None)))[1][1]
+    torch.testing.assert_close(sample.poses, torch.from_numpy(staged.frame_poses))  # cached as staged, float64
+    torch.testing.assert_close(sample.hold_poses, torch.from_numpy(staged.holdout_poses))
+    model = LyraDecoder(config.decoder, seed=0)
+    v, t, h, w, _ = sample.frames.shape
+    shape = torch.Size([1, v, 0, t, h // 8, w // 8])
+    frames, xs, ys = model.gaussian_pixels(t, h // 8, w // 8)
+    rows, cols = ys.long(), xs.long()
+    true = sample.depth[:, frames][:, :, rows][:, :, :, cols, 0]
+    ks = sample.Ks[:, frames][:, :, None, None]
+    cam = torch.stack(torch.broadcast_tensors((xs - ks[..., 0, 2]) / ks[..., 0, 0] * true,
+                                              (ys[:, None] - ks[..., 1, 2]) / ks[..., 1, 1] * true, true), -1)
+    c2w = torch.linalg.inv(sample.viewmats[:, frames])[:, :, None, None]
+    surface = (c2w[..., :3, :3] @ cam[..., None])[..., 0] + c2w[..., :3, 3]  # [V, Tg, Hg, Wg, 3]
+    tau = float(sample.hold_times[0])
+    target = sample.hold_poses[0, 0]
+    carried = surface.clone()
+    mover = sample.labels[:, frames][:, :, rows][:, :, :, cols] == 1
+    for g in range(len(frames)):  # each frame's mover Gaussians moved with the cart to the target time
+        move = (target @ torch.linalg.inv(sample.poses[frames[g], 0])).float()
+        on = mover[:, g]
+        carried[:, g][on] = surface[:, g][on] @ move[:3, :3].T + move[:3, 3]
+    opacities = torch.full(surface.shape[:-1], 0.5)
+    at_rest = _mover_motion(model, shape, surface.reshape(-1, 3), opacities.reshape(-1), sample, tau)
+    moved = _mover_motion(model, shape, carried.reshape(-1, 3), opacities.reshape(-1), sample, tau)
+    assert bool(mover.any()) and float(at_rest[0]) > 10 * float(moved[0])
+    assert float(moved[0]) < 1e-5  # where the cart is at the target time: nothing left to pull
+    assert float(moved[1]) == 0.0  # the cart travels 6.25 cm a frame: every frame's Gaussians are within reach
+    short = LyraDecoder(replace(config.decoder, offsets=0.05), seed=0)  # reach 4 cm: frames 1 and 2 are ghosts
+    position, fade = _mover_motion(short, shape, carried.reshape(-1, 3), opacities.reshape(-1), sample, tau)
+    assert float(position) < 1e-5 and float(fade) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="predates"):
+        _mover_motion(model, shape, carried.reshape(-1, 3), opacities.reshape(-1), replace(sample, poses=None), tau)
+    # in a step: both terms add their weights times their values
+    codec = make_codec(config.codec)
+
+    def gen():
+        return [torch.Generator().manual_seed(0)]
+
+    weighted = replace(config, loss=replace(config.loss, mover_position=2.0, mover_fade=3.0))
+    with torch.no_grad():
+        plain, _ = distill_step_loss(model, [sample], codec, config, 0, gen(), None, torch.device("cpu"))
+        loss, metrics = distill_step_loss(model, [sample], codec, weighted, 0, gen(), None, torch.device("cpu"))
+    assert metrics["mover_position"] > 0.01
+    assert float(loss) == pytest.approx(float(plain) + 2.0 * metrics["mover_position"] + 3.0 * metrics["mover_fade"],
+                                        rel=1e-5)
 
 
 def test_fine_tuning_starts_from_a_static_checkpoint(dynamic_cache, tmp_path):

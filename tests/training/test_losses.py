@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lyra_sim.training.losses import gaussian_depth_loss, log_depth_l1, scale_invariant_depth_loss
+from lyra_sim.training.losses import gaussian_depth_loss, log_depth_l1, mover_motion_loss, scale_invariant_depth_loss
 
 
 def test_scale_invariant_depth_loss():
@@ -70,3 +70,58 @@ def test_perceptual_term_says_what_it_needs():
             PerceptualLoss(torch.device("cpu"))
     else:
         pytest.skip("lpips is installed; its VGG weights may be missing offline")
+
+
+def _two_objects():
+    """One camera at the origin looking down +z over an 8 x 8 image (2.9 degrees wide); a wall 2 m away; object 1 on rows and columns
+    0-3, object 2 on 5-7 (their interiors: 0-2 and 6-7); one Gaussian per pixel, on the wall's surface point."""
+    viewmats = torch.eye(4).reshape(1, 1, 4, 4)
+    Ks = torch.tensor([[80.0, 0, 4], [0, 80, 4], [0, 0, 1]]).reshape(1, 1, 3, 3)
+    depth = torch.full((1, 1, 8, 8, 1), 2.0)
+    labels = torch.zeros(1, 1, 8, 8, dtype=torch.long)
+    labels[0, 0, :4, :4] = 1
+    labels[0, 0, 5:, 5:] = 2
+    frames, xs, ys = torch.tensor([0]), torch.arange(8.0) + 0.5, torch.arange(8.0) + 0.5
+    x, y = torch.meshgrid((xs - 4) / 80 * 2, (ys - 4) / 80 * 2, indexing="xy")
+    means = torch.stack([x, y, torch.full_like(x, 2.0)], -1).reshape(1, 1, 8, 8, 3)
+    opacities = torch.ones(1, 1, 8, 8)
+    opacities[0, 0, 6:, 6:] = torch.tensor([[0.1, 0.2], [0.3, 0.4]])
+    return means, opacities, viewmats, Ks, depth, labels, frames, xs, ys
+
+
+def _shift(x: float = 0.0, z: float = 0.0) -> torch.Tensor:
+    m = torch.eye(4, dtype=torch.float64)
+    m[0, 3], m[2, 3] = x, z
+    return m
+
+
+def test_mover_motion_loss_pulls_reachable_gaussians_and_fades_the_rest():
+    means, opacities, viewmats, Ks, depth, labels, frames, xs, ys = _two_objects()
+
+    def loss(move1, move2, reach=0.2, **kw):
+        carry = torch.stack([move1, move2])[None]  # [Tg = 1, M = 2, 4, 4]
+        args = dict(means=means, opacities=opacities, depth=depth)
+        args.update(kw)
+        return [float(x) for x in mover_motion_loss(args["means"], args["opacities"], viewmats, Ks, args["depth"], labels,
+                                                    frames, xs, ys, carry, reach)]
+
+    still = _shift()
+    assert loss(still, still) == pytest.approx([0.0, 0.0], abs=1e-6)
+    # 10 cm sideways is within reach: each Gaussian is 0.1 m (L1) from its carried point, over its 2 m depth
+    assert loss(_shift(x=0.1), _shift(x=0.1)) == pytest.approx([0.05, 0.0], rel=1e-5)
+    # 1 m sideways is out of reach for object 2: its four interior Gaussians (not its silhouette, opacity 1) fade
+    assert loss(still, _shift(x=1.0)) == pytest.approx([0.0, 0.25], abs=1e-6)
+    assert loss(still, _shift(x=1.0), reach=2.0) == pytest.approx([0.5 * 4 / 13, 0.0], rel=1e-5)
+    # 1 m away from the camera stays near the rays (at most 4.4 cm off them): depth is the decoder's to change
+    assert loss(_shift(z=1.0), _shift(z=1.0)) == pytest.approx([0.5, 0.0], rel=1e-5)
+    # no surface at a pixel: not supervised
+    hole = depth.clone()
+    hole[0, 0, 7, 7] = 0.0
+    assert loss(still, _shift(x=1.0), depth=hole) == pytest.approx([0.0, 0.2], abs=1e-6)
+    # without offsets only a still object counts as in reach (float error of a pose product aside)
+    assert loss(still, _shift(x=0.05), reach=0.0) == pytest.approx([0.0, 0.25], abs=1e-6)
+    # nothing moving in view: both terms 0, still differentiable
+    empty = mover_motion_loss(means.requires_grad_(), opacities, viewmats, Ks, depth, torch.zeros_like(labels), frames,
+                              xs, ys, torch.eye(4)[None, None], 0.2)
+    assert [float(x) for x in empty] == [0.0, 0.0]
+    sum(empty).backward()
