@@ -154,7 +154,8 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
         window.append(record)
 
         if step % config.run.log_every == 0 or step == tc.steps:
-            keys = ("loss", "mse", "mse_holdout", "depth", "lpips", "opacity", "grad_norm", "gaussian_depth")
+            keys = ("loss", "mse", "mse_holdout", "depth", "lpips", "opacity", "grad_norm", "gaussian_depth",
+                    "mover_position", "mover_fade")
             avg = torch.tensor([[r[k] for k in keys] for r in window], dtype=torch.float64).mean(0).to(device)
             seeds: list[Any] = [[r["seeds"] for r in window]]
             if env.distributed:
@@ -174,7 +175,9 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
                 eta = (tc.steps - step) * (now - t_last) / len(window)
                 log(f"step {step}/{tc.steps}  loss {entry['loss']:.4f}  psnr {entry['psnr']:.2f} "
                     f"(held-out {entry['psnr_holdout']:.2f})  depth {entry['depth']:.3f}  "
-                    f"gaussian depth {entry['gaussian_depth']:.3f}  lr {entry['lr']:.2e}  "
+                    f"gaussian depth {entry['gaussian_depth']:.3f}  "
+                    + (f"movers {entry['mover_position']:.3f} / {entry['mover_fade']:.4f}  " if config.dynamic else "")
+                    + f"lr {entry['lr']:.2e}  "
                     f"{rate:.1f} samples/s  eta {eta / 60:.1f} min")
             window, t_last = [], time.perf_counter()
         if step % config.run.ckpt_every == 0 or step == tc.steps:
