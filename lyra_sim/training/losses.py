@@ -2,7 +2,7 @@
 
 ``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + gaussian_depth ·
 per-Gaussian log-depth error + mover_position · moving objects' Gaussians' distance from where they are at the
-target time + mover_fade · opacity of those that cannot get there + opacity · mean opacity`` (the last only in the pruning stage, when
+target time + mover_fade · relative opacity of those that cannot get there + opacity · mean opacity`` (the last only in the pruning stage, when
 training renders the top ``keep_ratio`` Gaussians as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
 normalization, with smooth L1, where the world model gives depth; it and the relative error see the
@@ -106,7 +106,8 @@ def mover_motion_loss(means: Tensor, opacities: Tensor, viewmats: Tensor, Ks: Te
     there; at the target time that point has moved with the object (``carry``). If the carried point lies within
     ``reach`` of the Gaussian's ray, the decoder can put the Gaussian there (depth along the ray plus its offsets):
     ``position`` is the mean L1 distance to it over the camera depth. If not, the Gaussian is a ghost of the object
-    at another time and should vanish: ``fade`` is the mean opacity of those. Only pixels inside a label count
+    at another time and should vanish: ``fade`` is the mean opacity of those over the mean opacity of all the
+    sample's Gaussians, a ratio that fading every Gaussian alike does not lower. Only pixels inside a label count
     (their 3 x 3 neighbourhood has one label): at a silhouette the world's depth blends in what lies behind.
 
     Args:
@@ -146,7 +147,7 @@ def mover_motion_loss(means: Tensor, opacities: Tensor, viewmats: Tensor, Ks: Te
     off_ray = (rel - along[:, None] * ray).norm(dim=-1)
     reachable = (off_ray <= max(reach, MIN_REACH)) & (along > 0)
     position = ((means[valid] - q).abs().sum(-1) / z)[reachable].mean() if bool(reachable.any()) else zero
-    fade = opacities[valid][~reachable].mean() if bool((~reachable).any()) else zero
+    fade = opacities[valid][~reachable].mean() / opacities.mean().clamp_min(1e-12) if bool((~reachable).any()) else zero
     return position, fade
 
 

@@ -154,7 +154,7 @@ def test_mover_terms_carry_each_movers_gaussians_to_the_target_time(dynamic_cach
     assert float(moved[1]) == 0.0  # the cart travels 6.25 cm a frame: every frame's Gaussians are within reach
     short = LyraDecoder(replace(config.decoder, offsets=0.05), seed=0)  # reach 4 cm: frames 1 and 2 are ghosts
     position, fade = _mover_motion(short, shape, carried.reshape(-1, 3), opacities.reshape(-1), sample, tau)
-    assert float(position) < 1e-5 and float(fade) == pytest.approx(0.5)
+    assert float(position) < 1e-5 and float(fade) == pytest.approx(1.0)  # as opaque as every other Gaussian
     with pytest.raises(ValueError, match="predates"):
         _mover_motion(model, shape, carried.reshape(-1, 3), opacities.reshape(-1), replace(sample, poses=None), tau)
     # in a step: both terms add their weights times their values

@@ -109,17 +109,20 @@ def test_mover_motion_loss_pulls_reachable_gaussians_and_fades_the_rest():
     assert loss(still, still) == pytest.approx([0.0, 0.0], abs=1e-6)
     # 10 cm sideways is within reach: each Gaussian is 0.1 m (L1) from its carried point, over its 2 m depth
     assert loss(_shift(x=0.1), _shift(x=0.1)) == pytest.approx([0.05, 0.0], rel=1e-5)
-    # 1 m sideways is out of reach for object 2: its four interior Gaussians (not its silhouette, opacity 1) fade
-    assert loss(still, _shift(x=1.0)) == pytest.approx([0.0, 0.25], abs=1e-6)
+    # 1 m sideways is out of reach for object 2: its four interior Gaussians (not its silhouette, opacity 1) fade;
+    # their mean opacity 0.25 against all 64 Gaussians' 61 / 64
+    assert loss(still, _shift(x=1.0)) == pytest.approx([0.0, 0.25 * 64 / 61], abs=1e-6)
     assert loss(still, _shift(x=1.0), reach=2.0) == pytest.approx([0.5 * 4 / 13, 0.0], rel=1e-5)
     # 1 m away from the camera stays near the rays (at most 4.4 cm off them): depth is the decoder's to change
     assert loss(_shift(z=1.0), _shift(z=1.0)) == pytest.approx([0.5, 0.0], rel=1e-5)
     # no surface at a pixel: not supervised
     hole = depth.clone()
     hole[0, 0, 7, 7] = 0.0
-    assert loss(still, _shift(x=1.0), depth=hole) == pytest.approx([0.0, 0.2], abs=1e-6)
+    assert loss(still, _shift(x=1.0), depth=hole) == pytest.approx([0.0, 0.2 * 64 / 61], abs=1e-6)
     # without offsets only a still object counts as in reach (float error of a pose product aside)
-    assert loss(still, _shift(x=0.05), reach=0.0) == pytest.approx([0.0, 0.25], abs=1e-6)
+    assert loss(still, _shift(x=0.05), reach=0.0) == pytest.approx([0.0, 0.25 * 64 / 61], abs=1e-6)
+    # fading every Gaussian alike changes nothing
+    assert loss(still, _shift(x=1.0), opacities=opacities * 0.01) == pytest.approx([0.0, 0.25 * 64 / 61], rel=1e-5)
     # nothing moving in view: both terms 0, still differentiable
     empty = mover_motion_loss(means.requires_grad_(), opacities, viewmats, Ks, depth, torch.zeros_like(labels), frames,
                               xs, ys, torch.eye(4)[None, None], 0.2)
