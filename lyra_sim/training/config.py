@@ -149,7 +149,8 @@ class LossSettings:
     object's Gaussians decoded from a frame at another time than the target should be where the object is at the
     target time: each one whose surface point, carried there by the object's motion, lies within the decoder's
     position offsets of its ray is pulled to that point (mean distance over depth); each one beyond them should
-    vanish (their mean opacity over that of all Gaussians). Without them the decoder keeps "ghosts" of a mover at every frame's time.
+    vanish (their mean opacity over that of all Gaussians). Without them the decoder keeps "ghosts" of a mover
+    at every frame's time.
     """
 
     mse: float = 1.0

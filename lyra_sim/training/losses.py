@@ -1,9 +1,10 @@
 """Losses of self-distillation, and the forward pass + loss of one step.
 
 ``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + gaussian_depth ·
-per-Gaussian log-depth error + mover_position · moving objects' Gaussians' distance from where they are at the
-target time + mover_fade · relative opacity of those that cannot get there + opacity · mean opacity`` (the last only in the pruning stage, when
-training renders the top ``keep_ratio`` Gaussians as inference does).
+per-Gaussian log-depth error + mover_position · moving objects' Gaussians' distance from where they are
+at the target time + mover_fade · relative opacity of those that cannot get there + opacity · mean
+opacity`` (the last only in the pruning stage, when training renders the top ``keep_ratio`` Gaussians
+as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
 normalization, with smooth L1, where the world model gives depth; it and the relative error see the
 *rendered* (front-most) depth only. The per-Gaussian term (`gaussian_depth_loss`) puts every Gaussian,

@@ -73,8 +73,9 @@ def test_perceptual_term_says_what_it_needs():
 
 
 def _two_objects():
-    """One camera at the origin looking down +z over an 8 x 8 image (2.9 degrees wide); a wall 2 m away; object 1 on rows and columns
-    0-3, object 2 on 5-7 (their interiors: 0-2 and 6-7); one Gaussian per pixel, on the wall's surface point."""
+    """One camera at the origin looking down +z over an 8 x 8 image (5.7 degrees wide); a wall 2 m away; object 1
+    on rows and columns 0-3, object 2 on 5-7 (their interiors: 0-2 and 6-7); one Gaussian per pixel, on the
+    wall's surface point."""
     viewmats = torch.eye(4).reshape(1, 1, 4, 4)
     Ks = torch.tensor([[80.0, 0, 4], [0, 80, 4], [0, 0, 1]]).reshape(1, 1, 3, 3)
     depth = torch.full((1, 1, 8, 8, 1), 2.0)
