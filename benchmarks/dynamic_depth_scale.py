@@ -34,13 +34,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lyra_sim.cameras import Cameras
+from lyra_sim.cameras import Cameras, pixel_points
 from lyra_sim.decoder import load_decoder, resolve_checkpoint
 from lyra_sim.decoder.codecs import make_codec
 from lyra_sim.decoder.model import GaussianBatch, normalize_times
 from lyra_sim.render import render
 from lyra_sim.training.config import DistillConfig
-from lyra_sim.training.dynamic_evaluation import _pruned, _unproject, centre_errors, mover_depths, source_pixels
+from lyra_sim.training.dynamic_evaluation import _pruned, centre_errors, mover_depths, source_pixels
 from lyra_sim.training.teacher_cache import TeacherSource, teacher_world
 
 
@@ -120,7 +120,7 @@ def analyse_scene(seed: int, staged, model, codec, world, targets: int) -> list[
                 per_view[i] = r.median()
         scaled = origin + (means - origin) / per_view[view][:, None]
         # (b) mover Gaussians at their pixel's true depth along their own rays (rays through their decoded means)
-        truth = _unproject(gt.clamp_min(1e-6), vm, ks, px.double(), py.double())
+        truth = pixel_points(px.double(), py.double(), gt.clamp_min(1e-6).double(), ks.double(), torch.linalg.inv(vm.double()))
         direction = torch.nn.functional.normalize(means - origin, dim=-1)
         at_true = origin + direction * (truth - origin).norm(dim=-1, keepdim=True)
         placed = torch.where(moving[:, None], at_true, means)

@@ -96,6 +96,13 @@ class Cameras:
         return -(r.transpose(1, 2) @ t[..., None])[..., 0]
 
 
+def pixel_points(px: Tensor, py: Tensor, depth: Tensor, Ks: Tensor, camtoworlds: Tensor) -> Tensor:
+    """World points ``[N, 3]`` at camera depth ``depth [N]`` (along the optical axis) through pixel coordinates
+    ``px, py [N]`` of cameras ``Ks [N, 3, 3]``, ``camtoworlds [N, 4, 4]``, computed in the inputs' dtype."""
+    cam = torch.stack([(px - Ks[:, 0, 2]) / Ks[:, 0, 0] * depth, (py - Ks[:, 1, 2]) / Ks[:, 1, 1] * depth, depth], -1)
+    return (camtoworlds[:, :3, :3] @ cam[..., None])[..., 0] + camtoworlds[:, :3, 3]
+
+
 def cat(cameras: Sequence[Cameras]) -> Cameras:
     """Concatenate camera batches of the same image size."""
     if not cameras:

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..cameras import Cameras
+from ..cameras import Cameras, pixel_points
 from ..decoder import LyraDecoder, load_decoder, resolve_checkpoint
 from ..decoder.codecs import make_codec
 from ..decoder.model import GaussianBatch, normalize_times
@@ -89,15 +89,6 @@ def source_pixels(model: LyraDecoder, num_latent: int, h: int, w: int, v: int) -
     view, slot, row, col = torch.meshgrid(torch.arange(v), torch.arange(frames.numel()), torch.arange(len(ys)),
                                           torch.arange(len(xs)), indexing="ij")
     return view.flatten(), frames[slot.flatten()], xs[col.flatten()], ys[row.flatten()]
-
-
-def _unproject(depth: Tensor, viewmats: Tensor, Ks: Tensor, px: Tensor, py: Tensor) -> Tensor:
-    """World points ``[N, 3]`` at camera depth ``depth [N]`` through pixel coordinates ``(px, py)`` of cameras ``[N]``."""
-    x = (px - Ks[:, 0, 2]) / Ks[:, 0, 0] * depth
-    y = (py - Ks[:, 1, 2]) / Ks[:, 1, 1] * depth
-    cam = torch.stack([x, y, depth], -1)
-    c2w = torch.linalg.inv(viewmats.double())
-    return (c2w[:, :3, :3] @ cam.double()[..., None])[..., 0] + c2w[:, :3, 3]
 
 
 def mover_depths(staged, video) -> Tensor:
@@ -189,8 +180,8 @@ def centre_errors(batch: GaussianBatch, idx: Tensor, sources: tuple[Tensor, ...]
         sel = (lab == m + 1) & (depth > 0)
         if int(sel.sum()) < MIN_GAUSSIANS:
             continue
-        pts = _unproject(depth[sel], video.viewmats.cpu()[view[sel], frame[sel]], video.Ks.cpu()[view[sel], frame[sel]],
-                         px[sel].double(), py[sel].double())
+        pts = pixel_points(px[sel].double(), py[sel].double(), depth[sel], video.Ks.cpu()[view[sel], frame[sel]].double(),
+                           torch.linalg.inv(video.viewmats.cpu()[view[sel], frame[sel]].double()))
         carried = torch.empty_like(pts)
         for f in torch.unique(frame[sel]).tolist():  # from the time each pixel shows to the target time
             rel = torch.from_numpy(mover.pose(tau) @ np.linalg.inv(mover.pose(float(times[f]))))

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..cameras import Cameras
+from ..cameras import Cameras, pixel_points
 from ..decoder.codecs import LatentCodec
 from ..decoder.model import normalize_times
 from ..render import render
@@ -135,10 +135,8 @@ def mover_motion_loss(means: Tensor, opacities: Tensor, viewmats: Tensor, Ks: Te
         return zero, zero
     v, g, r, c = valid.nonzero(as_tuple=True)
     z = z[valid]
-    K = Ks[:, frames].float()[v, g]  # [N, 3, 3]
-    cam = torch.stack([(xs[c] - K[:, 0, 2]) / K[:, 0, 0] * z, (ys[r] - K[:, 1, 2]) / K[:, 1, 1] * z, z], -1)
     c2w = torch.linalg.inv(viewmats[:, frames].double())[v, g].float()  # [N, 4, 4]
-    p = (c2w[:, :3, :3] @ cam[..., None])[..., 0] + c2w[:, :3, 3]
+    p = pixel_points(xs[c], ys[r], z, Ks[:, frames].float()[v, g], c2w)
     move = carry.float()[g, lab[valid] - 1]  # [N, 4, 4]
     q = (move[:, :3, :3] @ p[..., None])[..., 0] + move[:, :3, 3]
     origin = c2w[:, :3, 3]
