@@ -168,13 +168,13 @@ class ExportContext:
         """``collision_parts/<label>_NNN.obj`` per object, written on first use."""
         files: dict[str, list[str]] = {}
         if self.parts:
-            (self.out / "collision_parts").mkdir()
+            (self.out / "collision_parts").mkdir()  # new: no scratch to sweep per file
         names = safe_names(list(self.parts))  # distinct and short: labels of imported scenes can be anything
         for label, parts in self.parts.items():
             files[label] = []
             for j, part in enumerate(parts):
                 name = f"collision_parts/{names[label]}_{j:03d}.obj"
-                write_mesh(self.out / name, part.vertices, part.faces)
+                write_mesh(self.out / name, part.vertices, part.faces, sweep=False)
                 files[label].append(name)
         return files
 
@@ -190,11 +190,11 @@ class ExportContext:
         floor_z = self.nav.floor_z
         self.stage("cutting the static collision mesh into a floor box and convex pieces")
         floor, pieces = self.timed("pieces", lambda: static_colliders(v, f, floor_z, self.config.pieces)) if len(f) else (None, [])
-        (self.out / "collision_static").mkdir()
+        (self.out / "collision_static").mkdir()  # new: no scratch to sweep per file
         files = []
         for i, piece in enumerate(pieces):
             name = f"collision_static/piece_{i:04d}.stl"
-            write_mesh(self.out / name, piece.vertices, piece.faces)
+            write_mesh(self.out / name, piece.vertices, piece.faces, sweep=False)
             files.append(name)
         mocap = {p.name: MocapBody(p.piece_files, tuple(p.track.positions[0]), tuple(p.track.orientations[0]))
                  for p in self.moving}

@@ -146,13 +146,13 @@ def part_assets(ctx: ExportContext, estimate: MotionEstimate) -> tuple[PartAsset
         if not pieces:
             pieces = [convex_hull(mesh.vertices)]
         folder = ctx.out / "parts" / safe_name(part.name)
-        (folder / "pieces").mkdir(parents=True)
+        (folder / "pieces").mkdir(parents=True)  # new: no scratch to sweep per file
         write_ply(folder / "splats.ply", part.gaussians)
         write_mesh(folder / "collision.obj", mesh.vertices, mesh.faces)
         files = []
         for i, piece in enumerate(pieces):
             name = f"parts/{safe_name(part.name)}/pieces/piece_{i:04d}.stl"
-            write_mesh(ctx.out / name, piece.vertices, piece.faces)
+            write_mesh(ctx.out / name, piece.vertices, piece.faces, sweep=False)
             files.append(name)
         track = part.track(estimate.times)
         # The numbers motion.json holds (12 decimals), so that motion.npz, USD and MJCF hold the same ones.

@@ -35,7 +35,8 @@ def _trimesh(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None 
     return trimesh.Trimesh(vertices, faces, vertex_colors=colors, process=False)
 
 
-def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None) -> Path:
+def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None,
+               *, sweep: bool = True) -> Path:
     """Write a triangle mesh; the format follows the suffix (``.obj``, ``.stl``, ``.glb``, ``.ply``).
 
     Args:
@@ -43,6 +44,7 @@ def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
         faces: ``[F, 3]`` vertex indices, counter-clockwise seen from outside.
         colors: optional ``[V, 4]`` uint8 RGBA per vertex (GLB and PLY keep them; OBJ and STL
             have no standard vertex colors).
+        sweep: see `lyra_sim.atomic.atomic_path` (False for many files into a directory just made).
     """
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
@@ -58,7 +60,7 @@ def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
         data = scene.export(file_type="glb")
     else:
         data = mesh.export(file_type=suffix, **kwargs)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sweep=sweep) as tmp:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
 

@@ -66,21 +66,22 @@ def sweep_scratch(directory: str | os.PathLike, name: str | None = None) -> list
         The paths removed.
     """
     directory = Path(directory)
-    host, removed = _host(), []
+    removed = []
     try:
-        entries = list(os.scandir(directory))
+        # Names only (not scandir's entries): a writer of many files into one directory sweeps
+        # it once per file, so this loop is what grows with the directory.
+        names = [n for n in os.listdir(directory) if n.startswith(".")]
     except OSError:
         return removed
-    for entry in entries:
-        if not entry.name.startswith("."):  # not scratch (the pattern's first character), at the cost of a compare
-            continue
-        match = _SCRATCH.match(entry.name)
+    host = _host() if names else ""
+    for entry_name in names:
+        match = _SCRATCH.match(entry_name)
         if match is None or match["host"] != host or _alive(int(match["pid"])):
             continue
         if name is not None and match["name"] != name[:_NAME_CHARS]:
             continue
-        path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
+        path = directory / entry_name
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
@@ -112,18 +113,24 @@ def scratch_directory(target: str | os.PathLike, kind: str = "gen") -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, sweep: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
 
     The caller writes the whole file to the yielded path, which keeps the target's
     extension (writers such as imageio pick the format from it). On an exception the
     temporary file is removed and ``path`` is left as it was.
+
+    Args:
+        sweep: first remove dead owners' scratch beside ``path`` (`sweep_scratch`). False when
+            the directory is known to hold none, e.g. one this process just made: a writer of
+            many files into one directory otherwise lists it once per file.
     """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"{target}: the directory {parent} does not exist")
-    sweep_scratch(parent, target.name)
+    if sweep:
+        sweep_scratch(parent, target.name)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=_prefix(target), suffix=f".tmp{target.suffix}", dir=parent)
     except OSError as exc:

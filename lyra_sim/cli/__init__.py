@@ -17,7 +17,7 @@ from typing import Callable, Iterator, NoReturn, Sequence
 
 from lyra_sim import __version__
 
-from . import batch, distill, episodes, eval_mesh, export, generate, render, verify, view
+from . import batch, distill, episodes, eval_mesh, export, generate, render, startup, verify, view
 
 SUBCOMMANDS = (generate, export, verify, eval_mesh, batch, distill, render, view, episodes)
 """Subcommand modules, in ``--help`` order."""
@@ -90,8 +90,12 @@ def entry() -> NoReturn:
     nothing: every file is written, closed and renamed into place before `main` returns. Exit
     handlers still run and the standard streams are flushed first; with other threads still alive
     the exit is the ordinary one. Python callers (tests, scripts) call `main`, which returns the
-    status instead.
+    status instead. Before the command, freed memory is kept for reuse
+    (`startup.keep_freed_memory`) and Open3D's Plotly viewer is deferred
+    (`startup.defer_open3d_plotly`).
     """
+    startup.keep_freed_memory()
+    startup.defer_open3d_plotly()
     code = main()
     if threading.active_count() > 1:
         sys.exit(code)

@@ -277,6 +277,21 @@ def test_sweep_scratch_only_removes_dead_owners_on_this_host(tmp_path):
     assert _names(tmp_path) == sorted(n for n, gone in names.items() if not gone)
 
 
+def test_atomic_path_without_sweep_leaves_stale_scratch_for_a_later_write(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    stale = tmp_path / f".a.stl.{int(dead.stdout)}-{atomic._host()}.zz.tmp.stl"
+    stale.write_text("half")
+    with atomic.atomic_path(tmp_path / "a.stl", sweep=False) as tmp:
+        tmp.write_text("one")
+    assert _names(tmp_path) == sorted([stale.name, "a.stl"])
+    with atomic.atomic_path(tmp_path / "a.stl") as tmp:
+        tmp.write_text("two")
+    assert _names(tmp_path) == ["a.stl"] and (tmp_path / "a.stl").read_text() == "two"
+
+
 def test_scratch_names_carry_the_owner_and_stay_short_for_long_targets(tmp_path):
     long = "n" * 250  # a legal name: its scratch names must be legal too
     with atomic_directory(tmp_path / long) as tmp:

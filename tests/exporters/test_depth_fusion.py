@@ -126,3 +126,21 @@ def test_valid_depth_grazing_test_keeps_the_bits_of_the_vector_formulation():
         # edge_threshold 10 drops only the neighbours of empty pixels; the rest is the grazing test
         edges = valid_depth(d, np.ones_like(d), k, alpha_threshold=0.5, edge_threshold=10.0, min_cos=0.0) == 0
         assert np.array_equal(out == 0, ref_bad | edges)
+
+
+def test_fusion_mesh_does_not_depend_on_the_block_map_start(monkeypatch):
+    """`TSDF_BLOCKS` is a start: a map far too small grows (Open3D's CPU hash map) to the same bytes."""
+    from lyra_sim.exporters import depth_fusion
+
+    scene, cams = _depth_views()
+    depth, _ = depth_fusion.render_depth(scene, cams, backend="torch")
+    voxel = 0.05
+    meshes = []
+    for blocks in (4, 100_000):
+        monkeypatch.setattr(depth_fusion, "TSDF_BLOCKS", blocks)
+        meshes.append(depth_fusion.fuse_tsdf(depth, cams, voxel))
+    (v, f), (big_v, big_f) = meshes
+    assert np.array_equal(v, big_v) and np.array_equal(f, big_f)
+    # the surface spans far more than 4 blocks of 8 voxels, so the small map had to grow
+    touched = np.unique(np.floor(v / (8 * voxel)).astype(int), axis=0)
+    assert len(f) > 1000 and len(touched) > 4 * 4
