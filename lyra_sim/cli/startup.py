@@ -5,12 +5,12 @@
 large array numpy, torch, Open3D or pymeshlab allocates is then fresh pages from the kernel, one
 page fault per 4 kB. A kitchen bundle took 237k faults, 2.2-2.7 s of system time. `keep_freed_memory`
 raises the mmap threshold to glibc's maximum (32 MiB) and the trim threshold to 1 GiB, so freed
-blocks are reused: 171k faults, 1.8-2.0 s, and about 1 s less wall time; the peak resident size
-stays where it was (1.0 GB). Only on glibc; elsewhere nothing changes.
+blocks are reused: 171k faults, 1.8-2.0 s of system time; the peak resident size stays where it
+was (1.0 GB). Only on glibc; elsewhere nothing changes.
 
-**Open3D's Plotly viewer is deferred.** Open3D's ``open3d.visualization`` imports its Plotly viewer (``draw_plotly``) at import time,
-and with it Plotly and Dash (Dash brings pydantic, IPython, Flask, requests): 0.3 s of a 0.6 s
-``import open3d``, for a viewer no command uses. `defer_open3d_plotly` puts a stand-in for that
+**Open3D's Plotly viewer is deferred.** Open3D's ``open3d.visualization`` imports its Plotly
+viewer (``draw_plotly``) at import time, and with it Plotly and Dash (Dash brings pydantic,
+IPython, Flask, requests): 0.3 s of a 0.6 s ``import open3d``, for a viewer no command uses. `defer_open3d_plotly` puts a stand-in for that
 one module in ``sys.modules``: its three functions import the real module on their first call
 and hand over, so ``open3d.visualization.draw_plotly(...)`` still works, later. Only the program
 does this (`lyra_sim.cli.entry`); importing ``lyra_sim`` leaves other programs' imports alone.
