@@ -10,10 +10,11 @@ was (1.0 GB). Only on glibc; elsewhere nothing changes.
 
 **Open3D's Plotly viewer is deferred.** Open3D's ``open3d.visualization`` imports its Plotly
 viewer (``draw_plotly``) at import time, and with it Plotly and Dash (Dash brings pydantic,
-IPython, Flask, requests): 0.3 s of a 0.6 s ``import open3d``, for a viewer no command uses. `defer_open3d_plotly` puts a stand-in for that
-one module in ``sys.modules``: its three functions import the real module on their first call
-and hand over, so ``open3d.visualization.draw_plotly(...)`` still works, later. Only the program
-does this (`lyra_sim.cli.entry`); importing ``lyra_sim`` leaves other programs' imports alone.
+IPython, Flask, requests): 0.3 s of a 0.6 s ``import open3d``, for a viewer no command uses.
+`defer_open3d_plotly` puts a stand-in for that one module in ``sys.modules``: its three functions
+import the real module on their first call and hand over, so
+``open3d.visualization.draw_plotly(...)`` still works, later. Only the program does this
+(`lyra_sim.cli.entry`); importing ``lyra_sim`` leaves other programs' imports alone.
 """
 
 from __future__ import annotations
