@@ -31,6 +31,8 @@ Either way the result is ``rgb [N, H, W, 3]`` uint8 and, when asked for, expecte
 from __future__ import annotations
 
 import math
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -43,6 +45,8 @@ from lyra_sim.config import check_number
 from lyra_sim.images import to_uint8
 from lyra_sim.render import numba_impl, rasterize, rasterize_selected, render
 from lyra_sim.render.lod import GaussianLOD, merge_lods
+from lyra_sim.render.rasterizer import EPS2D
+from lyra_sim.render.torch_impl import RasterConfig
 from lyra_sim.scene import SH_C0, quat_multiply, rotmat_to_quat
 from lyra_sim.sh import rotate_sh
 
@@ -54,6 +58,11 @@ DEFAULT_PIXEL_RATIO: Mapping[str, float] = MappingProxyType({"cpu": 3.0, "cuda":
 renders score +1.3 dB (64²) and -0.4 dB (128²) relative to full-scene renders, within the 1 dB
 guard, with 40% smaller budgets than ratio 2 (benchmarks/env_throughput.py --quality). On the
 CPU the same ratio takes a 64×64 kitchen step from 21.6 to 14.0 ms (2 cores)."""
+
+
+MAX_BANDS = 4
+"""A CPU observation is composited in up to this many row bands at once, one per PyTorch thread
+(`torch.get_num_threads`): on 2 cores a 64×64 frame's compositing takes half the time in two bands."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,7 @@ def _part_rows(views: "SceneViews", part: int, pose: Tensor, viewmat: Tensor, k:
 
 def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tensor, part_poses: Tensor | None) -> tuple[Tensor, Tensor | None]:
     cfg = views.camera
+    config = RasterConfig(eps2d=EPS2D, near_plane=cfg.near, far_plane=cfg.far)
     colors = []
     for i in range(len(scene)):
         lod = views.lods[int(scene[i])]
@@ -156,17 +166,27 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tens
         # The rasterizer directly on the selected rows: a GaussianScene would re-validate
         # every field of a subset of an already validated scene, every step.
         s = lod.scene
-        rows = [x.index_select(0, ids) for x in (s.means, s.quats, s.scales, s.opacities, s.sh)]
-        degree = max([s.sh_degree] + [views.flat_parts[p].scene.sh_degree for p in views.parts_of(int(scene[i]))])
-        if views.has_parts:
+        rows = [s.means, s.quats, s.scales, s.opacities, s.sh]
+        parts = views.parts_of(int(scene[i]))
+        degree = max([s.sh_degree] + [views.flat_parts[p].scene.sh_degree for p in parts])
+        if parts:  # gathered, with each part's rows moved to the world
+            rows = [x.index_select(0, ids) for x in rows]
             rows[4] = torch.nn.functional.pad(rows[4], (0, 0, 0, (degree + 1) ** 2 - rows[4].shape[1]))
-            for k, p in enumerate(views.parts_of(int(scene[i]))):
+            for k, p in enumerate(parts):
                 moved = _part_rows(views, p, part_poses[i, k], viewmats[i], ks[i], degree)
                 rows = [torch.cat([a, b]) for a, b in zip(rows, moved)]
-        out, _ = rasterize(
-            *rows, cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=degree, mode=views.mode,
-            near_plane=cfg.near, far_plane=cfg.far, backend=views.cpu_rasterizer,
-        )
+            ids = None
+        if views.cpu_rasterizer == "numba":  # the selected rows read in place, in bands on the views' threads
+            bands = min(torch.get_num_threads(), MAX_BANDS)
+            out, _ = numba_impl.rasterization(
+                *rows, cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=degree, render_mode=views.mode,
+                config=config, rows=ids, pool=views.band_pool() if bands > 1 else None, bands=bands,
+            )
+        else:
+            out, _ = rasterize(
+                *(rows if ids is None else [x.index_select(0, ids) for x in rows]), cam.viewmats, cam.Ks, cfg.width,
+                cfg.height, sh_degree=degree, mode=views.mode, near_plane=cfg.near, far_plane=cfg.far, backend="torch",
+            )
         colors.append(out)
     out = torch.cat(colors)
     return out[..., :3], out[..., 3:] if cfg.depth else None
@@ -256,7 +276,8 @@ class SceneViews:
         budget: Gaussians per camera of the CUDA level-of-detail path (`fit_budget`); by default
             the largest scene's size, which no selection exceeds.
         coarsened: ``[]`` int64 on the device: camera renders drawn coarser to fit the budget.
-        cpu_rasterizer: the `rasterize` backend of the CPU path: "numba" (when installed) or "torch".
+        cpu_rasterizer: the rasterizer of the CPU path: "numba" (when installed; each frame composited in
+            ``min(torch.get_num_threads(), MAX_BANDS)`` row bands at once, the same image as in one) or "torch".
         selected_backend: how the CUDA level-of-detail path reaches each camera's rows
             (`lyra_sim.render.rasterizer.rasterize_selected`): "auto" (the fused Triton projection
             when Triton is installed), "fused", or "gsplat" (gathered copies, the reference).
@@ -283,9 +304,17 @@ class SceneViews:
         # Agent views on the CPU: the compiled rasterizer when numba is installed (same images as
         # "torch" to float32 rounding, several times faster on small frames), else "torch".
         self.cpu_rasterizer = "numba" if numba_impl.available() else "torch"
+        self._band_pool: ThreadPoolExecutor | None = None
         if self.backend == "gsplat" and (self.pixel_ratio > 0 or self.has_parts):
             self._init_lod_tables()
             self._select_graph = GraphedFunction(lambda *args: _select_lod(self, *args))
+
+    def band_pool(self) -> ThreadPoolExecutor:
+        """The threads that composite the CPU frames' other bands (made on first use, shut down with the views)."""
+        if self._band_pool is None:
+            self._band_pool = ThreadPoolExecutor(MAX_BANDS - 1, thread_name_prefix="lyra-bands")
+            weakref.finalize(self, self._band_pool.shutdown, wait=False)
+        return self._band_pool
 
     def select(self, scene: Tensor, viewmats: Tensor, ks: Tensor,
                part_poses: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor]:

@@ -38,6 +38,7 @@ from torch import Tensor
 
 from ..cameras import Cameras
 from ..scene import GaussianScene, quat_to_rotmat, rotmat_to_quat
+from . import numba_lod
 from .rasterizer import EPS2D
 from .torch_impl import MAX_EXTENT_SIGMAS
 
@@ -166,10 +167,22 @@ class GaussianLOD:
     def select(self, cameras: Cameras, pixel_ratio: float = 1.0, near_plane: float = 0.01) -> tuple[Tensor, Tensor]:
         """The Gaussians each camera draws (see `choose_levels` for the arguments).
 
+        On the CPU one compiled loop where Numba is installed (`lyra_sim.render.numba_lod`: the same
+        selections but where a decision lies within float32 rounding of its threshold), else
+        `select_reference`.
+
         Returns:
             ``(ids [M], counts [C])``: rows of `scene`, camera after camera (camera ``c``'s
             are ``ids[counts[:c].sum() : counts[:c + 1].sum()]``).
         """
+        if self.offsets.device.type == "cpu" and numba_lod.available():
+            return numba_lod.select(self.offsets, self.anchor_lo, self.anchor_hi, self.anchor_center, self.anchor_radius,
+                                    self.cell_sizes, cameras.viewmats, cameras.Ks, cameras.width, cameras.height,
+                                    pixel_ratio, near_plane, EDGE_MARGIN_PX)
+        return self.select_reference(cameras, pixel_ratio, near_plane)
+
+    def select_reference(self, cameras: Cameras, pixel_ratio: float = 1.0, near_plane: float = 0.01) -> tuple[Tensor, Tensor]:
+        """`select` in PyTorch, on any device: the reference."""
         rows = self.choose_levels(cameras, pixel_ratio, near_plane)  # [C, A]
         anchors = torch.arange(self.num_anchors, device=rows.device).expand_as(rows)
         keep = rows >= 0

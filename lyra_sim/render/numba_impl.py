@@ -30,6 +30,7 @@ import functools
 import importlib.util
 import math
 import threading
+from concurrent.futures import Executor
 
 import numpy as np
 import torch
@@ -55,12 +56,12 @@ def available() -> bool:
 
 
 _BUILDING = threading.Lock()
-"""`_kernel` may be asked for on two threads at once (`preload`'s and the first frame's)."""
+"""`_kernels` may be asked for on two threads at once (`preload`'s and the first frame's)."""
 
 
-def _kernel():
-    """The compiled kernel, built on first use (Numba is imported only then; its on-disk cache
-    spares later processes the few seconds of compilation)."""
+def _kernels():
+    """The compiled ``(project, composite)``, built on first use (Numba is imported only then; its on-disk
+    cache spares later processes the few seconds of compilation)."""
     with _BUILDING:
         return _jit()
 
@@ -69,14 +70,14 @@ def _kernel():
 def _jit():
     import numba
 
-    return numba.njit(cache=True, nogil=True)(_render_camera)
+    return tuple(numba.njit(cache=True, nogil=True)(f) for f in (_project, _composite))
 
 
 @functools.cache
 def preload() -> threading.Thread | None:
-    """Load the kernel on a daemon thread from now on (once per process; None without numba).
+    """Load the kernels on a daemon thread from now on (once per process; None without numba).
 
-    Importing Numba and loading the kernel from its cache take about 0.8 s, much of it in LLVM
+    Importing Numba and loading the kernels from its cache take about 0.8 s, much of it in LLVM
     outside the GIL: started before other work (a world model making its Gaussians), they are
     done by the first frame, which otherwise waits for them.
     """
@@ -89,28 +90,26 @@ def preload() -> threading.Thread | None:
 
 def _load() -> None:
     f32 = np.float32
+    g = (np.zeros((1, 3), f32), np.array([[1, 0, 0, 0]], f32), np.ones((1, 3), f32), np.ones(1, f32))
     # An error here is raised again by the first frame drawn, where it belongs.
-    with contextlib.suppress(Exception):  # the first call loads the machine code for the argument types every frame passes
-        _kernel()(np.zeros((1, 3), f32), np.array([[1, 0, 0, 0]], f32), np.ones((1, 3), f32), np.ones(1, f32),
-                  np.zeros((1, 0), f32), False, np.eye(4, dtype=f32), np.eye(3, dtype=f32), 1, 1, f32(0.01), f32(1e10),
-                  f32(0.3), np.zeros((1, 1, 1), f32), np.zeros((1, 1), f32))
+    with contextlib.suppress(Exception):  # the first calls load the machine code for the argument types every frame passes
+        project, composite = _kernels()
+        proj = project(*g, np.zeros(1, np.int64), np.eye(4, dtype=f32), np.eye(3, dtype=f32), 1, 1, f32(0.01), f32(1e10),
+                       f32(0.3), 1)
+        composite(*proj[:3], g[3], np.zeros((1, 0), f32), False, 0, 1, np.zeros((1, 1, 1), f32), np.zeros((1, 1), f32))
 
 
-def _render_camera(
-    means, quats, scales, opacities, feats, sh0, viewmat, k, width, height, near, far, eps2d, out, out_alpha
-):
-    """Draw one camera into ``out [H, W, F (+1)]`` (``Σ w feats``, then ``Σ w z`` if ``out`` has
-    one channel more than ``feats``) and ``out_alpha [H, W]`` (``Σ w``), both zeroed by the caller.
+def _project(means, quats, scales, opacities, rows, viewmat, k, width, height, near, far, eps2d, bands):
+    """Project the Gaussians ``rows [M]`` (int64 rows of ``means [N, 3]``, ``quats [N, 4]``, ``scales [N, 3]``,
+    ``opacities [N]``, float32) for one camera (``viewmat [4, 4]``, ``k [3, 3]`` float32).
 
-    ``means [N, 3]``, ``quats [N, 4]``, ``scales [N, 3]``, ``opacities [N]``, ``feats [N, F]``
-    float32; with ``sh0`` the features are degree-0 SH coefficients, drawn as gsplat's colors
-    ``max(C0 · c + 0.5, 0)``. ``viewmat [4, 4]``, ``k [3, 3]`` float32. Numba compiles it
-    (`_kernel`); as plain Python it runs too, slowly.
+    Returns the survivors front to back (stable: ties keep ``rows``' order): ``geom [S, 6]`` float32 (mean x, y,
+    conic a, b, c, depth), ``box [S, 4]`` int64 (x0, x1, y0, y1: the pixels to visit), ``ids [S]`` their rows,
+    and ``splits [bands + 1]``: image rows cutting the frame into ``bands`` bands of about equal work (the
+    boxes' widths summed per row). Numba compiles it (`_kernels`); as plain Python it runs too, slowly.
     """
     f32 = np.float32
-    n = means.shape[0]
-    nf = feats.shape[1]
-    with_depth = out.shape[2] > nf
+    n = rows.shape[0]
     fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
     w_f, h_f = f32(width), f32(height)
     margin = f32(FOV_CLAMP_MARGIN)
@@ -126,17 +125,12 @@ def _render_camera(
     n2 = math.sqrt(viewmat[2, 0] ** 2 + viewmat[2, 1] ** 2 + viewmat[2, 2] ** 2)
     reach_x = f32(MAX_EXTENT_SIGMAS) * (n0 + abs_u * n2) * fx
     reach_y = f32(MAX_EXTENT_SIGMAS) * (n1 + abs_v * n2) * fy
-    # Survivors of projection: mean (2), conic (3), opacity, box; depth for the sort.
-    mx_a = np.empty(n, f32)
-    my_a = np.empty(n, f32)
-    ca_a = np.empty(n, f32)
-    cb_a = np.empty(n, f32)
-    cc_a = np.empty(n, f32)
-    depth_a = np.empty(n, f32)
+    geom_a = np.empty((n, 6), f32)
     box_a = np.empty((n, 4), np.int64)
-    ids = np.empty(n, np.int64)
+    ids_a = np.empty(n, np.int64)
     m = 0
-    for i in range(n):
+    for t in range(n):
+        i = rows[t]
         op = opacities[i]
         if not op >= alpha_min:
             continue
@@ -198,36 +192,76 @@ def _render_camera(
             continue
         if not (mx + rx > 0 and mx - rx < w_f and my + ry > 0 and my - ry < h_f):
             continue
-        mx_a[m], my_a[m] = mx, my
-        ca_a[m], cb_a[m], cc_a[m] = cc / det, -cb / det, ca / det
-        depth_a[m] = z
+        geom_a[m, 0], geom_a[m, 1] = mx, my
+        geom_a[m, 2], geom_a[m, 3], geom_a[m, 4] = cc / det, -cb / det, ca / det
+        geom_a[m, 5] = z
         box_a[m, 0] = max(0, int(math.floor(mx - rx)))
         box_a[m, 1] = min(width, int(math.ceil(mx + rx)) + 1)
         box_a[m, 2] = max(0, int(math.floor(my - ry)))
         box_a[m, 3] = min(height, int(math.ceil(my + ry)) + 1)
-        ids[m] = i
+        ids_a[m] = i
         m += 1
-    # Front to back (stable: ties keep index order), every pixel of each Gaussian's box.
+    order = np.argsort(geom_a[:m, 5], kind="mergesort")
+    geom = np.empty((m, 6), f32)
+    box = np.empty((m, 4), np.int64)
+    ids = np.empty(m, np.int64)
+    work = np.zeros(height, np.int64)
+    for j in range(m):
+        e = order[j]
+        geom[j] = geom_a[e]
+        box[j] = box_a[e]
+        ids[j] = ids_a[e]
+        w = box[j, 1] - box[j, 0]
+        for yy in range(box[j, 2], box[j, 3]):
+            work[yy] += w
+    # Band b holds the rows whose cumulative work starts before b / bands of the total.
+    total = work.sum()
+    splits = np.empty(bands + 1, np.int64)
+    splits[0], splits[bands] = 0, height
+    acc, yy = 0, 0
+    for b in range(1, bands):
+        while yy < height and (acc + work[yy]) * bands <= total * b:
+            acc += work[yy]
+            yy += 1
+        splits[b] = yy
+    return geom, box, ids, splits
+
+
+def _composite(geom, box, ids, opacities, feats, sh0, y0, y1, out, out_alpha):
+    """Composite `_project`'s survivors (``geom``, ``box``, ``ids``; front to back) into image rows ``y0 <= y <
+    y1`` of ``out [H, W, F (+1)]`` (``Σ w feats``, then ``Σ w z`` if ``out`` has one channel more than
+    ``feats [N, F]``) and ``out_alpha [H, W]`` (``Σ w``), both zeroed by the caller. With ``sh0`` the features
+    are degree-0 SH coefficients, drawn as gsplat's colors ``max(C0 · c + 0.5, 0)``.
+
+    Every pixel sees the Gaussians in the same order whatever band it is drawn in, so bands drawn on
+    separate threads (the kernel releases the GIL) give the one-band image bit for bit.
+    """
+    f32 = np.float32
+    nf = feats.shape[1]
+    with_depth = out.shape[2] > nf
+    width = out.shape[1]
+    alpha_min = f32(ALPHA_THRESHOLD)
     # Outside the box alpha < 1/255: the box reaches the 1/255 contour (3.33 sigma binds only
     # for opacities above 1).
-    order = np.argsort(depth_a[:m], kind="mergesort")
-    trans = np.ones((height, width), f32)
+    trans = np.ones((max(y1 - y0, 0), width), f32)
     t_min = f32(MIN_TRANSMITTANCE)
     max_alpha = f32(MAX_ALPHA)
     half = f32(0.5)
     sh_c0 = f32(SH_C0)
     feat = np.empty(nf, f32)
-    for j in range(m):
-        e = order[j]
-        i = ids[e]
+    for j in range(geom.shape[0]):
+        lo, hi = max(box[j, 2], y0), min(box[j, 3], y1)
+        if lo >= hi:
+            continue
+        i = ids[j]
         op = opacities[i]
-        mx, my = mx_a[e], my_a[e]
-        ca, cb, cc = ca_a[e], cb_a[e], cc_a[e]
+        mx, my = geom[j, 0], geom[j, 1]
+        ca, cb, cc = geom[j, 2], geom[j, 3], geom[j, 4]
         # sigma above this: alpha below 1/255 (with slack for rounding), no exp needed.
         sigma_max = f32(math.log(op / alpha_min)) * f32(1.0001) + f32(1e-3)
         for c in range(nf):
             feat[c] = max(sh_c0 * feats[i, c] + half, f32(0.0)) if sh0 else feats[i, c]
-        for yy in range(box_a[e, 2], box_a[e, 3]):
+        for yy in range(lo, hi):
             dy = my - (f32(yy) + half)
             # The row's pixels whose centers lie inside the ellipse sigma <= sigma_max (roots of
             # a quadratic in dx, widened by 0.05 px for rounding; sigma_max has slack too): an
@@ -236,10 +270,11 @@ def _render_camera(
             if disc < 0:
                 continue
             root = math.sqrt(disc)
-            x_lo = max(box_a[e, 0], int(math.ceil(mx + (cb * dy - root) / ca - half - f32(0.05))))
-            x_hi = min(box_a[e, 1], int(math.floor(mx + (cb * dy + root) / ca - half + f32(0.05))) + 1)
+            x_lo = max(box[j, 0], int(math.ceil(mx + (cb * dy - root) / ca - half - f32(0.05))))
+            x_hi = min(box[j, 1], int(math.floor(mx + (cb * dy + root) / ca - half + f32(0.05))) + 1)
+            ty = yy - y0
             for xx in range(x_lo, x_hi):
-                t = trans[yy, xx]
+                t = trans[ty, xx]
                 if t <= 0:
                     continue
                 dx = mx - (f32(xx) + half)
@@ -251,15 +286,67 @@ def _render_camera(
                     continue
                 next_t = t * (f32(1.0) - alpha)
                 if next_t <= t_min:
-                    trans[yy, xx] = 0  # done: this Gaussian and all behind it are skipped
+                    trans[ty, xx] = 0  # done: this Gaussian and all behind it are skipped
                     continue
                 w = alpha * t
                 for c in range(nf):
                     out[yy, xx, c] += w * feat[c]
                 if with_depth:
-                    out[yy, xx, nf] += w * depth_a[e]
+                    out[yy, xx, nf] += w * geom[j, 5]
                 out_alpha[yy, xx] += w
-                trans[yy, xx] = next_t
+                trans[ty, xx] = next_t
+
+
+def draw(
+    means: Tensor,
+    quats: Tensor,
+    scales: Tensor,
+    opacities: Tensor,
+    feats: Tensor,
+    viewmat: Tensor,
+    k: Tensor,
+    width: int,
+    height: int,
+    *,
+    rows: Tensor | None = None,
+    sh0: bool = False,
+    depth: bool = False,
+    near_plane: float = 0.01,
+    far_plane: float = 1e10,
+    eps2d: float = 0.3,
+    pool: Executor | None = None,
+    bands: int = 1,
+) -> tuple[Tensor, Tensor]:
+    """One camera's composited sums (before `finish_composite`): ``out [H, W, F (+1)]`` (``Σ w feats``, then
+    ``Σ w z`` with ``depth``) and ``alpha [H, W, 1]`` (``Σ w``).
+
+    Args:
+        means, quats, scales, opacities, feats: ``[N, 3]``, ``[N, 4]``, ``[N, 3]``, ``[N]``, ``[N, F]`` CPU
+            tensors; with ``sh0`` the features are degree-0 SH coefficients (drawn as gsplat's colors).
+        viewmat, k: ``[4, 4]`` world-to-camera and ``[3, 3]`` intrinsics.
+        rows: ``[M]`` int64, the rows to draw (e.g. a level-of-detail selection; ties in depth keep this
+            order), read in place; None draws all.
+        pool, bands: draw ``bands`` horizontal bands of about equal work, ``bands - 1`` of them on
+            ``pool``'s threads; the image is the one-band image bit for bit.
+    """
+    project, composite = _kernels()
+    f32 = np.float32
+    arrays = [x.detach().to(torch.float32).contiguous().numpy() for x in (means, quats, scales, opacities, feats)]
+    idx = np.arange(len(means)) if rows is None else rows.to(torch.int64).contiguous().numpy()
+    if len(idx) and not (0 <= idx.min() and idx.max() < len(means)):
+        raise IndexError(f"rows: expected indices in [0, {len(means)}), got {idx.min()}..{idx.max()}")
+    bands = max(1, min(int(bands), height)) if pool is not None else 1
+    geom, box, ids, splits = project(*arrays[:4], idx, viewmat.detach().to(torch.float32).contiguous().numpy(),
+                                     k.detach().to(torch.float32).contiguous().numpy(), width, height, f32(near_plane),
+                                     f32(far_plane), f32(eps2d), bands)
+    out = np.zeros((height, width, arrays[4].shape[1] + depth), f32)
+    alpha = np.zeros((height, width), f32)
+    args = (geom, box, ids, arrays[3], arrays[4], sh0)
+    others = [pool.submit(composite, *args, splits[b], splits[b + 1], out, alpha) for b in range(1, bands)]
+    composite(*args, splits[0], splits[1], out, alpha)
+    for job in others:
+        job.result()
+    return torch.from_numpy(out), torch.from_numpy(alpha)[..., None]
 
 
 def rasterization(
@@ -277,36 +364,39 @@ def rasterization(
     backgrounds: Tensor | None = None,
     render_mode: str = "RGB",
     config: RasterConfig = RasterConfig(),
+    rows: Tensor | None = None,
+    pool: Executor | None = None,
+    bands: int = 1,
 ) -> tuple[Tensor, Tensor]:
-    """`lyra_sim.render.torch_impl.rasterization` (same arguments and outputs) with the compiled kernel.
+    """`lyra_sim.render.torch_impl.rasterization` (same arguments and outputs) with the compiled kernels.
 
     CPU tensors only; no gradients. ``config``'s eps2d, near_plane and far_plane apply (its
-    tiling and chunk settings are the reference's own).
+    tiling and chunk settings are the reference's own). ``rows``, ``pool`` and ``bands`` as `draw`'s:
+    ``rows [M]`` draws those rows of the Gaussians as if they had been gathered first (read in place
+    unless SH of degree > 0 have to be evaluated for them).
     """
     if render_mode not in RENDER_MODES:
         raise ValueError(f"render_mode: unknown mode {render_mode!r}; accepted: {', '.join(RENDER_MODES)}")
-    kernel = _kernel()
     c = viewmats.shape[0]
-    arrays = [x.detach().to(torch.float32).contiguous().numpy() for x in (means, quats, scales, opacities)]
-    vms = viewmats.detach().to(torch.float32).contiguous().numpy()
-    ks = Ks.detach().to(torch.float32).contiguous().numpy()
     outs, alphas = [], []
     with_depth = render_mode != "RGB"
     sh0 = render_mode != "ED" and sh_degree == 0
+    if rows is not None and not (render_mode == "ED" or sh_degree is None or sh0):  # view-dependent colors: gathered
+        means, quats, scales, opacities, colors = (x.index_select(0, rows) for x in (means, quats, scales, opacities, colors))
+        rows = None
     if render_mode == "ED":
-        static = np.zeros((len(means), 0), np.float32)
+        static = torch.zeros((len(means), 0))
     elif sh_degree is None or sh0:  # the same features for every camera
-        static = (colors.detach()[:, 0] if sh0 else colors.detach()).to(torch.float32).contiguous().numpy()
+        static = colors.detach()[:, 0] if sh0 else colors.detach()
     for cam in range(c):
         if render_mode == "ED" or sh_degree is None or sh0:
             feats = static
         else:
             campos = torch.linalg.inv(viewmats[cam])[:3, 3]
-            feats = sh_to_color(sh_degree, colors.detach(), means.detach() - campos).contiguous().numpy()
-        out = np.zeros((height, width, feats.shape[1] + with_depth), np.float32)
-        alpha = np.zeros((height, width), np.float32)
-        kernel(*arrays, feats, sh0, vms[cam], ks[cam], width, height, np.float32(config.near_plane),
-               np.float32(config.far_plane), np.float32(config.eps2d), out, alpha)
-        outs.append(torch.from_numpy(out))
-        alphas.append(torch.from_numpy(alpha)[..., None])
+            feats = sh_to_color(sh_degree, colors.detach(), means.detach() - campos)
+        out, alpha = draw(means, quats, scales, opacities, feats, viewmats[cam], Ks[cam], width, height, rows=rows, sh0=sh0,
+                          depth=with_depth, near_plane=config.near_plane, far_plane=config.far_plane, eps2d=config.eps2d,
+                          pool=pool, bands=bands)
+        outs.append(out)
+        alphas.append(alpha)
     return finish_composite(torch.stack(outs), torch.stack(alphas), backgrounds, render_mode)

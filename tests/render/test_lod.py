@@ -1,12 +1,14 @@
 """lyra_sim.render.lod: moment-matched merging, one level per anchor, frustum culling, selection, quality."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from _scenes import box_room_scene
 from lyra_sim.cameras import look_at_cameras
-from lyra_sim.render import render
+from lyra_sim.render import numba_lod, render
 from lyra_sim.render.lod import MAX_OPACITY, LODConfig, build_lod
 from lyra_sim.scene import GaussianScene, quat_to_rotmat
 
@@ -299,3 +301,21 @@ def test_select_padded_on_cuda_matches_the_cpu(lod):
     cpu = padded(lod, cams, 2.0, 4096)
     gpu = padded(lod.to("cuda"), cams.to("cuda"), 2.0, 4096)
     assert torch.equal(gpu.ids.cpu(), cpu.ids) and torch.equal(gpu.counts.cpu(), cpu.counts)
+
+
+@pytest.mark.skipif(not numba_lod.available(), reason="numba is not installed")
+@pytest.mark.parametrize("pixel_ratio", [0.0, 1.0, 2.0, 3.0, 8.0, math.inf])
+def test_compiled_selection_equals_the_reference(lod, pixel_ratio):
+    """`select` on the CPU (compiled) against `select_reference` (PyTorch): the same rows in the same order, for
+    the fixed cameras, 40 at random places in the room looking anywhere, and two outside it (facing away, facing it)."""
+    g = torch.Generator().manual_seed(3)
+    eyes = torch.rand(40, 3, generator=g) * torch.tensor([2.0, 2.4, 1.6])
+    targets = eyes + torch.randn(40, 3, generator=g)
+    cams = look_at_cameras(torch.cat([torch.tensor(EYES + [[5.0, 1.2, 0.8], [5.0, 1.2, 0.8]]), eyes]),
+                           torch.cat([torch.tensor(TARGETS + [[9.0, 1.2, 0.8], [1.0, 1.2, 0.8]]), targets]), 64, 48,
+                           fov_y_deg=75)
+    ids, counts = lod.select(cams, pixel_ratio, near_plane=NEAR)
+    ref_ids, ref_counts = lod.select_reference(cams, pixel_ratio, near_plane=NEAR)
+    assert ids.dtype == ref_ids.dtype == torch.int64
+    assert torch.equal(counts, ref_counts) and torch.equal(ids, ref_ids)
+    assert int(counts.min()) == 0 and int(counts.max()) > 0

@@ -118,14 +118,14 @@ def test_preload_compiles_what_the_frames_use():
     thread = numba_impl.preload()
     assert thread is numba_impl.preload()  # once per process
     thread.join()
-    kernel = numba_impl._kernel()
-    assert len(kernel.signatures) == 1
+    kernels = numba_impl._kernels()
+    assert [len(k.signatures) for k in kernels] == [1, 1]
     means, quats, scales, opacities, sh = _random_scene(200, 8, 1)
     viewmats, ks = _cameras(2, 16, 16, 8)
     for mode, degree in (("RGB", 0), ("RGB+ED", 1), ("ED", None)):
         numba_impl.rasterization(means, quats, scales, opacities, sh if degree is not None else sh[:, 0], viewmats, ks,
                                  16, 16, sh_degree=degree, render_mode=mode, config=CONFIG)
-    assert len(kernel.signatures) == 1
+    assert [len(k.signatures) for k in kernels] == [1, 1]
 
 
 def test_rejects_what_it_cannot_draw():
@@ -137,3 +137,43 @@ def test_rejects_what_it_cannot_draw():
         with pytest.raises(ValueError, match="CPU"):
             rasterize(means.cuda(), quats.cuda(), scales.cuda(), opacities.cuda(), sh.cuda(), viewmats.cuda(), ks.cuda(),
                       16, 16, sh_degree=0, backend="numba")
+
+
+@pytest.mark.parametrize("bands", [2, 3, 7, 64])
+def test_bands_on_threads_draw_the_one_band_image_bit_for_bit(bands):
+    """Row bands composited on other threads: every pixel sees the same Gaussians in the same order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    means, quats, scales, opacities, sh = _random_scene(3000, 9, 0)
+    viewmats, ks = _cameras(1, 64, 48, 9)
+    args = (means, quats, scales, opacities, sh[:, 0], viewmats[0], ks[0], 64, 48)
+    kw = {"sh0": True, "depth": True, "near_plane": 0.05, "far_plane": 100.0}
+    one, one_alpha = numba_impl.draw(*args, **kw)
+    assert float(one_alpha.max()) > 0.9 and float((one_alpha > 0).float().mean()) > 0.5  # a busy frame
+    with ThreadPoolExecutor(3) as pool:
+        out, alpha = numba_impl.draw(*args, **kw, pool=pool, bands=bands)
+    assert torch.equal(out, one) and torch.equal(alpha, one_alpha)
+
+
+def test_rows_drawn_in_place_equal_the_gathered_rows():
+    """``rows``: a selection read in place gives the image of the gathered copies, bit for bit (ties in depth
+    keep the selection's order in both)."""
+    means, quats, scales, opacities, sh = _random_scene(2000, 10, 0)
+    means[5::9] = means[4::9]  # equal depths: the order among ties must follow the rows given
+    viewmats, ks = _cameras(1, 32, 32, 10)
+    rows = torch.randperm(2000, generator=torch.Generator().manual_seed(0))[:1200]
+    kw = {"sh_degree": 0, "render_mode": "RGB+ED", "config": CONFIG}
+    gathered = numba_impl.rasterization(*(x[rows] for x in (means, quats, scales, opacities, sh)), viewmats, ks, 32, 32, **kw)
+    in_place = numba_impl.rasterization(means, quats, scales, opacities, sh, viewmats, ks, 32, 32, rows=rows, **kw)
+    assert float(gathered[1].max()) > 0.5
+    assert torch.equal(in_place[0], gathered[0]) and torch.equal(in_place[1], gathered[1])
+    # View-dependent colors (degree 1) are evaluated for the selected rows: the same as gathering first.
+    means, quats, scales, opacities, sh = _random_scene(500, 11, 1)
+    kw["sh_degree"] = 1
+    gathered = numba_impl.rasterization(*(x[rows[:300] % 500] for x in (means, quats, scales, opacities, sh)), viewmats, ks,
+                                        32, 32, **kw)
+    in_place = numba_impl.rasterization(means, quats, scales, opacities, sh, viewmats, ks, 32, 32, rows=rows[:300] % 500, **kw)
+    assert torch.equal(in_place[0], gathered[0])
+    with pytest.raises(IndexError, match="rows"):
+        numba_impl.rasterization(means, quats, scales, opacities, sh, viewmats, ks, 32, 32, rows=torch.tensor([0, 500]),
+                                 sh_degree=0, config=CONFIG)
