@@ -489,6 +489,7 @@ class PointNavTask:
         if self.parts.any:  # the parts' frames at every sub-step's end, in one batch
             times = st.time[None, :] + self._substep_times[:, None]  # [substeps, N]
             every = self.parts.frames(st.scene.repeat(self.substeps), times.reshape(-1))
+        part_turn, part_dist = turn / self.substeps, (dist / self.substeps)[:, None]
         for k in range(self.substeps):
             frames = None
             if self.parts.any:
@@ -496,14 +497,16 @@ class PointNavTask:
                 pushed = self._push(frames)
                 hit |= pushed
                 collided |= pushed
-            st.yaw = torch.remainder(st.yaw + turn / self.substeps + math.pi, 2 * math.pi) - math.pi
-            d = (dist / self.substeps)[:, None] * torch.stack([torch.cos(st.yaw), torch.sin(st.yaw)], 1)
+            st.yaw = torch.remainder(st.yaw + part_turn + math.pi, 2 * math.pi) - math.pi
+            d = part_dist * torch.stack([torch.cos(st.yaw), torch.sin(st.yaw)], 1)
             ahead = st.xy + d
+            if self.device.type == "cpu" and frames is None:  # the lines below give ahead and no collision where it fits
+                clear = self.fields.clearance_at(st.scene, ahead) - self.required[st.scene]
+                if bool((clear >= 0).all()):
+                    st.xy = ahead
+                    continue
             static, grad, part, part_grad = self._margins(ahead, frames)
             ok = (static >= 0) & (part >= 0)
-            if self.device.type == "cpu" and bool(ok.all()):  # nothing blocked: the lines below give ahead, no collision
-                st.xy = ahead
-                continue
             # Slide: drop the part of the motion that points down the gradient of the tighter
             # constraint (into the obstacle or part), measured where the blocked motion would have ended.
             grad = torch.where((part < static)[:, None], part_grad, grad)

@@ -60,9 +60,9 @@ guard, with 40% smaller budgets than ratio 2 (benchmarks/env_throughput.py --qua
 CPU the same ratio takes a 64×64 kitchen step from 21.6 to 14.0 ms (2 cores)."""
 
 
-MAX_BANDS = 4
-"""A CPU observation is composited in up to this many row bands at once, one per PyTorch thread
-(`torch.get_num_threads`): on 2 cores a 64×64 frame's compositing takes half the time in two bands."""
+MAX_RASTER_THREADS = 4
+"""A CPU observation is composited on up to this many threads at once, one per PyTorch thread
+(`torch.get_num_threads`), rows interleaved: on 2 cores a 64×64 frame's compositing takes about half the time."""
 
 
 @dataclass(frozen=True)
@@ -176,11 +176,11 @@ def _render_torch(views: "SceneViews", scene: Tensor, viewmats: Tensor, ks: Tens
                 moved = _part_rows(views, p, part_poses[i, k], viewmats[i], ks[i], degree)
                 rows = [torch.cat([a, b]) for a, b in zip(rows, moved)]
             ids = None
-        if views.cpu_rasterizer == "numba":  # the selected rows read in place, in bands on the views' threads
-            bands = min(torch.get_num_threads(), MAX_BANDS)
+        if views.cpu_rasterizer == "numba":  # the selected rows read in place, composited on the views' threads
+            threads = min(torch.get_num_threads(), MAX_RASTER_THREADS)
             out, _ = numba_impl.rasterization(
                 *rows, cam.viewmats, cam.Ks, cfg.width, cfg.height, sh_degree=degree, render_mode=views.mode,
-                config=config, rows=ids, pool=views.band_pool() if bands > 1 else None, bands=bands,
+                config=config, rows=ids, pool=views.raster_pool() if threads > 1 else None, threads=threads,
             )
         else:
             out, _ = rasterize(
@@ -277,7 +277,7 @@ class SceneViews:
             the largest scene's size, which no selection exceeds.
         coarsened: ``[]`` int64 on the device: camera renders drawn coarser to fit the budget.
         cpu_rasterizer: the rasterizer of the CPU path: "numba" (when installed; each frame composited in
-            ``min(torch.get_num_threads(), MAX_BANDS)`` row bands at once, the same image as in one) or "torch".
+            ``min(torch.get_num_threads(), MAX_RASTER_THREADS)`` threads, the same image as on one) or "torch".
         selected_backend: how the CUDA level-of-detail path reaches each camera's rows
             (`lyra_sim.render.rasterizer.rasterize_selected`): "auto" (the fused Triton projection
             when Triton is installed), "fused", or "gsplat" (gathered copies, the reference).
@@ -304,17 +304,17 @@ class SceneViews:
         # Agent views on the CPU: the compiled rasterizer when numba is installed (same images as
         # "torch" to float32 rounding, several times faster on small frames), else "torch".
         self.cpu_rasterizer = "numba" if numba_impl.available() else "torch"
-        self._band_pool: ThreadPoolExecutor | None = None
+        self._raster_pool: ThreadPoolExecutor | None = None
         if self.backend == "gsplat" and (self.pixel_ratio > 0 or self.has_parts):
             self._init_lod_tables()
             self._select_graph = GraphedFunction(lambda *args: _select_lod(self, *args))
 
-    def band_pool(self) -> ThreadPoolExecutor:
-        """The threads that composite the CPU frames' other bands (made on first use, shut down with the views)."""
-        if self._band_pool is None:
-            self._band_pool = ThreadPoolExecutor(MAX_BANDS - 1, thread_name_prefix="lyra-bands")
-            weakref.finalize(self, self._band_pool.shutdown, wait=False)
-        return self._band_pool
+    def raster_pool(self) -> ThreadPoolExecutor:
+        """The threads that help composite CPU frames (made on first use, shut down with the views)."""
+        if self._raster_pool is None:
+            self._raster_pool = ThreadPoolExecutor(MAX_RASTER_THREADS - 1, thread_name_prefix="lyra-raster")
+            weakref.finalize(self, self._raster_pool.shutdown, wait=False)
+        return self._raster_pool
 
     def select(self, scene: Tensor, viewmats: Tensor, ks: Tensor,
                part_poses: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor]:

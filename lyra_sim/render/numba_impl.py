@@ -95,18 +95,17 @@ def _load() -> None:
     with contextlib.suppress(Exception):  # the first calls load the machine code for the argument types every frame passes
         project, composite = _kernels()
         proj = project(*g, np.zeros(1, np.int64), np.eye(4, dtype=f32), np.eye(3, dtype=f32), 1, 1, f32(0.01), f32(1e10),
-                       f32(0.3), 1)
-        composite(*proj[:3], g[3], np.zeros((1, 0), f32), False, 0, 1, np.zeros((1, 1, 1), f32), np.zeros((1, 1), f32))
+                       f32(0.3))
+        composite(*proj, g[3], np.zeros((1, 0), f32), False, 0, 1, np.zeros((1, 1, 1), f32), np.zeros((1, 1), f32))
 
 
-def _project(means, quats, scales, opacities, rows, viewmat, k, width, height, near, far, eps2d, bands):
+def _project(means, quats, scales, opacities, rows, viewmat, k, width, height, near, far, eps2d):
     """Project the Gaussians ``rows [M]`` (int64 rows of ``means [N, 3]``, ``quats [N, 4]``, ``scales [N, 3]``,
     ``opacities [N]``, float32) for one camera (``viewmat [4, 4]``, ``k [3, 3]`` float32).
 
     Returns the survivors front to back (stable: ties keep ``rows``' order): ``geom [S, 6]`` float32 (mean x, y,
-    conic a, b, c, depth), ``box [S, 4]`` int64 (x0, x1, y0, y1: the pixels to visit), ``ids [S]`` their rows,
-    and ``splits [bands + 1]``: image rows cutting the frame into ``bands`` bands of about equal work (the
-    boxes' widths summed per row). Numba compiles it (`_kernels`); as plain Python it runs too, slowly.
+    conic a, b, c, depth), ``box [S, 4]`` int64 (x0, x1, y0, y1: the pixels to visit) and ``ids [S]`` their
+    rows. Numba compiles it (`_kernels`); as plain Python it runs too, slowly.
     """
     f32 = np.float32
     n = rows.shape[0]
@@ -205,36 +204,24 @@ def _project(means, quats, scales, opacities, rows, viewmat, k, width, height, n
     geom = np.empty((m, 6), f32)
     box = np.empty((m, 4), np.int64)
     ids = np.empty(m, np.int64)
-    work = np.zeros(height, np.int64)
     for j in range(m):
         e = order[j]
         geom[j] = geom_a[e]
         box[j] = box_a[e]
         ids[j] = ids_a[e]
-        w = box[j, 1] - box[j, 0]
-        for yy in range(box[j, 2], box[j, 3]):
-            work[yy] += w
-    # Band b holds the rows whose cumulative work starts before b / bands of the total.
-    total = work.sum()
-    splits = np.empty(bands + 1, np.int64)
-    splits[0], splits[bands] = 0, height
-    acc, yy = 0, 0
-    for b in range(1, bands):
-        while yy < height and (acc + work[yy]) * bands <= total * b:
-            acc += work[yy]
-            yy += 1
-        splits[b] = yy
-    return geom, box, ids, splits
+    return geom, box, ids
 
 
-def _composite(geom, box, ids, opacities, feats, sh0, y0, y1, out, out_alpha):
-    """Composite `_project`'s survivors (``geom``, ``box``, ``ids``; front to back) into image rows ``y0 <= y <
-    y1`` of ``out [H, W, F (+1)]`` (``Σ w feats``, then ``Σ w z`` if ``out`` has one channel more than
-    ``feats [N, F]``) and ``out_alpha [H, W]`` (``Σ w``), both zeroed by the caller. With ``sh0`` the features
+def _composite(geom, box, ids, opacities, feats, sh0, phase, stride, out, out_alpha):
+    """Composite `_project`'s survivors (``geom``, ``box``, ``ids``; front to back) into the image rows ``y`` with
+    ``y % stride == phase``: row ``(y - phase) // stride`` of ``out [R, W, F (+1)]`` (``Σ w feats``, then ``Σ w z``
+    if ``out`` has one channel more than ``feats [N, F]``) and ``out_alpha [R, W]`` (``Σ w``), both zeroed by the
+    caller. With ``sh0`` the features
     are degree-0 SH coefficients, drawn as gsplat's colors ``max(C0 · c + 0.5, 0)``.
 
-    Every pixel sees the Gaussians in the same order whatever band it is drawn in, so bands drawn on
-    separate threads (the kernel releases the GIL) give the one-band image bit for bit.
+    Every pixel sees the Gaussians in the same order whichever thread draws its row, so interleaved rows
+    drawn on separate threads (the kernel releases the GIL) give the one-thread image bit for bit, and
+    each thread gets about the same work.
     """
     f32 = np.float32
     nf = feats.shape[1]
@@ -243,14 +230,15 @@ def _composite(geom, box, ids, opacities, feats, sh0, y0, y1, out, out_alpha):
     alpha_min = f32(ALPHA_THRESHOLD)
     # Outside the box alpha < 1/255: the box reaches the 1/255 contour (3.33 sigma binds only
     # for opacities above 1).
-    trans = np.ones((max(y1 - y0, 0), width), f32)
+    trans = np.ones((out.shape[0], width), f32)
     t_min = f32(MIN_TRANSMITTANCE)
     max_alpha = f32(MAX_ALPHA)
     half = f32(0.5)
     sh_c0 = f32(SH_C0)
     feat = np.empty(nf, f32)
     for j in range(geom.shape[0]):
-        lo, hi = max(box[j, 2], y0), min(box[j, 3], y1)
+        lo, hi = box[j, 2], box[j, 3]
+        lo += (phase - lo) % stride  # this thread's first row of the box
         if lo >= hi:
             continue
         i = ids[j]
@@ -261,7 +249,8 @@ def _composite(geom, box, ids, opacities, feats, sh0, y0, y1, out, out_alpha):
         sigma_max = f32(math.log(op / alpha_min)) * f32(1.0001) + f32(1e-3)
         for c in range(nf):
             feat[c] = max(sh_c0 * feats[i, c] + half, f32(0.0)) if sh0 else feats[i, c]
-        for yy in range(lo, hi):
+        for yy in range(lo, hi, stride):
+            ty = (yy - phase) // stride
             dy = my - (f32(yy) + half)
             # The row's pixels whose centers lie inside the ellipse sigma <= sigma_max (roots of
             # a quadratic in dx, widened by 0.05 px for rounding; sigma_max has slack too): an
@@ -272,7 +261,6 @@ def _composite(geom, box, ids, opacities, feats, sh0, y0, y1, out, out_alpha):
             root = math.sqrt(disc)
             x_lo = max(box[j, 0], int(math.ceil(mx + (cb * dy - root) / ca - half - f32(0.05))))
             x_hi = min(box[j, 1], int(math.floor(mx + (cb * dy + root) / ca - half + f32(0.05))) + 1)
-            ty = yy - y0
             for xx in range(x_lo, x_hi):
                 t = trans[ty, xx]
                 if t <= 0:
@@ -290,10 +278,10 @@ def _composite(geom, box, ids, opacities, feats, sh0, y0, y1, out, out_alpha):
                     continue
                 w = alpha * t
                 for c in range(nf):
-                    out[yy, xx, c] += w * feat[c]
+                    out[ty, xx, c] += w * feat[c]
                 if with_depth:
-                    out[yy, xx, nf] += w * geom[j, 5]
-                out_alpha[yy, xx] += w
+                    out[ty, xx, nf] += w * geom[j, 5]
+                out_alpha[ty, xx] += w
                 trans[ty, xx] = next_t
 
 
@@ -315,7 +303,7 @@ def draw(
     far_plane: float = 1e10,
     eps2d: float = 0.3,
     pool: Executor | None = None,
-    bands: int = 1,
+    threads: int = 1,
 ) -> tuple[Tensor, Tensor]:
     """One camera's composited sums (before `finish_composite`): ``out [H, W, F (+1)]`` (``Σ w feats``, then
     ``Σ w z`` with ``depth``) and ``alpha [H, W, 1]`` (``Σ w``).
@@ -326,8 +314,8 @@ def draw(
         viewmat, k: ``[4, 4]`` world-to-camera and ``[3, 3]`` intrinsics.
         rows: ``[M]`` int64, the rows to draw (e.g. a level-of-detail selection; ties in depth keep this
             order), read in place; None draws all.
-        pool, bands: draw ``bands`` horizontal bands of about equal work, ``bands - 1`` of them on
-            ``pool``'s threads; the image is the one-band image bit for bit.
+        pool, threads: composite on ``threads`` threads at once (rows interleaved), ``threads - 1`` of them
+            from ``pool``; the image is the one-thread image bit for bit.
     """
     project, composite = _kernels()
     f32 = np.float32
@@ -335,17 +323,26 @@ def draw(
     idx = np.arange(len(means)) if rows is None else rows.to(torch.int64).contiguous().numpy()
     if len(idx) and not (0 <= idx.min() and idx.max() < len(means)):
         raise IndexError(f"rows: expected indices in [0, {len(means)}), got {idx.min()}..{idx.max()}")
-    bands = max(1, min(int(bands), height)) if pool is not None else 1
-    geom, box, ids, splits = project(*arrays[:4], idx, viewmat.detach().to(torch.float32).contiguous().numpy(),
-                                     k.detach().to(torch.float32).contiguous().numpy(), width, height, f32(near_plane),
-                                     f32(far_plane), f32(eps2d), bands)
-    out = np.zeros((height, width, arrays[4].shape[1] + depth), f32)
-    alpha = np.zeros((height, width), f32)
+    threads = max(1, min(int(threads), height)) if pool is not None else 1
+    geom, box, ids = project(*arrays[:4], idx, viewmat.detach().to(torch.float32).contiguous().numpy(),
+                             k.detach().to(torch.float32).contiguous().numpy(), width, height, f32(near_plane),
+                             f32(far_plane), f32(eps2d))
+    channels = arrays[4].shape[1] + depth
     args = (geom, box, ids, arrays[3], arrays[4], sh0)
-    others = [pool.submit(composite, *args, splits[b], splits[b + 1], out, alpha) for b in range(1, bands)]
-    composite(*args, splits[0], splits[1], out, alpha)
+    # Each thread its own rows' buffers, gathered after: rows of one image written by two threads would share
+    # cache lines at their ends.
+    outs = [np.zeros(((height - t + threads - 1) // threads, width, channels), f32) for t in range(threads)]
+    alphas = [np.zeros(o.shape[:2], f32) for o in outs]
+    others = [pool.submit(composite, *args, t, threads, outs[t], alphas[t]) for t in range(1, threads)]
+    composite(*args, 0, threads, outs[0], alphas[0])
     for job in others:
         job.result()
+    if threads == 1:
+        return torch.from_numpy(outs[0]), torch.from_numpy(alphas[0])[..., None]
+    out = np.empty((height, width, channels), f32)
+    alpha = np.empty((height, width), f32)
+    for t in range(threads):
+        out[t::threads], alpha[t::threads] = outs[t], alphas[t]
     return torch.from_numpy(out), torch.from_numpy(alpha)[..., None]
 
 
@@ -366,12 +363,12 @@ def rasterization(
     config: RasterConfig = RasterConfig(),
     rows: Tensor | None = None,
     pool: Executor | None = None,
-    bands: int = 1,
+    threads: int = 1,
 ) -> tuple[Tensor, Tensor]:
     """`lyra_sim.render.torch_impl.rasterization` (same arguments and outputs) with the compiled kernels.
 
     CPU tensors only; no gradients. ``config``'s eps2d, near_plane and far_plane apply (its
-    tiling and chunk settings are the reference's own). ``rows``, ``pool`` and ``bands`` as `draw`'s:
+    tiling and chunk settings are the reference's own). ``rows``, ``pool`` and ``threads`` as `draw`'s:
     ``rows [M]`` draws those rows of the Gaussians as if they had been gathered first (read in place
     unless SH of degree > 0 have to be evaluated for them).
     """
@@ -396,7 +393,7 @@ def rasterization(
             feats = sh_to_color(sh_degree, colors.detach(), means.detach() - campos)
         out, alpha = draw(means, quats, scales, opacities, feats, viewmats[cam], Ks[cam], width, height, rows=rows, sh0=sh0,
                           depth=with_depth, near_plane=config.near_plane, far_plane=config.far_plane, eps2d=config.eps2d,
-                          pool=pool, bands=bands)
+                          pool=pool, threads=threads)
         outs.append(out)
         alphas.append(alpha)
     return finish_composite(torch.stack(outs), torch.stack(alphas), backgrounds, render_mode)
