@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 
 from lyra_sim.worlds.building_spec import BuildingRoomSpec, BuildingSpec
 from lyra_sim.worlds.objects import OBJECT_KINDS
-from lyra_sim.worlds.prompt import ON_WORDS, ParseResult, PendingEntry, match_entry, take_modifier, take_unmatched, tokenize
+from lyra_sim.worlds.prompt import (ON_WORDS, ParseResult, PendingEntry, match_entry, take_furnish, take_modifier,
+                                    take_unmatched, tokenize)
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.spec import ObjectSpec, SceneSpec, SurfaceSpec
 
@@ -42,6 +43,7 @@ class _Room:
     count: int | None
     at: int
     area: float | None = None
+    furnish: bool | None = None
     surfaces: dict[str, SurfaceSpec] = field(default_factory=dict)
     objects: list[ObjectSpec] = field(default_factory=list)
 
@@ -79,6 +81,8 @@ def parse_building(prompt: str) -> ParseResult:
     rooms: list[_Room] = []
     loose: list[ObjectSpec] = []  # objects named before any room
     house_surfaces: dict[str, SurfaceSpec] = {}
+    furnish: bool | None = None  # "an empty house": every room that says nothing else
+    generic_furnish: bool | None = None  # the rooms that "N rooms" adds
     pending = PendingEntry()
     last_object: int | None = None
     stack_on: int | None = None
@@ -112,8 +116,16 @@ def parse_building(prompt: str) -> ParseResult:
         if entry.kind in ("motion", "part"):  # dynamic scenes are single rooms
             unknown.append((at, phrase))
             continue
+        bound = take_furnish(pending)
+        if bound is not None and entry.kind not in ("building", "room"):  # "an empty box"
+            unknown.append(bound[1])
+            bound = None
+        if bound is not None:
+            understood.append(bound[1])
         color, material, size = pending.get("color"), pending.get("material"), pending.get("scale")
         if entry.kind == "building":
+            if bound is not None:
+                furnish = bound[0]
             if building not in (None, entry.value):
                 fail(f"names two buildings ({building} and {entry.value}); one building per scene")
             if (pending.get("count") or 1) > 1:
@@ -128,9 +140,10 @@ def parse_building(prompt: str) -> ParseResult:
             understood += [(at, phrase)] + pending.words()
             if room_type == "plain" and (building_at is None or (count or 1) > 1):
                 generic = count  # "a 5-room house", "a house with 5 rooms": rooms in all
+                generic_furnish = None if bound is None else bound[0]  # "5 empty rooms"
             else:
                 kind = ROOM_KINDS[room_type]
-                room = _Room(room_type, count, at)
+                room = _Room(room_type, count, at, furnish=None if bound is None else bound[0])
                 if size:
                     room.area = round(sum(kind.area) / 2 * size * size, 1)
                 if material:
@@ -159,13 +172,15 @@ def parse_building(prompt: str) -> ParseResult:
         pending, stack_on = PendingEntry(), None
     unknown += pending.words()
     try:
-        spec = _building(building, building_at, scale, area, generic, rooms, loose, house_surfaces)
+        spec = _building(building, building_at, scale, area, generic, rooms, loose, house_surfaces, furnish,
+                         generic_furnish)
     except ValueError as e:
         fail(str(e))
     return ParseResult(spec, [w for _, w in sorted(understood)], [w for _, w in sorted(unknown)])
 
 
-def _building(kind: str, at: int, scale: float, area, generic, rooms: list[_Room], loose, house_surfaces) -> SceneSpec:
+def _building(kind: str, at: int, scale: float, area, generic, rooms: list[_Room], loose, house_surfaces,
+              furnish: bool | None = None, generic_furnish: bool | None = None) -> SceneSpec:
     before = [r for r in rooms if r.at < at]
     after = [r for r in rooms if r.at > at]
     if after and not before:
@@ -187,10 +202,10 @@ def _building(kind: str, at: int, scale: float, area, generic, rooms: list[_Room
         for t in FILL[kind] * 3:
             if total >= generic:
                 break
-            program.append(_Room(t, 1, -1))
+            program.append(_Room(t, 1, -1, furnish=generic_furnish))
             total += 1
         if total < generic:  # beyond the fill list: the cap check below says so
-            program.append(_Room("plain", generic - total, -1))
+            program.append(_Room("plain", generic - total, -1, furnish=generic_furnish))
     for obj in loose:  # objects named before any room: to a room that typically has them
         home = next((p for p in program if obj.kind in ROOM_KINDS[p.type].typical), None)
         home = home or next((p for p in program if ROOM_KINDS[p.type].zone == "public"), program[0] if program else None)
@@ -199,6 +214,7 @@ def _building(kind: str, at: int, scale: float, area, generic, rooms: list[_Room
         home.objects.append(obj)
     entries = tuple(
         BuildingRoomSpec(p.type, p.count, area=p.area, objects=tuple(p.objects),
+                         furnish=p.furnish if p.furnish is not None else furnish,
                          **{s: p.surfaces.get(s, house_surfaces.get(s, SurfaceSpec())) for s in ("floor", "walls", "ceiling")})
         for p in program
     )

@@ -10,6 +10,10 @@ else is either grammar (stop words) or returned as *unknown*, never dropped sile
 - colors (``red``, ``light blue``, ``walnut``...) and materials (``wooden``, ``metal``,
   ``marble``...); wood tones set both (``oak`` = oak-colored wood).
 - sizes: ``small``/``large``... scale the next object or room.
+- furnishing: ``empty`` / ``bare`` / ``unfurnished`` before the room noun leave out the room type's
+  default furniture ("an empty kitchen": walls, floor and ceiling only; named objects still come);
+  ``furnished`` adds it beside named objects ("a furnished bedroom with a desk"). Before anything
+  but a room (or a building) the word is reported as not understood.
 - a color before the room noun paints the walls; a material before it covers the floor.
 - no room noun: the room type is inferred from the objects (a bed → bedroom), else plain.
 - motions (`lyra_sim.worlds.motion`): a motion word (``walking``, ``rolling``, ``swinging``,
@@ -100,6 +104,8 @@ COLOR_SYNONYMS = {"golden": "gold", "crimson": "dark red", "violet": "purple", "
                   "turquoise": "teal", "grey": "gray", "light grey": "light gray", "dark grey": "dark gray"}
 SIZE_WORDS = {"tiny": 0.7, "small": 0.8, "little": 0.8, "compact": 0.85, "large": 1.25, "big": 1.25,
               "spacious": 1.3, "huge": 1.5}
+FURNISH_WORDS = {"empty": False, "bare": False, "unfurnished": False, "furnished": True}
+"""Room modifiers: whether the room type's default furniture comes (`lyra_sim.worlds.spec.RoomSpec.furnish`)."""
 SURFACE_WORDS = {"floor": "floor", "flooring": "floor", "ground": "floor", "wall": "walls", "walls": "walls",
                  "ceiling": "ceiling"}
 ON_WORDS = frozenset({"on", "atop", "onto", "upon"})
@@ -127,8 +133,8 @@ class ParseResult:
 class PromptEntry:
     """A lexicon entry: what a word or phrase means."""
 
-    kind: str  # "object" | "room" | "surface" | "color" | "material" | "size" | "number" | "quantifier" | "stop"
-    #          | "motion" | "part" | "building"
+    kind: str  # "object" | "room" | "surface" | "color" | "material" | "size" | "furnish" | "number" | "quantifier"
+    #          | "stop" | "motion" | "part" | "building"
     value: object = None
     color: str | None = None  # tone words carry a color as well as a material
 
@@ -145,6 +151,8 @@ def _lexicon() -> dict[str, PromptEntry]:
         lex[w] = PromptEntry("size", s)
     for w, m in MATERIAL_WORDS.items():
         lex[w] = PromptEntry("material", m)
+    for w, f in FURNISH_WORDS.items():
+        lex[w] = PromptEntry("furnish", f)
     for c in COLORS:
         lex[c] = PromptEntry("color", c)
     for w, c in COLOR_SYNONYMS.items():
@@ -260,9 +268,19 @@ def take_unmatched(token: str, at: int, pending: PendingEntry, unknown: list[tup
         unknown.append((at, token))
 
 
+def take_furnish(pending: PendingEntry) -> tuple[bool, tuple[int, str]] | None:
+    """The furnishing word waiting in ``pending`` (removed from it): ``(value, (position, phrase))``, or None.
+
+    The caller keeps the value where the noun is a room (or a building) and reports the word otherwise."""
+    if "furnish" not in pending.slots:
+        return None
+    value, at, phrase = pending.slots.pop("furnish")
+    return bool(value), (at, phrase)
+
+
 def take_modifier(entry: PromptEntry, at: int, phrase: str, pending: PendingEntry, unknown: list[tuple[int, str]]) -> bool:
-    """Bind a modifier (a count, quantifier, color, material or tone, size) to the next noun; False
-    when ``entry`` is no modifier."""
+    """Bind a modifier (a count, quantifier, color, material or tone, size, furnishing) to the next noun;
+    False when ``entry`` is no modifier."""
     if entry.kind == "number":
         pending.set("count", int(entry.value), at, phrase, unknown)
     elif entry.kind == "quantifier":
@@ -275,6 +293,8 @@ def take_modifier(entry: PromptEntry, at: int, phrase: str, pending: PendingEntr
             pending.set("color", entry.color, at, phrase, unknown)
     elif entry.kind == "size":
         pending.set("scale", float(entry.value), at, phrase, unknown)
+    elif entry.kind == "furnish":
+        pending.set("furnish", bool(entry.value), at, phrase, unknown)
     else:
         return False
     return True
@@ -307,6 +327,7 @@ def parse_prompt(prompt: str) -> ParseResult:
     pending_motion: tuple[int, str] | None = None  # (position, word) waiting for its object
     last_content: str | None = None  # kind of the last noun: "object", "room", ...
     implied: list[int] = []  # objects only a part noun brought ("a drawer": a dresser)
+    furnish: bool | None = None  # "an empty room", "a furnished bedroom"
 
     def fail(message: str):
         raise ValueError(f"prompt: {message} (in {prompt!r})")
@@ -332,6 +353,13 @@ def parse_prompt(prompt: str) -> ParseResult:
                     unknown.append(pending_motion)
                 pending_motion = (at, phrase)
             continue
+        bound = take_furnish(pending) if entry.kind in ("part", "room", "surface", "object") else None
+        if bound is not None:  # "empty" belongs to a room: "an empty box" is not understood
+            if entry.kind == "room":
+                furnish = bound[0]
+                understood.append(bound[1])
+            else:
+                unknown.append(bound[1])
         if entry.kind == "part":  # "drawer": the last object that has one, or a dresser
             hosts = [k for k, o in enumerate(objects) if o.kind in DRAWER_HOSTS]
             if not hosts:
@@ -406,7 +434,8 @@ def parse_prompt(prompt: str) -> ParseResult:
         ceiling=surfaces.get("ceiling", SurfaceSpec()),
         # a prompt about motion, not furniture ("a kitchen with a person walking", "a bedroom with a
         # drawer sliding"): the room keeps its usual furniture
-        furnish=True if objects and all(k in implied or k in {o for o, _ in motions} for k in range(len(objects)))
+        furnish=furnish if furnish is not None
+        else True if objects and all(k in implied or k in {o for o, _ in motions} for k in range(len(objects)))
         else None,
     )
     motion_specs = []

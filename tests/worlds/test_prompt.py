@@ -118,3 +118,45 @@ def test_replaced_modifiers_are_reported_in_prompt_order():
     assert [(o.kind, o.color) for o in r.spec.objects] == [("sofa", "blue")]
     assert r.unknown == ["red", "green"]
     assert r.understood == ["a", "and", "a", "blue", "sofa"]
+
+
+@pytest.mark.parametrize("prompt, room, furnish, kinds, unknown", [
+    ("an empty room", "plain", False, [], []),
+    ("a bare kitchen with a table", "kitchen", False, ["table"], []),
+    ("an unfurnished office with a person walking", "office", False, ["person"], []),
+    ("a furnished bedroom with a desk", "bedroom", True, ["desk"], []),
+    ("a kitchen with a person walking", "kitchen", True, ["person"], []),  # motion prompts keep the furniture
+    ("a bedroom with a desk", "bedroom", None, ["desk"], []),
+    ("an empty box", "plain", None, ["box"], ["empty"]),  # furnishing words bind to rooms only
+    ("a sofa in a room, empty", "plain", None, ["sofa"], ["empty"]),
+])
+def test_furnishing_words(prompt, room, furnish, kinds, unknown):
+    r = parse_prompt(prompt)
+    assert (r.spec.room.type, r.spec.room.furnish, [o.kind for o in r.spec.objects], r.unknown) == (room, furnish, kinds, unknown)
+
+
+def test_an_empty_room_has_no_default_furniture():
+    import numpy as np
+
+    from lyra_sim.worlds.procedural import expand_objects
+
+    def kinds(prompt):
+        spec = parse_prompt(prompt).spec
+        return sorted(i.spec.kind for i in expand_objects(spec, spec.room.type, np.random.default_rng(0)))
+
+    assert kinds("an empty kitchen") == []
+    assert kinds("an empty kitchen with two chairs") == ["chair", "chair"]
+    assert len(kinds("a kitchen")) > 0
+    furnished = kinds("a furnished kitchen with two chairs")
+    assert furnished.count("chair") >= 2 and len(furnished) > 2
+
+
+def test_furnishing_words_in_buildings():
+    def rooms(prompt):
+        return [(r.type, r.furnish) for r in parse_prompt(prompt).spec.building.rooms]
+
+    assert {f for _, f in rooms("an empty house")} == {False}
+    assert rooms("a house with an empty kitchen and a bedroom") == [("kitchen", False), ("bedroom", None)]
+    assert {f for _, f in rooms("a house with 5 empty rooms")} == {False} and len(rooms("a house with 5 empty rooms")) == 5
+    r = parse_prompt("a house with an empty sofa")
+    assert r.unknown == ["empty"]
