@@ -151,6 +151,16 @@ def look_at(eyes: Tensor, targets: Tensor, up: Sequence[float] = (0.0, 0.0, 1.0)
     return viewmats
 
 
+def outside_view(lo: Sequence[float], hi: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """``(eye [3], target [3])``: a view of the box ``lo..hi`` from outside one corner, above it, at its center.
+
+    For scenes with no room to stand in and no preview camera (an imported capture): the viewer's home view
+    and the anchor of ``lyra-sim render``'s trajectories."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    center = (lo + hi) / 2
+    return center + float(np.linalg.norm(hi - lo)) * np.array([-0.55, -0.75, 0.45]), center
+
+
 def look_at_cameras(
     eyes: Tensor,
     targets: Tensor,

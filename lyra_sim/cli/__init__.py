@@ -64,9 +64,24 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+SIGNED_VALUES = {"--up": frozenset({"-x", "-y", "-z"})}
+"""Option values that start with a minus: argparse would take ``--up -y`` for two options."""
+
+
+def join_signed_values(argv: Sequence[str]) -> list[str]:
+    """``[..., "--up", "-y", ...]`` → ``[..., "--up=-y", ...]`` for the values of `SIGNED_VALUES`."""
+    out: list[str] = []
+    for arg in argv:
+        if out and arg in SIGNED_VALUES.get(out[-1], ()):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_signed_values(sys.argv[1:] if argv is None else argv))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         with _sigterm_unwinds():

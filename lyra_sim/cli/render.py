@@ -11,7 +11,7 @@ from .common import positive
 
 def add_parser(sub) -> None:
     ren = sub.add_parser("render", help="render a scene directory along a camera trajectory into a video")
-    ren.add_argument("scene", help="a scene directory written by `lyra-sim generate`")
+    ren.add_argument("scene", help="a scene directory written by `lyra-sim generate`, or a bundle by `lyra-sim export`")
     ren.add_argument("--trajectory", default="orbit", help="orbit, still (the preview camera), left, right, up, zoom_out, "
                      "zoom_in or clockwise")
     ren.add_argument("--time", metavar="A:B|T", help="dynamic scenes: seconds A to B over the video (time-lapse), or one "

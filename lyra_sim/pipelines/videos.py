@@ -1,5 +1,7 @@
-"""Videos of a scene directory along a camera path (``lyra-sim render``): an orbit inside the
-room, one of Lyra's six trajectories from the preview view, or the preview camera held still.
+"""Videos of a scene directory or bundle along a camera path (``lyra-sim render``): an orbit inside the
+room, one of Lyra's six trajectories from the preview view, or the preview camera held still. A bundle of
+an imported capture (no room, no preview camera) is filmed from outside: an orbit around it, or the six
+trajectories from a corner view.
 
 For a dynamic scene directory (with ``scene4d/``) ``times`` picks what time each frame shows: a
 range ``(a, b)`` runs time from ``a`` to ``b`` over the video (a time-lapse, as the camera moves),
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..cameras import TRAJECTORIES, Cameras, ViewConfig, look_at_cameras, lyra_trajectory, room_view
+from ..cameras import TRAJECTORIES, Cameras, ViewConfig, look_at_cameras, lyra_trajectory, outside_view, room_view
 from ..config import check_number
 from ..dynamic import read_index
 from ..images import to_uint8
@@ -45,6 +47,26 @@ def _orbit_in_room(anchor: Cameras, room_lo: np.ndarray, room_hi: np.ndarray, fr
     return look_at_cameras(eyes, targets, anchor.width, anchor.height, fov)
 
 
+def _orbit_outside(anchor: Cameras, center: np.ndarray, frames: int) -> Cameras:
+    """A circle about the vertical through ``center``, through the anchor's eye, always looking at ``center``."""
+    eye = anchor.centers[0].double().numpy()
+    radius = max(float(np.hypot(*(eye - center)[:2])), 1e-3)
+    start = math.atan2(eye[1] - center[1], eye[0] - center[0])
+    angles = start + torch.arange(frames, dtype=torch.float64) * (2 * math.pi / frames)
+    eyes = torch.stack([center[0] + radius * torch.cos(angles), center[1] + radius * torch.sin(angles),
+                        torch.full((frames,), float(eye[2]), dtype=torch.float64)], -1).float()
+    targets = torch.tensor(center, dtype=torch.float32).expand(frames, 3)
+    fov = math.degrees(2 * math.atan(0.5 * anchor.height / float(anchor.Ks[0, 1, 1])))
+    return look_at_cameras(eyes, targets, anchor.width, anchor.height, fov)
+
+
+def _outside_camera(lo: np.ndarray, hi: np.ndarray, view: ViewConfig) -> Cameras:
+    """`lyra_sim.cameras.outside_view` of the box ``lo..hi`` at the video's size."""
+    eye, target = outside_view(lo, hi)
+    return look_at_cameras(torch.tensor(eye, dtype=torch.float32)[None], torch.tensor(target, dtype=torch.float32)[None],
+                           view.width, view.height, view.fov_y_deg)
+
+
 def _preview_camera(record: dict[str, Any], view: ViewConfig) -> Cameras:
     """A manifest's ``preview_camera`` at the video's size (same field of view)."""
     k = torch.tensor(record["K"], dtype=torch.float32)
@@ -59,28 +81,40 @@ MAX_FRAMES = 10_000
 
 def trajectory_cameras(manifest: dict[str, Any], kind: str, frames: int, view: ViewConfig) -> Cameras:
     """Cameras for ``lyra-sim render``: ``orbit``, ``still`` (the preview camera) or one of Lyra's six
-    `TRAJECTORIES` from the preview view."""
+    `TRAJECTORIES` from the preview view. A bundle of an imported capture (no room, no preview camera) is
+    filmed from outside its bounds (`lyra_sim.cameras.outside_view`); its orbit circles the scene."""
     if kind not in ("orbit", "still") and kind not in TRAJECTORIES:
         raise ValueError(f"unknown trajectory {kind!r}; accepted: orbit, still, {', '.join(TRAJECTORIES)}")
+    bounds = manifest.get("bounds", {})
+    box = bounds.get("collision", bounds.get("gaussians"))  # the collision mesh's leaves floaters out
     if kind == "still":
-        if "preview_camera" not in manifest:
-            raise ValueError("the manifest has no preview camera to hold still (not a scene directory written by "
-                             "lyra-sim generate?)")
-        cam = _preview_camera(manifest["preview_camera"], view)
+        if "preview_camera" in manifest:
+            cam = _preview_camera(manifest["preview_camera"], view)
+        elif box is not None:
+            cam = _outside_camera(*(np.asarray(b, float) for b in box), view)
+        else:
+            raise ValueError("the manifest has no preview camera to hold still and no bounds to place one (not a "
+                             "scene directory or bundle written by lyra-sim?)")
         return Cameras(cam.viewmats.expand(frames, 4, 4).clone(), cam.Ks.expand(frames, 3, 3).clone(), view.width,
                        view.height)
     check_number("frames", frames, 2, MAX_FRAMES, integer=True)
-    bounds = manifest.get("bounds", {})
     if "room" in bounds:
         room_lo, room_hi = (np.asarray(b, float) for b in bounds["room"])
         anchor = room_view(room_lo.tolist(), room_hi.tolist(), object_boxes(manifest.get("objects", [])), view)
     elif "gaussians" in bounds and "preview_camera" in manifest:
-        # No room (an imagined or imported scene): start from the preview camera, within the Gaussians' bounds.
+        # No room (an imagined scene): start from the preview camera, within the Gaussians' bounds.
         room_lo, room_hi = (np.asarray(b, float) for b in bounds["gaussians"])
         anchor = _preview_camera(manifest["preview_camera"], view)
+    elif box is not None:
+        # Neither (a bundle of an imported capture): from outside the scene, turning about it.
+        lo, hi = (np.asarray(b, float) for b in box)
+        anchor = _outside_camera(lo, hi, view)
+        if kind == "orbit":
+            return _orbit_outside(anchor, (lo + hi) / 2, frames)
+        return lyra_trajectory(anchor, kind, frames, focus_distance=float(np.linalg.norm(hi - lo)))
     else:
         raise ValueError("the manifest has neither room bounds nor a preview camera and Gaussian bounds to place the video's "
-                         "cameras (not a scene directory written by lyra-sim generate?)")
+                         "cameras (not a scene directory or bundle written by lyra-sim?)")
     if kind == "orbit":
         return _orbit_in_room(anchor, room_lo, room_hi, frames)
     focus = float(np.linalg.norm((room_lo + room_hi) / 2 - anchor.centers[0].numpy()))
@@ -132,7 +166,8 @@ class _TimedScenes:
         lo, hi = self.times[0], self.times[-1]
         bad = [t for t in wanted if not lo - 1e-9 <= t <= hi + 1e-9]
         if bad:
-            raise ValueError(f"time {bad[0]:g} s is outside the scene's times [{lo:g}, {hi:g}] s")
+            raise ValueError(f"times {min(wanted):g}..{max(wanted):g} s asked for, but the scene's times are "
+                             f"[{lo:g}, {hi:g}] s ({bad[0]:g} s is outside)")
 
     def at(self, t: float) -> GaussianScene:
         k = min(range(len(self.times)), key=lambda i: (abs(self.times[i] - t), i))
@@ -162,6 +197,9 @@ def render_video(
     check_number("frames", frames, 2, MAX_FRAMES, integer=True)
     check_number("fps", fps, 1, 240, integer=True)
     scene_dir, out = Path(scene_dir), Path(out)
+    if scene_dir.is_file():
+        raise ValueError(f"{scene_dir}: a file; render takes a scene directory (lyra-sim generate) or a bundle "
+                         f"(for a splat file, make one first: lyra-sim export {scene_dir} --out DIR)")
     manifest = read_manifest(scene_dir)
     cams = trajectory_cameras(manifest, trajectory, frames, view).to(device)
     wanted = frame_times(times, len(cams))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lyra_sim.cameras import TRAJECTORIES, Cameras, look_at_cameras, lyra_trajectory
+from lyra_sim.cameras import TRAJECTORIES, Cameras, look_at_cameras, lyra_trajectory, outside_view
 
 DEFAULT_FOV_Y = math.radians(75.0)
 DEFAULT_NEAR = 0.01
@@ -84,9 +84,8 @@ def preview_pose(manifest: dict[str, Any], lo: np.ndarray, hi: np.ndarray) -> Ca
                           int(cam["width"]), int(cam["height"]))
         focus = float(np.linalg.norm(center - cameras.centers[0].numpy()))
         return pose_from_camera(cameras, max(focus, 0.1))
-    size = float(np.linalg.norm(hi - lo))
-    eye = center + size * np.array([-0.55, -0.75, 0.45])
-    return CameraPose(tuple(eye), tuple(center), fov_y=math.radians(60))
+    eye, target = outside_view(lo, hi)
+    return CameraPose(tuple(eye), tuple(target), fov_y=math.radians(60))
 
 
 def top_down_pose(lo: np.ndarray, hi: np.ndarray, fov_y: float = math.radians(60)) -> CameraPose:

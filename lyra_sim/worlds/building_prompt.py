@@ -11,8 +11,16 @@ from dataclasses import dataclass, field, replace
 
 from lyra_sim.worlds.building_spec import BuildingRoomSpec, BuildingSpec
 from lyra_sim.worlds.objects import OBJECT_KINDS
-from lyra_sim.worlds.prompt import (ON_WORDS, ParseResult, PendingEntry, match_entry, take_furnish, take_modifier,
-                                    take_unmatched, tokenize)
+from lyra_sim.worlds.prompt import (
+    ON_WORDS,
+    ParseResult,
+    PendingEntry,
+    match_entry,
+    take_furnish,
+    take_modifier,
+    take_unmatched,
+    tokenize,
+)
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
 from lyra_sim.worlds.spec import ObjectSpec, SceneSpec, SurfaceSpec
 

@@ -119,3 +119,22 @@ def test_cli_export_takes_up_and_scale(tmp_path, capsys):
     assert not (tmp_path / "c").exists()
     with pytest.raises(SystemExit):
         main(["export", str(tmp_path / "room.splat"), "--scale", "-2", "--out", str(tmp_path / "d")])
+
+
+def test_a_minus_up_axis_may_follow_up_with_a_space_and_its_bundle_renders(tmp_path, capsys):
+    from lyra_sim.cli import join_signed_values
+
+    assert join_signed_values(["export", "f.ply", "--up", "-y", "--out", "b"]) == ["export", "f.ply", "--up=-y", "--out", "b"]
+    assert join_signed_values(["--up", "+z", "-q"]) == ["--up", "+z", "-q"]  # a plus sign already parses
+    assert join_signed_values(["--out", "-y"]) == ["--out", "-y"]  # only --up's values
+    room = box_room_scene(spacing=0.05)
+    write_splats(tmp_path / "room.splat", moved(room, Rotation.from_euler("x", -90, degrees=True).as_matrix(), 1.0))
+    code = main(["export", str(tmp_path / "room.splat"), "--up", "-y", "--formats", "obj", "--out", str(tmp_path / "b"),
+                 "--voxel-size", "0.04", "--resolution", "64", "-q"])
+    assert code == 0 and "frame: up -y -> source direction [0.0, -1.0, 0.0] (given" in capsys.readouterr().out
+    # an imported scene's bundle has no preview camera: render films it from outside
+    assert main(["render", str(tmp_path / "b"), "--frames", "2", "--width", "32", "--height", "24", "-q",
+                 "--out", str(tmp_path / "v.gif")]) == 0
+    assert main(["render", str(tmp_path / "room.splat"), "--out", str(tmp_path / "w.gif")]) == 2
+    assert "for a splat file, make one first: lyra-sim export" in capsys.readouterr().err
+    assert not (tmp_path / "w.gif").exists()

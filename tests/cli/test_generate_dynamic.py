@@ -37,7 +37,7 @@ def test_render_time_lapse_and_bullet_time(ball, tmp_path, capsys):
                  str(tmp_path / "b.mp4"), *SMALL]) == 0
     capsys.readouterr()
     for bad, message in ((["--time", "soon"], "--time 'soon': expected seconds A:B"),
-                         (["--time", "0:9"], "time 9 s is outside the scene's times")):
+                         (["--time", "0:9"], "times 0..9 s asked for, but the scene's times are")):
         assert main(["render", str(ball), *bad, "--frames", "2", "--out", str(tmp_path / "x.mp4"), *SMALL]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err

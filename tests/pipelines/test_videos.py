@@ -72,15 +72,38 @@ def test_lyra_trajectories_start_at_the_preview_view(manifest, kind):
     assert not torch.allclose(cams.viewmats[-1], cams.viewmats[0])  # it moves
 
 
-def test_a_scene_without_room_bounds_renders_or_is_refused_clearly(manifest):
-    no_room = {**manifest, "bounds": {"gaussians": manifest["bounds"]["gaussians"]}, "objects": []}
-    try:
-        cams = trajectory_cameras(no_room, "left", 3, VIEW)
-    except ValueError:
-        return
-    except KeyError as err:
-        raise AssertionError(f"KeyError {err}") from err
-    assert len(cams) == 3
+CAPTURE = {"bounds": {"gaussians": [[-3.0, -2.0, -1.0], [3.0, 2.0, 1.0]], "collision": [[-1.0, -2.0, 0.0], [1.0, 2.0, 2.0]]}}
+"""A bundle of an imported capture: bounds only (no room, no preview camera); the collision box leaves floaters out."""
+
+
+def _forward_hits(cams: Cameras, point: np.ndarray) -> np.ndarray:
+    """Per camera, the angle (radians) between its optical axis and the direction to ``point``."""
+    c2w = cams.camtoworlds.double().numpy()
+    to = point - c2w[:, :3, 3]
+    to /= np.linalg.norm(to, axis=1, keepdims=True)
+    return np.arccos(np.clip((c2w[:, :3, 2] * to).sum(1), -1, 1))
+
+
+def test_a_capture_bundle_is_orbited_from_outside():
+    center = np.array([0.0, 0.0, 1.0])  # of the collision box
+    cams = trajectory_cameras(CAPTURE, "orbit", 8, VIEW)
+    eyes = cams.centers.double().numpy()
+    radius = np.hypot(eyes[:, 0], eyes[:, 1])
+    assert np.allclose(eyes[:, 2], eyes[0, 2], atol=1e-5) and eyes[0, 2] > 2.0  # one height, above the box
+    assert np.allclose(radius, radius[0], rtol=1e-5) and radius[0] > np.hypot(1.0, 2.0)  # a circle outside it
+    assert np.all(_forward_hits(cams, center) < 1e-3)  # always looking at its center
+    angles = np.unwrap(np.arctan2(eyes[:, 1], eyes[:, 0]))
+    assert np.allclose(np.diff(angles), 2 * math.pi / 8, atol=1e-4)  # evenly around, one way
+    still = trajectory_cameras(CAPTURE, "still", 3, VIEW)
+    assert torch.equal(still.viewmats[0], still.viewmats[2]) and torch.allclose(still.viewmats[0], cams.viewmats[0], atol=1e-5)
+    zoom = trajectory_cameras(CAPTURE, "zoom_in", 4, VIEW)
+    assert torch.allclose(zoom.viewmats[0], cams.viewmats[0], atol=1e-5)  # Lyra's paths start at the same view
+    only_gaussians = {"bounds": {"gaussians": CAPTURE["bounds"]["gaussians"]}}
+    assert np.all(_forward_hits(trajectory_cameras(only_gaussians, "orbit", 4, VIEW), np.zeros(3)) < 1e-3)
+    with pytest.raises(ValueError, match="neither room bounds nor a preview camera"):
+        trajectory_cameras({"bounds": {}}, "orbit", 4, VIEW)
+    with pytest.raises(ValueError, match="no preview camera to hold still and no bounds"):
+        trajectory_cameras({}, "still", 4, VIEW)
 
 
 # ----------------------------------------------------------------------------- render_video
@@ -115,4 +138,6 @@ def test_render_video_errors(scene_dir, tmp_path):
         render_video(tmp_path, tmp_path / "clip.gif", frames=2, view=VIEW)
     with pytest.raises(ValueError, match="unknown trajectory"):
         render_video(scene_dir, tmp_path / "clip.gif", trajectory="sideways", frames=2, view=VIEW)
+    with pytest.raises(ValueError, match=r"a file; render takes a scene directory .* lyra-sim export .*scene.ply --out DIR"):
+        render_video(scene_dir / "scene.ply", tmp_path / "clip.gif", frames=2, view=VIEW)
     assert [p.name for p in tmp_path.iterdir()] == []
