@@ -30,7 +30,7 @@ from ..atomic import atomic_path
 from ..config import parse_json
 from ..video import VideoSpec
 from .codecs import num_latent_frames
-from .config import DecoderConfig
+from .config import ADDITIONS, DecoderConfig
 from .model import LyraDecoder
 
 FORMAT = "lyra-sim-decoder"
@@ -42,8 +42,13 @@ DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "lyra_small.safetensors
 DEFAULT_DYNAMIC_CHECKPOINT = Path(__file__).parent / "weights" / "lyra_small_dynamic.safetensors"
 """Where the shipped time-conditioned decoder lives (``generate --dynamic --decoder default``)."""
 
-TIME_MODULES = ("time_embed.", "target_embed.", "offset_head.")
-"""Weights a time-conditioned decoder has and a static one lacks (all zero-initialized)."""
+ADDED_MODULES: dict[str, tuple[str, ...]] = {
+    "time_embedding": ("time_embed.", "target_embed."),
+    "offsets": ("offset_head.", "detail_offsets."),
+    "detail_width": ("detail.", "detail_out.", "detail_offsets."),
+}
+"""The weights each of `ADDITIONS` brings (zero-initialized where they output: a decoder with an addition
+started from a checkpoint without it decodes as that checkpoint)."""
 
 WORLD_MODELS = ("procedural", "procedural_dynamic")
 """World models a decoder can be trained on offline (`WorldSettings.name`)."""
@@ -177,10 +182,11 @@ def load_decoder(
 
 
 def load_initial_weights(path: str | os.PathLike, model: LyraDecoder) -> list[str]:
-    """Start ``model`` from a checkpoint of the same decoder, or of its static version (`DecoderConfig.without_time`).
+    """Start ``model`` from a checkpoint of the same decoder, or of it with some of its zero-started `ADDITIONS`
+    off (a static checkpoint for a time-conditioned decoder; one without the detail head for one with it).
 
-    A static checkpoint leaves the time-conditioning weights (`TIME_MODULES`) at their zero
-    initialization, so the time-conditioned decoder starts out decoding exactly as the static one.
+    The weights of the additions the checkpoint lacks (`ADDED_MODULES`) keep their zero initialization, so
+    the decoder starts out decoding exactly as the checkpoint's did, at any target time.
 
     Returns:
         The names of the weights left as initialized (empty when the configs are equal).
@@ -189,11 +195,15 @@ def load_initial_weights(path: str | os.PathLike, model: LyraDecoder) -> list[st
     if saved == model.config:
         load_weights(path, model)
         return []
-    if saved != model.config.without_time():
-        diffs = "; ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in saved.diff(model.config).items())
-        raise ValueError(f"{path}: cannot initialize this decoder from it (only time conditioning may differ): {diffs}")
-    fresh = sorted(k for k in model.state_dict() if k.startswith(TIME_MODULES))
-    load_weights(path, model, allow_missing=TIME_MODULES)
+    diff = saved.diff(model.config)
+    off = {k for k, (mine, _) in diff.items() if k in ADDITIONS and mine == ADDITIONS[k]}
+    if set(diff) != off:
+        diffs = "; ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in diff.items() if k not in off)
+        raise ValueError(f"{path}: cannot initialize this decoder from it (only additions the checkpoint has off may "
+                         f"differ: {', '.join(ADDITIONS)}): {diffs}")
+    prefixes = tuple(p for k in off for p in ADDED_MODULES[k])
+    fresh = sorted(k for k in model.state_dict() if k.startswith(prefixes))
+    load_weights(path, model, allow_missing=prefixes)
     return fresh
 
 

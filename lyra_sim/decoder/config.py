@@ -63,6 +63,15 @@ class DecoderConfig:
         offsets: meters a Gaussian may move off its pixel's ray (``offsets · tanh(x)`` per axis,
             from a zero-initialized head; Lyra's predicted position offsets): how the Gaussians of a
             moving object reach where it is at a target time no frame shows. 0: none.
+
+    Detail head (an addition to Lyra):
+        detail_width: channels of a convolutional refinement at latent resolution (0: none). The
+            linear head turns one token into the Gaussians of ``(patch_size · gaussian_upsample)²``
+            pixels, too coarse for the depth edge of a small object in front of a wall (a person in a
+            corridor took the wall's depth). The refinement sees each latent pixel (with a lossless
+            codec, its frame pixels exactly) and its 3x3 neighbours beside the tokens' features, and
+            adds to every raw head output (and to the offsets) through a zero-initialized last layer,
+            so a decoder initialized from a checkpoint without it decodes exactly as that one did.
     """
 
     latent_channels: int = 16
@@ -91,6 +100,7 @@ class DecoderConfig:
     keep_ratio: float = 0.2
     time_embedding: bool = False
     offsets: float = 0.0
+    detail_width: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attention_blocks", tuple(int(i) for i in self.attention_blocks))
@@ -129,15 +139,18 @@ class DecoderConfig:
             raise ValueError(f"offsets: expected meters in [0, 2], got {self.offsets!r}")
         if self.offsets and not self.time_embedding:
             raise ValueError("offsets: position offsets belong to a time-conditioned decoder (set time_embedding)")
+        if not isinstance(self.detail_width, int) or isinstance(self.detail_width, bool) or self.detail_width < 0:
+            raise ValueError(f"detail_width: expected a channel count >= 0 (0: no detail head), got {self.detail_width!r}")
 
     @property
     def dynamic(self) -> bool:
         """Whether it is time-conditioned (decodes a dynamic video at a target time)."""
         return self.time_embedding
 
-    def without_time(self) -> "DecoderConfig":
-        """The static decoder this one extends (what a static checkpoint must match to initialize it)."""
-        return replace(self, time_embedding=False, offsets=0.0)
+    def without_additions(self) -> "DecoderConfig":
+        """The plain static decoder this one extends: no time conditioning, offsets or detail head (`ADDITIONS`).
+        A checkpoint of it, or of this decoder with only some additions, initializes this one."""
+        return replace(self, **ADDITIONS)
 
     @property
     def block_types(self) -> tuple[str, ...]:
@@ -161,6 +174,10 @@ class DecoderConfig:
         a, b = self.to_dict(), other.to_dict()
         return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
 
+
+ADDITIONS: dict[str, Any] = {"time_embedding": False, "offsets": 0.0, "detail_width": 0}
+"""Fields of the zero-initialized additions and their values when off: a decoder with an addition on starts,
+from a checkpoint with it off, as that checkpoint (`lyra_sim.decoder.checkpoint.load_initial_weights`)."""
 
 PRESETS: dict[str, DecoderConfig] = {
     # Unit tests on the CPU: a few thousand parameters' worth of everything.

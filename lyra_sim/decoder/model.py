@@ -19,6 +19,9 @@ zero-initialized head also moves each Gaussian off its ray (``offsets · tanh``)
 object's Gaussians can reach where it is at a target time between frames. All of these start at
 zero, so a dynamic decoder initialized from a static checkpoint (`lyra_sim.decoder.checkpoint.
 load_initial_weights`) decodes exactly as the static one did, at any target time.
+
+Detail head (``config.detail_width``, an addition to Lyra): a few convolutions at latent resolution over the
+latents and the tokens' features, added to the head's outputs through a zero-initialized layer (`DetailHead`).
 """
 
 from __future__ import annotations
@@ -131,6 +134,31 @@ def activate_gaussians(raw: Tensor, origins: Tensor, directions: Tensor, config:
     )
 
 
+class DetailHead(nn.Module):
+    """Features at latent resolution for the detail outputs: ``grid [BV, D, T', h/p, w/p]`` (normed tokens) and
+    ``latents [BV, C, T', h, w]`` → ``[BV, detail_width, T', h, w]``.
+
+    Each latent pixel gets its own linear map of its token (a transposed patch embedding) plus a linear map of
+    its own latent, then two 3x3 convolutions within each latent frame mix neighbours: an object's edge, which
+    the linear head can only place on its token's 16x16 pattern basis, is visible here at latent-pixel
+    resolution, and through a lossless codec at pixel resolution.
+    """
+
+    def __init__(self, c: DecoderConfig) -> None:
+        super().__init__()
+        d, p = c.detail_width, c.patch_size
+        self.tokens = nn.ConvTranspose3d(c.width, d, (1, p, p), stride=(1, p, p))
+        self.latents = nn.Conv3d(c.latent_channels, d, 1)
+        self.body = nn.Sequential(
+            nn.GELU(), nn.Conv3d(d, d, (1, 3, 3), padding=(0, 1, 1)),
+            nn.GELU(), nn.Conv3d(d, d, (1, 3, 3), padding=(0, 1, 1)),
+            nn.GELU(),
+        )
+
+    def forward(self, grid: Tensor, latents: Tensor) -> Tensor:
+        return self.body(self.tokens(grid) + self.latents(latents))
+
+
 class LyraDecoder(nn.Module):
     """The 3DGS decoder. See the module doc and `DecoderConfig`.
 
@@ -175,6 +203,11 @@ class LyraDecoder(nn.Module):
             self.target_embed = nn.Conv3d(TIME_FEATURES * t, c.width, (1, p, p), stride=(1, p, p))
         if c.offsets > 0:
             self.offset_head = nn.ConvTranspose3d(c.width, 3, (g, p * u, p * u), stride=(g, p * u, p * u))
+        if c.detail_width:
+            self.detail = DetailHead(c)
+            self.detail_out = nn.ConvTranspose3d(c.detail_width, GAUSSIAN_CHANNELS, (g, u, u), stride=(g, u, u))
+            if c.offsets > 0:
+                self.detail_offsets = nn.ConvTranspose3d(c.detail_width, 3, (g, u, u), stride=(g, u, u))
 
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -187,7 +220,7 @@ class LyraDecoder(nn.Module):
         if self.rgb_skip is not None:  # starts as a no-op, like the camera embedding
             nn.init.zeros_(self.rgb_skip.weight)
             nn.init.zeros_(self.rgb_skip.bias)
-        for name in ("time_embed", "target_embed", "offset_head"):  # time conditioning starts as a no-op too
+        for name in ("time_embed", "target_embed", "offset_head", "detail_out", "detail_offsets"):  # no-ops too
             if hasattr(self, name):
                 nn.init.zeros_(getattr(self, name).weight)
                 nn.init.zeros_(getattr(self, name).bias)
@@ -327,6 +360,9 @@ class LyraDecoder(nn.Module):
             times_kept, _ = self.gaussian_times(tl, device)
             frames, xs, ys = self.gaussian_pixels(tl, h, w, device)
             raw = self.head(grid)[:, :, times_kept]  # [BV, 12, Tg, h u, w u]
+            if c.detail_width:
+                detail = self.detail(grid, latents.reshape(b * v, ch, tl, h, w).float())
+                raw = raw + self.detail_out(detail)[:, :, times_kept]
             if self.rgb_skip is not None:
                 skip = self.rgb_skip(latents.reshape(b * v, ch, tl, h, w).float())[:, :, times_kept]
                 raw = torch.cat([raw[:, :1], raw[:, 1:4] + skip, raw[:, 4:]], 1)
@@ -335,7 +371,10 @@ class LyraDecoder(nn.Module):
             o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], xs, ys)
             gaussians = activate_gaussians(raw.reshape(b, -1, GAUSSIAN_CHANNELS), o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
             if c.offsets > 0:
-                off = self.offset_head(grid)[:, :, times_kept].reshape(b, v, 3, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
+                off = self.offset_head(grid)[:, :, times_kept]
+                if c.detail_width:
+                    off = off + self.detail_offsets(detail)[:, :, times_kept]
+                off = off.reshape(b, v, 3, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
                 gaussians = replace(gaussians, means=gaussians.means + c.offsets * torch.tanh(off.reshape(b, -1, 3)))
             return gaussians
 

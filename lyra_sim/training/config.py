@@ -105,7 +105,7 @@ class TrainSettings:
         grad_checkpoint: recompute backbone activations in the backward pass.
         device: "auto" (CUDA if available), "cpu" or "cuda".
         init_from: a decoder checkpoint to start from (``"default"``: the shipped static decoder), of
-            this decoder or of its static version (time weights then start at zero:
+            this decoder or of it without some additions (their weights then start at zero:
             `lyra_sim.decoder.load_initial_weights`); None: random initialization. Ignored on resume.
     """
 

@@ -229,9 +229,9 @@ def evaluate_dynamic(
     if model.config != config.decoder:
         raise ValueError(f"{checkpoint}: decoder config differs from {config_path}'s: {model.config.diff(config.decoder)}")
     static, _ = load_decoder(resolve_checkpoint(baseline), device=dev)
-    if static.config != model.config.without_time():
+    if static.config != model.config.without_additions():
         raise ValueError(f"{baseline}: the baseline must be the static version of the decoder (it reads the same "
-                         f"latents); differs in {sorted(static.config.diff(model.config.without_time()))}")
+                         f"latents); differs in {sorted(static.config.diff(model.config.without_additions()))}")
     data = replace(config.data, cache_dir=None, between=1.0)  # every target time between two input frames
     config = replace(config, data=data)
     source = TeacherSource(config)

@@ -107,8 +107,8 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
     if tc.init_from is not None:  # before resume, which overrides it when the run has a checkpoint
         fresh = load_initial_weights(resolve_checkpoint(tc.init_from), model)
         if env.is_main:
-            log(f"initialized from {tc.init_from}" + (f" ({len(fresh)} time-conditioning weights start at zero)" if fresh
-                                                     else ""))
+            added = ", ".join(sorted({k.split(".")[0] for k in fresh}))
+            log(f"initialized from {tc.init_from}" + (f" ({len(fresh)} weights start at zero: {added})" if fresh else ""))
     model = model.to(device)
     model.gradient_checkpointing = tc.grad_checkpoint
     opt = torch.optim.AdamW(_param_groups(model, tc.weight_decay), lr=tc.lr, betas=tuple(tc.betas),

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lyra_sim.decoder import DEFAULT_CHECKPOINT, PRESETS, LyraDecoder, load_decoder, load_initial_weights, save_decoder
-from lyra_sim.decoder.checkpoint import TIME_MODULES
+from lyra_sim.decoder.checkpoint import ADDED_MODULES
 from lyra_sim.decoder.model import normalize_times, time_features
 
 
@@ -35,7 +35,9 @@ def test_a_static_checkpoint_starts_the_dynamic_decoder_as_itself(tmp_path):
     path = save_decoder(tmp_path / "static.safetensors", static, {})
     dyn = LyraDecoder(PRESETS["tiny_dynamic"], seed=11)
     fresh = load_initial_weights(path, dyn)
-    assert fresh == sorted(k for k in dyn.state_dict() if k.startswith(TIME_MODULES)) and len(fresh) == 6
+    time_modules = ADDED_MODULES["time_embedding"] + ADDED_MODULES["offsets"]
+    assert fresh == sorted(k for k in dyn.state_dict() if k.startswith(time_modules))
+    assert len(fresh) == 6
     assert all(float(dyn.state_dict()[k].abs().max()) == 0.0 for k in fresh)  # zero-initialized
     lat, vm, ks, times = _inputs(PRESETS["tiny"])
     with torch.no_grad():
@@ -49,7 +51,8 @@ def test_a_static_checkpoint_starts_the_dynamic_decoder_as_itself(tmp_path):
     assert load_initial_weights(dpath, LyraDecoder(PRESETS["tiny_dynamic"])) == []
     back, _ = load_decoder(dpath)
     assert back.config == PRESETS["tiny_dynamic"]
-    with pytest.raises(ValueError, match=r"only time conditioning may differ\): latent_channels: checkpoint 192 vs model 768"):
+    refused = r"only additions the checkpoint has off may differ: time_embedding, offsets, detail_width\): latent_channels"
+    with pytest.raises(ValueError, match=refused + r": checkpoint 192 vs model 768"):
         load_initial_weights(path, LyraDecoder(PRESETS["small_dynamic"]))
 
 

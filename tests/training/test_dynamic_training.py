@@ -177,7 +177,7 @@ def test_fine_tuning_starts_from_a_static_checkpoint(dynamic_cache, tmp_path):
     config = tiny_dynamic_config(tmp_path / "run", dynamic_cache, steps=2, init_from=str(init))
     logs = []
     result = train(config, env=CPU, log=logs.append)
-    assert any("6 time-conditioning weights start at zero" in line for line in logs)
+    assert any("6 weights start at zero: offset_head, target_embed, time_embed" in line for line in logs)
     static, _ = load_decoder(init)
     trained = result.model.state_dict()
     # two steps from the static weights: close to them, not random
