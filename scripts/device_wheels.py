@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 WHEELS = ["gsplat==1.5.3", "jaxtyping", "wadler_lindig", "rich", "markdown-it-py", "mdurl", "pygments", "plyfile",
-          "gymnasium", "farama-notifications", "cloudpickle", "tqdm"]
+          "gymnasium", "farama-notifications", "cloudpickle", "tqdm", "trimesh"]
 GLM = "gsplat/cuda/csrc/third_party/glm/"
 
 
