@@ -64,7 +64,7 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-SIGNED_VALUES = {"--up": frozenset({"-x", "-y", "-z"})}
+SIGNED_VALUES = {"--up": frozenset(c for c in export.UP_CHOICES if c.startswith("-"))}
 """Option values that start with a minus: argparse would take ``--up -y`` for two options."""
 
 

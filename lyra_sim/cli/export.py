@@ -8,6 +8,9 @@ from pathlib import Path
 
 from .common import Stages, add_export_options, export_config, print_bundle
 
+UP_CHOICES = ("auto", "+z", "-z", "+y", "-y", "+x", "-x")
+"""``--up``: the source axis that points up, or auto."""
+
 
 def add_parser(sub) -> None:
     exp = sub.add_parser("export", help="build an asset bundle (collision mesh, USD, MJCF, URDF, GLB) from a scene")
@@ -18,7 +21,7 @@ def add_parser(sub) -> None:
     exp.add_argument("--overwrite", action="store_true", help="replace an existing bundle directory")
     exp.add_argument("-q", "--quiet", action="store_true")
     frame = exp.add_argument_group("frame of an imported capture (the bundle is Z-up meters, floor at z = 0)")
-    frame.add_argument("--up", choices=("auto", "+z", "-z", "+y", "-y", "+x", "-x"), default="+z",
+    frame.add_argument("--up", choices=UP_CHOICES, default="+z",
                        help="the source axis that points up, or auto (from the floor and walls); default +z")
     frame.add_argument("--scale", type=_scale, default=1.0, metavar="S|auto",
                        help="meters per source unit, or auto (from a door or the ceiling height); default 1")
