@@ -51,6 +51,8 @@ class GaussianBatch:
         scales: ``[B, N, 3]`` standard deviations in meters, in ``(0, scale_cap]``.
         opacities: ``[B, N]`` in (0, 1).
         rgb: ``[B, N, 3]`` colors in [0, 1].
+        offsets: ``[B, N, 3]`` the position offsets included in ``means`` (``means - offsets`` lie on the
+            pixels' rays), or None for a decoder without offsets.
     """
 
     means: Tensor
@@ -58,6 +60,7 @@ class GaussianBatch:
     scales: Tensor
     opacities: Tensor
     rgb: Tensor
+    offsets: Tensor | None = None
 
     def __len__(self) -> int:
         return self.means.shape[0]
@@ -79,7 +82,8 @@ class GaussianBatch:
         def take(x: Tensor) -> Tensor:
             return x.gather(1, idx.reshape(*idx.shape, *([1] * (x.ndim - 2))).expand(*idx.shape, *x.shape[2:]))
 
-        return GaussianBatch(take(self.means), take(self.quats), take(self.scales), take(self.opacities), take(self.rgb))
+        return GaussianBatch(take(self.means), take(self.quats), take(self.scales), take(self.opacities), take(self.rgb),
+                             None if self.offsets is None else take(self.offsets))
 
     def scene(self, index: int) -> GaussianScene:
         """Sample ``index`` as a degree-0 `GaussianScene` (float32; keeps autograd)."""
@@ -375,7 +379,8 @@ class LyraDecoder(nn.Module):
                 if c.detail_width:
                     off = off + self.detail_offsets(detail)[:, :, times_kept]
                 off = off.reshape(b, v, 3, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
-                gaussians = replace(gaussians, means=gaussians.means + c.offsets * torch.tanh(off.reshape(b, -1, 3)))
+                off = c.offsets * torch.tanh(off.reshape(b, -1, 3))
+                gaussians = replace(gaussians, means=gaussians.means + off, offsets=off)
             return gaussians
 
     def _embed_times(self, times: Tensor, target: Tensor, v: int, h: int, w: int, dtype: torch.dtype) -> Tensor:

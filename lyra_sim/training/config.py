@@ -151,6 +151,11 @@ class LossSettings:
     position offsets of its ray is pulled to that point (mean distance over depth); each one beyond them should
     vanish (their mean opacity over that of all Gaussians). Without them the decoder keeps "ghosts" of a mover
     at every frame's time.
+    ``mover_depth`` (dynamic teachers, a decoder with offsets): those same Gaussians (moving objects' pixels of
+    frames at other times than the target), which ``gaussian_depth`` leaves out, get its log-depth error on
+    their ray points (``means - offsets``: the offsets carry them to the target time, the ray depth is where their
+    pixel's surface was at their own frame's time), as a mean over them alone. Without it no term places a
+    moving object's Gaussians along their rays when no frame shows the target time.
     """
 
     mse: float = 1.0
@@ -162,6 +167,7 @@ class LossSettings:
     gaussian_depth: float = 0.0
     mover_position: float = 0.0
     mover_fade: float = 0.0
+    mover_depth: float = 0.0
 
 
 @dataclass(frozen=True)

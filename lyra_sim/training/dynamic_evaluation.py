@@ -142,8 +142,9 @@ def _pruned(batch: GaussianBatch, keep: float) -> tuple[GaussianBatch, Tensor]:
     k = max(1, math.ceil(keep * batch.num_gaussians))
     idx = batch.opacities[0].topk(k).indices
     take = lambda x: x[:, idx]  # noqa: E731
+    offsets = None if batch.offsets is None else take(batch.offsets)
     return GaussianBatch(take(batch.means), take(batch.quats), take(batch.scales), take(batch.opacities),
-                         take(batch.rgb)), idx
+                         take(batch.rgb), offsets), idx
 
 
 def _weighted_median(x: Tensor, w: Tensor) -> Tensor:

@@ -155,7 +155,7 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
 
         if step % config.run.log_every == 0 or step == tc.steps:
             keys = ("loss", "mse", "mse_holdout", "depth", "lpips", "opacity", "grad_norm", "gaussian_depth",
-                    "mover_position", "mover_fade")
+                    "mover_position", "mover_fade", "mover_depth")
             avg = torch.tensor([[r[k] for k in keys] for r in window], dtype=torch.float64).mean(0).to(device)
             seeds: list[Any] = [[r["seeds"] for r in window]]
             if env.distributed:
@@ -176,7 +176,8 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
                 log(f"step {step}/{tc.steps}  loss {entry['loss']:.4f}  psnr {entry['psnr']:.2f} "
                     f"(held-out {entry['psnr_holdout']:.2f})  depth {entry['depth']:.3f}  "
                     f"gaussian depth {entry['gaussian_depth']:.3f}  "
-                    + (f"movers {entry['mover_position']:.3f} / {entry['mover_fade']:.4f}  " if config.dynamic else "")
+                    + (f"movers {entry['mover_position']:.3f} / {entry['mover_fade']:.4f} / {entry['mover_depth']:.3f}  "
+                       if config.dynamic else "")
                     + f"lr {entry['lr']:.2e}  "
                     f"{rate:.1f} samples/s  eta {eta / 60:.1f} min")
             window, t_last = [], time.perf_counter()

@@ -2,7 +2,8 @@
 
 ``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + gaussian_depth ·
 per-Gaussian log-depth error + mover_position · moving objects' Gaussians' distance from where they are
-at the target time + mover_fade · relative opacity of those that cannot get there + opacity · mean
+at the target time + mover_fade · relative opacity of those that cannot get there + mover_depth · their ray
+points' log-depth error + opacity · mean
 opacity`` (the last only in the pruning stage, when training renders the top ``keep_ratio`` Gaussians
 as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
@@ -28,7 +29,7 @@ from torch import Tensor
 
 from ..cameras import Cameras, pixel_points
 from ..decoder.codecs import LatentCodec
-from ..decoder.model import normalize_times
+from ..decoder.model import GaussianBatch, normalize_times
 from ..render import render
 from .config import DistillConfig
 from .teacher_cache import TeacherSample
@@ -226,15 +227,20 @@ def _at_target(sample: TeacherSample, teacher: Tensor, tau: float) -> tuple[Came
     return Cameras(viewmats.float(), ks.float(), w, h), rgb, depth, moving, k
 
 
-def _gaussian_depth(model, latent_shape: torch.Size, means: Tensor, sample: TeacherSample, tau: float | None) -> Tensor:
-    """`gaussian_depth_loss` of one sample's Gaussians ``means [N, 3]`` (``latent_shape``: ``[b, V, C, T', h, w]``).
+def _gaussian_depth(model, latent_shape: torch.Size, batch: GaussianBatch, index: int, sample: TeacherSample,
+                    tau: float | None) -> tuple[Tensor, Tensor]:
+    """`gaussian_depth_loss` of one sample's Gaussians (sample ``index`` of ``batch``; ``latent_shape``:
+    ``[b, V, C, T', h, w]``): ``(gaussian_depth, mover_depth)``.
 
     At a target time ``tau`` (dynamic), a moving object's Gaussians from frames at other times should have
-    moved with it, away from their pixels' depth: only the static pixels of those frames count."""
+    moved with it, away from their pixels' depth: only the static pixels of those frames count for the first.
+    The second is over those moving ones alone, on their ray points (``means - offsets``; 0 without offsets)."""
+    means = batch.means[index]
+    zero = means.sum() * 0
     if sample.depth is None:
-        return means.sum() * 0
+        return zero, zero
     frames, xs, ys = model.gaussian_pixels(latent_shape[3], latent_shape[4], latent_shape[5], means.device)
-    grid = means.reshape(latent_shape[1], len(frames), len(ys), len(xs), 3)
+    layout = (latent_shape[1], len(frames), len(ys), len(xs), 3)
     keep = None
     if tau is not None and sample.labels is not None:
         h, w = sample.labels.shape[2:]
@@ -242,7 +248,11 @@ def _gaussian_depth(model, latent_shape: torch.Size, means: Tensor, sample: Teac
         static = sample.labels[:, frames][:, :, rows][:, :, :, cols] == 0
         same_time = (sample.times[frames] - tau).abs() < 1e-9
         keep = static | same_time[None, :, None, None]
-    return gaussian_depth_loss(grid, sample.viewmats, sample.depth, frames, xs, ys, keep)
+    depth = gaussian_depth_loss(means.reshape(layout), sample.viewmats, sample.depth, frames, xs, ys, keep)
+    if keep is None or batch.offsets is None:
+        return depth, zero
+    rays = (means - batch.offsets[index]).reshape(layout)
+    return depth, gaussian_depth_loss(rays, sample.viewmats, sample.depth, frames, xs, ys, ~keep)
 
 
 def _mover_motion(model, latent_shape: torch.Size, means: Tensor, opacities: Tensor, sample: TeacherSample,
@@ -295,8 +305,8 @@ def distill_step_loss(
     pruning = config.train.prune_start is not None and step >= config.train.prune_start
     unwrapped = model.module if hasattr(model, "module") else model
     lw = config.loss
-    gauss_depth = [_gaussian_depth(unwrapped, latents.shape, gaussians.means[i], s, taus[i] if taus else None)
-                   for i, s in enumerate(samples)] if lw.gaussian_depth > 0 else []
+    gauss_depth = [_gaussian_depth(unwrapped, latents.shape, gaussians, i, s, taus[i] if taus else None)
+                   for i, s in enumerate(samples)] if lw.gaussian_depth > 0 or lw.mover_depth > 0 else []
     motion = [_mover_motion(unwrapped, latents.shape, gaussians.means[i], gaussians.opacities[i], s, taus[i])
               for i, s in enumerate(samples)] if config.dynamic and (lw.mover_position > 0 or lw.mover_fade > 0) else []
     # Opacity regularization acts on all Gaussians, so the ones pruning drops fade out, while
@@ -307,7 +317,7 @@ def distill_step_loss(
 
     total = torch.zeros((), device=device)
     sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0, "gaussian_depth": 0.0,
-            "mover_position": 0.0, "mover_fade": 0.0}
+            "mover_position": 0.0, "mover_fade": 0.0, "mover_depth": 0.0}
     for i, s in enumerate(samples):
         sample = replace(s, hold_frames=hold_teacher[i])
         if config.dynamic:
@@ -335,8 +345,9 @@ def distill_step_loss(
             rel = ((out.depth - depth_t).abs() / depth_t.clamp_min(1e-3))[valid]
             loss = loss + lw.depth_abs * (rel.mean() if rel.numel() else out.depth.sum() * 0)
         if gauss_depth:
-            loss = loss + lw.gaussian_depth * gauss_depth[i]
-            sums["gaussian_depth"] += float(gauss_depth[i].detach())
+            loss = loss + lw.gaussian_depth * gauss_depth[i][0] + lw.mover_depth * gauss_depth[i][1]
+            sums["gaussian_depth"] += float(gauss_depth[i][0].detach())
+            sums["mover_depth"] += float(gauss_depth[i][1].detach())
         if motion:
             loss = loss + lw.mover_position * motion[i][0] + lw.mover_fade * motion[i][1]
             sums["mover_position"] += float(motion[i][0].detach())

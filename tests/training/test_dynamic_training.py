@@ -86,16 +86,28 @@ def test_gaussian_depth_term_supervises_every_gaussian_but_movers_at_other_times
     eye = c2w[..., :3, 3].expand_as(means)
     off = torch.where((mover & (frames == 1)[None, :, None, None])[..., None], eye + 2 * (means - eye), means)
     between = float(sample.times[0] + sample.times[1]) / 2
-    on_surface = _gaussian_depth(model, shape, means.reshape(-1, 3), sample, between)
-    assert float(on_surface) < 1e-5
+
+    def terms(points, at, offsets=None, labelled=sample):
+        batch = GaussianBatch(points.reshape(1, -1, 3), *(torch.zeros(1, 0),) * 4,
+                              None if offsets is None else offsets.reshape(1, -1, 3))
+        return [float(x) for x in _gaussian_depth(model, shape, batch, 0, labelled, at)]
+
+    assert terms(means, between)[0] < 1e-5
     # frame 1's mover Gaussians twice too far: ignored at a time between frames (the mover should have moved),
     # counted at frame 1's own time; a static teacher (no labels) counts them always
-    assert float(_gaussian_depth(model, shape, off.reshape(-1, 3), sample, between)) < 1e-5
-    at_frame = float(_gaussian_depth(model, shape, off.reshape(-1, 3), sample, float(sample.times[1])))
+    assert terms(off, between)[0] < 1e-5
     n_at = mover.numel() - int(mover[:, [0, 2]].sum())  # frames 0 and 2 show the mover at other times
-    assert at_frame == pytest.approx(math.log(2) * int(mover[:, 1].sum()) / n_at, rel=1e-4)
-    static = _gaussian_depth(model, shape, off.reshape(-1, 3), replace(sample, labels=None), None)
-    assert float(static) == pytest.approx(math.log(2) * int(mover[:, 1].sum()) / mover.numel(), rel=1e-4)
+    assert terms(off, float(sample.times[1]))[0] == pytest.approx(math.log(2) * int(mover[:, 1].sum()) / n_at, rel=1e-4)
+    static = terms(off, None, labelled=replace(sample, labels=None))[0]
+    assert static == pytest.approx(math.log(2) * int(mover[:, 1].sum()) / mover.numel(), rel=1e-4)
+    # mover_depth: those left-out Gaussians alone, on their ray points (means - offsets); 0 without offsets
+    assert terms(off, between)[1] == 0.0
+    zero = torch.zeros_like(off)
+    assert terms(off, between, zero)[1] == pytest.approx(math.log(2) * int(mover[:, 1].sum()) / int(mover.sum()), rel=1e-4)
+    carried = terms(off, between, off - means)  # the offsets explain the displacement: the rays sit on the surface
+    assert carried[1] < 1e-5 and carried[0] < 1e-5
+    at_1 = terms(off, float(sample.times[1]), zero)[1]  # at frame 1's time only frames 0 and 2 are left out
+    assert at_1 < 1e-5
 
     # in a step: the term adds its weight times its value, and a step on it alone brings the depths closer
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
