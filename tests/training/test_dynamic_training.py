@@ -122,6 +122,11 @@ def test_gaussian_depth_term_supervises_every_gaussian_but_movers_at_other_times
     loss, metrics = distill_step_loss(model, [sample], codec, weighted, 0, gen(), None, torch.device("cpu"))
     assert metrics["gaussian_depth"] > 0.05
     assert float(loss.detach()) == pytest.approx(float(plain) + 2.0 * metrics["gaussian_depth"], rel=1e-5)
+    movers = replace(config, loss=replace(config.loss, mover_depth=3.0))
+    with torch.no_grad():
+        loss_m, metrics_m = distill_step_loss(model, [sample], codec, movers, 0, gen(), None, torch.device("cpu"))
+    assert metrics_m["mover_depth"] > 0.05
+    assert float(loss_m) == pytest.approx(float(plain) + 3.0 * metrics_m["mover_depth"], rel=1e-5)
     only = replace(config, loss=replace(config.loss, mse=0.0, depth=0.0, depth_abs=0.0, opacity=0.0, gaussian_depth=1.0))
     before = metrics["gaussian_depth"]
     for _ in range(3):
