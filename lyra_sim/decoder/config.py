@@ -72,6 +72,8 @@ class DecoderConfig:
             codec, its frame pixels exactly) and its 3x3 neighbours beside the tokens' features, and
             adds to every raw head output (and to the offsets) through a zero-initialized last layer,
             so a decoder initialized from a checkpoint without it decodes exactly as that one did.
+            Measured (the shipped dynamic checkpoint, detail_width 64): +0.07 dB and -0.7 cm of centre error
+            over the same training without it (benchmarks/results/dynamic_decoder_h200.md, seventh run).
     """
 
     latent_channels: int = 16

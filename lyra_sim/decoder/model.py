@@ -364,11 +364,12 @@ class LyraDecoder(nn.Module):
             times_kept, _ = self.gaussian_times(tl, device)
             frames, xs, ys = self.gaussian_pixels(tl, h, w, device)
             raw = self.head(grid)[:, :, times_kept]  # [BV, 12, Tg, h u, w u]
+            flat = latents.reshape(b * v, ch, tl, h, w).float()
             if c.detail_width:
-                detail = self.detail(grid, latents.reshape(b * v, ch, tl, h, w).float())
+                detail = self.detail(grid, flat)
                 raw = raw + self.detail_out(detail)[:, :, times_kept]
             if self.rgb_skip is not None:
-                skip = self.rgb_skip(latents.reshape(b * v, ch, tl, h, w).float())[:, :, times_kept]
+                skip = self.rgb_skip(flat)[:, :, times_kept]
                 raw = torch.cat([raw[:, :1], raw[:, 1:4] + skip, raw[:, 4:]], 1)
             tg = times_kept.numel()
             raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
