@@ -66,6 +66,10 @@ if init:
 save_decoder(sys.argv[2], model, checkpoint_extra(c, 0))
 PY
 fi
+if [ ! -f "$CKPT" ]; then  # the visit still hands back what it logged
+  cp "$RUN/metrics.jsonl" "$OUT/" 2>/dev/null
+  stamp "no checkpoint could be written (see the errors above): nothing to evaluate"; exit 1
+fi
 stamp "evaluating $CKPT (at most ${EVAL_S}s)"
 timeout "$EVAL_S" $PY -m lyra_sim.training.dynamic_evaluation --config "$CONFIG.run.json" --checkpoint "$CKPT" \
   --baseline "$BASELINE" --device "$DEVICE" --budget $(( EVAL_S - 25 )) --json "$OUT/eval_dynamic.json" \

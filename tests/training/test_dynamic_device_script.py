@@ -38,3 +38,20 @@ def test_the_device_script_runs_every_stage_on_the_cpu(tmp_path):
     assert all(r["depth_ratio"] > 0 and r["depth_error"] >= 0 for r in rows)
     model, _ = load_decoder(out / "decoder_dynamic.safetensors")
     assert model.config == PRESETS["tiny_dynamic"]
+
+
+def test_the_device_script_fails_when_no_checkpoint_can_be_written(tmp_path):
+    config = json.loads((ROOT / "configs/distill_dynamic_tiny_cpu.json").read_text())
+    config["data"]["cache_dir"] = str(tmp_path / "cache")
+    config["run"]["out_dir"] = str(tmp_path / "run")
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    missing = tmp_path / "no_such_checkpoint.safetensors"
+    env = {**os.environ, "DEVICE": "cpu", "OUT": str(tmp_path / "out"), "INIT": str(missing), "CACHE_S": "1",
+           "EVAL_S": "30", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(["bash", str(ROOT / "scripts/distill_dynamic_device.sh"), str(path), "60"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "no checkpoint could be written" in done.stdout
+    assert "evaluating" not in done.stdout
+    assert not list((tmp_path / "out").glob("decoder_dynamic*"))
