@@ -3,11 +3,13 @@
 # fine-tune the time-conditioned decoder from the shipped static one on dynamic teacher scenes,
 # evaluate it on held-out dynamic scenes (unseen seeds and prompts) beside the static baselines, and
 # hand the table and the checkpoint back through $OUT. Every stage is time-boxed (`timeout`), so
-# the visit always ends with a checkpoint and a table; training resumes from its last checkpoint.
+# the visit always ends with a checkpoint (and a table unless EVAL_S=0); training resumes from its last checkpoint.
 #   bash scripts/distill_dynamic_device.sh [CONFIG] [TRAIN_SECONDS]
 # Environment: DEVICE (cuda), INIT (checkpoint to start from; default: the config's train.init_from),
 # BASELINE (static decoder of the baselines, default: the shipped one), CACHE_S, EVAL_S (stage
-# budgets, seconds), OUT (where results go), PYTHON.
+# budgets, seconds; 0 skips the stage: CACHE_S=0 trains on what is cached, EVAL_S=0 hands back the
+# checkpoint of a round that the next one, on the machine still warm, starts from with INIT=),
+# OUT (where results go), PYTHON.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CONFIG=${1:-configs/distill_dynamic_small.json}
@@ -28,8 +30,10 @@ t0=$(date +%s); stamp() { echo "[$(( $(date +%s) - t0 ))s] $*"; }
 if [ "$DEVICE" = cuda ]; then
   stamp "gsplat"; $PY -c 'from gsplat.cuda._backend import _C; assert _C is not None'
 fi
-stamp "teacher cache (at most ${CACHE_S}s)"
-timeout "$CACHE_S" $PY -m lyra_sim.training --config "$CONFIG" --build-cache train --device "$DEVICE"
+if [ "$CACHE_S" -gt 0 ]; then
+  stamp "teacher cache (at most ${CACHE_S}s)"
+  timeout "$CACHE_S" $PY -m lyra_sim.training --config "$CONFIG" --build-cache train --device "$DEVICE"
+fi
 # Train on however many consecutive seeds the cache holds (the build may have been cut short).
 $PY - "$CONFIG" <<'PY'
 import json, sys
@@ -70,10 +74,14 @@ if [ ! -f "$CKPT" ]; then  # the visit still hands back what it logged
   cp "$RUN/metrics.jsonl" "$OUT/" 2>/dev/null
   stamp "no checkpoint could be written (see the errors above): nothing to evaluate"; exit 1
 fi
-stamp "evaluating $CKPT (at most ${EVAL_S}s)"
-timeout "$EVAL_S" $PY -m lyra_sim.training.dynamic_evaluation --config "$CONFIG.run.json" --checkpoint "$CKPT" \
-  --baseline "$BASELINE" --device "$DEVICE" --budget $(( EVAL_S - 25 )) --json "$OUT/eval_dynamic.json" \
-  | tee "$OUT/eval_dynamic.md"
+if [ "$EVAL_S" -gt 0 ]; then
+  stamp "evaluating $CKPT (at most ${EVAL_S}s)"
+  timeout "$EVAL_S" $PY -m lyra_sim.training.dynamic_evaluation --config "$CONFIG.run.json" --checkpoint "$CKPT" \
+    --baseline "$BASELINE" --device "$DEVICE" --budget $(( EVAL_S - 25 )) --json "$OUT/eval_dynamic.json" \
+    | tee "$OUT/eval_dynamic.md"
+else  # a training round whose checkpoint the next round starts from (INIT=), on a machine still warm
+  stamp "evaluation skipped (EVAL_S=0)"
+fi
 cp "$RUN/metrics.jsonl" "$OUT/" 2>/dev/null
 if [ "$(stat -c %s "$CKPT")" -lt 16000000 ]; then
   cp "$CKPT" "$OUT/decoder_dynamic.safetensors"

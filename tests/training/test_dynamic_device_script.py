@@ -55,3 +55,26 @@ def test_the_device_script_fails_when_no_checkpoint_can_be_written(tmp_path):
     assert "no checkpoint could be written" in done.stdout
     assert "evaluating" not in done.stdout
     assert not list((tmp_path / "out").glob("decoder_dynamic*"))
+
+
+def test_a_stage_budget_of_zero_skips_the_stage(tmp_path):
+    """CACHE_S=0 trains on what is cached (nothing: it renders while training); EVAL_S=0 hands back the checkpoint
+    without a table."""
+    config = json.loads((ROOT / "configs/distill_dynamic_tiny_cpu.json").read_text())
+    config["data"]["cache_dir"] = str(tmp_path / "cache")
+    config["run"]["out_dir"] = str(tmp_path / "run")
+    config["train"]["steps"] = 2
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    static = tiny_static_checkpoint(tmp_path / "static.safetensors")
+    env = {**os.environ, "DEVICE": "cpu", "OUT": str(tmp_path / "out"), "INIT": str(static), "CACHE_S": "0",
+           "EVAL_S": "0", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(["bash", str(ROOT / "scripts/distill_dynamic_device.sh"), str(path), "120"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "teacher cache" not in done.stdout and "training scenes cached: 0 of 2" in done.stdout
+    assert "evaluation skipped (EVAL_S=0)" in done.stdout
+    out = tmp_path / "out"
+    assert not (out / "eval_dynamic.md").exists()
+    model, _ = load_decoder(out / "decoder_dynamic.safetensors")
+    assert model.config == PRESETS["tiny_dynamic"]
