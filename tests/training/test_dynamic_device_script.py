@@ -11,17 +11,25 @@ from _training import ROOT, tiny_static_checkpoint
 from lyra_sim.decoder import PRESETS, load_decoder
 
 
-def test_the_device_script_runs_every_stage_on_the_cpu(tmp_path):
+def run_script(tmp_path, train_seconds: int, timeout: int, steps: int | None = None, **stage_env: str):
+    """The script on the tiny CPU config (cache and run in ``tmp_path``, results in ``tmp_path / "out"``), with
+    ``stage_env`` (INIT, BASELINE, CACHE_S, EVAL_S) added to the environment; returns the finished process."""
     config = json.loads((ROOT / "configs/distill_dynamic_tiny_cpu.json").read_text())
     config["data"]["cache_dir"] = str(tmp_path / "cache")
     config["run"]["out_dir"] = str(tmp_path / "run")
+    if steps is not None:
+        config["train"]["steps"] = steps
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
+    env = {**os.environ, "DEVICE": "cpu", "OUT": str(tmp_path / "out"), "PYTHON": sys.executable,
+           "OMP_NUM_THREADS": "1", **stage_env}
+    return subprocess.run(["bash", str(ROOT / "scripts/distill_dynamic_device.sh"), str(path), str(train_seconds)],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_device_script_runs_every_stage_on_the_cpu(tmp_path):
     static = tiny_static_checkpoint(tmp_path / "static.safetensors")
-    env = {**os.environ, "DEVICE": "cpu", "OUT": str(tmp_path / "out"), "INIT": str(static), "BASELINE": str(static),
-           "CACHE_S": "120", "EVAL_S": "150", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(["bash", str(ROOT / "scripts/distill_dynamic_device.sh"), str(path), "120"], env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = run_script(tmp_path, 120, 600, INIT=str(static), BASELINE=str(static), CACHE_S="120", EVAL_S="150")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = tmp_path / "out"
     assert "training scenes cached: 2 of 2" in done.stdout
@@ -41,16 +49,8 @@ def test_the_device_script_runs_every_stage_on_the_cpu(tmp_path):
 
 
 def test_the_device_script_fails_when_no_checkpoint_can_be_written(tmp_path):
-    config = json.loads((ROOT / "configs/distill_dynamic_tiny_cpu.json").read_text())
-    config["data"]["cache_dir"] = str(tmp_path / "cache")
-    config["run"]["out_dir"] = str(tmp_path / "run")
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
     missing = tmp_path / "no_such_checkpoint.safetensors"
-    env = {**os.environ, "DEVICE": "cpu", "OUT": str(tmp_path / "out"), "INIT": str(missing), "CACHE_S": "1",
-           "EVAL_S": "30", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(["bash", str(ROOT / "scripts/distill_dynamic_device.sh"), str(path), "60"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = run_script(tmp_path, 60, 300, INIT=str(missing), CACHE_S="1", EVAL_S="30")
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert "no checkpoint could be written" in done.stdout
     assert "evaluating" not in done.stdout
@@ -60,17 +60,8 @@ def test_the_device_script_fails_when_no_checkpoint_can_be_written(tmp_path):
 def test_a_stage_budget_of_zero_skips_the_stage(tmp_path):
     """CACHE_S=0 trains on what is cached (nothing: it renders while training); EVAL_S=0 hands back the checkpoint
     without a table."""
-    config = json.loads((ROOT / "configs/distill_dynamic_tiny_cpu.json").read_text())
-    config["data"]["cache_dir"] = str(tmp_path / "cache")
-    config["run"]["out_dir"] = str(tmp_path / "run")
-    config["train"]["steps"] = 2
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
     static = tiny_static_checkpoint(tmp_path / "static.safetensors")
-    env = {**os.environ, "DEVICE": "cpu", "OUT": str(tmp_path / "out"), "INIT": str(static), "CACHE_S": "0",
-           "EVAL_S": "0", "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(["bash", str(ROOT / "scripts/distill_dynamic_device.sh"), str(path), "120"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = run_script(tmp_path, 120, 300, steps=2, INIT=str(static), CACHE_S="0", EVAL_S="0")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "teacher cache" not in done.stdout and "training scenes cached: 0 of 2" in done.stdout
     assert "evaluation skipped (EVAL_S=0)" in done.stdout
