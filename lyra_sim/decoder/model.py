@@ -77,7 +77,10 @@ class GaussianBatch:
         k = max(1, math.ceil(keep_ratio * self.num_gaussians))
         if k == self.num_gaussians:
             return self
-        idx = self.opacities.topk(k, dim=1).indices  # [B, k]
+        return self.gather(self.opacities.topk(k, dim=1).indices)
+
+    def gather(self, idx: Tensor) -> "GaussianBatch":
+        """The Gaussians ``idx [B, K]`` (int64) of each sample, every field (offsets too) alike."""
 
         def take(x: Tensor) -> Tensor:
             return x.gather(1, idx.reshape(*idx.shape, *([1] * (x.ndim - 2))).expand(*idx.shape, *x.shape[2:]))

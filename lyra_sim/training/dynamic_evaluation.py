@@ -138,13 +138,10 @@ def _median(x: Tensor) -> float | None:
 
 
 def _pruned(batch: GaussianBatch, keep: float) -> tuple[GaussianBatch, Tensor]:
-    """The ``keep`` most opaque Gaussians of sample 0 and their indices."""
+    """The ``keep`` most opaque Gaussians of sample 0 (the same indices taken from every sample) and their indices."""
     k = max(1, math.ceil(keep * batch.num_gaussians))
     idx = batch.opacities[0].topk(k).indices
-    take = lambda x: x[:, idx]  # noqa: E731
-    offsets = None if batch.offsets is None else take(batch.offsets)
-    return GaussianBatch(take(batch.means), take(batch.quats), take(batch.scales), take(batch.opacities),
-                         take(batch.rgb), offsets), idx
+    return batch.gather(idx.expand(len(batch), -1)), idx
 
 
 def _weighted_median(x: Tensor, w: Tensor) -> Tensor:
