@@ -89,6 +89,11 @@ class Cameras:
         return torch.linalg.inv(self.viewmats)
 
     @property
+    def fov_y_deg(self) -> float:
+        """Camera 0's vertical field of view, degrees (the inverse of `intrinsics`)."""
+        return math.degrees(2 * math.atan(0.5 * self.height / float(self.Ks[0, 1, 1])))
+
+    @property
     def centers(self) -> Tensor:
         """``[C, 3]`` camera positions in the world."""
         r = self.viewmats[:, :3, :3]

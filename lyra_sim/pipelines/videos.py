@@ -30,11 +30,6 @@ from ..scene import GaussianScene
 from .describe import object_boxes
 
 
-def _fov_y_deg(cam: Cameras) -> float:
-    """The vertical field of view of the first camera, degrees (what `lyra_sim.cameras.intrinsics` was given)."""
-    return math.degrees(2 * math.atan(0.5 * cam.height / float(cam.Ks[0, 1, 1])))
-
-
 def _orbit_in_room(anchor: Cameras, room_lo: np.ndarray, room_hi: np.ndarray, frames: int) -> Cameras:
     """A circle around the room's center at eye height, looking outward at the walls as it turns."""
     center = (room_lo + room_hi) / 2
@@ -48,7 +43,7 @@ def _orbit_in_room(anchor: Cameras, room_lo: np.ndarray, room_hi: np.ndarray, fr
     ahead = torch.stack([-torch.sin(angles), torch.cos(angles), torch.zeros(frames)], -1)
     outward = torch.stack([torch.cos(angles), torch.sin(angles), torch.zeros(frames)], -1)
     targets = eyes + ahead + 0.6 * outward + torch.tensor([0.0, 0.0, -0.35])
-    return look_at_cameras(eyes, targets, anchor.width, anchor.height, _fov_y_deg(anchor))
+    return look_at_cameras(eyes, targets, anchor.width, anchor.height, anchor.fov_y_deg)
 
 
 def _orbit_outside(anchor: Cameras, center: np.ndarray, frames: int) -> Cameras:
@@ -60,7 +55,7 @@ def _orbit_outside(anchor: Cameras, center: np.ndarray, frames: int) -> Cameras:
     eyes = torch.stack([center[0] + radius * torch.cos(angles), center[1] + radius * torch.sin(angles),
                         torch.full((frames,), float(eye[2]), dtype=torch.float64)], -1).float()
     targets = torch.tensor(center, dtype=torch.float32).expand(frames, 3)
-    return look_at_cameras(eyes, targets, anchor.width, anchor.height, _fov_y_deg(anchor))
+    return look_at_cameras(eyes, targets, anchor.width, anchor.height, anchor.fov_y_deg)
 
 
 def _outside_camera(lo: np.ndarray, hi: np.ndarray, view: ViewConfig) -> Cameras:

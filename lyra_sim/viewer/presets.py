@@ -60,7 +60,7 @@ def pose_from_camera(cameras: Cameras, focus_distance: float) -> CameraPose:
     """The pose of camera 0 of ``cameras`` (OpenCV axes), looking at the point ``focus_distance`` ahead."""
     c2w = cameras.camtoworlds[0].double().cpu().numpy()
     eye, forward, down = c2w[:3, 3], c2w[:3, 2], c2w[:3, 1]
-    fov_y = 2 * math.atan(0.5 * cameras.height / float(cameras.Ks[0, 1, 1]))
+    fov_y = math.radians(cameras.fov_y_deg)
     return CameraPose(tuple(eye), tuple(eye + focus_distance * forward), tuple(-down), fov_y)
 
 

@@ -49,6 +49,14 @@ def test_intrinsics_fov():
         intrinsics(0.0, 10, 10)
 
 
+@pytest.mark.parametrize(("fov", "width", "height"), [(75.0, 256, 192), (90.0, 64, 64), (20.5, 320, 240)])
+def test_fov_y_deg_inverts_intrinsics(fov, width, height):
+    cams = look_at_cameras(torch.tensor([[0.0, -3, 1]]), torch.tensor([[0.0, 0, 1]]), width, height, fov_y_deg=fov)
+    assert math.isclose(cams.fov_y_deg, fov, rel_tol=1e-6)
+    wider = Cameras(cams.viewmats, cams.Ks * torch.tensor([[0.5], [0.5], [1.0]]), width, height)  # half the focal length
+    assert math.isclose(wider.fov_y_deg, math.degrees(2 * math.atan(2 * math.tan(math.radians(fov) / 2))), rel_tol=1e-6)
+
+
 def test_validation():
     with pytest.raises(ValueError, match=r"viewmats: expected shape \[C, 4, 4\]"):
         Cameras(torch.zeros(2, 3, 4), torch.zeros(2, 3, 3), 4, 4)

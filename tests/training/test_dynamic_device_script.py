@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 from _training import ROOT, tiny_static_checkpoint
-
 from lyra_sim.decoder import PRESETS, load_decoder
 
 
