@@ -52,6 +52,7 @@ from .mjcf import MocapBody, SceneGeometry, write_mjcf
 from .nav_grid import NavConfig, NavGrid, nav_grid, write_nav
 from .pieces import ConvexPiece, PieceConfig, static_colliders
 from .urdf import write_urdf
+from .usd import load_usd
 
 Stage = Callable[[str], None]
 
@@ -302,6 +303,8 @@ FORMATS: Mapping[str, Callable[[ExportContext], None]] = MappingProxyType(
 """Format name → writer. Writers run in this order (usdz after usd, so it can reuse the stage)."""
 
 DEFAULT_FORMATS = ("usd", "usdz", "mjcf", "urdf", "glb")
+USD_FORMATS = frozenset({"usd", "usdz"})
+"""Formats whose writers import USD (`lyra_sim.exporters.usd`)."""
 
 
 def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
@@ -358,6 +361,8 @@ def write_assets(ctx: ExportContext, formats: Sequence[str], source_manifest: di
     """
     scene, config, tmp = ctx.scene, ctx.config, ctx.out
     mesh = ctx.collision
+    if USD_FORMATS.intersection(formats):
+        load_usd()  # before the nav thread: importing USD beside a thread in NumPy can deadlock (see load_usd)
     with ThreadPoolExecutor(1) as pool:
         ctx.start_nav(pool)  # beside the files below; the MJCF / URDF writers wait for it (floor height)
         write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)

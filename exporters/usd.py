@@ -28,6 +28,8 @@ each (DC first), degree = the scene's SH degree.
 
 `validate` runs every validator registered with ``UsdValidation`` (the framework behind
 ``usdchecker``; usd-core 26 no longer ships ``UsdUtils.ComplianceChecker``).
+
+`load_usd` imports the libraries before other threads start: see there why.
 """
 
 from __future__ import annotations
@@ -285,6 +287,26 @@ def write_usdz(usd_path: str | os.PathLike, usdz_path: str | os.PathLike) -> Pat
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return usdz_path
+
+
+
+USD_MODULES = ("Gf", "Kind", "Sdf", "Usd", "UsdGeom", "UsdPhysics", "UsdSemantics", "UsdUtils", "UsdVol", "Vt")
+"""The ``pxr`` modules the writers here and in `lyra_sim.exporters.usd_motion` use."""
+
+
+def load_usd() -> None:
+    """Import `USD_MODULES` on the calling thread; call it while no other thread runs Python (or NumPy).
+
+    Loading a USD library runs its static initializers inside ``dlopen``, with the dynamic loader's lock held,
+    and they release and retake the GIL (``TfPyLock``). A thread that took the GIL meanwhile and then needs the
+    loader's lock deadlocks with them, and NumPy takes it on its binary operations (``dladdr``, to see whether
+    it may reuse a temporary): a bundle export that never finished, its nav-grid thread in NumPy and its main
+    thread in ``dlopen("pxr/Tf/_tf.so")``. Modules already imported cost nothing.
+    """
+    import importlib
+
+    for name in USD_MODULES:
+        importlib.import_module(f"pxr.{name}")
 
 
 def validate(path: str | os.PathLike) -> list[str]:

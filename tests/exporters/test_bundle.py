@@ -1,7 +1,11 @@
 """Asset bundles (`lyra_sim.exporters.bundle`): layout, manifest, determinism, bad input."""
 
 import shutil
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +148,31 @@ def test_unwritable_output_directory(tmp_path, bundle):
         assert list(locked.iterdir()) == []
     finally:
         locked.chmod(0o700)
+
+
+def test_usd_is_loaded_before_the_nav_thread_starts(tmp_path):
+    """Loading USD's libraries beside a thread in NumPy can deadlock (`exporters.usd.load_usd`, seen as an export
+    that never finished): the exporter loads them before it starts the nav-grid thread, and only when a USD format
+    is asked for. A fresh interpreter, so that no other test has imported USD already."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
+        from _scenes import box_room_scene, fast_export_config
+        from lyra_sim.exporters import bundle
+        from lyra_sim.exporters.usd import USD_MODULES
+        from lyra_sim.ply import write_ply
+
+        loaded = []
+        start = bundle.ExportContext.start_nav
+        def spy(ctx, pool):
+            loaded.append(all(f"pxr.{{name}}" in sys.modules for name in USD_MODULES))
+            start(ctx, pool)
+        bundle.ExportContext.start_nav = spy
+        write_ply({str(tmp_path / "room.ply")!r}, box_room_scene(spacing=0.05))
+        for i, formats in enumerate([("mjcf",), ("usd", "mjcf")]):
+            bundle.export_bundle({str(tmp_path / "room.ply")!r}, {str(tmp_path)!r} + f"/b{{i}}", formats, fast_export_config())
+        print(loaded)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)  # without the fix: a hang
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[False, True]"
