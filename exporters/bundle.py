@@ -37,15 +37,15 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from lyra_sim.atomic import atomic_directory, check_target_dir
-from lyra_sim.manifest import MANIFEST, package_versions, read_manifest, sha256_file, verify, write_manifest
 from lyra_sim.exchange import detect_format, read_splats
+from lyra_sim.manifest import MANIFEST, package_versions, read_manifest, sha256_file, verify, write_manifest
 from lyra_sim.ply import read_ply, write_ply
 from lyra_sim.scene import GaussianScene
 
 from .alignment import UP_CHOICES, Alignment, estimate_alignment, transform_scene
 from .collision import CollisionConfig, CollisionMesh, extract_collision_mesh
-from .floaters import FloaterConfig, find_floaters
 from .convex import ConvexConfig, decompose_objects
+from .floaters import FloaterConfig, find_floaters
 from .mesh_tools import safe_names
 from .meshes import face_labels, vertex_colors, write_mesh
 from .mjcf import MocapBody, SceneGeometry, write_mjcf

@@ -4,14 +4,12 @@ shows the recorded pose, goal and camera image."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from _viewer import start_view
 
 import lyra_sim  # noqa: F401  (registers LyraScene-v0)
 from _scenes import box_room_bundle
@@ -59,8 +57,7 @@ def test_the_viewer_plays_what_the_env_recorded(tmp_path, images=True):
 def test_the_view_command_serves_an_env_rollout(tmp_path):
     bundle = box_room_bundle()
     path = _record(bundle, tmp_path / "rollout.npz", images=False)
-    proc = subprocess.Popen([sys.executable, "-m", "lyra_sim.cli", "view", str(bundle), "--port", "0", "--episodes", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = start_view(bundle, "--port", "0", "--episodes", path)
     try:
         line = proc.stdout.readline()
         assert " at http://localhost:" in line, line + proc.stderr.read()

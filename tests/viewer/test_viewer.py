@@ -5,12 +5,9 @@ and clean shutdown (see test_viewer_browser.py for the page itself)."""
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -20,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from _viewer import start_view
 from scipy.spatial.transform import Rotation
 
 from _scenes import box_room_bundle, box_room_scene
@@ -350,8 +348,7 @@ def test_a_port_in_use_is_one_clear_error(bundle, capsys):
 
 
 def test_ctrl_c_shuts_the_server_down_cleanly(bundle, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "lyra_sim.cli", "view", str(bundle), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = start_view(bundle, "--port", "0")
     try:
         line = proc.stdout.readline()
         assert " at http://localhost:" in line, line + proc.stderr.read()
