@@ -289,7 +289,6 @@ def write_usdz(usd_path: str | os.PathLike, usdz_path: str | os.PathLike) -> Pat
     return usdz_path
 
 
-
 USD_MODULES = ("Gf", "Kind", "Sdf", "Usd", "UsdGeom", "UsdPhysics", "UsdSemantics", "UsdUtils", "UsdVol", "Vt")
 """The ``pxr`` modules the writers here and in `lyra_sim.exporters.usd_motion` use."""
 
