@@ -109,10 +109,12 @@ class ExportContext:
     with `add`.
     """
 
-    def __init__(self, scene: GaussianScene, out: Path, config: ExportConfig, info: dict[str, Any], stage: Stage):
+    def __init__(self, scene: GaussianScene, out: Path, config: ExportConfig, info: dict[str, Any], stage: Stage,
+                 formats: Sequence[str] = ()):
         self.scene = scene
         self.out = out
         self.config = config
+        self.formats = tuple(formats)  # what `write_assets` will write (their libraries load early: `load_writers`)
         self.info = info
         self.stage = stage
         self.timings: dict[str, float] = {}
@@ -142,7 +144,8 @@ class ExportContext:
     def collision(self) -> CollisionMesh:
         mask, _ = self.floaters
         solid = self.scene if mask is None or not bool(mask.any()) else self.scene.select(~mask)
-        mesh = extract_collision_mesh(solid, self.config.collision, self.stage)
+        mesh = extract_collision_mesh(solid, self.config.collision, self.stage,
+                                      meanwhile=lambda: load_writers(self.formats))
         for key, seconds in mesh.stats["seconds"].items():
             self.timings[f"collision.{key}"] = seconds
         return mesh
@@ -307,6 +310,19 @@ USD_FORMATS = frozenset({"usd", "usdz"})
 """Formats whose writers import USD (`lyra_sim.exporters.usd`)."""
 
 
+def load_writers(formats: Sequence[str]) -> None:
+    """Import the libraries the writers of ``formats`` use: trimesh (every bundle writes meshes) and, for
+    `USD_FORMATS`, USD (`load_usd`, so the same rule: while no other thread runs Python or NumPy).
+
+    Modules already imported cost nothing. The export calls it while its cleanup waits for the other
+    core (0.3-0.4 s idle on a kitchen, where the two imports take 0.5-0.7 s) and again before the nav thread.
+    """
+    import trimesh  # noqa: F401
+
+    if USD_FORMATS.intersection(formats):
+        load_usd()
+
+
 def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
     """``"usd,mjcf"`` / ``"all"`` / a sequence → format names in registry order (validated)."""
     names = [n.strip().lower() for n in (text.split(",") if isinstance(text, str) else text)]
@@ -361,8 +377,7 @@ def write_assets(ctx: ExportContext, formats: Sequence[str], source_manifest: di
     """
     scene, config, tmp = ctx.scene, ctx.config, ctx.out
     mesh = ctx.collision
-    if USD_FORMATS.intersection(formats):
-        load_usd()  # before the nav thread: importing USD beside a thread in NumPy can deadlock (see load_usd)
+    load_writers(formats)  # before the nav thread: importing USD beside a thread in NumPy can deadlock (see load_usd)
     with ThreadPoolExecutor(1) as pool:
         ctx.start_nav(pool)  # beside the files below; the MJCF / URDF writers wait for it (floor height)
         write_mesh(tmp / "collision.obj", mesh.vertices, mesh.faces)
@@ -441,7 +456,7 @@ def export_bundle(
     info = {k: source_manifest[k] for k in _FROM_SOURCE if source_manifest.get(k) is not None}
     info.update({"source": ply_path.name if not src.is_dir() else "scene directory", "packages": packages})
     with atomic_directory(out, overwrite=overwrite or in_place) as tmp:
-        ctx = ExportContext(scene, tmp, config, info, stage)
+        ctx = ExportContext(scene, tmp, config, info, stage, formats)
         if alignment is None and source_format == "ply":
             shutil.copyfile(ply_path, tmp / "scene.ply")
         else:  # another format, or moved into the bundle's frame: the Gaussians as the bundle uses them

@@ -37,8 +37,8 @@ from lyra_sim.render import fastest_backend, numba_impl
 from lyra_sim.scene import GaussianScene
 
 from .depth_fusion import clean_mesh, default_face_budget, fuse_tsdf, orient_like, render_depth, valid_depth
-from .view_planning import plan_views, visible_gaussians
 from .mesh_tools import canonical_order
+from .view_planning import plan_views, visible_gaussians
 
 Stage = Callable[[str], None]
 
@@ -168,8 +168,12 @@ def extract_collision_mesh(
     scene: GaussianScene,
     config: CollisionConfig = CollisionConfig(),
     stage: Stage = lambda name: None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> CollisionMesh:
     """The static collision mesh of ``scene`` (see the module docstring for the method).
+
+    ``meanwhile`` runs on this thread while it would wait for the other core in cleanup (`clean_mesh`);
+    it may not run at all (a small mesh, one core).
 
     Raises:
         ValueError: no Gaussians, all transparent, no free space for cameras, or a fusion
@@ -210,7 +214,8 @@ def extract_collision_mesh(
     t = time.perf_counter()
     budget = config.face_budget or default_face_budget(raw_v, raw_f, plan.voxel_size)
     min_size = config.min_component_size or 6 * plan.voxel_size
-    v, f = clean_mesh(raw_v, raw_f, merge_distance=0.05 * plan.voxel_size, min_component_size=min_size, face_budget=budget)
+    v, f = clean_mesh(raw_v, raw_f, merge_distance=0.05 * plan.voxel_size, min_component_size=min_size, face_budget=budget,
+                      meanwhile=meanwhile)
     if len(f) == 0:
         raise ValueError(
             f"collision: the fused surface vanished in cleanup (every component is smaller than {min_size:.3f} m)"

@@ -262,6 +262,7 @@ def clean_mesh(
     merge_distance: float,
     min_component_size: float,
     face_budget: int,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """pymeshlab cleanup of a fused mesh; returns ``(vertices [V, 3] float64, faces [F, 3] int64)``.
 
@@ -271,6 +272,7 @@ def clean_mesh(
         face_budget: quadric edge-collapse target face count (not exceeded); see
             `lyra_sim.exporters.decimation` (a large mesh goes in two halves, side by side on
             two cores when ``torch.get_num_threads() > 1``: same result on one).
+        meanwhile: run while this thread would wait for the other core's half (`decimation.decimate`).
     """
     import pymeshlab
 
@@ -288,7 +290,7 @@ def clean_mesh(
         if ms.current_mesh().face_number() > face_budget:
             ms.meshing_remove_unreferenced_vertices()
             m = ms.current_mesh()
-            v, f = decimate(m.vertex_matrix(), m.face_matrix(), face_budget, worker)
+            v, f = decimate(m.vertex_matrix(), m.face_matrix(), face_budget, worker, meanwhile)
             ms = pymeshlab.MeshSet()
             ms.add_mesh(pymeshlab.Mesh(vertex_matrix=v, face_matrix=f.astype(np.int32)))
             # Edge collapses can pinch the surface: repair once more.

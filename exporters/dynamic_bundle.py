@@ -262,7 +262,7 @@ def export_dynamic_bundle(
         for picture in pictures:
             shutil.copyfile(picture, tmp / picture.name)
         write_ply(tmp / "scene.ply", estimate.static)
-        ctx = ExportContext(estimate.static, tmp, config, info, stage)
+        ctx = ExportContext(estimate.static, tmp, config, info, stage, formats)
         ctx.moving = part_assets(ctx, estimate)
         document = motion_document(estimate, ctx.moving)
         with atomic_path(tmp / MOTION_FILE) as file:

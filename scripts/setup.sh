@@ -39,4 +39,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # torch first and pinned: an unpinned torch pulls a multi-GB CUDA build on a CPU-only machine.
 .venv/bin/python -c 'import torch' 2>/dev/null || "${pip[@]}" "${LYRA_SIM_TORCH:-torch==2.13.0}"
 "${pip[@]}" -e ".${extras}"
+# pip compiles what it installs, but an editable install leaves this checkout's modules as source: where
+# PYTHONDONTWRITEBYTECODE is set (CI, some containers) every command compiled them again (0.25 s of start-up).
+.venv/bin/python -m compileall -q -j 0 lyra_sim envs exporters >/dev/null
 echo "lyra-sim is set up in .venv ($(.venv/bin/lyra-sim --version))"

@@ -176,3 +176,40 @@ def test_usd_is_loaded_before_the_nav_thread_starts(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)  # without the fix: a hang
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "[False, True]"
+
+
+def test_writers_libraries_load_while_cleanup_waits_for_the_other_core(tmp_path):
+    """The export imports its writers' libraries (`load_writers`: USD here) in the idle time of its cleanup,
+    while the child process decimates its half. A fresh interpreter, so that USD is not imported yet; the
+    room's small mesh is split as a large one would be."""
+    script = textwrap.dedent(f"""
+        import sys
+        from dataclasses import replace
+        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
+        import torch
+        from _scenes import box_room_scene, fast_export_config
+        from lyra_sim.exporters import bundle, decimation, depth_fusion
+        from lyra_sim.ply import write_ply
+
+        torch.set_num_threads(2)
+        decimation.SPLIT_MIN_FACES = depth_fusion.SPLIT_MIN_FACES = 500
+        callers = []
+        load = bundle.load_writers
+        def spy(formats):
+            callers.append((sys._getframe(1).f_code.co_name, "pxr.Usd" in sys.modules))
+            load(formats)
+        bundle.load_writers = spy
+        config = fast_export_config()
+        config = replace(config, collision=replace(config.collision, face_budget=800))
+        write_ply({str(tmp_path / "room.ply")!r}, box_room_scene(spacing=0.05))
+        manifest = bundle.export_bundle({str(tmp_path / "room.ply")!r}, {str(tmp_path / "b")!r}, ("usd", "obj"), config)
+        print(manifest["collision"]["faces"], manifest["collision"]["fused_faces"])
+        print(callers)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts, callers = proc.stdout.strip().splitlines()[-2:]
+    faces, fused = map(int, counts.split())
+    assert faces <= 800 < fused  # the cleanup decimated, in halves
+    # First in the decimation's wait (nothing loaded yet), then before the nav thread (all loaded: no cost).
+    assert callers == "[('<lambda>', False), ('write_assets', True)]"

@@ -38,10 +38,12 @@ def test_split_halves_cover_every_face_once_and_freeze_the_seam():
 
 def test_two_processes_give_the_bytes_of_one_and_a_closed_mesh(small_split):
     v, f = _bumpy_sphere()
-    here = decimation.decimate(v, f, 1000)
+    calls = []
+    here = decimation.decimate(v, f, 1000, meanwhile=lambda: calls.append("alone"))
     with contextlib.closing(decimation.HalfWorker()) as worker:
-        side_by_side = decimation.decimate(v, f, 1000, worker)
+        side_by_side = decimation.decimate(v, f, 1000, worker, meanwhile=lambda: calls.append("beside the child"))
     assert np.array_equal(here[0], side_by_side[0]) and np.array_equal(here[1], side_by_side[1])
+    assert calls == ["beside the child"]  # only where this process would wait, once
     out = trimesh.Trimesh(*here, process=False)
     assert 900 <= len(out.faces) <= 1000
     assert out.is_watertight  # the halves meet: no crack along the cut
