@@ -81,7 +81,8 @@ class ProceduralDynamicSource:
         d = generate_dynamic(self.condition, self.seed, times, fps=self.fps, config=self.config)
         cams, fields, images = procedural_made(d.world, self.condition, self.seed, view)
         fields["motions"] = d.records()
-        fields["world_model"] = {**fields["world_model"], "dynamic": True}
+        # layout_seed: the seed's own, or a derived one where the motions found no room in its layout
+        fields["world_model"] = {**fields["world_model"], "dynamic": True, "layout_seed": d.layout_seed}
         stage(f"moving the Gaussians to {len(times)} times")
         dyn = d.dynamic()
         stage(f"rendering the monocular input video ({len(times)} frames)")

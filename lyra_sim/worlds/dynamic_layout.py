@@ -37,6 +37,13 @@ PHASES = 24
 AMPLITUDE_STEPS = (1.0, 0.85, 0.7, 0.55, 0.4, 0.25)
 """Fractions of a default amplitude tried, largest first."""
 
+
+class NoRoomToMove(ValueError):
+    """The motions do not fit this layout: a joint, a route or a mover's sweep would hit something or cut the free
+    floor in two. Another layout of the same scene may fit them (`lyra_sim.worlds.dynamic_world.generate_dynamic`
+    tries a few), unlike bad input (a motion on no object, one that would leave the room), which fails every time."""
+
+
 JointAxes = Callable[[Binding], "tuple[np.ndarray, np.ndarray, list[Part]]"]
 
 
@@ -123,8 +130,9 @@ def plan_motions(
         route follower's binding position → ``(x, y, yaw)`` where it stands at rest.
 
     Raises:
-        ValueError: a joint cuts the floor at its given amplitude, no route fits, or every route
+        NoRoomToMove: a joint cuts the floor at its given amplitude, no route fits, or every route
             tried would cut the free floor in two.
+        ValueError: a bounce through the ceiling, a given path that leaves the room or hits something.
     """
     W, D, _ = room_size
     free = result.free_space
@@ -152,7 +160,7 @@ def plan_motions(
                 extent |= footprint_cells(grid, quads)
                 break
         else:
-            raise ValueError(f"{b.instance}: its {b.joint} cannot {b.motion.kind} "
+            raise NoRoomToMove(f"{b.instance}: its {b.joint} cannot {b.motion.kind} "
                              f"{'that far' if b.motion.amplitude is not None else 'at all'} without cutting the free "
                              "floor in two (an agent could not get past); move it or use fewer objects")
     blocked = free.occupied | extent
@@ -192,7 +200,7 @@ def plan_motions(
             if route is not None:
                 break
         if route is None:
-            raise ValueError(f"{b.instance}: no route to {b.motion.kind} on that keeps the free floor connected ({why}); "
+            raise NoRoomToMove(f"{b.instance}: no route to {b.motion.kind} on that keeps the free floor connected ({why}); "
                              "use fewer objects or a larger room")
         blocked |= route_swept(grid, route, radius + ROUTE_MARGIN)
         planned.append((route, s0, motion.speed, size))

@@ -168,36 +168,18 @@ class DynamicProceduralWorld(ProceduralWorld):
               spec: VideoSpec = VideoSpec()) -> DynamicStagedScene:
         trajectories = check_trajectories(trajectories)
         times = frame_times(spec.num_frames, self.fps)
-        dyn, layout_seed = self._generate(condition, seed, times)
+        dyn = generate_dynamic(condition, seed, times, fps=self.fps, config=self.config)
         world = dyn.world
         framing = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x6672,)))
         cams, holdout, info = self._film(world, condition, seed, trajectories, spec,
                                          aim=lambda anchor, focus: frame_movers(anchor, focus, world, times, framing))
         targets = self.target_times(times, spec.num_holdout, np.random.default_rng(
             np.random.SeedSequence(seed, spawn_key=(0x7469,))))
-        info = {**info, "fps": self.fps, "times": list(times), "layout_seed": layout_seed,
+        info = {**info, "fps": self.fps, "times": list(times), "layout_seed": dyn.layout_seed,
                 "movers": [m.record() for m in world.movers]}
         holdout_poses = np.stack([np.stack([m.pose(t) for m in world.movers]) for t in targets]) if targets else None
         return DynamicStagedScene(world.gaussians, trajectories, cams, holdout, info, world.movers, times, dyn.poses,
                                   tuple(targets), holdout_poses)
-
-    RETRIES = 4
-    """Layouts tried for a teacher scene whose motions find no room (a derived seed each)."""
-
-    def _generate(self, condition: Any, seed: int, times: tuple[float, ...]):
-        """`generate_dynamic`; a teacher must not stall on one cramped layout, so a scene whose motions find no
-        room is laid out again with seeds derived from ``seed`` (deterministic), up to `RETRIES` times."""
-        error: ValueError | None = None
-        for attempt in range(self.RETRIES):
-            layout_seed = seed if attempt == 0 else int(np.random.SeedSequence(seed, spawn_key=(0x6C61, attempt))
-                                                        .generate_state(1)[0] >> 1)
-            try:
-                return generate_dynamic(condition, layout_seed, times, fps=self.fps, config=self.config), layout_seed
-            except ValueError as e:  # bad conditions fail the same way every time: only retry layouts
-                if "no route" not in str(e) and "cut" not in str(e) and "intersect" not in str(e):
-                    raise
-                error = e
-        raise error
 
     def target_times(self, times: Sequence[float], count: int, rng: np.random.Generator) -> list[float]:
         """Target times of ``count`` held-out views, ``per_target`` views each, seeded: an input time, or

@@ -28,6 +28,7 @@ from lyra_sim.dynamic import DynamicScene
 from lyra_sim.scene import GaussianScene, quat_multiply, rotmat_to_quat
 from lyra_sim.sh import rotate_sh
 from lyra_sim.worlds import procedural
+from lyra_sim.worlds.dynamic_layout import NoRoomToMove
 from lyra_sim.worlds.layout import rects_overlap
 from lyra_sim.worlds.motion import MOTION_KINDS, Mover
 from lyra_sim.worlds.objects import OBJECT_KINDS
@@ -92,12 +93,15 @@ class DynamicProceduralScene:
             ``movers`` what moves).
         times: seconds; fps: the rate they were sampled at.
         poses: ``[T, M, 4, 4]`` float64 world transforms of mover ``m`` at time ``t`` (rest → then).
+        layout_seed: the seed the room was built from: the one asked for, or one derived from it where the
+            motions found no room in its layout (`generate_dynamic`).
     """
 
     world: ProceduralScene
     times: tuple[float, ...]
     fps: float
     poses: np.ndarray
+    layout_seed: int
 
     @property
     def movers(self) -> tuple[Mover, ...]:
@@ -158,8 +162,8 @@ def mover_boxes(world: ProceduralScene, poses: np.ndarray) -> list[Box]:
 
 def check_motion(world: ProceduralScene, times: Sequence[float], poses: np.ndarray,
                  only: Sequence[int] | None = None) -> None:
-    """Raise ``ValueError`` naming the mover and the time if, at any of ``times``, a mover leaves the room,
-    intersects an object or another mover, or cuts the free floor in two.
+    """Raise ``ValueError`` naming the mover and the time if, at any of ``times``, a mover leaves the room, or
+    `NoRoomToMove` if it intersects an object or another mover, or cuts the free floor in two.
 
     Args:
         poses: ``[T, M, 4, 4]`` of every mover at every time.
@@ -183,20 +187,36 @@ def check_motion(world: ProceduralScene, times: Sequence[float], poses: np.ndarr
                 raise ValueError(f"{where} would leave the room")
             for name, other in static:
                 if name != m.instance and box.hits(other):
-                    raise ValueError(f"{where} would intersect {name}")
+                    raise NoRoomToMove(f"{where} would intersect {name}")
         for i in range(len(boxes)):
             for j in range(i + 1, len(boxes)):
                 if world.movers[i].instance != world.movers[j].instance and boxes[i].hits(boxes[j]):
-                    raise ValueError(f"{world.movers[i].label} and {world.movers[j].label} would intersect at t = {t:.3f} s")
+                    raise NoRoomToMove(f"{world.movers[i].label} and {world.movers[j].label} would intersect at t = {t:.3f} s")
         low = [b.corners for b in boxes if b.z0 < 1.5]
         if low and not floor_connected(grid, free.occupied | footprint_cells(grid, low), free.agent_radius):
-            raise ValueError(f"at t = {t:.3f} s the movers would cut the free floor in two (an agent of radius "
+            raise NoRoomToMove(f"at t = {t:.3f} s the movers would cut the free floor in two (an agent of radius "
                              f"{free.agent_radius} m could not reach all of it)")
+
+
+LAYOUTS = 4
+"""Layouts `generate_dynamic` tries for a scene whose motions find no room (`NoRoomToMove`): the seed's own, then
+ones from seeds derived from it (`layout_seed`)."""
+
+
+def layout_seed(seed: int, attempt: int) -> int:
+    """The seed of layout ``attempt`` of scene ``seed``: ``seed`` itself first, then derived ones (deterministic)."""
+    if attempt == 0:
+        return seed
+    return int(np.random.SeedSequence(seed, spawn_key=(0x6C61, attempt)).generate_state(1)[0] >> 1)
 
 
 def generate_dynamic(condition, seed: int, times: Sequence[float], *, fps: float | None = DEFAULT_FPS,
                      config: ProceduralConfig | None = None) -> DynamicProceduralScene:
     """A procedural room with its motions, at ``times`` (seconds).
+
+    Where the motions find no room in the seed's layout (a walker with no route that leaves a way around it, a
+    door that would close off half the room), the room is laid out again from derived seeds, up to `LAYOUTS` in
+    all; the result's ``layout_seed`` says which one was built.
 
     Args:
         condition: a prompt or scene spec with motions (`lyra_sim.worlds.motion`).
@@ -206,13 +226,25 @@ def generate_dynamic(condition, seed: int, times: Sequence[float], *, fps: float
 
     Raises:
         ValueError: no motions, a motion on no object of the scene or that cannot move it, a
-            motion that would leave the room, hit something or cut the free floor in two.
+            motion that would leave the room; `NoRoomToMove`: in none of the layouts tried do the
+            motions stay clear of things and leave the free floor in one piece.
     """
     times = tuple(float(t) for t in times)
     if not times:
         raise ValueError("times: a dynamic scene needs at least one time (frames >= 1)")
     if any(b <= a for a, b in zip(times, times[1:])) or not all(math.isfinite(t) for t in times):
         raise ValueError("times: expected finite, strictly increasing seconds")
+    first: NoRoomToMove | None = None
+    for attempt in range(LAYOUTS):
+        try:
+            return _dynamic_layout(condition, layout_seed(seed, attempt), times, fps, config)
+        except NoRoomToMove as exc:
+            first = first or exc
+    raise NoRoomToMove(f"{first} (and in {LAYOUTS - 1} other layouts drawn from seed {seed})") from first
+
+
+def _dynamic_layout(condition, seed: int, times: tuple[float, ...], fps: float | None,
+                    config: ProceduralConfig | None) -> DynamicProceduralScene:
     world = procedural.generate(condition, seed=seed, config=config, motion=True, times=times)
     if not world.movers:
         words = sorted({w for m in MOTION_KINDS.values() for w in m.words[:2]})
@@ -224,8 +256,8 @@ def generate_dynamic(condition, seed: int, times: Sequence[float], *, fps: float
         if m.motion.style != "path":
             cycle = m.motion.period * np.arange(25) / 24
             check_motion(world, cycle, np.stack([np.stack([n.pose(t) for n in world.movers]) for t in cycle]), only=[k])
-    return DynamicProceduralScene(world, times, fps, poses)
+    return DynamicProceduralScene(world, times, fps, poses, seed)
 
 
-__all__ = ["DEFAULT_FPS", "DynamicProceduralScene", "check_motion", "frame_times", "generate_dynamic", "mover_boxes",
-           "object_box", "pose_gaussians"]
+__all__ = ["DEFAULT_FPS", "LAYOUTS", "DynamicProceduralScene", "NoRoomToMove", "check_motion", "frame_times",
+           "generate_dynamic", "layout_seed", "mover_boxes", "object_box", "pose_gaussians"]

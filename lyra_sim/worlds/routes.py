@@ -329,6 +329,8 @@ def plan_route(grid: FloorGrid, blocked: np.ndarray, radius: float, rng: np.rand
             pts = np.round(_simplify(smooth, tol), 4) if tol else np.round(smooth, 4)
             if 2 <= len(pts) <= MAX_POINTS:
                 break
+        if np.ptp(pts, axis=0).max() < 1e-3:  # smoothing shrank the loop of a small region to a point
+            continue
         candidate = Route(pts, reverse)
         if len(pts) <= MAX_POINTS and route_clear(candidate, grid, allowed):
             return candidate

@@ -8,7 +8,16 @@ import pytest
 import torch
 
 from lyra_sim.scene import quat_to_rotmat
-from lyra_sim.worlds.dynamic_world import check_motion, frame_times, generate_dynamic, mover_boxes
+from lyra_sim.worlds import procedural
+from lyra_sim.worlds.dynamic_world import (
+    LAYOUTS,
+    NoRoomToMove,
+    check_motion,
+    frame_times,
+    generate_dynamic,
+    layout_seed,
+    mover_boxes,
+)
 from lyra_sim.worlds.motion import MOTION_KINDS, MotionSpec
 from lyra_sim.worlds.procedural import ProceduralConfig
 from lyra_sim.worlds.prompt import parse_prompt
@@ -113,10 +122,28 @@ def test_check_motion_catches_an_intersection_and_a_cut_floor():
     pose = across @ np.linalg.inv(d2.movers[0].rest)
     with pytest.raises(ValueError, match=r"at t = 0.000 s the movers would cut the free floor in two"):
         check_motion(d2.world, (0.0,), pose[None, None])
-    # a corridor too narrow for a cart to pass anyone: refused when planned
-    with pytest.raises(ValueError, match=r"cart_0: no route to drive on that keeps the free floor connected"):
+    # a corridor too narrow for a cart to pass anyone: refused when planned, in every layout tried
+    with pytest.raises(NoRoomToMove, match=r"cart_0: no route to drive on that keeps the free floor connected .*"
+                                           rf"\(and in {LAYOUTS - 1} other layouts drawn from seed 0\)"):
         generate_dynamic({"room": {"type": "corridor", "size": [6.0, 1.6, 2.5]}, "objects": [{"kind": "cart"}],
                           "motions": [{"kind": "drive", "object": "cart"}]}, 0, (0.0,), config=CFG)
+
+
+def test_motions_without_room_in_the_seeds_layout_get_another_layout():
+    """Seed 5's kitchen has no route for a walker that leaves a way around it: the room is laid out again from a
+    derived seed (the same one every time), and the scene says which. Seed 60's only routes are loops in a small
+    free region, which smoothing once shrank to a point (a crash): now it is planned in its own layout."""
+    prompt, times = "a kitchen with a person walking", frame_times(3, 8.0)
+    with pytest.raises(NoRoomToMove, match="person_0: no route to walk on"):
+        procedural.generate(prompt, seed=5, config=CFG, motion=True, times=times)
+    a = generate_dynamic(prompt, 5, times, config=CFG)
+    assert a.layout_seed in [layout_seed(5, k) for k in range(1, LAYOUTS)]
+    assert layout_seed(5, 0) == 5 and len({layout_seed(5, k) for k in range(LAYOUTS)}) == LAYOUTS
+    b = generate_dynamic(prompt, 5, times, config=CFG)
+    assert b.layout_seed == a.layout_seed and torch.equal(a.gaussians_at(2).means, b.gaussians_at(2).means)
+    check_motion(a.world, times, a.poses)  # what generate_dynamic promises, checked again
+    assert [m.label for m in a.movers] == ["person_0"]
+    assert generate_dynamic(prompt, 60, times, config=CFG).layout_seed == 60
 
 
 def test_same_prompt_and_seed_same_bytes_and_the_resolved_spec_rebuilds_it():
