@@ -66,14 +66,15 @@ from lyra_sim.worlds.procedural import (
     Instance,
     ProceduralConfig,
     ProceduralScene,
-    material_albedo,
-    surface_gaussians,
     expand_objects,
+    furnishing_options,
     labeled_meshes,
     layout_item,
+    material_albedo,
     object_primitives,
     resolve_object,
     stream,
+    surface_gaussians,
     yaw_degrees,
 )
 from lyra_sim.worlds.rooms import BUILDING_KINDS, ROOM_KINDS
@@ -211,30 +212,14 @@ def _room_constraints(plan: _Plan, r: int):
     return tuple(keep), tuple(blocked)
 
 
-def _default_objects(room_type: str, rng: np.random.Generator) -> list[list[ObjectSpec]]:
-    """A room type's default furniture (no doors or windows), then fallbacks with less of it:
-    the minimum counts, then without the alternatives (a bathroom too small for a bathtub or
-    a shower keeps its toilet and sink), then fewer and fewer of the required pieces, down to
-    none (the resolved spec records what the room got)."""
-    kind = ROOM_KINDS[room_type]
-    full, least = [], []
-    for k, lo, hi in kind.defaults:
-        n = int(rng.integers(lo, hi + 1))
-        if k not in PLAN_KINDS and n:
-            full.append(ObjectSpec(k, n))
-            if lo:
-                least.append(ObjectSpec(k, lo))
-    picks = [ObjectSpec(group[int(rng.integers(len(group)))]) for group in kind.alternatives]
-    return [full + picks, least + picks] + [least[:k] for k in range(len(least), -1, -1)]
-
-
 def _furnish(plan: _Plan, r: int, seed: int, cfg: ProceduralConfig, counters: dict[str, int]):
     """Lay out room ``r``: ``(instances, world placements by name, resolved object specs)``."""
     room, entry = plan.rooms[r], plan.spec.rooms[r]
     furnish = entry.furnish if entry.furnish is not None else not entry.objects
     options = [list(entry.objects)]
     if furnish:
-        options = [list(entry.objects) + d for d in _default_objects(room.type, stream(seed, OBJECTS_STREAM, 1 + r))]
+        defaults = furnishing_options(room.type, stream(seed, OBJECTS_STREAM, 1 + r), PLAN_KINDS)
+        options = [list(entry.objects) + d for d in defaults]
     lo, hi = room.interior_box()
     c = (lo + hi) / 2
     keepouts, blocked = _room_constraints(plan, r)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -231,6 +232,36 @@ def expand_objects(spec: SceneSpec, room_type: str, rng: np.random.Generator,
     return out
 
 
+def furnishing_options(room_type: str, rng: np.random.Generator, leave_out: tuple[str, ...] = ()) -> list[list[ObjectSpec]]:
+    """A room type's default furniture (without the kinds ``leave_out``), then fallbacks with less of it: the
+    minimum counts, then without the alternatives (a bathroom too small for a bathtub or a shower keeps its
+    toilet and sink), then fewer and fewer of the required pieces, down to none."""
+    kind = ROOM_KINDS[room_type]
+    full, least = [], []
+    for k, lo, hi in kind.defaults:
+        n = int(rng.integers(lo, hi + 1))
+        if k not in leave_out and n:
+            full.append(ObjectSpec(k, n))
+            if lo:
+                least.append(ObjectSpec(k, lo))
+    picks = [ObjectSpec(group[int(rng.integers(len(group)))]) for group in kind.alternatives]
+    return [full + picks, least + picks] + [least[:k] for k in range(len(least), -1, -1)]
+
+
+def _furnishings(spec: SceneSpec, room_type: str, seed: int) -> Iterator[tuple[list[Instance], np.random.Generator]]:
+    """``(instances, layout stream)`` to try in turn for a single room: the scene as asked for, then, for a room
+    furnished by default ("a small bathroom"), lesser furnishings (`furnishing_options` after the first) beside
+    the objects asked for, so that a small room of any type gets a layout. Only drawn when needed: a room whose
+    first layout works is the same bytes as before fallbacks existed."""
+    yield expand_objects(spec, room_type, stream(seed, OBJECTS_STREAM)), stream(seed, LAYOUT_STREAM)
+    if not (spec.room.furnish if spec.room.furnish is not None else not spec.objects):
+        return
+    options = furnishing_options(room_type, stream(seed, OBJECTS_STREAM, 1))[1:]
+    for k, furniture in enumerate(options, 1):
+        lesser = replace(spec, room=replace(spec.room, furnish=False), objects=tuple(spec.objects) + tuple(furniture))
+        yield expand_objects(lesser, room_type, stream(seed, OBJECTS_STREAM, 1, k)), stream(seed, LAYOUT_STREAM, 1, k)
+
+
 def _check_supports(instances: list[Instance]) -> None:
     names = {inst.name: inst.spec.kind for inst in instances}
     supports = sorted(k for k, v in OBJECT_KINDS.items() if v.support)
@@ -388,29 +419,41 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
         return generate_building(spec, understood, unknown, seed, cfg)
 
     room = _resolve_room(spec.room, stream(seed, ROOM_STREAM))
-    instances = expand_objects(spec, room.type, stream(seed, OBJECTS_STREAM))
-    bindings = bind(spec.motions, [(i.name, i.spec.kind) for i in instances]) if motion else []
-    on_route = {b.instance for b in bindings if b.motion.style == "path"}
-    clearance = {b.instance: drawer_clearance(b) for b in bindings if b.motion.style == "slide"}
-    support_rng = stream(seed, SUPPORTS_STREAM)
-    added: dict[str, Instance] = {}
+    error: ValueError | None = None
+    for instances, layout_rng in _furnishings(spec, room.type, seed):
+        try:
+            bindings = bind(spec.motions, [(i.name, i.spec.kind) for i in instances]) if motion else []
+        except ValueError:
+            if error is None:  # the scene as asked for: a bad motion
+                raise
+            continue  # a lesser furnishing without the object a motion moves
+        on_route = {b.instance for b in bindings if b.motion.style == "path"}
+        clearance = {b.instance: drawer_clearance(b) for b in bindings if b.motion.style == "slide"}
+        support_rng = stream(seed, SUPPORTS_STREAM)
+        added: dict[str, Instance] = {}
 
-    def make_support(kind: str, name: str) -> Item:
-        inst = Instance(name, resolve_object(ObjectSpec(kind), room.type, support_rng))
-        added[name] = inst
-        return layout_item(inst, room.type)
+        def make_support(kind: str, name: str) -> Item:
+            inst = Instance(name, resolve_object(ObjectSpec(kind), room.type, support_rng))
+            added[name] = inst
+            return layout_item(inst, room.type)
 
-    result = layout(
-        room.size,
-        [replace(layout_item(i, room.type), clearance=clearance.get(i.name, 0.0)) for i in instances
-         if i.name not in on_route],
-        stream(seed, LAYOUT_STREAM),
-        make_support,
-        agent_radius=cfg.agent_radius,
-        resolution=cfg.grid_resolution,
-        candidates=cfg.layout_candidates,
-        restarts=cfg.layout_restarts,
-    )
+        try:
+            result = layout(
+                room.size,
+                [replace(layout_item(i, room.type), clearance=clearance.get(i.name, 0.0)) for i in instances
+                 if i.name not in on_route],
+                layout_rng,
+                make_support,
+                agent_radius=cfg.agent_radius,
+                resolution=cfg.grid_resolution,
+                candidates=cfg.layout_candidates,
+                restarts=cfg.layout_restarts,
+            )
+            break
+        except ValueError as exc:
+            error = error or exc
+    else:
+        raise error
     instances += [added[item.name] for item in result.added]
     check_caps([(i.spec.kind, 1) for i in instances], "objects (with the supports added for stacked objects)")
     specs = {i.name: i.spec for i in instances}

@@ -325,6 +325,24 @@ def test_supports_are_added_for_stacked_objects():
     assert len(monitors) == 3 and all(o["on"] and o["on"].startswith("desk_") for o in monitors)
 
 
+def test_a_small_room_furnished_by_default_gets_lesser_furniture():
+    """Half of "a small bathroom"s (bathtub 1.7 m, room 2.4 x 1.6 m) and a third of "a small meeting room"s (eight
+    office chairs) once failed: a room furnished by default now falls back to less of its default furniture
+    (`procedural.furnishing_options`), and what it got is in its resolved spec, which rebuilds it. Explicitly
+    requested objects are never dropped, and a room whose first layout works is unchanged."""
+    s = generate("a small bathroom", 0, FAST)
+    kinds = sorted(o["kind"] for o in s.objects)
+    assert kinds == ["door", "shower", "sink", "toilet"]  # no bathtub: a shower fits
+    again = generate(s.spec.to_dict(), 0, FAST)
+    assert torch.equal(again.gaussians.means, s.gaussians.means) and again.spec.to_json() == s.spec.to_json()
+    chairs = [o for o in generate("a small meeting room", 5, FAST).objects if o["kind"] == "office_chair"]
+    assert len(chairs) == 6  # the 6-8 drawn did not fit: the least count
+    roomy = generate("a bathroom", 0, FAST)  # its first layout works: the bathtub or shower and the rest
+    assert {"toilet", "sink"} <= {o["kind"] for o in roomy.objects}
+    with pytest.raises(ValueError, match=r"could not place sofa_0"):  # asked for: not dropped
+        generate("a tiny bathroom with a bathtub and two sofas", 0, FAST)
+
+
 def test_unplaceable_objects_raise_naming_them():
     spec = {"room": {"type": "plain", "size": [3.0, 3.0, 2.6]}, "objects": [{"kind": "wardrobe", "count": 12}]}
     with pytest.raises(ValueError, match=r"could not place wardrobe_\d+"):
