@@ -123,11 +123,22 @@ def _resolve_plan(b: BuildingSpec, seed: int, cfg: ProceduralConfig) -> _Plan:
     door_h = b.door_height if b.door_height is not None else min(DOOR_HEIGHT, round(height - 0.3, 2))
     t = b.wall_thickness if b.wall_thickness is not None else cfg.wall_thickness
     if entries[0].polygon is None:
-        areas = [e.area if e.area is not None else float(rng.uniform(*ROOM_KINDS[x].area)) * b.scale
-                 for e, x in zip(entries, types)]
-        if b.area is not None or sum(areas) > MAX_BUILDING_AREA:
-            areas = _fit_areas(areas, types, b.area if b.area is not None else MAX_BUILDING_AREA)
-        polys = fp.partition(types, areas, rng)
+        drawn = [e.area if e.area is not None else float(rng.uniform(*ROOM_KINDS[x].area)) for e, x in zip(entries, types)]
+        # A size word that shrinks the building ("a tiny apartment") may leave no plan that keeps every room its
+        # type's min width: then the rooms' drawn areas shrink less, up to not at all, before that is an error.
+        scales = [b.scale] if b.scale >= 1 or b.area is not None else [b.scale, math.sqrt(b.scale), 1.0]
+        first: ValueError | None = None
+        for scale in scales:
+            areas = [a if e.area is not None else a * scale for a, e in zip(drawn, entries)]
+            if b.area is not None or sum(areas) > MAX_BUILDING_AREA:
+                areas = _fit_areas(areas, types, b.area if b.area is not None else MAX_BUILDING_AREA)
+            try:
+                polys = fp.partition(types, areas, rng)
+                break
+            except ValueError as exc:
+                first = first or exc
+        else:
+            raise first
     else:
         polys = [e.polygon for e in entries]
     index = {n: i for i, n in enumerate(names)}

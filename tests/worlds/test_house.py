@@ -118,3 +118,14 @@ def test_an_edited_plan_is_built_as_edited(house):
 def test_requested_objects_that_do_not_fit_name_the_room():
     with pytest.raises(ValueError, match="bathroom_0"):
         generate("a house with a bathroom with twelve wardrobes", 0, FAST)
+
+
+def test_a_tiny_apartment_keeps_its_rooms_and_grows_until_they_fit():
+    """Seed 0's "tiny apartment" (areas x 0.7) left no plan with every room its type's min width (the kitchen
+    came out 2.1 m narrow), which was an error for 5 of 15 seeds: the drawn areas now shrink less, up to not at
+    all. The program stays, and the resolved spec (polygons) rebuilds the building bit for bit."""
+    cheap = ProceduralConfig(spacing=0.12)
+    world = generate("a tiny apartment", 0, cheap)
+    assert [r["type"] for r in world.plan["rooms"]] == ["hallway", "living_room", "kitchen", "bathroom", "bedroom"]
+    again = generate(world.spec.to_dict(), 0, cheap)
+    assert torch.equal(again.gaussians.means, world.gaussians.means) and again.spec.to_json() == world.spec.to_json()
