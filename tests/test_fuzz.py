@@ -371,7 +371,7 @@ def monkeypatch_collision():
     from lyra_sim.exporters.collision import CollisionMesh
     from lyra_sim.exporters.view_planning import visible_gaussians
 
-    def quick(scene, config, stage):
+    def quick(scene, config, stage, meanwhile=None):
         visible_gaussians(scene)  # the real refusals of unusable scenes
         box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
         box.apply_translation((0.0, 0.0, 1.0))
