@@ -79,6 +79,8 @@ class ProceduralDynamicSource:
         times = frame_times(self.frames, self.fps)  # bad numbers fail before any work
         stage(f"imagining the scene at {len(times)} times (procedural world model)")
         d = generate_dynamic(self.condition, self.seed, times, fps=self.fps, config=self.config)
+        if d.layout_seed != self.seed:
+            stage(f"the motions found no room in seed {self.seed}'s layout: laid out from seed {d.layout_seed}")
         cams, fields, images = procedural_made(d.world, self.condition, self.seed, view)
         fields["motions"] = d.records()
         # layout_seed: the seed's own, or a derived one where the motions found no room in its layout
