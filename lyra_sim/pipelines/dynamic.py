@@ -81,10 +81,14 @@ class ProceduralDynamicSource:
         d = generate_dynamic(self.condition, self.seed, times, fps=self.fps, config=self.config)
         if d.layout_seed != self.seed:
             stage(f"the motions found no room in seed {self.seed}'s layout: laid out from seed {d.layout_seed}")
+        elif d.furnishing:
+            stage(f"the motions found no room in any layout with all of the room's usual furniture: built with less "
+                  f"(furnishing {d.furnishing})")
         cams, fields, images = procedural_made(d.world, self.condition, self.seed, view)
         fields["motions"] = d.records()
-        # layout_seed: the seed's own, or a derived one where the motions found no room in its layout
-        fields["world_model"] = {**fields["world_model"], "dynamic": True, "layout_seed": d.layout_seed}
+        # layout_seed / furnishing: what the room was built from where the motions found no room as asked for
+        fields["world_model"] = {**fields["world_model"], "dynamic": True, "layout_seed": d.layout_seed,
+                                 "furnishing": d.furnishing}
         stage(f"moving the Gaussians to {len(times)} times")
         dyn = d.dynamic()
         stage(f"rendering the monocular input video ({len(times)} frames)")

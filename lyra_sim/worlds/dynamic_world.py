@@ -95,6 +95,8 @@ class DynamicProceduralScene:
         poses: ``[T, M, 4, 4]`` float64 world transforms of mover ``m`` at time ``t`` (rest → then).
         layout_seed: the seed the room was built from: the one asked for, or one derived from it where the
             motions found no room in its layout (`generate_dynamic`).
+        furnishing: 0, or the lesser furnishing (`lyra_sim.worlds.procedural.generate`'s ``furnishing``) the
+            seed's own layout was built with where no layout of the full furnishing left the motions room.
     """
 
     world: ProceduralScene
@@ -102,6 +104,7 @@ class DynamicProceduralScene:
     fps: float
     poses: np.ndarray
     layout_seed: int
+    furnishing: int = 0
 
     @property
     def movers(self) -> tuple[Mover, ...]:
@@ -216,7 +219,8 @@ def generate_dynamic(condition, seed: int, times: Sequence[float], *, fps: float
 
     Where the motions find no room in the seed's layout (a walker with no route that leaves a way around it, a
     door that would close off half the room), the room is laid out again from derived seeds, up to `LAYOUTS` in
-    all; the result's ``layout_seed`` says which one was built.
+    all, and then, for a room furnished by default, from the seed with less and less of its usual furniture; the
+    result's ``layout_seed`` and ``furnishing`` say which was built.
 
     Args:
         condition: a prompt or scene spec with motions (`lyra_sim.worlds.motion`).
@@ -240,12 +244,19 @@ def generate_dynamic(condition, seed: int, times: Sequence[float], *, fps: float
             return _dynamic_layout(condition, layout_seed(seed, attempt), times, fps, config)
         except NoRoomToMove as exc:
             first = first or exc
-    raise NoRoomToMove(f"{first} (and in {LAYOUTS - 1} other layouts drawn from seed {seed})") from first
+    levels = procedural.furnishing_levels(condition)
+    for furnishing in range(1, levels):  # a room furnished by default: less of its usual furniture
+        try:
+            return _dynamic_layout(condition, seed, times, fps, config, furnishing)
+        except NoRoomToMove:
+            pass
+    less = ", and with less of the room's usual furniture" if levels > 1 else ""
+    raise NoRoomToMove(f"{first} (and in {LAYOUTS - 1} other layouts drawn from seed {seed}{less})") from first
 
 
 def _dynamic_layout(condition, seed: int, times: tuple[float, ...], fps: float | None,
-                    config: ProceduralConfig | None) -> DynamicProceduralScene:
-    world = procedural.generate(condition, seed=seed, config=config, motion=True, times=times)
+                    config: ProceduralConfig | None, furnishing: int = 0) -> DynamicProceduralScene:
+    world = procedural.generate(condition, seed=seed, config=config, motion=True, times=times, furnishing=furnishing)
     if not world.movers:
         words = sorted({w for m in MOTION_KINDS.values() for w in m.words[:2]})
         raise ValueError("the scene has nothing that moves; a dynamic scene needs a motion (e.g. 'a person walking', "
@@ -256,7 +267,7 @@ def _dynamic_layout(condition, seed: int, times: tuple[float, ...], fps: float |
         if m.motion.style != "path":
             cycle = m.motion.period * np.arange(25) / 24
             check_motion(world, cycle, np.stack([np.stack([n.pose(t) for n in world.movers]) for t in cycle]), only=[k])
-    return DynamicProceduralScene(world, times, fps, poses, seed)
+    return DynamicProceduralScene(world, times, fps, poses, seed, furnishing)
 
 
 __all__ = ["DEFAULT_FPS", "LAYOUTS", "DynamicProceduralScene", "NoRoomToMove", "check_motion", "frame_times",

@@ -32,8 +32,9 @@ def regenerate(manifest: dict[str, Any], where: str = "scene") -> procedural.Pro
     # the resolved spec (a spec condition is stored only in resolved form).
     condition = manifest["prompt"] if manifest.get("prompt") else manifest["scene_spec"]
     try:
-        # a dynamic scene whose motions found no room in its seed's layout was built from a derived seed
-        world = procedural.generate(condition, seed=model.get("layout_seed", manifest["seed"]))
+        # a dynamic scene whose motions found no room as asked for was built from a derived seed or with less
+        world = procedural.generate(condition, seed=model.get("layout_seed", manifest["seed"]),
+                                    furnishing=model.get("furnishing", 0) if manifest.get("prompt") else 0)
     except ValueError as exc:
         raise ValueError(f"{where}: the ground truth could not be regenerated ({exc})") from exc
     # A learned decoder draws its own Gaussians from the imagined views; only the procedural

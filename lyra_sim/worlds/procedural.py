@@ -13,6 +13,7 @@ with the same seed gives the same scene again.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Iterator
@@ -248,13 +249,26 @@ def furnishing_options(room_type: str, rng: np.random.Generator, leave_out: tupl
     return [full + picks, least + picks] + [least[:k] for k in range(len(least), -1, -1)]
 
 
+def _furnished_by_default(spec: SceneSpec) -> bool:
+    return spec.room.furnish if spec.room.furnish is not None else not spec.objects
+
+
+def furnishing_levels(condition: str | SceneSpec | dict) -> int:
+    """How many furnishings of a single room `generate` can build (its ``furnishing`` argument): 1, the scene as
+    asked for, plus, for a room furnished by default, its lesser furnishings (`furnishing_options`)."""
+    spec = _as_spec(condition)[0]
+    if spec.building is not None or not _furnished_by_default(spec):
+        return 1
+    return len(furnishing_options(spec.room.type, np.random.default_rng(0)))  # the ladder's length is the type's
+
+
 def _furnishings(spec: SceneSpec, room_type: str, seed: int) -> Iterator[tuple[list[Instance], np.random.Generator]]:
     """``(instances, layout stream)`` to try in turn for a single room: the scene as asked for, then, for a room
     furnished by default ("a small bathroom"), lesser furnishings (`furnishing_options` after the first) beside
     the objects asked for, so that a small room of any type gets a layout. Only drawn when needed: a room whose
     first layout works is the same bytes as before fallbacks existed."""
     yield expand_objects(spec, room_type, stream(seed, OBJECTS_STREAM)), stream(seed, LAYOUT_STREAM)
-    if not (spec.room.furnish if spec.room.furnish is not None else not spec.objects):
+    if not _furnished_by_default(spec):
         return
     options = furnishing_options(room_type, stream(seed, OBJECTS_STREAM, 1))[1:]
     for k, furniture in enumerate(options, 1):
@@ -387,7 +401,7 @@ def yaw_degrees(p: Placed, spec: ObjectSpec) -> float:
 
 
 def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralConfig | None = None, *,
-             motion: bool = False, times: tuple[float, ...] = ()) -> ProceduralScene:
+             motion: bool = False, times: tuple[float, ...] = (), furnishing: int = 0) -> ProceduralScene:
     """Generate a room (or a building, `lyra_sim.worlds.house`) from a prompt, a `SceneSpec`, or a spec dict.
 
     Args:
@@ -400,6 +414,10 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
             (kept in the spec as given).
         times: with ``motion``, the times (s) at which the movers together must leave the free floor
             connected (`lyra_sim.worlds.dynamic_layout.plan_motions`).
+        furnishing: the furnishing of a single room to start from (of `furnishing_levels`): 0, the scene as asked
+            for; k >= 1, its k-th lesser furnishing. A furnishing whose objects cannot all be placed moves on to
+            the next one by itself; `lyra_sim.worlds.dynamic_world.generate_dynamic` also steps through them
+            when the motions find no room.
 
     Raises:
         ValueError: bad prompt/spec (names the problem), counts over the caps, objects that
@@ -418,14 +436,18 @@ def generate(condition: str | SceneSpec | dict, seed: int, config: ProceduralCon
 
         return generate_building(spec, understood, unknown, seed, cfg)
 
+    levels = furnishing_levels(spec)
+    if isinstance(furnishing, bool) or not isinstance(furnishing, int) or not 0 <= furnishing < levels:
+        raise ValueError(f"furnishing: expected 0..{levels - 1} for this scene, got {furnishing!r}")
     room = _resolve_room(spec.room, stream(seed, ROOM_STREAM))
     error: ValueError | None = None
-    for instances, layout_rng in _furnishings(spec, room.type, seed):
+    for instances, layout_rng in itertools.islice(_furnishings(spec, room.type, seed), furnishing, None):
         try:
             bindings = bind(spec.motions, [(i.name, i.spec.kind) for i in instances]) if motion else []
-        except ValueError:
-            if error is None:  # the scene as asked for: a bad motion
+        except ValueError as exc:
+            if furnishing == 0 and error is None:  # the scene as asked for: a bad motion
                 raise
+            error = error or exc
             continue  # a lesser furnishing without the object a motion moves
         on_route = {b.instance for b in bindings if b.motion.style == "path"}
         clearance = {b.instance: drawer_clearance(b) for b in bindings if b.motion.style == "slide"}

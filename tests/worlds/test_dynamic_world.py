@@ -146,6 +146,22 @@ def test_motions_without_room_in_the_seeds_layout_get_another_layout():
     assert generate_dynamic(prompt, 60, times, config=CFG).layout_seed == 60
 
 
+def test_motions_without_room_in_any_layout_get_less_of_the_rooms_furniture():
+    """A tiny office's cart (seed 4) finds no route in any of the `LAYOUTS` layouts with the office's usual desks
+    and chairs: the seed's own layout is then built with less of them (`procedural.furnishing_levels`)."""
+    prompt, times = "a tiny office with a rolling cart", frame_times(3, 8.0)
+    with pytest.raises(NoRoomToMove, match="cart_0: no route to drive on"):
+        procedural.generate(prompt, seed=4, config=CFG, motion=True, times=times)
+    d = generate_dynamic(prompt, 4, times, config=CFG)
+    # furnishing > 0 only once every layout with the full furniture failed
+    assert d.layout_seed == 4 and 1 <= d.furnishing < procedural.furnishing_levels(prompt)
+    full = procedural.generate(prompt, seed=4, config=CFG)  # at rest, with all of its usual furniture
+    assert len(d.world.objects) < len(full.objects) and [m.label for m in d.movers] == ["cart_0"]
+    check_motion(d.world, times, d.poses)
+    with pytest.raises(ValueError, match=r"furnishing: expected 0\.\.0 for this scene, got 1"):
+        procedural.generate("an office with a desk", seed=0, config=CFG, furnishing=1)  # named objects only
+
+
 def test_same_prompt_and_seed_same_bytes_and_the_resolved_spec_rebuilds_it():
     times = frame_times(4, 8.0)
     a = generate_dynamic("a living room with a person walking and a door swinging", 3, times, config=CFG)
