@@ -326,6 +326,7 @@ def parse_prompt(prompt: str) -> ParseResult:
     motions: list[tuple[int, str]] = []  # (object index, motion kind)
     pending_motion: tuple[int, str] | None = None  # (position, word) waiting for its object
     last_content: str | None = None  # kind of the last noun: "object", "room", ...
+    object_end = -1  # the token just after the last object noun: a motion word there is that object's
     implied: list[int] = []  # objects only a part noun brought ("a drawer": a dresser)
     furnish: bool | None = None  # "an empty room", "a furnished bedroom"
 
@@ -345,6 +346,8 @@ def parse_prompt(prompt: str) -> ParseResult:
         if entry.kind == "motion":
             prev = objects[last_object].kind if last_content == "object" and last_object is not None else None
             kind = None if prev is None or any(o == last_object for o, _ in motions) else motion_for(phrase, prev)
+            if kind is None and prev is not None and at == object_end and pending_motion is None:
+                kind = _bind(phrase, prev, fail)  # "a table spinning": the table's, an error (not the next noun's)
             if kind is not None:  # "a person walking"
                 motions.append((last_object, kind))
                 understood.append((at, phrase))
@@ -366,7 +369,7 @@ def parse_prompt(prompt: str) -> ParseResult:
                 objects.append(ObjectSpec(JOINT_NOUNS[entry.value]))
                 hosts = [len(objects) - 1]
                 implied.append(hosts[0])
-            last_object, last_content, content = hosts[-1], "object", True
+            last_object, last_content, content, object_end = hosts[-1], "object", True, i
             understood += [(at, phrase)] + pending.words()
             pending, stack_on = PendingEntry(), None
             if pending_motion is not None:
@@ -411,7 +414,7 @@ def parse_prompt(prompt: str) -> ParseResult:
                     pending, stack_on = PendingEntry(), None
                     continue
             objects.append(spec)
-            last_object = len(objects) - 1
+            last_object, object_end = len(objects) - 1, i
             if pending_motion is not None:
                 motions.append((last_object, _bind(pending_motion[1], kind, fail)))
                 understood.append(pending_motion)

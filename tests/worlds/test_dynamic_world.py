@@ -49,6 +49,11 @@ def test_prompts_name_six_motion_kinds_and_report_unknown_verbs():
     assert flying.unknown == ["flying"] and flying.spec.motions == ()
     with pytest.raises(ValueError, match=r"'spinning' cannot apply to a table \(it moves: fan, turntable\)"):
         parse_prompt("a kitchen with a spinning table")
+    # after its noun a motion word is that noun's: the error names the table, not the person after "and"
+    with pytest.raises(ValueError, match=r"'spinning' cannot apply to a table \(it moves: fan, turntable\)"):
+        parse_prompt("a kitchen with a table spinning and a person walking")
+    assert [(m.kind, m.object) for m in parse_prompt("a kitchen with a table and spinning fan").spec.motions] == [
+        ("spin", "fan_0")]  # before its noun, it waits for it
     # a prompt about motion keeps the room's furniture; static prompts are unchanged
     assert parse_prompt("a kitchen with a person walking").spec.room.furnish is True
     assert parse_prompt("a kitchen with a person").spec.room.furnish is None
