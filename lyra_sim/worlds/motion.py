@@ -6,7 +6,7 @@ A scene spec's ``motions`` (`MotionSpec`, JSON like every spec entry) names an o
 | kind | style | moves | default |
 | --- | --- | --- | --- |
 | ``walk`` | a closed route across the floor | a person | 0.8 m/s |
-| ``drive`` | a closed route (a ball also rolls) | a cart, a robot vacuum, a ball | 0.5 m/s |
+| ``drive`` | a closed route (a ball also rolls) | a cart, a robot vacuum, a ball, a forklift | 0.5 m/s |
 | ``swing`` | about the hinge, open and shut | a door's leaf | 80°, every 4 s |
 | ``slide`` | out of the front and back | a drawer of a dresser, cabinet, nightstand, TV stand or desk | 0.3 m, every 3 s |
 | ``spin`` | about the axle, one turn per period | a fan's rotor, a turntable's platter | 2 s per turn |
@@ -71,7 +71,8 @@ MOTION_KINDS: Mapping[str, MotionKind] = MappingProxyType({
                        MappingProxyType({"person": None}), speed=0.8),
     "drive": MotionKind("drive", "path", ("rolling", "rolls", "driving", "drives", "moving", "moves", "roaming",
                                           "roams", "cruising", "cleaning", "vacuuming", "pushed"),
-                        MappingProxyType({"cart": None, "robot_vacuum": None, "ball": None}), speed=0.5),
+                        MappingProxyType({"cart": None, "robot_vacuum": None, "ball": None, "forklift": None}),
+                        speed=0.5),
     "swing": MotionKind("swing", "swing", ("swinging", "swings", "opening", "opens", "closing", "closes", "flapping"),
                         MappingProxyType({"door": "leaf"}), period=4.0, amplitude=80.0, amplitude_range=(5.0, 110.0)),
     "slide": MotionKind("slide", "slide", ("sliding", "slides", "opening", "opens", "closing", "closes", "pulled"),

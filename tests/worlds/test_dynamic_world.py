@@ -54,6 +54,8 @@ def test_prompts_name_six_motion_kinds_and_report_unknown_verbs():
         parse_prompt("a kitchen with a table spinning and a person walking")
     assert [(m.kind, m.object) for m in parse_prompt("a kitchen with a table and spinning fan").spec.motions] == [
         ("spin", "fan_0")]  # before its noun, it waits for it
+    assert [(m.kind, m.object) for m in parse_prompt("a warehouse with a forklift driving").spec.motions] == [
+        ("drive", "forklift_0")]
     # a prompt about motion keeps the room's furniture; static prompts are unchanged
     assert parse_prompt("a kitchen with a person walking").spec.room.furnish is True
     assert parse_prompt("a kitchen with a person").spec.room.furnish is None
@@ -90,7 +92,8 @@ def test_each_motion_kind_moves_only_its_mover_rigidly(kind):
 
 @pytest.mark.parametrize("prompt", ["a kitchen with a person walking", "an office with a person walking and a robot vacuum",
                                     "a bedroom with a door swinging and a drawer sliding",
-                                    "a living room with a spinning fan, a bouncing ball and a rolling ball"])
+                                    "a living room with a spinning fan, a bouncing ball and a rolling ball",
+                                    "a warehouse with a forklift driving and a person walking"])
 def test_no_intersections_and_a_connected_floor_at_every_time(prompt):
     times = frame_times(9, 8.0)
     d = generate_dynamic(prompt, 1, times, config=CFG)
