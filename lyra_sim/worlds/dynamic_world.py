@@ -248,7 +248,7 @@ def generate_dynamic(condition, seed: int, times: Sequence[float], *, fps: float
     for furnishing in range(1, levels):  # a room furnished by default: less of its usual furniture
         try:
             return _dynamic_layout(condition, seed, times, fps, config, furnishing)
-        except NoRoomToMove:
+        except ValueError:  # any failure of a fallback (one without the object a motion moves, too): the next
             pass
     less = ", and with less of the room's usual furniture" if levels > 1 else ""
     raise NoRoomToMove(f"{first} (and in {LAYOUTS - 1} other layouts drawn from seed {seed}{less})") from first
