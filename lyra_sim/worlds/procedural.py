@@ -209,8 +209,7 @@ def expand_objects(spec: SceneSpec, room_type: str, rng: np.random.Generator,
     ``counters`` (kind → next instance number) continues a numbering across calls (a building's rooms).
     """
     groups = [(o, o.count if o.count is not None else int(rng.integers(2, 5))) for o in spec.objects]
-    furnish = spec.room.furnish if spec.room.furnish is not None else not spec.objects
-    if furnish:
+    if _furnished_by_default(spec):
         groups += [(ObjectSpec(kind), int(rng.integers(lo, hi + 1))) for kind, lo, hi in
                    ROOM_KINDS[room_type].defaults]
         groups += [(ObjectSpec(group[int(rng.integers(len(group)))]), 1) for group in
