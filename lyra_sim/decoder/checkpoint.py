@@ -45,7 +45,9 @@ DEFAULT_DYNAMIC_CHECKPOINT = Path(__file__).parent / "weights" / "lyra_small_dyn
 ADDED_MODULES: dict[str, tuple[str, ...]] = {
     "time_embedding": ("time_embed.", "target_embed."),
     "offsets": ("offset_head.", "detail_offsets."),
-    "detail_width": ("detail.", "detail_out.", "detail_offsets."),
+    "detail_width": ("detail.", "detail_out.", "detail_offsets.", "detail_gate.", "detail_motion."),
+    "depth_input": ("depth_embed.", "depth_gate.", "detail_gate."),
+    "motion_gate": ("motion_head.", "detail_motion."),
 }
 """The weights each of `ADDITIONS` brings (zero-initialized where they output: a decoder with an addition
 started from a checkpoint without it decodes as that checkpoint)."""

@@ -74,6 +74,27 @@ class DecoderConfig:
             so a decoder initialized from a checkpoint without it decodes exactly as that one did.
             Measured (the shipped dynamic checkpoint, detail_width 64): +0.07 dB and -0.7 cm of centre error
             over the same training without it (benchmarks/results/dynamic_decoder_h200.md, seventh run).
+
+    Depth input (an addition to Lyra):
+        depth_input: the decoder may also read the frames' camera depth ``[B, V, T, H, W]`` (meters, 0 where
+            unknown), where the world model has it: the procedural world's own depth, or a depth sensor's. It
+            enters twice: folded like the rays into a *zero-initialized* patch embedding added to the tokens,
+            and per Gaussian, where the head's depth is pulled to the given one by a gate
+            ``sigmoid(g)`` (`DEPTH_GATE_BIAS` at the start: trust the given depth) that a zero-initialized
+            layer learns per pixel. Without depth (None, or 0 everywhere) the decoder decodes exactly as one
+            without the addition, so one checkpoint serves videos with and without depth. Why: latents alone
+            left the movers' Gaussians 1.13-1.18x too far after 2,000 steps of metric depth losses, which is
+            most of their centre error (benchmarks/results/dynamic_decoder_h200.md).
+
+    Motion gate (an addition to Lyra; time-conditioned decoders):
+        motion_gate: a head predicts for every Gaussian the probability ``m`` that its pixel shows a moving object
+            (trained against the world's label maps), and its opacity becomes ``α (1 - m (1 - w))``, where ``w``
+            is its Gaussian frame's linear-interpolation weight at the target time (1 on that frame's time, 0 from
+            the neighbouring Gaussian frames' times on). The still scene keeps every frame's Gaussians; a moving
+            object is shown by the two Gaussian frames around the target time, cross-faded, so its copies from
+            other times ("ghosts") vanish and its centre moves with it. Why: with exact depth the ghosts alone left
+            23 cm of centre error, and interpolation weights on the true surface points score 3 cm where equal
+            weights score 15 (benchmarks/results/dynamic_decoder_h200.md). The head starts at ``m = 0.0025``.
     """
 
     latent_channels: int = 16
@@ -103,6 +124,8 @@ class DecoderConfig:
     time_embedding: bool = False
     offsets: float = 0.0
     detail_width: int = 0
+    depth_input: bool = False
+    motion_gate: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attention_blocks", tuple(int(i) for i in self.attention_blocks))
@@ -143,6 +166,12 @@ class DecoderConfig:
             raise ValueError("offsets: position offsets belong to a time-conditioned decoder (set time_embedding)")
         if not isinstance(self.detail_width, int) or isinstance(self.detail_width, bool) or self.detail_width < 0:
             raise ValueError(f"detail_width: expected a channel count >= 0 (0: no detail head), got {self.detail_width!r}")
+        if not isinstance(self.depth_input, bool):
+            raise ValueError(f"depth_input: expected true or false, got {self.depth_input!r}")
+        if not isinstance(self.motion_gate, bool):
+            raise ValueError(f"motion_gate: expected true or false, got {self.motion_gate!r}")
+        if self.motion_gate and not self.time_embedding:
+            raise ValueError("motion_gate: the motion gate belongs to a time-conditioned decoder (set time_embedding)")
 
     @property
     def dynamic(self) -> bool:
@@ -150,8 +179,8 @@ class DecoderConfig:
         return self.time_embedding
 
     def without_additions(self) -> "DecoderConfig":
-        """The plain static decoder this one extends: no time conditioning, offsets or detail head (`ADDITIONS`).
-        A checkpoint of it, or of this decoder with only some additions, initializes this one."""
+        """The plain static decoder this one extends: no time conditioning, offsets, detail head, depth input or
+        motion gate (`ADDITIONS`). A checkpoint of it, or of this decoder with only some additions, initializes this one."""
         return replace(self, **ADDITIONS)
 
     @property
@@ -177,7 +206,8 @@ class DecoderConfig:
         return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
 
 
-ADDITIONS: dict[str, Any] = {"time_embedding": False, "offsets": 0.0, "detail_width": 0}
+ADDITIONS: dict[str, Any] = {"time_embedding": False, "offsets": 0.0, "detail_width": 0, "depth_input": False,
+                             "motion_gate": False}
 """Fields of the zero-initialized additions and their values when off: a decoder with an addition on starts,
 from a checkpoint with it off, as that checkpoint (`lyra_sim.decoder.checkpoint.load_initial_weights`)."""
 

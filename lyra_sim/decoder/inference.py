@@ -40,6 +40,8 @@ class DecodedScene:
         timings: seconds per stage: ``imagine``, ``encode``, ``decode`` (all target times).
         dynamic: for a time-conditioned decoder, the Gaussians at every target time (``scene`` is
             then the first of them); None for a static one.
+        depth_input: whether the decoder read the world model's depth beside the latents (a decoder with
+            ``depth_input`` and a world model that gives depth, as the procedural one does).
     """
 
     scene: GaussianScene
@@ -49,6 +51,7 @@ class DecodedScene:
     metadata: dict[str, Any]
     timings: dict[str, float]
     dynamic: DynamicScene | None = None
+    depth_input: bool = False
 
 
 def _sync(device: torch.device) -> None:
@@ -127,13 +130,16 @@ def decode_world(
     _sync(device)
     t2 = time.perf_counter()
     args = (latents[None].to(device), video.viewmats[None].to(device), video.Ks[None].to(device), keep_ratio)
+    # A depth-input decoder reads the world's depth where the world has it (the procedural one does; the
+    # diffusers worlds give none, and the decoder then reads the latents alone, as it was also trained to).
+    depth = video.depth[None, ..., 0].to(device) if config.depth_input and video.depth is not None else None
     if not config.time_embedding:
         stage("decoding latents into 3D Gaussians")
-        scene = model.decode(*args)[0]
+        scene = model.decode(*args, depth=depth)[0]
         _sync(device)
         t3 = time.perf_counter()
         return DecodedScene(scene, video, str(path), model.config.to_dict(), extra,
-                            {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2})
+                            {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2}, depth_input=depth is not None)
     if video.times is None:
         raise ValueError(f"{path}: a time-conditioned decoder needs a dynamic video (frames with times); the "
                          f"{world.name} world model gave a static one")
@@ -144,11 +150,11 @@ def decode_world(
         wanted = seconds if targets is None else torch.as_tensor(targets, dtype=torch.float64)
     stage(f"decoding latents into 3D Gaussians at {len(wanted)} target times")
     frame_t, target_t = normalize_times(seconds[None], wanted[None])
-    scenes = tuple(model.decode(*args, times=frame_t.float().to(device), target=target_t[:, i].float().to(device))[0]
-                   for i in range(len(wanted)))
+    scenes = tuple(model.decode(*args, times=frame_t.float().to(device), target=target_t[:, i].float().to(device),
+                                depth=depth)[0] for i in range(len(wanted)))
     _sync(device)
     t3 = time.perf_counter()
     fps = video.info.get("fps") if targets is None else None
     dynamic = DynamicScene(tuple(wanted.tolist()), scenes, fps)
     return DecodedScene(scenes[0], video, str(path), model.config.to_dict(), extra,
-                        {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2}, dynamic)
+                        {"imagine": t1 - t0, "encode": t2 - t1, "decode": t3 - t2}, dynamic, depth is not None)

@@ -22,6 +22,14 @@ load_initial_weights`) decodes exactly as the static one did, at any target time
 
 Detail head (``config.detail_width``, an addition to Lyra): a few convolutions at latent resolution over the
 latents and the tokens' features, added to the head's outputs through a zero-initialized layer (`DetailHead`).
+
+Depth input (``config.depth_input``, an addition to Lyra): the frames' camera depth where the world model has it,
+folded like the rays into a zero-initialized patch embedding, and per Gaussian a gate that pulls the head's depth
+to the given one (`depth_raw` inverts the depth activation). Pixels of unknown depth (0) decode as without it.
+
+Motion gate (``config.motion_gate``, an addition to Lyra): a head's probability that a Gaussian shows a moving object
+scales its opacity by its Gaussian frame's linear-interpolation weight at the target time (`interpolation_weights`),
+so a moving object is shown by the Gaussian frames around the target time only.
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ class GaussianBatch:
         rgb: ``[B, N, 3]`` colors in [0, 1].
         offsets: ``[B, N, 3]`` the position offsets included in ``means`` (``means - offsets`` lie on the
             pixels' rays), or None for a decoder without offsets.
+        motion: ``[B, N]`` the motion gate's probability that a Gaussian's pixel shows a moving object (already
+            applied to ``opacities``), or None for a decoder without the gate.
     """
 
     means: Tensor
@@ -61,6 +71,7 @@ class GaussianBatch:
     opacities: Tensor
     rgb: Tensor
     offsets: Tensor | None = None
+    motion: Tensor | None = None
 
     def __len__(self) -> int:
         return self.means.shape[0]
@@ -80,13 +91,15 @@ class GaussianBatch:
         return self.gather(self.opacities.topk(k, dim=1).indices)
 
     def gather(self, idx: Tensor) -> "GaussianBatch":
-        """The Gaussians ``idx [B, K]`` (int64) of each sample, every field (offsets too) alike."""
+        """The Gaussians ``idx [B, K]`` (int64) of each sample, every field (offsets, motion too) alike."""
 
-        def take(x: Tensor) -> Tensor:
+        def take(x: Tensor | None) -> Tensor | None:
+            if x is None:
+                return None
             return x.gather(1, idx.reshape(*idx.shape, *([1] * (x.ndim - 2))).expand(*idx.shape, *x.shape[2:]))
 
         return GaussianBatch(take(self.means), take(self.quats), take(self.scales), take(self.opacities), take(self.rgb),
-                             None if self.offsets is None else take(self.offsets))
+                             take(self.offsets), take(self.motion))
 
     def scene(self, index: int) -> GaussianScene:
         """Sample ``index`` as a degree-0 `GaussianScene` (float32; keeps autograd)."""
@@ -98,6 +111,20 @@ class GaussianBatch:
     def scenes(self) -> list[GaussianScene]:
         return [self.scene(i) for i in range(len(self))]
 
+
+DEPTH_FEATURES = 2
+"""Channels of one depth sample for the tokens: ``(known, near / depth)`` (0, 0 where unknown)."""
+
+DEPTH_GATE_BIAS = 6.0
+"""Start of the depth gate's logit: ``sigmoid(6) = 0.9975``, so a new depth input is trusted from the first step
+(a zero-initialized gate would take Adam thousands of steps at a fine-tuning learning rate to open)."""
+
+MOTION_GAIN = 10.0
+"""The motion gate's logit is this times its head's output: Adam then moves it that much faster at a fine-tuning
+learning rate (the head starts at zero and must reach logits of several units within a few hundred steps)."""
+
+MOTION_BIAS = -6.0
+"""Start of the motion gate's logit: ``m = sigmoid(-6) = 0.0025``, opacities within 0.25 % of the checkpoint's."""
 
 TIME_FEATURES = 3
 """Channels of one time's embedding: ``(t, cos πt, sin πt)``."""
@@ -115,6 +142,26 @@ def normalize_times(times: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
     span = (times[:, -1:] - t0).clamp_min(1e-6)
     shape = (-1,) + (1,) * (targets.ndim - 1)
     return (times - t0) / span, (targets - t0.reshape(shape)) / span.reshape(shape)
+
+
+def interpolation_weights(nodes: Tensor, x: Tensor) -> Tensor:
+    """Linear-interpolation ("hat") weights ``[B, G]`` of increasing ``nodes [B, G]`` at ``x [B]``: 1 at a node,
+    falling linearly to 0 at its neighbours; they sum to 1. Outside ``[nodes[0], nodes[-1]]`` the nearest end node
+    gets 1."""
+    x = torch.minimum(torch.maximum(x[:, None], nodes[:, :1]), nodes[:, -1:])
+    left = torch.cat([nodes[:, :1], nodes[:, :-1]], 1)
+    right = torch.cat([nodes[:, 1:], nodes[:, -1:]], 1)
+    up = torch.where(nodes > left, (x - left) / (nodes - left).clamp_min(1e-12), torch.ones_like(nodes))
+    down = torch.where(right > nodes, (right - x) / (right - nodes).clamp_min(1e-12), torch.ones_like(nodes))
+    return torch.where(x <= nodes, up, down).clamp(0, 1)
+
+
+def depth_raw(distance: Tensor, config: DecoderConfig) -> Tensor:
+    """The raw depth channel that `activate_gaussians` turns into ``distance`` (meters along the unit ray, clamped
+    into the activation's open range ``(near, far)``): the inverse of ``near (1 - w) + far w``,
+    ``w = sigmoid(x - depth_shift)``."""
+    w = ((distance - config.near) / (config.far - config.near)).clamp(1e-6, 1 - 1e-6)
+    return torch.logit(w) + config.depth_shift
 
 
 def activate_gaussians(raw: Tensor, origins: Tensor, directions: Tensor, config: DecoderConfig) -> GaussianBatch:
@@ -215,6 +262,15 @@ class LyraDecoder(nn.Module):
             self.detail_out = nn.ConvTranspose3d(c.detail_width, GAUSSIAN_CHANNELS, (g, u, u), stride=(g, u, u))
             if c.offsets > 0:
                 self.detail_offsets = nn.ConvTranspose3d(c.detail_width, 3, (g, u, u), stride=(g, u, u))
+        if c.depth_input:
+            self.depth_embed = nn.Conv3d(DEPTH_FEATURES * t * r * r, c.width, (1, p, p), stride=(1, p, p))
+            self.depth_gate = nn.ConvTranspose3d(c.width, 1, (g, p * u, p * u), stride=(g, p * u, p * u))
+            if c.detail_width:
+                self.detail_gate = nn.ConvTranspose3d(c.detail_width, 1, (g, u, u), stride=(g, u, u))
+        if c.motion_gate:
+            self.motion_head = nn.ConvTranspose3d(c.width, 1, (g, p * u, p * u), stride=(g, p * u, p * u))
+            if c.detail_width:
+                self.detail_motion = nn.ConvTranspose3d(c.detail_width, 1, (g, u, u), stride=(g, u, u))
 
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -227,10 +283,15 @@ class LyraDecoder(nn.Module):
         if self.rgb_skip is not None:  # starts as a no-op, like the camera embedding
             nn.init.zeros_(self.rgb_skip.weight)
             nn.init.zeros_(self.rgb_skip.bias)
-        for name in ("time_embed", "target_embed", "offset_head", "detail_out", "detail_offsets"):  # no-ops too
+        for name in ("time_embed", "target_embed", "offset_head", "detail_out", "detail_offsets", "depth_embed",
+                     "depth_gate", "detail_gate", "motion_head", "detail_motion"):  # no-ops too (see the biases)
             if hasattr(self, name):
                 nn.init.zeros_(getattr(self, name).weight)
                 nn.init.zeros_(getattr(self, name).bias)
+        if c.depth_input:  # acts only where depth is given
+            nn.init.constant_(self.depth_gate.bias, DEPTH_GATE_BIAS)
+        if c.motion_gate:
+            nn.init.constant_(self.motion_head.bias, MOTION_BIAS / MOTION_GAIN)
         # Small head weights so the first Gaussians sit near the biases: depth init_depth,
         # identity rotation, scale cap/e, opacity sigmoid(-shift).
         nn.init.normal_(self.head.weight, std=0.02 / math.sqrt(c.width / 64))
@@ -295,6 +356,19 @@ class LyraDecoder(nn.Module):
         if tuple(times.shape) != (b, t) or tuple(target.shape) != (b,):
             raise ValueError(f"times, target: expected [{b}, {t}] and [{b}], got {list(times.shape)} and {list(target.shape)}")
 
+    def _check_depth(self, latents: Tensor, depth: Tensor | None) -> None:
+        if depth is None:
+            return
+        if not self.config.depth_input:
+            raise ValueError("depth: this decoder reads no depth (config.depth_input is false); pass None")
+        b, v, _, tl, h, w = latents.shape
+        s = self.config.spatial_compression
+        want = (b, v, self.num_frames(tl), h * s, w * s)
+        shape = tuple(depth.shape) if isinstance(depth, Tensor) else None
+        if shape not in (want, want + (1,)):
+            raise ValueError(f"depth: expected {list(want)} (or with a trailing 1) camera depths in meters, 0 where "
+                             f"unknown, got {list(shape) if shape else type(depth).__name__}")
+
     def _check_inputs(self, latents: Tensor, viewmats: Tensor, Ks: Tensor) -> None:
         c = self.config
         if not isinstance(latents, Tensor) or latents.ndim != 6:
@@ -319,7 +393,7 @@ class LyraDecoder(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, times: Tensor | None = None,
-                target: Tensor | None = None) -> GaussianBatch:
+                target: Tensor | None = None, depth: Tensor | None = None) -> GaussianBatch:
         """Predict the Gaussians of B multi-view videos (at a target time, for a time-conditioned decoder).
 
         Args:
@@ -328,6 +402,8 @@ class LyraDecoder(nn.Module):
             Ks: ``[B, V, T, 3, 3]`` intrinsics in pixels of the ``h s x w s`` frames.
             times: ``[B, T]`` the frames' times in [0, 1] (frame k of every view shows ``times[:, k]``);
                 target: ``[B]`` the time to decode, same scale. Only for a time-conditioned decoder.
+            depth: ``[B, V, T, H, W]`` (or ``[..., 1]``) camera depth of every frame in meters, 0 where unknown;
+                only for a decoder with ``depth_input`` (None: unknown everywhere).
 
         Returns:
             `GaussianBatch` with ``N = V · gaussians_per_view(T', h, w)`` Gaussians per sample
@@ -337,6 +413,7 @@ class LyraDecoder(nn.Module):
         c = self.config
         b, v, ch, tl, h, w = latents.shape
         self._check_times(b, self.num_frames(tl), times, target)
+        self._check_depth(latents, depth)
         s, t, p, r, u = c.spatial_compression, c.temporal_compression, c.patch_size, c.plucker_samples, c.gaussian_upsample
         device = latents.device
         viewmats, Ks = viewmats.float(), Ks.float()
@@ -351,6 +428,9 @@ class LyraDecoder(nn.Module):
         x = x + self.plucker_embed(rays.to(x.dtype))
         if c.time_embedding:
             x = x + self._embed_times(times, target, v, h, w, x.dtype)
+        if depth is not None:
+            depth = depth.reshape(b, v, -1, h * s, w * s).float()
+            x = x + self._embed_depth(depth, sample_coords(w, s, r, device), sample_coords(h, s, r, device), x.dtype)
 
         dim, hp, wp = x.shape[1], h // p, w // p
         tokens = x.reshape(b, v, dim, tl, hp, wp).permute(0, 1, 3, 4, 5, 2).reshape(b, v * tl * hp * wp, dim)
@@ -377,6 +457,12 @@ class LyraDecoder(nn.Module):
             tg = times_kept.numel()
             raw = raw.reshape(b, v, GAUSSIAN_CHANNELS, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
             o, d = camera_rays(viewmats[:, :, frames], Ks[:, :, frames], xs, ys)
+            if depth is not None:
+                gate = self.depth_gate(grid)[:, :, times_kept]
+                if c.detail_width:
+                    gate = gate + self.detail_gate(detail)[:, :, times_kept]
+                gate = torch.sigmoid(gate.reshape(b, v, tg, h * u, w * u))
+                raw = self._pull_depth(raw, gate, depth, viewmats[:, :, frames], d, frames, xs, ys)
             gaussians = activate_gaussians(raw.reshape(b, -1, GAUSSIAN_CHANNELS), o.reshape(b, -1, 3), d.reshape(b, -1, 3), c)
             if c.offsets > 0:
                 off = self.offset_head(grid)[:, :, times_kept]
@@ -385,7 +471,49 @@ class LyraDecoder(nn.Module):
                 off = off.reshape(b, v, 3, tg, h * u, w * u).permute(0, 1, 3, 4, 5, 2)
                 off = c.offsets * torch.tanh(off.reshape(b, -1, 3))
                 gaussians = replace(gaussians, means=gaussians.means + off, offsets=off)
+            if c.motion_gate:
+                logit = self.motion_head(grid)[:, :, times_kept]
+                if c.detail_width:
+                    logit = logit + self.detail_motion(detail)[:, :, times_kept]
+                motion = torch.sigmoid(MOTION_GAIN * logit.reshape(b, v, tg, -1))
+                weight = interpolation_weights(times.float()[:, frames], target.float())  # [B, Tg]
+                keep = 1 - motion * (1 - weight[:, None, :, None])
+                gaussians = replace(gaussians, opacities=gaussians.opacities * keep.reshape(b, -1),
+                                    motion=motion.reshape(b, -1))
             return gaussians
+
+    def _embed_depth(self, depth: Tensor, us: Tensor, vs: Tensor, dtype: torch.dtype) -> Tensor:
+        """``[B V, D, T', h/p, w/p]``: the depth of every frame slot, sampled at the ray samples ``vs x us`` and
+        folded like the rays, through the zero-initialized embedding."""
+        c = self.config
+        b, v, _, height, width = depth.shape
+        t, r, tl = c.temporal_compression, c.plucker_samples, (depth.shape[2] - 1) // c.temporal_compression + 1
+        slots = latent_frame_groups(tl, t, depth.device).reshape(-1)
+        rows = vs.floor().long().clamp(0, height - 1)
+        cols = us.floor().long().clamp(0, width - 1)
+        z = depth[:, :, slots][:, :, :, rows][..., cols]  # [B, V, T' t, h r, w r]
+        known = (z > 0).float()
+        feats = torch.stack([known, known * c.near / z.clamp_min(c.near)], -1)
+        h, w = len(vs) // r, len(us) // r
+        feats = feats.reshape(b * v, tl, t, h, r, w, r, DEPTH_FEATURES).permute(0, 2, 4, 6, 7, 1, 3, 5)
+        return self.depth_embed(feats.reshape(b * v, t * r * r * DEPTH_FEATURES, tl, h, w).to(dtype))
+
+    def _pull_depth(self, raw: Tensor, gate: Tensor, depth: Tensor, viewmats: Tensor, directions: Tensor,
+                    frames: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
+        """Raw head outputs ``[B, V, Tg, H', W', 12]`` with each depth channel moved towards the given depth by
+        ``gate [B, V, Tg, H', W']`` where it is known: ``x + gate (x_given - x)``.
+
+        ``viewmats [B, V, Tg, 4, 4]`` and unit ``directions [B, V, Tg, H', W', 3]`` of the Gaussians' rays turn a
+        camera depth into the distance along the ray that the activation makes."""
+        height, width = depth.shape[-2:]
+        rows = ys.floor().long().clamp(0, height - 1)
+        cols = xs.floor().long().clamp(0, width - 1)
+        z = depth[:, :, frames][:, :, :, rows][..., cols]  # [B, V, Tg, H', W']
+        cos = (viewmats[:, :, :, None, None, 2, :3] * directions).sum(-1).clamp_min(1e-6)  # ray · camera axis
+        given = depth_raw(z / cos, self.config)
+        pull = torch.where(z > 0, gate, torch.zeros_like(gate))
+        x = raw[..., 0]
+        return torch.cat([(x + pull * (given - x))[..., None], raw[..., 1:]], -1)
 
     def _embed_times(self, times: Tensor, target: Tensor, v: int, h: int, w: int, dtype: torch.dtype) -> Tensor:
         """``[B V, D, T', h/p, w/p]``: the input-time and target-time embeddings of every token."""
@@ -402,9 +530,10 @@ class LyraDecoder(nn.Module):
 
     @torch.no_grad()
     def decode(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, keep_ratio: float | None = None,
-               times: Tensor | None = None, target: Tensor | None = None) -> list[GaussianScene]:
+               times: Tensor | None = None, target: Tensor | None = None,
+               depth: Tensor | None = None) -> list[GaussianScene]:
         """Inference: one pruned `GaussianScene` per sample (``keep_ratio`` default: the config's)."""
-        batch = self(latents, viewmats, Ks, times, target)
+        batch = self(latents, viewmats, Ks, times, target, depth)
         return batch.prune(self.config.keep_ratio if keep_ratio is None else keep_ratio).scenes()
 
 

@@ -153,11 +153,13 @@ class DecoderSource:
 
 
 def decoder_record(checkpoint: Any, path: os.PathLike, decoded: DecodedScene, device: str) -> dict[str, Any]:
-    """The manifest's ``decoder`` record: which checkpoint (and its sha256), its config and metadata, where it ran."""
+    """The manifest's ``decoder`` record: which checkpoint (and its sha256), its config and metadata, where it ran,
+    and whether it read the world's depth beside the latents."""
     return {
         "checkpoint": str(checkpoint) if str(checkpoint) == "default" else os.path.basename(path),
         "sha256": sha256_file(path),
         "config": decoded.config,
         "metadata": dict(decoded.metadata),
         "device": torch.device(device).type,
+        "depth_input": decoded.depth_input,
     }

@@ -105,8 +105,10 @@ class TrainSettings:
         grad_checkpoint: recompute backbone activations in the backward pass.
         device: "auto" (CUDA if available), "cpu" or "cuda".
         init_from: a decoder checkpoint to start from (``"default"``: the shipped static decoder), of
-            this decoder or of it without some additions (their weights then start at zero:
+            this decoder or of it without some additions (their weights then start as the addition starts:
             `lyra_sim.decoder.load_initial_weights`); None: random initialization. Ignored on resume.
+        depth_dropout: for a decoder with ``depth_input``, the chance that a sample is decoded from its latents
+            alone (no depth), drawn per sample, so that one checkpoint serves videos with and without depth.
     """
 
     steps: int = 1000
@@ -124,6 +126,12 @@ class TrainSettings:
     grad_checkpoint: bool = False
     device: str = "auto"
     init_from: str | None = None
+    depth_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.depth_dropout, bool) or not isinstance(self.depth_dropout, (int, float)) \
+                or not 0 <= self.depth_dropout <= 1:
+            raise ValueError(f"train.depth_dropout: expected a probability in [0, 1], got {self.depth_dropout!r}")
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -156,6 +164,9 @@ class LossSettings:
     their ray points (``means - offsets``: the offsets carry them to the target time, the ray depth is where their
     pixel's surface was at their own frame's time), as a mean over them alone. Without it no term places a
     moving object's Gaussians along their rays when no frame shows the target time.
+    ``motion_mask`` (dynamic teachers, a decoder with ``motion_gate``): binary cross-entropy of the gate's
+    probability that a Gaussian shows a moving object against its pixel's label in the world's label maps,
+    the mean over moving pixels and the mean over still ones averaged (moving objects cover a few percent).
     """
 
     mse: float = 1.0
@@ -168,6 +179,7 @@ class LossSettings:
     mover_position: float = 0.0
     mover_fade: float = 0.0
     mover_depth: float = 0.0
+    motion_mask: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ strictly *between* input frames (bullet time no frame shows). Three decoders rea
 - ``dynamic``: the checkpoint, decoded once per target time (Lyra's time-conditioned decoder);
 - ``static per time`` (the baseline): the static decoder run on each time's frames separately:
   for a target time, every trajectory's nearest input frame, held still as a static video;
-- ``static all frames``: the static decoder on the whole dynamic video, ignoring time.
+- ``static all frames``: the static decoder on the whole dynamic video, ignoring time;
+- ``dynamic, world depth``: for a checkpoint with ``depth_input``, the checkpoint reading the world's depth of the
+  six trajectories beside the latents (``dynamic`` is then the same checkpoint from the latents alone).
 
 Metrics, per target time: whole-image PSNR / SSIM of the held-out views at that time (against the
 codec's reconstruction of the world's frames, as `lyra_sim.training.evaluation`); PSNR over the
@@ -54,6 +56,8 @@ from .evaluation import psnr, ssim
 from .teacher_cache import TeacherSource, collate_list, teacher_world
 
 METHODS = ("dynamic", "static per time", "static all frames")
+WITH_DEPTH = "dynamic, world depth"
+"""The extra method of a depth-input checkpoint."""
 MIN_GAUSSIANS = 20
 """Decoded Gaussians a mover needs (from pixels showing it) for its centre error to count."""
 
@@ -261,13 +265,16 @@ def evaluate_dynamic(
                                                                                         device=dev))
                 nearest = int((video.times - tau).abs().argmin())
                 still = torch.full((t,), nearest, dtype=torch.long)
+                timed = (frame_t.float(), target_t.float())
                 runs = {
-                    "dynamic": (model, latents, video.viewmats, video.Ks, (frame_t.float(), target_t.float()),
-                                torch.arange(t)),
+                    "dynamic": (model, latents, video.viewmats, video.Ks, timed, torch.arange(t)),
                     "static per time": (static, codec.encode(video.frames[:, still]), video.viewmats[:, still],
                                         video.Ks[:, still], (), still),
                     "static all frames": (static, latents, video.viewmats, video.Ks, (), torch.arange(t)),
                 }
+                if model.config.depth_input:
+                    runs[WITH_DEPTH] = (model, latents, video.viewmats, video.Ks, (*timed, video.depth[None, ..., 0]),
+                                        torch.arange(t))
                 for method, (net, lat, vm, ks, time_args, frame_of) in runs.items():
                     _sync(dev)
                     t0 = time.perf_counter()
@@ -284,8 +291,9 @@ def evaluate_dynamic(
                                                100 * float(np.mean(med)) if med else None, seconds,
                                                *depth_ratios(kept, idx, sources, frame_of, video)))
         mine = [r for r in rows if r.seed == seed]
-        summary = ", ".join(f"{m} {np.mean([r.psnr for r in mine if r.method == m]):.2f} dB" for m in METHODS)
-        log(f"  seed {seed} ({data.condition(seed)}): novel-view PSNR at {len(mine) // len(METHODS)} target times: {summary}")
+        methods = list(dict.fromkeys(r.method for r in mine))
+        summary = ", ".join(f"{m} {np.mean([r.psnr for r in mine if r.method == m]):.2f} dB" for m in methods)
+        log(f"  seed {seed} ({data.condition(seed)}): novel-view PSNR at {len(mine) // len(methods)} target times: {summary}")
     return rows
 
 
@@ -301,8 +309,9 @@ def format_dynamic_table(rows: Sequence[DynamicEvalRow], device: str) -> str:
             "depth ratio, movers", f"decode s / target ({device})"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     prompts = list(dict.fromkeys(r.condition for r in rows)) + ["all"]
+    methods = [m for m in (METHODS[0], WITH_DEPTH, *METHODS[1:]) if any(r.method == m for r in rows)]
     for prompt in prompts:
-        for method in METHODS:
+        for method in methods:
             rs = [r for r in rows if r.method == method and (prompt == "all" or r.condition == prompt)]
             if not rs:
                 continue

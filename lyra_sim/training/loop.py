@@ -108,7 +108,8 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
         fresh = load_initial_weights(resolve_checkpoint(tc.init_from), model)
         if env.is_main:
             added = ", ".join(sorted({k.split(".")[0] for k in fresh}))
-            log(f"initialized from {tc.init_from}" + (f" ({len(fresh)} weights start at zero: {added})" if fresh else ""))
+            log(f"initialized from {tc.init_from}"
+                + (f" ({len(fresh)} weights of additions the checkpoint lacks, newly initialized: {added})" if fresh else ""))
     model = model.to(device)
     model.gradient_checkpointing = tc.grad_checkpoint
     opt = torch.optim.AdamW(_param_groups(model, tc.weight_decay), lr=tc.lr, betas=tuple(tc.betas),
@@ -155,7 +156,7 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
 
         if step % config.run.log_every == 0 or step == tc.steps:
             keys = ("loss", "mse", "mse_holdout", "depth", "lpips", "opacity", "grad_norm", "gaussian_depth",
-                    "mover_position", "mover_fade", "mover_depth")
+                    "mover_position", "mover_fade", "mover_depth", "motion_mask")
             avg = torch.tensor([[r[k] for k in keys] for r in window], dtype=torch.float64).mean(0).to(device)
             seeds: list[Any] = [[r["seeds"] for r in window]]
             if env.distributed:
@@ -177,7 +178,7 @@ def _train(config: DistillConfig, log: Callable[[str], None], env: DistEnv) -> T
                     f"(held-out {entry['psnr_holdout']:.2f})  depth {entry['depth']:.3f}  "
                     f"gaussian depth {entry['gaussian_depth']:.3f}  "
                     + (f"movers {entry['mover_position']:.3f} / {entry['mover_fade']:.4f} / {entry['mover_depth']:.3f}  "
-                       if config.dynamic else "")
+                       f"motion mask {entry['motion_mask']:.3f}  " if config.dynamic else "")
                     + f"lr {entry['lr']:.2e}  "
                     f"{rate:.1f} samples/s  eta {eta / 60:.1f} min")
             window, t_last = [], time.perf_counter()

@@ -3,7 +3,7 @@
 ``mse · MSE + lpips · LPIPS + depth · SI-depth + depth_abs · relative depth error + gaussian_depth ·
 per-Gaussian log-depth error + mover_position · moving objects' Gaussians' distance from where they are
 at the target time + mover_fade · relative opacity of those that cannot get there + mover_depth · their ray
-points' log-depth error + opacity · mean
+points' log-depth error + motion_mask · the motion gate's cross-entropy against the label maps + opacity · mean
 opacity`` (the last only in the pruning stage, when training renders the top ``keep_ratio`` Gaussians
 as inference does).
 SI-depth compares rendered and world depth after per-image median / mean-absolute-deviation
@@ -207,6 +207,17 @@ def pick_target(sample: TeacherSample, gen: torch.Generator) -> float:
     return float(distinct[int(torch.randint(len(distinct), (1,), generator=gen))])
 
 
+def depth_inputs(samples: Sequence[TeacherSample], gens: Sequence[torch.Generator], dropout: float) -> Tensor | None:
+    """``[b, V, T, H, W]`` the depth a depth-input decoder reads: each sample's world depth, or zeros (unknown) with
+    chance ``dropout`` (one draw from each sample's generator) or where the sample has none; None if no sample has
+    depth left."""
+    keep = [s.depth is not None and float(torch.rand((), generator=g)) >= dropout for s, g in zip(samples, gens)]
+    if not any(keep):
+        return None
+    ref = next(s.depth for s, k in zip(samples, keep) if k)
+    return torch.stack([s.depth[..., 0] if k else ref.new_zeros(ref.shape[:-1]) for s, k in zip(samples, keep)])
+
+
 def _at_target(sample: TeacherSample, teacher: Tensor, tau: float) -> tuple[Cameras, Tensor, Tensor | None, Tensor, int]:
     """Cameras, teacher RGB, depth (or None) and moving masks of the views showing time ``tau``: the held-out
     views at ``tau`` and, when ``tau`` is an input time, every trajectory's frame at it. Also how many are
@@ -255,6 +266,29 @@ def _gaussian_depth(model, latent_shape: torch.Size, batch: GaussianBatch, index
     return depth, gaussian_depth_loss(rays, sample.viewmats, sample.depth, frames, xs, ys, ~keep)
 
 
+def motion_mask_loss(motion: Tensor, labels: Tensor, frames: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
+    """Balanced binary cross-entropy of the motion gate's ``motion [V, Tg, Hg, Wg]`` (probabilities) against whether
+    each Gaussian's pixel shows a moving object in ``labels [V, T, H, W]`` (``> 0``): the mean over moving pixels
+    and the mean over still ones, averaged (either alone where the other kind is absent)."""
+    h, w = labels.shape[2:]
+    rows, cols = ys.floor().long().clamp(0, h - 1), xs.floor().long().clamp(0, w - 1)
+    moving = labels[:, frames][:, :, rows][:, :, :, cols] > 0
+    m = motion.float().clamp(1e-6, 1 - 1e-6)
+    parts = [-m[moving].log().mean()] if bool(moving.any()) else []
+    if bool((~moving).any()):
+        parts.append(-(1 - m[~moving]).log().mean())
+    return torch.stack(parts).mean()
+
+
+def _motion_mask(model, latent_shape: torch.Size, motion: Tensor, sample: TeacherSample) -> Tensor:
+    """`motion_mask_loss` of one dynamic sample's Gaussians (shapes as `_gaussian_depth`)."""
+    if sample.labels is None:
+        raise ValueError(f"scene {sample.seed}: loss.motion_mask needs the teacher's label maps, which this sample "
+                         "lacks; rebuild the teacher cache (--build-cache) or set loss.motion_mask to 0")
+    frames, xs, ys = model.gaussian_pixels(latent_shape[3], latent_shape[4], latent_shape[5], motion.device)
+    return motion_mask_loss(motion.reshape(latent_shape[1], len(frames), len(ys), len(xs)), sample.labels, frames, xs, ys)
+
+
 def _mover_motion(model, latent_shape: torch.Size, means: Tensor, opacities: Tensor, sample: TeacherSample,
                   tau: float) -> tuple[Tensor, Tensor]:
     """`mover_motion_loss` of one dynamic sample decoded at target time ``tau`` (shapes as `_gaussian_depth`)."""
@@ -294,21 +328,24 @@ def distill_step_loss(
     viewmats = torch.stack([s.viewmats for s in samples]).float()
     ks = torch.stack([s.Ks for s in samples]).float()
     use_bf16 = config.train.bf16 and device.type == "cuda"
+    unwrapped = model.module if hasattr(model, "module") else model
     taus = [pick_target(s, g) for s, g in zip(samples, gens)] if config.dynamic else []
-    time_args = ()
+    depth_in = depth_inputs(samples, gens, config.train.depth_dropout) if unwrapped.config.depth_input else None
+    time_args: tuple = (None, None)
     if config.dynamic:
         frame_t, target_t = normalize_times(torch.stack([s.times for s in samples]).double(),
                                             torch.tensor(taus, dtype=torch.float64, device=device))
         time_args = (frame_t.float(), target_t.float())
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        gaussians = model(latents, viewmats, ks, *time_args)
+        gaussians = model(latents, viewmats, ks, *time_args, depth_in)
     pruning = config.train.prune_start is not None and step >= config.train.prune_start
-    unwrapped = model.module if hasattr(model, "module") else model
     lw = config.loss
     gauss_depth = [_gaussian_depth(unwrapped, latents.shape, gaussians, i, s, taus[i] if taus else None)
                    for i, s in enumerate(samples)] if lw.gaussian_depth > 0 or lw.mover_depth > 0 else []
     motion = [_mover_motion(unwrapped, latents.shape, gaussians.means[i], gaussians.opacities[i], s, taus[i])
               for i, s in enumerate(samples)] if config.dynamic and (lw.mover_position > 0 or lw.mover_fade > 0) else []
+    masks = [_motion_mask(unwrapped, latents.shape, gaussians.motion[i], s) for i, s in enumerate(samples)] \
+        if lw.motion_mask > 0 and gaussians.motion is not None else []
     # Opacity regularization acts on all Gaussians, so the ones pruning drops fade out, while
     # the renders see only the kept ones, as at inference.
     opacity = gaussians.opacities.mean()
@@ -317,7 +354,7 @@ def distill_step_loss(
 
     total = torch.zeros((), device=device)
     sums = {"mse": 0.0, "mse_holdout": 0.0, "depth": 0.0, "lpips": 0.0, "gaussian_depth": 0.0,
-            "mover_position": 0.0, "mover_fade": 0.0, "mover_depth": 0.0}
+            "mover_position": 0.0, "mover_fade": 0.0, "mover_depth": 0.0, "motion_mask": 0.0}
     for i, s in enumerate(samples):
         sample = replace(s, hold_frames=hold_teacher[i])
         if config.dynamic:
@@ -352,6 +389,9 @@ def distill_step_loss(
             loss = loss + lw.mover_position * motion[i][0] + lw.mover_fade * motion[i][1]
             sums["mover_position"] += float(motion[i][0].detach())
             sums["mover_fade"] += float(motion[i][1].detach())
+        if masks:
+            loss = loss + lw.motion_mask * masks[i]
+            sums["motion_mask"] += float(masks[i].detach())
         if perceptual is not None and lw.lpips > 0:
             p = perceptual(out.rgb, rgb_t)
             loss = loss + lw.lpips * p

@@ -32,7 +32,7 @@ def test_the_device_script_runs_every_stage_on_the_cpu(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = tmp_path / "out"
     assert "training scenes cached: 2 of 2" in done.stdout
-    assert "6 weights start at zero: offset_head, target_embed, time_embed" in done.stdout
+    assert "6 weights of additions the checkpoint lacks, newly initialized: offset_head, target_embed, time_embed" in done.stdout
     table = (out / "eval_dynamic.md").read_text()
     for method in ("| dynamic |", "| static per time |", "| static all frames |"):
         assert method in table

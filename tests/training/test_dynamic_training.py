@@ -1,6 +1,7 @@
 """Dynamic self-distillation: the teacher over time (cached with times and label maps), a step decoded at a
 held-out target time, fine-tuning from a static checkpoint, and the held-out evaluation beside the baselines."""
 
+import json
 import math
 from dataclasses import replace
 
@@ -14,8 +15,9 @@ from lyra_sim.decoder.codecs import make_codec
 from lyra_sim.decoder.model import GaussianBatch
 from lyra_sim.training import build_cache, train
 from lyra_sim.training.config import DistillConfig
-from lyra_sim.training.dynamic_evaluation import centre_errors, depth_ratios, mover_depths, source_pixels
-from lyra_sim.training.losses import _gaussian_depth, _mover_motion, distill_step_loss, pick_target
+from lyra_sim.training.dynamic_evaluation import (WITH_DEPTH, centre_errors, depth_ratios, evaluate_dynamic,
+                                                  format_dynamic_table, mover_depths, source_pixels)
+from lyra_sim.training.losses import _gaussian_depth, _mover_motion, depth_inputs, distill_step_loss, pick_target
 from lyra_sim.training.teacher_cache import TeacherSource, materialize, teacher_world
 
 
@@ -194,7 +196,7 @@ def test_fine_tuning_starts_from_a_static_checkpoint(dynamic_cache, tmp_path):
     config = tiny_dynamic_config(tmp_path / "run", dynamic_cache, steps=2, init_from=str(init))
     logs = []
     result = train(config, env=CPU, log=logs.append)
-    assert any("6 weights start at zero: offset_head, target_embed, time_embed" in line for line in logs)
+    assert any("6 weights of additions the checkpoint lacks, newly initialized: offset_head, target_embed, time_embed" in line for line in logs)
     static, _ = load_decoder(init)
     trained = result.model.state_dict()
     # two steps from the static weights: close to them, not random
@@ -291,3 +293,46 @@ def test_cuda_bf16_dynamic_fine_tuning_with_gsplat(dynamic_cache, tmp_path):
     cpu = materialize(TeacherSource(cfg)[0], teacher_world(cfg.world, "cpu"), torch.device("cpu"))
     assert float((gpu.frames.cpu() - cpu.frames).abs().mean()) < 2e-3
     assert float((gpu.hold_labels.cpu() != cpu.hold_labels).float().mean()) < 0.01
+
+
+def test_depth_inputs_keep_each_samples_world_depth_or_drop_it(dynamic_cache, tmp_path):
+    config = tiny_dynamic_config(tmp_path, dynamic_cache)
+    world = teacher_world(config.world, "cpu")
+    samples = [materialize(TeacherSource(config)[i], world, torch.device("cpu")) for i in (0, 1)]
+    gens = lambda: [torch.Generator().manual_seed(i) for i in (0, 1)]  # noqa: E731
+    kept = depth_inputs(samples, gens(), 0.0)
+    assert kept.shape == (2, *samples[0].depth.shape[:-1])
+    assert all(torch.equal(kept[i], s.depth[..., 0]) for i, s in enumerate(samples))
+    assert depth_inputs(samples, gens(), 1.0) is None
+    # with one sample's depth dropped (here: missing), it reads zeros (unknown) and the other keeps its own
+    mixed = depth_inputs([replace(samples[0], depth=None), samples[1]], gens(), 0.0)
+    assert float(mixed[0].abs().max()) == 0.0 and torch.equal(mixed[1], samples[1].depth[..., 0])
+    # the draw is one per sample from its own generator: about half of many seeds drop at 0.5
+    dropped = sum(depth_inputs(samples[:1], [torch.Generator().manual_seed(s)], 0.5) is None for s in range(200))
+    assert 70 < dropped < 130
+    with pytest.raises(ValueError, match=r"train.depth_dropout: expected a probability in \[0, 1\]"):
+        replace(config.train, depth_dropout=1.5)
+
+
+def test_a_depth_input_decoder_fine_tunes_and_is_evaluated_with_and_without_the_worlds_depth(dynamic_cache, tmp_path):
+    init = tiny_static_checkpoint(tmp_path / "static.safetensors")
+    config = tiny_dynamic_config(tmp_path / "run", dynamic_cache, steps=2, init_from=str(init))
+    config = replace(config, decoder=replace(config.decoder, depth_input=True),
+                     train=replace(config.train, depth_dropout=0.5))
+    logs = []
+    result = train(config, env=CPU, log=logs.append)
+    assert any("newly initialized: depth_embed, depth_gate, offset_head, target_embed, time_embed" in line
+               for line in logs)
+    assert all(np.isfinite(r["loss"]) for r in result.history)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config.to_dict()))
+    rows = evaluate_dynamic(result.out_dir / "decoder.safetensors", path, baseline=init, scenes=1, log=lambda s: None)
+    methods = {r.method for r in rows}
+    assert methods == {"dynamic", WITH_DEPTH, "static per time", "static all frames"}
+    by = {m: [r for r in rows if r.method == m] for m in methods}
+    # reading the world's depth, the Gaussians sit at it (the gate starts open); from latents alone this barely
+    # trained decoder's depth is its initial guess
+    assert all(abs(r.depth_ratio - 1) < 0.02 for r in by[WITH_DEPTH])
+    assert all(abs(r.depth_ratio - 1) > 0.1 for r in by["dynamic"])
+    table = format_dynamic_table(rows, "cpu")
+    assert table.index("| dynamic |") < table.index(f"| {WITH_DEPTH} |") < table.index("| static per time |")
