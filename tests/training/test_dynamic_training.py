@@ -15,8 +15,15 @@ from lyra_sim.decoder.codecs import make_codec
 from lyra_sim.decoder.model import GaussianBatch
 from lyra_sim.training import build_cache, train
 from lyra_sim.training.config import DistillConfig
-from lyra_sim.training.dynamic_evaluation import (WITH_DEPTH, centre_errors, depth_ratios, evaluate_dynamic,
-                                                  format_dynamic_table, mover_depths, source_pixels)
+from lyra_sim.training.dynamic_evaluation import (
+    WITH_DEPTH,
+    centre_errors,
+    depth_ratios,
+    evaluate_dynamic,
+    format_dynamic_table,
+    mover_depths,
+    source_pixels,
+)
 from lyra_sim.training.losses import _gaussian_depth, _mover_motion, depth_inputs, distill_step_loss, pick_target
 from lyra_sim.training.teacher_cache import TeacherSource, materialize, teacher_world
 
