@@ -87,3 +87,18 @@ def test_generate_from_a_video_with_local_models(tiny_models, tiny_clip, tiny_dy
                  "--frames", "2", "--out", str(out), "--width", "32", "--height", "32"]) == 0
     assert verify(out) == [] and read_manifest(out)["world_model"]["name"] == "diffusers_video"
     assert f"Gaussians from video {tiny_clip} via WanVACEPipeline; 2 times" in capsys.readouterr().out
+
+
+def test_the_manifest_says_when_the_decoder_read_the_worlds_depth(tiny_dynamic_decoder, tmp_path):
+    from dataclasses import replace
+
+    from lyra_sim.decoder import PRESETS, LyraDecoder, read_decoder_metadata, save_decoder
+
+    _, extra = read_decoder_metadata(tiny_dynamic_decoder)  # the same video and world
+    config = replace(PRESETS["tiny_dynamic"], depth_input=True, motion_gate=True)
+    path = save_decoder(tmp_path / "depth.safetensors", LyraDecoder(config, seed=0), extra)
+    out = tmp_path / "dec"
+    assert main(["generate", "a bouncing ball", "--dynamic", "--decoder", str(path), "--frames", "2",
+                 "--out", str(out), *SMALL]) == 0
+    decoder = read_manifest(out)["decoder"]
+    assert decoder["depth_input"] is True and decoder["config"]["motion_gate"] is True and verify(out) == []

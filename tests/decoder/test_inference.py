@@ -69,3 +69,46 @@ def test_checkpoint_errors(checkpoint, tmp_path):
     bare = save_decoder(tmp_path / "bare.safetensors", LyraDecoder(PRESETS["tiny"], seed=0))
     with pytest.raises(ValueError, match="lacks 'codec'"):
         generate_with_decoder("a bedroom", 0, bare)
+
+
+def test_a_depth_input_decoder_reads_the_worlds_depth(tmp_path):
+    """The procedural world gives depth: with the gate open, every decoded Gaussian's ray point sits at the world's
+    camera depth of its own pixel; a world without depth leaves the decoder on its latents alone."""
+    from dataclasses import replace
+
+    config = replace(PRESETS["tiny"], depth_input=True)
+    model = LyraDecoder(config, seed=0)
+    with torch.no_grad():
+        model.depth_gate.bias.fill_(60.0)
+    path = save_decoder(tmp_path / "depth.safetensors", model, EXTRA)
+    out = generate_with_decoder("an office with two desks", 5, path, keep_ratio=1.0)
+    assert out.depth_input and out.video.depth is not None
+    v, t, h, w, _ = out.video.frames.shape
+    frames, xs, ys = model.gaussian_pixels(t, h // 8, w // 8)
+    means = out.scene.means.reshape(v, len(frames), len(ys), len(xs), 3).double()
+    vm = out.video.viewmats[:, frames].double()  # [V, Tg, 4, 4]
+    z = (means * vm[:, :, None, None, 2, :3]).sum(-1) + vm[:, :, None, None, 2, 3]
+    given = out.video.depth[:, frames][:, :, ys.long()][:, :, :, xs.long(), 0].double()
+    known = given > 0
+    assert float(known.float().mean()) > 0.9
+    torch.testing.assert_close(z[known], given[known], rtol=1e-4, atol=1e-4)
+
+    class NoDepth:
+        """The procedural world, its videos stripped of depth (as the diffusers worlds give them)."""
+
+        def __init__(self, inner):
+            self.inner, self.name = inner, inner.name
+
+        def imagine(self, *args, **kwargs):
+            return replace(self.inner.imagine(*args, **kwargs), depth=None)
+
+    world = NoDepth(make_world("procedural", "cpu", spacing=0.15))
+    plain = decode_world(world, "an office with two desks", 5, path, keep_ratio=1.0)
+    assert not plain.depth_input
+    # ... and then decodes exactly as the same decoder without the addition
+    reference = LyraDecoder(PRESETS["tiny"], seed=0)
+    reference.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("depth_")})
+    ref_path = save_decoder(tmp_path / "plain.safetensors", reference, EXTRA)
+    expected = decode_world(world, "an office with two desks", 5, ref_path, keep_ratio=1.0)
+    assert torch.equal(plain.scene.means, expected.scene.means)
+    assert not torch.allclose(plain.scene.means, out.scene.means)

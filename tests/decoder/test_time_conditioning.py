@@ -51,7 +51,7 @@ def test_a_static_checkpoint_starts_the_dynamic_decoder_as_itself(tmp_path):
     assert load_initial_weights(dpath, LyraDecoder(PRESETS["tiny_dynamic"])) == []
     back, _ = load_decoder(dpath)
     assert back.config == PRESETS["tiny_dynamic"]
-    refused = r"only additions the checkpoint has off may differ: time_embedding, offsets, detail_width\): latent_channels"
+    refused = r"only additions the checkpoint has off may differ: time_embedding, offsets, detail_width, depth_input, motion_gate\): latent_channels"
     with pytest.raises(ValueError, match=refused + r": checkpoint 192 vs model 768"):
         load_initial_weights(path, LyraDecoder(PRESETS["small_dynamic"]))
 
