@@ -82,9 +82,10 @@ class DecoderConfig:
             and per Gaussian, where the head's depth is pulled to the given one by a gate
             ``sigmoid(g)`` (`DEPTH_GATE_BIAS` at the start: trust the given depth) that a zero-initialized
             layer learns per pixel. Without depth (None, or 0 everywhere) the decoder decodes exactly as one
-            without the addition, so one checkpoint serves videos with and without depth. Why: latents alone
-            left the movers' Gaussians 1.13-1.18x too far after 2,000 steps of metric depth losses, which is
-            most of their centre error (benchmarks/results/dynamic_decoder_h200.md).
+            without the addition, so one checkpoint serves videos with and without depth. Why: from latents alone
+            the movers' Gaussians stayed 1.13-1.18x too far after 2,000 steps of metric depth losses, and the static
+            scene's depth 14 % off (benchmarks/results/dynamic_decoder_h200.md); reading the world's depth, both are
+            under 1 %.
 
     Motion gate (an addition to Lyra; time-conditioned decoders):
         motion_gate: a head predicts for every Gaussian the probability ``m`` that its pixel shows a moving object
