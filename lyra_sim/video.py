@@ -109,7 +109,8 @@ class MultiViewVideo:
         viewmats: ``[V, T, 4, 4]`` world-to-camera (OpenCV) of every frame.
         Ks: ``[V, T, 3, 3]`` pixel intrinsics.
         trajectories: V names (e.g. `lyra_sim.cameras.TRAJECTORIES`).
-        depth: ``[V, T, H, W, 1]`` camera-space depth in meters, or None.
+        depth: ``[V, T, H, W, 1]`` camera-space depth in meters (0 where unknown: no surface, or a world's
+            cache does not cover the pixel), or None.
         latents: ``[V, C, T', h, w]`` when the world model works in a codec's latent space, else None.
         holdout: extra views of the scene, or None.
         info: JSON-able facts about the scene (world model, condition, seed, room bounds, objects).

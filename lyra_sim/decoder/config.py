@@ -77,7 +77,8 @@ class DecoderConfig:
 
     Depth input (an addition to Lyra):
         depth_input: the decoder may also read the frames' camera depth ``[B, V, T, H, W]`` (meters, 0 where
-            unknown), where the world model has it: the procedural world's own depth, or a depth sensor's. It
+            unknown), where the world model has it: the procedural world's own depth, a diffusers world's 3D
+            cache, or a depth sensor's. It
             enters twice: folded like the rays into a *zero-initialized* patch embedding added to the tokens,
             and per Gaussian, where the head's depth is pulled to the given one by a gate
             ``sigmoid(g)`` (`DEPTH_GATE_BIAS` at the start: trust the given depth) that a zero-initialized

@@ -130,8 +130,9 @@ def decode_world(
     _sync(device)
     t2 = time.perf_counter()
     args = (latents[None].to(device), video.viewmats[None].to(device), video.Ks[None].to(device), keep_ratio)
-    # A depth-input decoder reads the world's depth where the world has it (the procedural one does; the
-    # diffusers worlds give none, and the decoder then reads the latents alone, as it was also trained to).
+    # A depth-input decoder reads the world's depth where the world has it: the procedural world's own, the
+    # diffusers worlds' 3D cache (0, unknown, where the video model filled in); a world without any leaves the
+    # decoder on the latents alone, as it was also trained to run.
     depth = video.depth[None, ..., 0].to(device) if config.depth_input and video.depth is not None else None
     if not config.time_embedding:
         stage("decoding latents into 3D Gaussians")

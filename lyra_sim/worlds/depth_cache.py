@@ -143,18 +143,22 @@ class CacheRender:
         rgb: ``[C, H, W, 3]`` in [0, 1]; alpha: ``[C, H, W]`` coverage in [0, 1];
         missing: ``[C, H, W]`` bool, True where the cache does not cover the pixel
             (``alpha < min_alpha``): what the video model must fill.
+        depth: ``[C, H, W]`` the cache's camera depth in meters (its expected depth), 0 where it is missing:
+            what a depth-reading decoder (`DecoderConfig.depth_input`) reads beside the filled frames.
     """
 
     rgb: Tensor
     alpha: Tensor
     missing: Tensor
+    depth: Tensor
 
 
 def render_cache(cache: DepthCache, cameras: Cameras, *, min_alpha: float = 0.5) -> CacheRender:
     """Render the cache into ``cameras`` with `lyra_sim.render` (on the cameras' device)."""
-    out = render(cache.gaussians.to(cameras.device), cameras, "RGB")
+    out = render(cache.gaussians.to(cameras.device), cameras, "RGB+ED")
     alpha = out.alpha[..., 0]
-    return CacheRender(out.rgb.clamp(0, 1), alpha, alpha < min_alpha)
+    missing = alpha < min_alpha
+    return CacheRender(out.rgb.clamp(0, 1), alpha, missing, torch.where(missing, 0.0, out.depth[..., 0]))
 
 
 class DepthEstimator:

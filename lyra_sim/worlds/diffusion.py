@@ -281,8 +281,9 @@ class DiffusionWorld:
     image, ``[H, W, 3]`` array or tensor), a prompt (`str`; drawn with ``t2i_model`` first) or
     ``{"image": ..., "prompt": ...}`` (the prompt then also guides the video model). ``spec``'s
     ``anchor`` is ignored (the anchor is the image's camera) and ``num_holdout`` must be 0. The
-    returned video has no depth and no latents: the decoder's codec encodes the frames. Same
-    inputs + seed → the same video.
+    returned video has no latents (the decoder's codec encodes the frames); its depth is the 3D cache's,
+    rendered along the trajectories, 0 where the cache does not cover a pixel (what the video model made up
+    there has no known depth). Same inputs + seed → the same video.
     """
 
     name = "diffusers"
@@ -397,10 +398,13 @@ class DiffusionWorld:
             frames.append(backend.fill(render.rgb, render.missing, prompt=staged.prompt, generator=generator,
                                        steps=self.steps, guidance_scale=self.guidance_scale))
         self.timings["video"] = time.perf_counter() - t0 - self.timings["load_video_model"]
+        frames = torch.stack(frames)
         return MultiViewVideo(
-            frames=torch.stack(frames),
+            frames=frames,
             viewmats=torch.stack([c.viewmats for c in staged.cameras]),
             Ks=torch.stack([c.Ks for c in staged.cameras]),
             trajectories=staged.trajectories,
+            # where the cache covered a pixel, the video model was conditioned on its render: its depth holds there
+            depth=torch.stack([r.depth for r in staged.renders])[..., None].to(frames.device, frames.dtype),
             info=staged.info,
         )

@@ -134,7 +134,8 @@ class DiffusionVideoWorld(DiffusionWorld):
             per_frame = [render_cache(caches[k], cams[k].to(device)) for k in range(spec.num_frames)]
             renders.append(replace(per_frame[0], rgb=torch.cat([r.rgb for r in per_frame]),
                                    alpha=torch.cat([r.alpha for r in per_frame]),
-                                   missing=torch.cat([r.missing for r in per_frame])))
+                                   missing=torch.cat([r.missing for r in per_frame]),
+                                   depth=torch.cat([r.depth for r in per_frame])))
         self.timings.update({"depth": t1 - t0, "cache_render": time.perf_counter() - t1})
         prompt = condition.get("prompt")
         info = {

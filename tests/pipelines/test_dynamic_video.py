@@ -33,6 +33,32 @@ def test_a_video_becomes_a_dynamic_scene(tiny_models, tiny_clip, tiny_dynamic_de
     generate_scene(tmp_path / "again", diffusers_video_source(**kwargs), view=ViewConfig(32, 32))
     for name in ["scene.ply", "scene4d/t0002.ply", "scene4d/index.json"]:
         assert (out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+    assert manifest["decoder"]["depth_input"] is False  # this decoder reads no depth
+
+
+def test_a_depth_reading_decoder_reads_the_lifted_videos_cache_depth(tiny_models, tiny_clip, tiny_dynamic_decoder,
+                                                                      tmp_path):
+    from dataclasses import replace
+
+    from lyra_sim.decoder import PRESETS, LyraDecoder, read_decoder_metadata, save_decoder
+    from lyra_sim.video import VideoSpec
+    from lyra_sim.worlds.video_lift import DiffusionVideoWorld
+
+    _, extra = read_decoder_metadata(tiny_dynamic_decoder)
+    config = replace(PRESETS["tiny_dynamic"], depth_input=True, motion_gate=True)
+    decoder = save_decoder(tmp_path / "depth.safetensors", LyraDecoder(config, seed=0), extra)
+    kwargs = dict(video=tiny_clip, prompt="a red box", seed=1, frames=3, video_model=tiny_models["vace"],
+                  depth_model=tiny_models["depth"], decoder=decoder, steps=1, guidance_scale=1.0)
+    manifest = generate_scene(tmp_path / "scene", diffusers_video_source(**kwargs), view=ViewConfig(32, 32))
+    assert manifest["decoder"]["depth_input"] is True
+    # frame k of every trajectory carries the depth of the cache of time k, 0 where the cache leaves a hole
+    world = DiffusionVideoWorld(tiny_models["vace"], tiny_models["depth"], steps=1, guidance_scale=1.0)
+    staged = world.stage({"video": str(tiny_clip), "prompt": "a red box"}, seed=1,
+                         spec=VideoSpec(**{**extra["video"], "num_holdout": 0}))
+    assert len(staged.renders) == 6 and staged.renders[0].depth.shape[0] == extra["video"]["num_frames"]
+    for render in staged.renders:
+        assert render.depth.shape == render.missing.shape
+        assert bool((render.depth[render.missing] == 0).all()) and bool((render.depth[~render.missing] > 0).all())
 
 
 def test_bad_videos_and_missing_weights_are_one_clear_error(tiny_models, tiny_clip, tiny_decoder, tmp_path):

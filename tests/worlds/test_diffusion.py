@@ -50,9 +50,13 @@ def test_cache_opens_holes_where_the_anchor_saw_nothing():
     here = render_cache(cache, cam)
     assert not bool(here.missing.any()) and float(here.alpha.min()) > 0.95
     torch.testing.assert_close(here.rgb[0], image, atol=0.02, rtol=0)
+    # the cache's depth seen from its own camera is the depth it was built from (box and wall, away from the edges)
+    torch.testing.assert_close(here.depth[0, 11:21, 11:21], depth[11:21, 11:21], rtol=0.02, atol=0)
+    torch.testing.assert_close(here.depth[0, :5], depth[:5], rtol=0.02, atol=0)
     left = render_cache(cache, lyra_trajectory(cam, "left", 3, cache.focus_distance, 1.0))
-    # Moving sideways shows wall the box hid (and space beyond the image): the last frame has holes.
+    # Moving sideways shows wall the box hid (and space beyond the image): the last frame has holes, of unknown depth.
     assert not bool(left.missing[0].any()) and int(left.missing[-1].sum()) > 20
+    assert bool((left.depth[left.missing] == 0).all()) and bool((left.depth[~left.missing] > 1.0).all())
 
 
 def test_staged_cache_lines_up_with_trajectory_cameras(tiny_models, tiny_photo):
@@ -90,6 +94,12 @@ def test_text_to_image_then_video_to_video(tiny_models):
     assert video.frames.shape == (2, 5, 32, 32, 3) and video.viewmats.shape == (2, 5, 4, 4)
     assert video.info["condition"] == {"image": "text_to_image", "prompt": "a red chair"}
     assert 0 <= float(video.frames.min()) and float(video.frames.max()) <= 1
+    # the video's depth is the cache's along the trajectories: known where it covered, 0 where the model filled in
+    staged = world.stage("a red chair", ["left", "zoom_in"], seed=1, spec=SPEC)
+    assert video.depth.shape == (2, 5, 32, 32, 1)
+    for i, render in enumerate(staged.renders):
+        assert torch.equal(video.depth[i, ..., 0], render.depth)
+        assert bool((render.depth[render.missing] == 0).all()) and bool((render.depth[~render.missing] > 0).all())
     again = world.imagine("a red chair", ["left", "zoom_in"], seed=1, spec=SPEC)
     assert torch.equal(video.frames, again.frames)
     assert not torch.equal(video.frames, world.imagine("a red chair", ["left", "zoom_in"], seed=2, spec=SPEC).frames)
