@@ -97,6 +97,9 @@ class DecoderConfig:
             other times ("ghosts") vanish and its centre moves with it. Why: with exact depth the ghosts alone left
             23 cm of centre error, and interpolation weights on the true surface points score 3 cm where equal
             weights score 15 (benchmarks/results/dynamic_decoder_h200.md). The head starts at ``m = 0.0025``.
+            Where depth is given (``depth_input``), ``m`` is raised to 1 on Gaussians whose surface point lies in
+            space a frame of another time saw empty (`lyra_sim.decoder.free_space`): the learned head alone missed
+            most of a drawer's or door's pixels on held-out scenes.
     """
 
     latent_channels: int = 16

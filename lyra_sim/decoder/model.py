@@ -28,8 +28,9 @@ folded like the rays into a zero-initialized patch embedding, and per Gaussian a
 to the given one (`depth_raw` inverts the depth activation). Pixels of unknown depth (0) decode as without it.
 
 Motion gate (``config.motion_gate``, an addition to Lyra): a head's probability that a Gaussian shows a moving object
-scales its opacity by its Gaussian frame's linear-interpolation weight at the target time (`interpolation_weights`),
-so a moving object is shown by the Gaussian frames around the target time only.
+(raised to 1 where given depth shows its point moved: `free_space_violations`) scales its opacity by its Gaussian
+frame's linear-interpolation weight at the target time (`interpolation_weights`), so a moving object is shown by
+the Gaussian frames around the target time only.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from ..scene import GaussianScene
 from .blocks import AttentionBlock, MambaBlock
 from .codecs import latent_frame_groups
 from .config import GAUSSIAN_CHANNELS, DecoderConfig
+from .free_space import free_space_violations
 from .rays import camera_rays, plucker, sample_coords
 
 
@@ -61,8 +63,9 @@ class GaussianBatch:
         rgb: ``[B, N, 3]`` colors in [0, 1].
         offsets: ``[B, N, 3]`` the position offsets included in ``means`` (``means - offsets`` lie on the
             pixels' rays), or None for a decoder without offsets.
-        motion: ``[B, N]`` the motion gate's probability that a Gaussian's pixel shows a moving object (already
-            applied to ``opacities``), or None for a decoder without the gate.
+        motion: ``[B, N]`` the motion head's probability that a Gaussian's pixel shows a moving object, or None
+            for a decoder without the gate. ``opacities`` already have the gate applied: this probability, raised
+            to 1 where given depth shows the Gaussian's point moved (`free_space.free_space_violations`).
     """
 
     means: Tensor
@@ -476,8 +479,13 @@ class LyraDecoder(nn.Module):
                 if c.detail_width:
                     logit = logit + self.detail_motion(detail)[:, :, times_kept]
                 motion = torch.sigmoid(MOTION_GAIN * logit.reshape(b, v, tg, -1))
+                gate = motion
+                if depth is not None:  # where the depth shows that something moved, it did
+                    moved = torch.stack([free_space_violations(depth[i], viewmats[i], Ks[i], frames, xs, ys, times[i])
+                                         for i in range(b)])
+                    gate = torch.maximum(motion, moved.reshape(b, v, tg, -1).to(motion.dtype))
                 weight = interpolation_weights(times.float()[:, frames], target.float())  # [B, Tg]
-                keep = 1 - motion * (1 - weight[:, None, :, None])
+                keep = 1 - gate * (1 - weight[:, None, :, None])
                 gaussians = replace(gaussians, opacities=gaussians.opacities * keep.reshape(b, -1),
                                     motion=motion.reshape(b, -1))
             return gaussians
