@@ -5,22 +5,9 @@ from dataclasses import replace
 
 import pytest
 import torch
+from _decoder import dynamic_inputs
 
 from lyra_sim.decoder import PRESETS, LyraDecoder, load_decoder, load_initial_weights, save_decoder
-from lyra_sim.decoder.model import normalize_times
-
-
-def _inputs(c, b=1, v=2, tl=2, h=4, w=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    t = 1 + c.temporal_compression * (tl - 1)
-    lat = torch.randn(b, v, c.latent_channels, tl, h, w, generator=g)
-    vm = torch.eye(4).expand(b, v, t, 4, 4).clone()
-    vm[..., 2, 3] = 2.0
-    s = c.spatial_compression
-    ks = torch.tensor([[float(s * w), 0, s * w / 2], [0, float(s * w), s * h / 2], [0, 0, 1]]).expand(b, v, t, 3, 3)
-    times, _ = normalize_times(torch.arange(t, dtype=torch.float64)[None].expand(b, t) / 8, torch.zeros(b))
-    return lat, vm, ks, times.float()
-
 
 DETAIL = replace(PRESETS["tiny_dynamic"], detail_width=8)
 
@@ -37,7 +24,7 @@ def test_a_checkpoint_without_the_head_starts_the_decoder_as_itself(tmp_path, st
     assert fresh == sorted(k for k in model.state_dict() if k.startswith(heads))
     assert {k.split(".")[0] for k in fresh} == {h[:-1] for h in heads}
     assert float(model.detail_out.weight.detach().abs().max()) == 0.0 == float(model.detail_offsets.weight.detach().abs().max())
-    lat, vm, ks, times = _inputs(DETAIL)
+    lat, vm, ks, times = dynamic_inputs(DETAIL, tl=2)
     with torch.no_grad():
         ref = before(lat, vm, ks) if start == "tiny" else before(lat, vm, ks, times, torch.tensor([0.4]))
         out = model(lat, vm, ks, times, torch.tensor([0.4]))
@@ -48,7 +35,7 @@ def test_a_checkpoint_without_the_head_starts_the_decoder_as_itself(tmp_path, st
 def test_the_head_learns():
     torch.manual_seed(0)
     model = LyraDecoder(DETAIL, seed=0)
-    lat, vm, ks, times = _inputs(DETAIL)
+    lat, vm, ks, times = dynamic_inputs(DETAIL, tl=2)
     target = torch.tensor([0.5])
     before = model(lat, vm, ks, times, target).means.detach()
     # Pull one Gaussian halfway to the camera; only the detail head trains (the rest of the decoder is as initialized).

@@ -6,24 +6,15 @@ from dataclasses import replace
 
 import pytest
 import torch
+from _decoder import dynamic_inputs
 
 from lyra_sim.decoder import PRESETS, LyraDecoder, load_initial_weights, save_decoder
-from lyra_sim.decoder.model import interpolation_weights, normalize_times
+from lyra_sim.decoder.model import interpolation_weights
 from lyra_sim.training.losses import motion_mask_loss
 
 GATED = replace(PRESETS["tiny_dynamic"], detail_width=8, motion_gate=True)
 
 
-def _inputs(c, b=1, v=2, tl=3, h=4, w=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    t = 1 + c.temporal_compression * (tl - 1)
-    lat = torch.randn(b, v, c.latent_channels, tl, h, w, generator=g)
-    vm = torch.eye(4).expand(b, v, t, 4, 4).clone()
-    vm[..., 2, 3] = 2.0
-    s = c.spatial_compression
-    ks = torch.tensor([[float(s * w), 0, s * w / 2], [0, float(s * w), s * h / 2], [0, 0, 1]]).expand(b, v, t, 3, 3)
-    times, _ = normalize_times(torch.arange(t, dtype=torch.float64)[None].expand(b, t) / 8, torch.zeros(b))
-    return lat, vm, ks, times.float()
 
 
 def test_interpolation_weights():
@@ -52,7 +43,7 @@ def test_at_the_start_opacities_are_within_a_quarter_percent_of_the_checkpoints(
     model = LyraDecoder(GATED, seed=1)
     fresh = load_initial_weights(path, model)
     assert {"motion_head.weight", "motion_head.bias", "detail_motion.weight"} <= set(fresh)
-    lat, vm, ks, times = _inputs(GATED)
+    lat, vm, ks, times = dynamic_inputs(GATED)
     target = torch.tensor([0.3])
     with torch.no_grad():
         ref = before(lat, vm, ks) if start == "tiny" else before(lat, vm, ks, times, target)
@@ -65,7 +56,7 @@ def test_at_the_start_opacities_are_within_a_quarter_percent_of_the_checkpoints(
 
 def test_moving_gaussians_keep_their_frames_interpolation_weight_and_still_ones_everything():
     model = LyraDecoder(GATED, seed=2)
-    lat, vm, ks, times = _inputs(GATED)
+    lat, vm, ks, times = dynamic_inputs(GATED)
     with torch.no_grad():
         plain = model(lat, vm, ks, times, torch.tensor([0.3]))
         model.motion_head.bias.fill_(5.0)  # logit 50: every Gaussian "moves"
@@ -86,7 +77,7 @@ def test_moving_gaussians_keep_their_frames_interpolation_weight_and_still_ones_
 def test_the_motion_mask_loss_learns_the_label_maps():
     torch.manual_seed(0)
     model = LyraDecoder(GATED, seed=0)
-    lat, vm, ks, times = _inputs(GATED, v=1)
+    lat, vm, ks, times = dynamic_inputs(GATED, v=1)
     frames, xs, ys = model.gaussian_pixels(lat.shape[3], lat.shape[4], lat.shape[5])
     labels = torch.zeros(1, len(times[0]), 32, 32, dtype=torch.long)
     labels[:, :, 8:20, 4:12] = 1  # a moving object in a corner of every frame

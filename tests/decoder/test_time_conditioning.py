@@ -3,23 +3,11 @@ checkpoint (the shipped one included) loads into it and decodes exactly as befor
 
 import pytest
 import torch
+from _decoder import dynamic_inputs
 
 from lyra_sim.decoder import DEFAULT_CHECKPOINT, PRESETS, LyraDecoder, load_decoder, load_initial_weights, save_decoder
 from lyra_sim.decoder.checkpoint import ADDED_MODULES
 from lyra_sim.decoder.model import normalize_times, time_features
-
-
-def _inputs(c, b=1, v=2, tl=3, h=4, w=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    t = 1 + c.temporal_compression * (tl - 1)
-    lat = torch.randn(b, v, c.latent_channels, tl, h, w, generator=g)
-    vm = torch.eye(4).expand(b, v, t, 4, 4).clone()
-    vm[..., 0, 3] = torch.linspace(0, 0.3, t)  # the camera slides along x
-    vm[..., 2, 3] = 2.0
-    s = c.spatial_compression
-    ks = torch.tensor([[float(s * w), 0, s * w / 2], [0, float(s * w), s * h / 2], [0, 0, 1]]).expand(b, v, t, 3, 3)
-    times, _ = normalize_times(torch.arange(t, dtype=torch.float64)[None].expand(b, t) / 8, torch.zeros(b))
-    return lat, vm, ks, times.float()
 
 
 def test_time_features_and_normalization():
@@ -39,7 +27,7 @@ def test_a_static_checkpoint_starts_the_dynamic_decoder_as_itself(tmp_path):
     assert fresh == sorted(k for k in dyn.state_dict() if k.startswith(time_modules))
     assert len(fresh) == 6
     assert all(float(dyn.state_dict()[k].abs().max()) == 0.0 for k in fresh)  # zero-initialized
-    lat, vm, ks, times = _inputs(PRESETS["tiny"])
+    lat, vm, ks, times = dynamic_inputs(PRESETS["tiny"], slide=0.3)
     with torch.no_grad():
         ref = static(lat, vm, ks)
         for target in (0.0, 0.37, 1.0):
@@ -51,14 +39,15 @@ def test_a_static_checkpoint_starts_the_dynamic_decoder_as_itself(tmp_path):
     assert load_initial_weights(dpath, LyraDecoder(PRESETS["tiny_dynamic"])) == []
     back, _ = load_decoder(dpath)
     assert back.config == PRESETS["tiny_dynamic"]
-    refused = r"only additions the checkpoint has off may differ: time_embedding, offsets, detail_width, depth_input, motion_gate\): latent_channels"
+    refused = (r"only additions the checkpoint has off may differ: time_embedding, offsets, detail_width, depth_input, "
+               r"motion_gate\): latent_channels")
     with pytest.raises(ValueError, match=refused + r": checkpoint 192 vs model 768"):
         load_initial_weights(path, LyraDecoder(PRESETS["small_dynamic"]))
 
 
 def test_time_weights_learn_and_then_the_target_matters():
     dyn = LyraDecoder(PRESETS["tiny_dynamic"], seed=0)
-    lat, vm, ks, times = _inputs(dyn.config)
+    lat, vm, ks, times = dynamic_inputs(dyn.config, slide=0.3)
     out = dyn(lat, vm, ks, times, torch.tensor([0.5]))
     (out.means.square().mean() + out.rgb.mean()).backward()
     for name in ("time_embed", "target_embed", "offset_head"):
@@ -78,7 +67,7 @@ def test_time_weights_learn_and_then_the_target_matters():
 
 def test_times_are_required_exactly_when_time_conditioned():
     dyn, static = LyraDecoder(PRESETS["tiny_dynamic"], seed=0), LyraDecoder(PRESETS["tiny"], seed=0)
-    lat, vm, ks, times = _inputs(dyn.config)
+    lat, vm, ks, times = dynamic_inputs(dyn.config, slide=0.3)
     with pytest.raises(ValueError, match=r"needs the frames' times \[B, T\] and a target time \[B\]"):
         dyn(lat, vm, ks)
     with pytest.raises(ValueError, match=r"expected \[1, 3\] and \[1\]"):
@@ -97,7 +86,7 @@ def test_the_shipped_static_decoder_loads_into_small_dynamic():
     fresh = load_initial_weights(DEFAULT_CHECKPOINT, dyn)
     assert {k.split(".")[0] for k in fresh} == {"time_embed", "target_embed", "offset_head"}
     dyn.eval()
-    lat, vm, ks, times = _inputs(static.config, v=1, tl=2, h=2, w=2)
+    lat, vm, ks, times = dynamic_inputs(static.config, v=1, tl=2, h=2, w=2, slide=0.3)
     with torch.no_grad():
         ref = static(lat, vm, ks)
         out = dyn(lat, vm, ks, times, torch.tensor([0.6]))
