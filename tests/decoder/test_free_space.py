@@ -4,6 +4,7 @@ the same time are not; the motion gate raises its probability there."""
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from lyra_sim.decoder import PRESETS, LyraDecoder
@@ -97,3 +98,20 @@ def test_the_motion_gate_takes_the_test_as_a_lower_bound():
     # elsewhere the head's own probability applies, as without depth; the head's output itself is unchanged
     torch.testing.assert_close(out.motion, plain.motion)
     assert bool((out.opacities[0][~found] >= 0.997 * ungated[~found]).all())
+
+
+@pytest.mark.gpu
+def test_on_cuda_the_test_and_the_gated_decoder_match_the_cpu():
+    depth, viewmats, ks = _scene()
+    xs, ys = _pixels()
+    frames, times = torch.tensor([0, 1, 2]), torch.tensor([0.0, 0.5, 1.0])
+    args = (depth, viewmats, ks, frames, xs, ys, times)
+    assert torch.equal(free_space_violations(*[a.cuda() for a in args]).cpu(), free_space_violations(*args))
+    model = LyraDecoder(replace(PRESETS["tiny_dynamic"], depth_input=True, motion_gate=True), seed=0)
+    lat = torch.randn(1, 1, model.config.latent_channels, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    inputs = (lat, viewmats[None], ks[None], times[None], torch.tensor([0.25]), depth[None])
+    with torch.no_grad():
+        ref = model(*inputs)
+        out = model.to("cuda")(*[x.cuda() for x in inputs])
+    torch.testing.assert_close(out.opacities.cpu(), ref.opacities, atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(out.means.cpu(), ref.means, atol=1e-3, rtol=1e-3)
