@@ -151,8 +151,11 @@ def decode_world(
         wanted = seconds if targets is None else torch.as_tensor(targets, dtype=torch.float64)
     stage(f"decoding latents into 3D Gaussians at {len(wanted)} target times")
     frame_t, target_t = normalize_times(seconds[None], wanted[None])
-    scenes = tuple(model.decode(*args, times=frame_t.float().to(device), target=target_t[:, i].float().to(device),
-                                depth=depth)[0] for i in range(len(wanted)))
+    frame_t = frame_t.float().to(device)
+    # The free-space test depends on the video only: once for all target times.
+    moved = model.free_space(depth, args[1], args[2], frame_t) if depth is not None and config.motion_gate else None
+    scenes = tuple(model.decode(*args, times=frame_t, target=target_t[:, i].float().to(device), depth=depth,
+                                moved=moved)[0] for i in range(len(wanted)))
     _sync(device)
     t3 = time.perf_counter()
     fps = video.info.get("fps") if targets is None else None

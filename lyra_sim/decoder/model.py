@@ -396,7 +396,7 @@ class LyraDecoder(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, times: Tensor | None = None,
-                target: Tensor | None = None, depth: Tensor | None = None) -> GaussianBatch:
+                target: Tensor | None = None, depth: Tensor | None = None, moved: Tensor | None = None) -> GaussianBatch:
         """Predict the Gaussians of B multi-view videos (at a target time, for a time-conditioned decoder).
 
         Args:
@@ -407,6 +407,8 @@ class LyraDecoder(nn.Module):
                 target: ``[B]`` the time to decode, same scale. Only for a time-conditioned decoder.
             depth: ``[B, V, T, H, W]`` (or ``[..., 1]``) camera depth of every frame in meters, 0 where unknown;
                 only for a decoder with ``depth_input`` (None: unknown everywhere).
+            moved: ``[B, V, Tg, H' W']`` bool, `free_space` of this ``depth``, computed here when None (it depends on
+                the video only: a caller decoding many target times computes it once).
 
         Returns:
             `GaussianBatch` with ``N = V · gaussians_per_view(T', h, w)`` Gaussians per sample
@@ -481,14 +483,28 @@ class LyraDecoder(nn.Module):
                 motion = torch.sigmoid(MOTION_GAIN * logit.reshape(b, v, tg, -1))
                 gate = motion
                 if depth is not None:  # where the depth shows that something moved, it did
-                    moved = torch.stack([free_space_violations(depth[i], viewmats[i], Ks[i], frames, xs, ys, times[i])
-                                         for i in range(b)])
-                    gate = torch.maximum(motion, moved.reshape(b, v, tg, -1).to(motion.dtype))
+                    if moved is None:
+                        moved = self.free_space(depth, viewmats, Ks, times)
+                    elif tuple(moved.shape) != tuple(motion.shape):
+                        raise ValueError(f"moved: expected {list(motion.shape)} (free_space of this video), "
+                                         f"got {list(moved.shape)}")
+                    gate = torch.maximum(motion, moved.to(motion.dtype))
                 weight = interpolation_weights(times.float()[:, frames], target.float())  # [B, Tg]
                 keep = 1 - gate * (1 - weight[:, None, :, None])
                 gaussians = replace(gaussians, opacities=gaussians.opacities * keep.reshape(b, -1),
                                     motion=motion.reshape(b, -1))
             return gaussians
+
+    def free_space(self, depth: Tensor, viewmats: Tensor, Ks: Tensor, times: Tensor) -> Tensor:
+        """``[B, V, Tg, H' W']`` bool: which of each sample's Gaussians show something that moved, by the free-space
+        test (`free_space_violations`) on ``depth [B, V, T, H, W]`` (meters, 0 unknown), ``viewmats [B, V, T, 4, 4]``,
+        ``Ks [B, V, T, 3, 3]`` and the frames' ``times [B, T]``. The motion gate's lower bound where depth is given."""
+        b, v, t, hh, ww = depth.shape
+        s = self.config.spatial_compression
+        tl = 1 + (t - 1) // self.config.temporal_compression
+        frames, xs, ys = self.gaussian_pixels(tl, hh // s, ww // s, depth.device)
+        return torch.stack([free_space_violations(depth[i].float(), viewmats[i].float(), Ks[i].float(), frames, xs, ys,
+                                                  times[i]) for i in range(b)]).reshape(b, v, frames.numel(), -1)
 
     def _embed_depth(self, depth: Tensor, us: Tensor, vs: Tensor, dtype: torch.dtype) -> Tensor:
         """``[B V, D, T', h/p, w/p]``: the depth of every frame slot, sampled at the ray samples ``vs x us`` and
@@ -539,9 +555,9 @@ class LyraDecoder(nn.Module):
     @torch.no_grad()
     def decode(self, latents: Tensor, viewmats: Tensor, Ks: Tensor, keep_ratio: float | None = None,
                times: Tensor | None = None, target: Tensor | None = None,
-               depth: Tensor | None = None) -> list[GaussianScene]:
+               depth: Tensor | None = None, moved: Tensor | None = None) -> list[GaussianScene]:
         """Inference: one pruned `GaussianScene` per sample (``keep_ratio`` default: the config's)."""
-        batch = self(latents, viewmats, Ks, times, target, depth)
+        batch = self(latents, viewmats, Ks, times, target, depth, moved)
         return batch.prune(self.config.keep_ratio if keep_ratio is None else keep_ratio).scenes()
 
 

@@ -100,6 +100,24 @@ def test_the_motion_gate_takes_the_test_as_a_lower_bound():
     assert bool((out.opacities[0][~found] >= 0.997 * ungated[~found]).all())
 
 
+
+def test_the_test_computed_once_for_a_video_decodes_every_target_time_alike():
+    model = LyraDecoder(replace(PRESETS["tiny_dynamic"], depth_input=True, motion_gate=True), seed=0)
+    depth, viewmats, ks = _scene()
+    times = torch.tensor([[0.0, 0.5, 1.0]])
+    lat = torch.randn(1, 1, model.config.latent_channels, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    moved = model.free_space(depth[None], viewmats[None], ks[None], times)
+    frames, xs, ys = model.gaussian_pixels(3, 4, 4)
+    assert torch.equal(moved.reshape(-1), free_space_violations(depth, viewmats, ks, frames, xs, ys, times[0]).reshape(-1))
+    assert moved.shape == (1, 1, 3, 8 * 8) and bool(moved.any())
+    with torch.no_grad():
+        for target in (0.25, 0.8):
+            args = (lat, viewmats[None], ks[None], times, torch.tensor([target]), depth[None])
+            assert torch.equal(model(*args, moved=moved).opacities, model(*args).opacities)
+    with pytest.raises(ValueError, match="moved: expected"):
+        model(*args, moved=moved[:, :, :2])
+
+
 @pytest.mark.gpu
 def test_on_cuda_the_test_and_the_gated_decoder_match_the_cpu():
     depth, viewmats, ks = _scene()
