@@ -119,9 +119,12 @@ def test_batch_survives_sigkill_and_resumes(tmp_path):
         assert manifest["prompt"] == SPEC_ROOM and bundle.name == bundle_name(SPEC_ROOM, manifest["seed"])
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no leftovers
 
-    # 3. a third run skips the verified bundles and only retries the failed prompt
-    start = time.monotonic()
+    # 3. a third run skips the verified bundles (not one of their files is rewritten) and only retries the failed prompt
+    def files(bundle):
+        return {p.relative_to(bundle): (p.stat().st_mtime_ns, p.stat().st_size) for p in bundle.rglob("*") if p.is_file()}
+
+    before = {b.name: files(b) for b in bundles}
     proc = _batch(prompts, out)
     stdout, _ = proc.communicate(timeout=300)
     assert "3 skipped (verified)" in stdout and "1 failed" in stdout
-    assert time.monotonic() - start < 60
+    assert {b.name: files(b) for b in _bundles(out)} == before
