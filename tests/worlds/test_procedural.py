@@ -2,7 +2,6 @@
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -111,13 +110,10 @@ def test_room_types_generate_with_sensible_sizes(scenes):
     assert generate("kitchen", 5).spec.room.size != size["kitchen"]  # varied by seed
 
 
-def test_gaussian_counts_and_speed(scenes):
+def test_gaussian_counts(scenes):  # generation speed: benchmarks/cpu_speed.py (the bundle row)
     for p in ("kitchen", "living room", "bedroom", "office", "corridor", "a garage room"):
         assert 150_000 <= len(scenes[p].gaussians) <= 600_000, (p, len(scenes[p].gaussians))
     assert len(scenes["warehouse"].gaussians) <= ProceduralConfig().max_gaussians
-    start = time.perf_counter()
-    generate("a living room", 7)
-    assert time.perf_counter() - start < 10.0  # ~1-2 s on 2 cores; loose for busy CI machines
 
 
 def test_meshes_are_watertight_and_labeled(scenes, every_kind):
