@@ -100,7 +100,6 @@ def test_the_motion_gate_takes_the_test_as_a_lower_bound():
     assert bool((out.opacities[0][~found] >= 0.997 * ungated[~found]).all())
 
 
-
 def test_the_test_computed_once_for_a_video_decodes_every_target_time_alike():
     model = LyraDecoder(replace(PRESETS["tiny_dynamic"], depth_input=True, motion_gate=True), seed=0)
     depth, viewmats, ks = _scene()
